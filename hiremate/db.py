@@ -1,0 +1,268 @@
+"""The database: one MongoClient per process, the embedded store, indexes.
+
+With ``HIREMATE_MONGODB_URI`` unset, HireMate runs against SecantusDB, a
+MongoDB-compatible server started here as its own process (it is GPL-2.0,
+so it is only ever run as a command, never imported). Whichever HireMate
+process needs it first starts it, under a file lock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from hiremate.settings import Settings, get_settings
+
+# Collection names, in one place.
+ORGANIZATIONS = "organizations"
+USERS = "users"
+INVITATIONS = "invitations"
+SESSIONS = "sessions"
+LOGIN_FAILURES = "login_failures"
+AUDIT_LOG = "audit_log"
+TASKS = "tasks"
+ATTEMPTS = "task_attempts"
+EVENTS = "behavior_events"
+METRICS = "computed_metrics"
+PROFILES = "skill_profiles"
+
+STORE_START_TIMEOUT_SECONDS = 30.0
+
+
+class StoreUnavailable(RuntimeError):
+    """The database does not answer; the message says where and what to do."""
+
+
+INDEXES: dict[str, list[IndexModel]] = {
+    ORGANIZATIONS: [IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique")],
+    USERS: [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+    ],
+    INVITATIONS: [
+        IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash_unique"),
+        IndexModel([("organization_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+    ],
+    SESSIONS: [
+        IndexModel([("session_hash", ASCENDING)], unique=True, name="session_hash_unique"),
+        IndexModel([("user_id", ASCENDING)]),
+    ],
+    LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)])],
+    AUDIT_LOG: [
+        IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
+    ],
+    TASKS: [
+        IndexModel(
+            [("organization_id", ASCENDING), ("is_active", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+        ),
+        IndexModel([("organization_id", ASCENDING), ("category", ASCENDING), ("difficulty", ASCENDING)]),
+    ],
+    ATTEMPTS: [
+        IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash_unique"),
+        IndexModel([("organization_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel(
+            [("organization_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]
+        ),
+        IndexModel([("organization_id", ASCENDING), ("candidate_info.email", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)]),
+    ],
+    EVENTS: [
+        IndexModel([("attempt_id", ASCENDING), ("sequence_number", ASCENDING)], unique=True, name="attempt_seq_unique"),
+        IndexModel([("attempt_id", ASCENDING), ("task_id", ASCENDING), ("timestamp", ASCENDING)]),
+        IndexModel([("event_type", ASCENDING), ("timestamp", DESCENDING)]),
+    ],
+    METRICS: [IndexModel([("attempt_id", ASCENDING)], unique=True, name="attempt_unique")],
+    PROFILES: [
+        IndexModel([("attempt_id", ASCENDING)], unique=True, name="attempt_unique"),
+        IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel([("organization_id", ASCENDING), ("candidate_email", ASCENDING)]),
+        IndexModel([("organization_id", ASCENDING), ("position", ASCENDING)]),
+        IndexModel([("organization_id", ASCENDING), ("thinking_style.primary", ASCENDING)]),
+        IndexModel([("organization_id", ASCENDING), ("risk_orientation.preference", ASCENDING)]),
+    ],
+}
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create every index; idempotent, so every process may call it at start."""
+    for collection, models in INDEXES.items():
+        db[collection].create_indexes(models)
+
+
+# ---------------------------------------------------------------- the embedded store
+
+
+@dataclass
+class EmbeddedStore:
+    """A SecantusDB process this process started (None of these when it was
+    already running)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+
+def _store_command() -> str:
+    beside_python = Path(sys.executable).parent / "secantusd-py"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("secantusd-py")
+    if not found:
+        raise StoreUnavailable(
+            "secantusd-py was not found: install requirements.txt (secantusdb) "
+            "or set HIREMATE_MONGODB_URI to a MongoDB server"
+        )
+    return found
+
+
+def _answers(uri: str, timeout_ms: int = 500) -> bool:
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def start_embedded_store(
+    storage_path: str | Path,
+    port: int,
+    *,
+    sync_on_commit: bool = True,
+    log_path: Path | None = None,
+) -> EmbeddedStore:
+    """Start a SecantusDB server and wait until it answers."""
+    command = [_store_command(), "--storage-path", str(storage_path), "--host", "127.0.0.1", "--port", str(port)]
+    if sync_on_commit:
+        command.append("--sync-on-commit")
+    if log_path is None:
+        log_path = Path(os.devnull)
+    else:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
+    # Its own session: a Ctrl-C in a terminal reaches the launcher, which then
+    # stops the store in order, after the processes that write to it.
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    uri = f"mongodb://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STORE_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StoreUnavailable(
+                f"the embedded store exited with code {process.returncode} at start "
+                f"(storage {storage_path}, port {port}); see {log_path}"
+            )
+        if _answers(uri, 300):
+            return EmbeddedStore(process, log_path)
+        time.sleep(0.1)
+    process.kill()
+    raise StoreUnavailable(
+        f"the embedded store did not answer on port {port} within {STORE_START_TIMEOUT_SECONDS:.0f}s; see {log_path}"
+    )
+
+
+def ensure_embedded_store(settings: Settings) -> EmbeddedStore | None:
+    """Make sure the embedded store answers; start it when nobody has.
+
+    Returns the store when this call started it (the caller owns stopping
+    it), None when it already answered or a Mongo URI is configured.
+    """
+    if not settings.uses_embedded_store:
+        return None
+    if _answers(settings.mongo_uri):
+        return None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.data_dir / "embedded-store.lock"), timeout=STORE_START_TIMEOUT_SECONDS + 10):
+        if _answers(settings.mongo_uri):
+            return None  # another process started it while we waited
+        return start_embedded_store(
+            settings.data_dir / "db",
+            settings.embedded_port,
+            sync_on_commit=settings.embedded_sync_on_commit,
+            log_path=settings.data_dir / "secantusd.log",
+        )
+
+
+# ---------------------------------------------------------------- the client
+
+_lock = threading.Lock()
+_client: MongoClient | None = None
+_client_uri: str | None = None
+
+
+def make_client(uri: str, *, timeout_ms: int = 5000) -> MongoClient:
+    """A client as HireMate uses it: tz-aware UTC datetimes, majority writes."""
+    return MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        w="majority",
+        appname="hiremate",
+    )
+
+
+def get_client(settings: Settings | None = None) -> MongoClient:
+    """The one MongoClient of this process (started store and indexes included)."""
+    global _client, _client_uri
+    settings = settings or get_settings()
+    with _lock:
+        if _client is not None and _client_uri == settings.mongo_uri:
+            return _client
+        ensure_embedded_store(settings)
+        client = make_client(settings.mongo_uri)
+        try:
+            client.admin.command("ping")
+        except PyMongoError as exc:
+            client.close()
+            raise StoreUnavailable(f"the database at {settings.mongo_uri} does not answer: {exc}") from exc
+        ensure_indexes(client[settings.db_name])
+        if _client is not None:
+            _client.close()
+        _client, _client_uri = client, settings.mongo_uri
+        return client
+
+
+def get_db(settings: Settings | None = None) -> Database:
+    settings = settings or get_settings()
+    return get_client(settings).get_database(settings.db_name, write_concern=WriteConcern("majority"))
+
+
+def reset_client() -> None:
+    """Forget the process client (tests switch databases with this)."""
+    global _client, _client_uri
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client, _client_uri = None, None
+
+
+def ping(db: Database) -> bool:
+    try:
+        db.client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False

@@ -1,0 +1,511 @@
+"""Pydantic models of every collection and every event payload.
+
+Documents are stored as ``model.to_doc()`` (ObjectIds stay ObjectIds, enums
+become plain strings) and read back with ``Model.from_doc(doc)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from bson import ObjectId
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from hiremate.timeutil import to_ms
+
+
+def _to_object_id(value: Any) -> ObjectId:
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and ObjectId.is_valid(value):
+        return ObjectId(value)
+    raise ValueError(f"not an ObjectId: {value!r}")
+
+
+PyObjectId = Annotated[
+    ObjectId,
+    PlainValidator(_to_object_id),
+    PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string"}),
+]
+"""An ObjectId in Python and in MongoDB, a 24-hex string in JSON."""
+
+UTCDateTime = Annotated[datetime, AfterValidator(to_ms)]
+"""A timezone-aware UTC datetime truncated to milliseconds."""
+
+
+# ---------------------------------------------------------------- enums
+
+
+class Role(StrEnum):
+    RECRUITER = "recruiter"
+    ADMIN = "admin"
+
+
+class Category(StrEnum):
+    PROBLEM_SOLVING = "problem_solving"
+    COMMUNICATION = "communication"
+    DECISION_CONFIDENCE = "decision_confidence"
+    ANALYTICAL_THINKING = "analytical_thinking"
+    SPEED_ACCURACY = "speed_accuracy"
+
+
+class Difficulty(StrEnum):
+    EASY = "easy"
+    MEDIUM = "medium"
+    HARD = "hard"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AttemptStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    LOCKED = "locked"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({AttemptStatus.COMPLETED, AttemptStatus.EXPIRED, AttemptStatus.LOCKED})
+
+
+class EventType(StrEnum):
+    TASK_STARTED = "task_started"
+    OPTION_VIEWED = "option_viewed"
+    OPTION_SELECTED = "option_selected"
+    OPTION_CHANGED = "option_changed"
+    REASONING_STARTED = "reasoning_started"
+    REASONING_UPDATED = "reasoning_updated"
+    REASONING_SUBMITTED = "reasoning_submitted"
+    TASK_COMPLETED = "task_completed"
+    IDLE_DETECTED = "idle_detected"
+    FOCUS_LOST = "focus_lost"
+    FOCUS_GAINED = "focus_gained"
+
+
+class RiskDominance(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    BALANCED = "balanced"
+
+
+class ThinkingStyle(StrEnum):
+    ANALYTICAL = "analytical"
+    INTUITIVE = "intuitive"
+    EXPLORATORY = "exploratory"
+    METHODICAL = "methodical"
+
+
+class DecisionSpeed(StrEnum):
+    FAST = "fast"
+    MODERATE = "moderate"
+    DELIBERATE = "deliberate"
+
+
+class DecisionConsistency(StrEnum):
+    STEADY = "steady"
+    VARIABLE = "variable"
+    IMPROVING = "improving"
+
+
+class RiskOrientationLabel(StrEnum):
+    RISK_AVERSE = "risk_averse"
+    BALANCED = "balanced"
+    RISK_TOLERANT = "risk_tolerant"
+
+
+class ReasoningDepth(StrEnum):
+    BRIEF = "brief"
+    MODERATE = "moderate"
+    DETAILED = "detailed"
+
+
+class LogicalStructure(StrEnum):
+    INFORMAL = "informal"
+    SEMI_STRUCTURED = "semi_structured"
+    STRUCTURED = "structured"
+
+
+# ---------------------------------------------------------------- base
+
+
+class Document(BaseModel):
+    """A stored document: ``id`` is MongoDB's ``_id``."""
+
+    model_config = ConfigDict(populate_by_name=True, use_enum_values=True, extra="ignore")
+
+    id: PyObjectId | None = Field(default=None, alias="_id")
+
+    def to_doc(self) -> dict[str, Any]:
+        """The document to store: ``_id`` only when set, ObjectIds kept."""
+        doc = self.model_dump(by_alias=True)
+        if doc.get("_id") is None:
+            doc.pop("_id", None)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Self:
+        return cls.model_validate(doc)
+
+
+class Part(BaseModel):
+    """An embedded sub-document."""
+
+    model_config = ConfigDict(populate_by_name=True, use_enum_values=True, extra="ignore")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+class Organization(Document):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=1, max_length=80)
+    created_at: UTCDateTime
+
+
+class User(Document):
+    email: str
+    password_hash: str
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.RECRUITER
+    organization_id: PyObjectId | None = None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    is_active: bool = True
+
+
+class Invitation(Document):
+    organization_id: PyObjectId
+    email: str
+    role: Role = Role.RECRUITER
+    token_hash: str
+    invited_by: PyObjectId
+    created_at: UTCDateTime
+    expires_at: UTCDateTime
+    accepted_at: UTCDateTime | None = None
+
+
+class LoginSession(Document):
+    """A recruiter's signed-in browser (collection ``sessions``)."""
+
+    session_hash: str
+    user_id: PyObjectId
+    organization_id: PyObjectId | None = None
+    created_at: UTCDateTime
+    expires_at: UTCDateTime
+    ended_at: UTCDateTime | None = None
+
+
+class AuditEntry(Document):
+    """Append-only record of who did what; never holds candidate personal data
+    for erasures."""
+
+    organization_id: PyObjectId | None = None
+    actor_id: PyObjectId | None = None
+    action: str
+    target_type: str | None = None
+    target_id: str | None = None
+    at: UTCDateTime
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- tasks
+
+
+class TaskOption(Part):
+    # extra="forbid": a task option has no correctness field, and none can be smuggled in.
+    model_config = ConfigDict(populate_by_name=True, use_enum_values=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
+    text: str = Field(min_length=1, max_length=1000)
+    risk_level: RiskLevel
+    behavioral_tags: list[str] = Field(min_length=1, max_length=10)
+
+    @field_validator("behavioral_tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str]) -> list[str]:
+        cleaned = [tag.strip().lower() for tag in tags if tag and tag.strip()]
+        if not cleaned:
+            raise ValueError("every option needs at least one behavioural tag")
+        return cleaned
+
+
+class Task(Document):
+    organization_id: PyObjectId | None = None
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    scenario: str = Field(min_length=1, max_length=5000)
+    category: Category
+    difficulty: Difficulty
+    time_limit_seconds: int | None = Field(default=None, ge=10, le=3600)
+    options: list[TaskOption] = Field(min_length=2, max_length=6)
+    reasoning_required: bool = True
+    reasoning_min_length: int = Field(default=20, ge=0, le=5000)
+    language: str = "en"
+    created_by: PyObjectId | None = None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _unique_option_ids(self) -> Self:
+        ids = [option.id for option in self.options]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"option ids must be unique within a task: {', '.join(duplicates)}")
+        return self
+
+    def option(self, option_id: str) -> TaskOption | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+# ---------------------------------------------------------------- attempts
+
+
+class CandidateInfo(Part):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    position: str = Field(default="", max_length=200)
+    resume_url: str | None = Field(default=None, max_length=2000)
+
+
+class TaskAttempt(Document):
+    organization_id: PyObjectId | None = None
+    token_hash: str
+    candidate_info: CandidateInfo
+    task_ids: list[PyObjectId] = Field(min_length=1)
+    task_snapshots: list[Task] = Field(default_factory=list)
+    created_by: PyObjectId | None = None
+    status: AttemptStatus = AttemptStatus.PENDING
+    started_at: UTCDateTime | None = None
+    completed_at: UTCDateTime | None = None
+    expires_at: UTCDateTime
+    current_task_index: int = 0
+    locked_at: UTCDateTime | None = None
+    locked_reason: str | None = None
+    # The link's token may start the attempt once: from pending, or after a
+    # re-issue of an in-progress attempt (a candidate who changed device).
+    token_used: bool = False
+    session_key_hash: str | None = None
+    session_epoch: int = 0
+    resumed_from: int | None = None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+# ---------------------------------------------------------------- events
+
+
+class Payload(BaseModel):
+    """Event payloads: strict types (no "5" for 5, no true for 1); unknown
+    keys are dropped, so only these fields are ever stored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class TaskStartedPayload(Payload):
+    task_index: NonNegInt
+
+
+class OptionViewedPayload(Payload):
+    option_id: str
+    view_duration_ms: NonNegInt | None = None
+
+
+class OptionSelectedPayload(Payload):
+    option_id: str
+    is_first_selection: bool
+
+
+class OptionChangedPayload(Payload):
+    from_option_id: str
+    to_option_id: str
+    time_since_last_change_ms: NonNegInt
+
+
+class ReasoningStartedPayload(Payload):
+    time_since_task_start_ms: NonNegInt
+
+
+class ReasoningUpdatedPayload(Payload):
+    character_count: NonNegInt
+    word_count: NonNegInt
+
+
+class ReasoningSubmittedPayload(Payload):
+    final_text: str = Field(max_length=20000)
+    word_count: NonNegInt
+    character_count: NonNegInt
+
+
+class TaskCompletedPayload(Payload):
+    final_option_id: str
+    task_duration_ms: int
+
+
+class IdleDetectedPayload(Payload):
+    idle_duration_ms: int = Field(gt=0)
+    last_activity_type: str = Field(default="", max_length=100)
+
+
+class FocusPayload(Payload):
+    trigger: str = Field(default="", max_length=100)
+
+
+PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
+    EventType.TASK_STARTED: TaskStartedPayload,
+    EventType.OPTION_VIEWED: OptionViewedPayload,
+    EventType.OPTION_SELECTED: OptionSelectedPayload,
+    EventType.OPTION_CHANGED: OptionChangedPayload,
+    EventType.REASONING_STARTED: ReasoningStartedPayload,
+    EventType.REASONING_UPDATED: ReasoningUpdatedPayload,
+    EventType.REASONING_SUBMITTED: ReasoningSubmittedPayload,
+    EventType.TASK_COMPLETED: TaskCompletedPayload,
+    EventType.IDLE_DETECTED: IdleDetectedPayload,
+    EventType.FOCUS_LOST: FocusPayload,
+    EventType.FOCUS_GAINED: FocusPayload,
+}
+
+
+class EventMetadata(Part):
+    user_agent: str | None = None
+    ip_hash: str | None = None
+
+
+class BehaviorEvent(Document):
+    """One stored event. Insert-only: no code path updates it."""
+
+    attempt_id: PyObjectId
+    task_id: PyObjectId
+    event_type: EventType
+    timestamp: UTCDateTime
+    event_time: UTCDateTime
+    sequence_number: int = Field(ge=1)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    client_timestamp: UTCDateTime | None = None
+    metadata: EventMetadata = Field(default_factory=EventMetadata)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+class GlobalMetrics(Part):
+    total_time_seconds: float
+    active_interaction_time_seconds: float
+    hesitation_time_seconds: float
+    total_tasks: int
+    tasks_completed: int
+    avg_time_per_task_seconds: float
+
+
+class PerTaskMetrics(Part):
+    task_id: PyObjectId
+    time_spent_seconds: float
+    hesitation_seconds: float
+    first_decision_speed_seconds: float
+    decision_change_count: int
+    final_option_id: str
+    final_option_risk_level: RiskLevel
+    reasoning_depth_score: float
+    reasoning_word_count: int
+    reasoning_logical_keywords_count: int
+    idle_time_seconds: float
+    focus_loss_count: int
+
+
+class RiskPreference(Part):
+    low_count: int
+    medium_count: int
+    high_count: int
+    dominant: RiskDominance
+
+
+class AggregatedPatterns(Part):
+    risk_preference: RiskPreference
+    decision_consistency: float
+    reasoning_engagement: float
+    attention_stability: float
+
+
+class ComputedMetrics(Document):
+    attempt_id: PyObjectId
+    computed_at: UTCDateTime
+    version: str
+    global_metrics: GlobalMetrics
+    per_task_metrics: list[PerTaskMetrics]
+    aggregated_patterns: AggregatedPatterns
+
+
+# ---------------------------------------------------------------- skill profile
+
+
+class ThinkingStyleResult(Part):
+    primary: ThinkingStyle
+    confidence: float
+    evidence: list[str]
+
+
+class DecisionPatternResult(Part):
+    speed: DecisionSpeed
+    consistency: DecisionConsistency
+    confidence: float
+    evidence: list[str]
+
+
+class RiskOrientationResult(Part):
+    preference: RiskOrientationLabel
+    confidence: float
+    evidence: list[str]
+
+
+class CommunicationStyleResult(Part):
+    reasoning_depth: ReasoningDepth
+    logical_structure: LogicalStructure
+    confidence: float
+    evidence: list[str]
+
+
+class SkillProfile(Document):
+    attempt_id: PyObjectId
+    metrics_id: PyObjectId | None = None
+    generated_at: UTCDateTime
+    version: str
+    thinking_style: ThinkingStyleResult
+    decision_pattern: DecisionPatternResult
+    risk_orientation: RiskOrientationResult
+    communication_style: CommunicationStyleResult
+    overall_summary: str
+    strengths: list[str]
+    considerations: list[str]
+    # Repeated from the attempt when stored, so lists and filters never join.
+    organization_id: PyObjectId | None = None
+    candidate_name: str | None = None
+    candidate_email: str | None = None
+    position: str | None = None
+    completed_at: UTCDateTime | None = None
+    attempt_status: AttemptStatus | None = None

@@ -1,0 +1,47 @@
+"""Organisation scoping, in one place.
+
+Every recruiter-facing read and write goes through a ``Scope``: it adds the
+user's ``organization_id`` to each query, so no page or function can forget
+it. Domain functions take a ``Scope`` instead of a bare database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from hiremate import db as dbmod
+from hiremate.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Scope:
+    db: Database
+    organization_id: ObjectId
+    user_id: ObjectId | None = None
+    is_admin: bool = False
+
+    def where(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``query`` restricted to this organisation (the org key always wins)."""
+        return {**(query or {}), "organization_id": self.organization_id}
+
+    def collection(self, name: str) -> Collection:
+        return self.db[name]
+
+    def audit(self, action: str, target_type: str | None = None, target_id: Any = None, **details: Any) -> None:
+        """Append to the audit log: who did what to which thing, and when."""
+        self.db[dbmod.AUDIT_LOG].insert_one(
+            {
+                "organization_id": self.organization_id,
+                "actor_id": self.user_id,
+                "action": action,
+                "target_type": target_type,
+                "target_id": None if target_id is None else str(target_id),
+                "at": utcnow(),
+                "details": details,
+            }
+        )

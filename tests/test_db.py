@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from hiremate import db as dbmod
+
+
+@pytest.mark.parametrize(
+    ("collection", "doc"),
+    [
+        (dbmod.USERS, {"email": "a@example.com"}),
+        (dbmod.ATTEMPTS, {"token_hash": "abc"}),
+        (dbmod.METRICS, {"attempt_id": 1}),
+        (dbmod.PROFILES, {"attempt_id": 1}),
+        (dbmod.EVENTS, {"attempt_id": 1, "sequence_number": 1}),
+    ],
+)
+def test_unique_indexes_reject_duplicates(db, collection, doc):
+    db[collection].insert_one(dict(doc))
+    with pytest.raises(DuplicateKeyError):
+        db[collection].insert_one(dict(doc))
+    assert db[collection].count_documents({}) == 1
+
+
+def test_ensure_indexes_is_idempotent(db):
+    before = {name: sorted(db[name].index_information()) for name in dbmod.INDEXES}
+    dbmod.ensure_indexes(db)
+    after = {name: sorted(db[name].index_information()) for name in dbmod.INDEXES}
+    assert before == after
+
+
+def test_event_sequence_is_unique_per_attempt_only(db):
+    db[dbmod.EVENTS].insert_one({"attempt_id": 1, "sequence_number": 1})
+    db[dbmod.EVENTS].insert_one({"attempt_id": 2, "sequence_number": 1})
+    assert db[dbmod.EVENTS].count_documents({"sequence_number": 1}) == 2
+
+
+def test_unreachable_uri_gives_clear_error(tmp_path):
+    from hiremate.settings import Settings
+
+    dbmod.reset_client()
+    settings = Settings(
+        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x"
+    )
+    with pytest.raises(dbmod.StoreUnavailable, match=r"127\.0\.0\.1:1"):
+        dbmod.get_client(settings)
+    dbmod.reset_client()
