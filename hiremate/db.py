@@ -68,6 +68,13 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("organization_id", ASCENDING), ("is_active", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
         ),
         IndexModel([("organization_id", ASCENDING), ("category", ASCENDING), ("difficulty", ASCENDING)]),
+        # Partial: only library tasks carry a string key (the store honours partial indexes).
+        IndexModel(
+            [("organization_id", ASCENDING), ("library_key", ASCENDING)],
+            unique=True,
+            name="library_key_unique",
+            partialFilterExpression={"library_key": {"$type": "string"}},
+        ),
     ],
     ATTEMPTS: [
         IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash_unique"),
@@ -77,6 +84,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("organization_id", ASCENDING), ("candidate_info.email", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)]),
+        # reports/dashboard: the position filter, completions by time, recent starts.
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("candidate_info.position", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [("organization_id", ASCENDING), ("status", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]
+        ),
+        IndexModel([("organization_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)]),
     ],
     EVENTS: [
         IndexModel([("attempt_id", ASCENDING), ("sequence_number", ASCENDING)], unique=True, name="attempt_seq_unique"),
@@ -91,6 +111,23 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("organization_id", ASCENDING), ("position", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("thinking_style.primary", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("risk_orientation.preference", ASCENDING)]),
+        # reports: a label filter served in the list's order (newest completion first).
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("thinking_style.primary", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("risk_orientation.preference", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
     ],
 }
 
@@ -211,34 +248,50 @@ def ensure_embedded_store(settings: Settings) -> EmbeddedStore | None:
 _lock = threading.Lock()
 _client: MongoClient | None = None
 _client_uri: str | None = None
+_started_store: EmbeddedStore | None = None
 
 
 def make_client(uri: str, *, timeout_ms: int = 5000) -> MongoClient:
-    """A client as HireMate uses it: tz-aware UTC datetimes, majority writes."""
-    return MongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        w="majority",
-        appname="hiremate",
-    )
+    """A client as HireMate uses it: tz-aware UTC datetimes, majority writes.
+
+    Timeouts written in the URI win over the defaults (keyword arguments
+    would otherwise override them)."""
+    options: dict[str, object] = {"tz_aware": True, "w": "majority", "appname": "hiremate"}
+    lowered = uri.lower()
+    if "serverselectiontimeoutms" not in lowered:
+        options["serverSelectionTimeoutMS"] = timeout_ms
+    if "connecttimeoutms" not in lowered:
+        options["connectTimeoutMS"] = timeout_ms
+    return MongoClient(uri, **options)
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without its password, for messages and logs."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return uri
+    credentials, _, host = rest.partition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
 
 
 def get_client(settings: Settings | None = None) -> MongoClient:
     """The one MongoClient of this process (started store and indexes included)."""
-    global _client, _client_uri
+    global _client, _client_uri, _started_store
     settings = settings or get_settings()
     with _lock:
         if _client is not None and _client_uri == settings.mongo_uri:
             return _client
-        ensure_embedded_store(settings)
+        _started_store = ensure_embedded_store(settings) or _started_store
         client = make_client(settings.mongo_uri)
         try:
             client.admin.command("ping")
         except PyMongoError as exc:
             client.close()
-            raise StoreUnavailable(f"the database at {settings.mongo_uri} does not answer: {exc}") from exc
+            where = redact_uri(settings.mongo_uri)
+            raise StoreUnavailable(
+                f"the database at {where} does not answer; start it or fix HIREMATE_MONGODB_URI ({type(exc).__name__})"
+            ) from exc
         ensure_indexes(client[settings.db_name])
         if _client is not None:
             _client.close()
@@ -258,6 +311,18 @@ def reset_client() -> None:
         if _client is not None:
             _client.close()
         _client, _client_uri = None, None
+
+
+def stop_started_store() -> None:
+    """Stop the embedded store if this process started it.
+
+    Long-running processes leave it running for the others; a short command
+    (the CLI) that had to start it stops it again on its way out."""
+    global _started_store
+    reset_client()
+    if _started_store is not None:
+        _started_store.stop()
+        _started_store = None
 
 
 def ping(db: Database) -> bool:

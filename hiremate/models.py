@@ -263,6 +263,9 @@ class Task(Document):
     reasoning_required: bool = True
     reasoning_min_length: int = Field(default=20, ge=0, le=5000)
     language: str = "en"
+    # Set on tasks installed from hiremate.task_library (unique per organisation),
+    # so installing the library again adds nothing; None on recruiters' own tasks.
+    library_key: str | None = None
     created_by: PyObjectId | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime

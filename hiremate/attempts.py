@@ -1,0 +1,416 @@
+"""Assessment links and the attempt life cycle (PROTOCOL.md's table).
+
+Recruiter-side functions take a ``Scope`` and are audited; candidate-side
+ones take the database and are called by the ingest server. Every status
+change is a compare-and-set on the fields it depends on, so two processes
+racing on one attempt can never both win. Only hashes of the link token and
+of the candidate's session key are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+
+from hiremate import db as dbmod
+from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt
+from hiremate.scope import Scope
+from hiremate.settings import get_settings
+from hiremate.tasks import as_object_id
+from hiremate.timeutil import to_ms, utcnow
+
+MAX_PAGE_SIZE = 500
+_OPEN = [AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value]
+
+
+class AttemptError(Exception):
+    """An attempt operation was refused; the message is meant for people."""
+
+    code = "attempt_error"
+
+
+class AttemptNotFound(AttemptError):
+    code = "not_found"
+
+
+class TokenAlreadyUsed(AttemptError):
+    """The link already started the attempt, was re-issued, or the session key is wrong."""
+
+    code = "token_already_used"
+
+
+class AttemptClosed(AttemptError):
+    """The attempt is completed, expired or locked."""
+
+    code = "attempt_closed"
+
+
+@dataclass(frozen=True)
+class IssuedAttempt:
+    attempt: TaskAttempt
+    token: str  # shown once: only its hash is stored
+    link: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# ---------------------------------------------------------------- recruiter side
+
+
+def issue_attempt(
+    scope: Scope,
+    *,
+    candidate: CandidateInfo,
+    task_ids: list[ObjectId] | None = None,
+    sample: int | None = None,
+    category: str | None = None,
+    difficulty: str | None = None,
+    expires_days: int | None = None,
+    public_url: str | None = None,
+    rng: random.Random | None = None,
+) -> IssuedAttempt:
+    """Create a pending attempt for ``candidate`` and its one-time link.
+
+    Tasks are the given active tasks of the organisation, in that order, or
+    ``sample`` of them drawn at random (optionally of one category or
+    difficulty). They are copied into the attempt, so later edits of a task
+    never change what this candidate sees.
+    """
+    if (task_ids is None) == (sample is None):
+        raise AttemptError("choose the tasks either by id or by sample size, not both or neither")
+    if task_ids is not None:
+        tasks = _tasks_by_id(scope, task_ids)
+    else:
+        tasks = _sample_tasks(scope, sample, category, difficulty, rng or random.Random())
+    days = get_settings().token_expiry_days if expires_days is None else expires_days
+    if days < 1:
+        raise AttemptError("the link must stay valid for at least one day")
+    token, now = new_secret(), utcnow()
+    attempt = TaskAttempt(
+        organization_id=scope.organization_id,
+        token_hash=hash_secret(token),
+        candidate_info=candidate,
+        task_ids=[task.id for task in tasks],
+        task_snapshots=tasks,
+        created_by=scope.user_id,
+        expires_at=now + timedelta(days=days),
+        created_at=now,
+        updated_at=now,
+    )
+    attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(attempt.to_doc()).inserted_id
+    scope.audit("attempt.issued", "attempt", attempt.id, tasks=len(tasks), expires_at=attempt.expires_at)
+    return IssuedAttempt(attempt, token, _link(token, public_url))
+
+
+def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | None = None) -> IssuedAttempt:
+    """Replace the link's token; the old link stops working at once.
+
+    For an attempt in progress (a candidate who changed device) the new link
+    may ``start`` once more and continues where the attempt was.
+    """
+    current = _require(scope, attempt_id)
+    token = new_secret()
+    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+        scope.where({"_id": current.id, "token_hash": current.token_hash, "status": {"$in": _OPEN}}),
+        {"$set": {"token_hash": hash_secret(token), "token_used": False, "updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        _raise_lost_race(scope, current.id, "re-issue the link of")
+    scope.audit("attempt.link_reissued", "attempt", current.id, status=doc["status"])
+    return IssuedAttempt(TaskAttempt.from_doc(doc), token, _link(token, public_url))
+
+
+def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskAttempt:
+    """A recruiter ends a pending or running attempt for good."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise AttemptError("give a reason for locking the attempt")
+    current = _require(scope, attempt_id)
+    now = utcnow()
+    changes = {"status": AttemptStatus.LOCKED.value, "locked_at": now, "locked_reason": reason, "updated_at": now}
+    # The document before the change, so the audit names the status really left.
+    before = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+        scope.where({"_id": current.id, "status": {"$in": _OPEN}}),
+        {"$set": changes},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if before is None:
+        _raise_lost_race(scope, current.id, "lock")
+    scope.audit("attempt.locked", "attempt", current.id, reason=reason, previous_status=before["status"])
+    return TaskAttempt.from_doc({**before, **changes})
+
+
+def get_attempt(scope: Scope, attempt_id: ObjectId | str) -> TaskAttempt | None:
+    oid = as_object_id(attempt_id)
+    if oid is None:
+        return None
+    doc = scope.collection(dbmod.ATTEMPTS).find_one(scope.where({"_id": oid}))
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+def list_attempts(
+    scope: Scope, *, status: str | None = None, search: str | None = None, skip: int = 0, limit: int = 25
+) -> list[TaskAttempt]:
+    """The organisation's attempts, newest first; ``search`` matches name, email or position."""
+    cursor = (
+        scope.collection(dbmod.ATTEMPTS)
+        .find(_list_filter(scope, status, search))
+        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        .skip(max(skip, 0))
+        .limit(min(max(limit, 1), MAX_PAGE_SIZE))
+    )
+    return [TaskAttempt.from_doc(doc) for doc in cursor]
+
+
+def count_attempts(scope: Scope, status: str | None = None, search: str | None = None) -> int:
+    return scope.collection(dbmod.ATTEMPTS).count_documents(_list_filter(scope, status, search))
+
+
+def expire_due(db: Database, *, now: datetime | None = None) -> list[TaskAttempt]:
+    """Move every open attempt past its expiry to ``expired``; returns those it moved.
+
+    The caller computes partial profiles for the ones that had started.
+    """
+    now = _now(now)
+    due = (
+        db[dbmod.ATTEMPTS]
+        .find({"status": {"$in": _OPEN}, "expires_at": {"$lt": now}}, {"_id": 1})
+        .sort([("expires_at", ASCENDING), ("_id", ASCENDING)])
+    )
+    expired = (_expire(db, doc["_id"], now) for doc in due)
+    return [attempt for attempt in expired if attempt is not None]
+
+
+# ---------------------------------------------------------------- candidate side
+
+
+def find_by_token(db: Database, token: str, *, now: datetime | None = None) -> TaskAttempt | None:
+    """The attempt of a link token (None when unknown or re-issued), expired on access when due."""
+    if not isinstance(token, str) or not token:
+        return None
+    doc = db[dbmod.ATTEMPTS].find_one({"token_hash": hash_secret(token)})
+    if doc is None:
+        return None
+    attempt = TaskAttempt.from_doc(doc)
+    now = _now(now)
+    if attempt.status in _OPEN and attempt.expires_at < now:
+        # Whoever wins the race, the attempt is expired now; read what it became.
+        _expire(db, attempt.id, now)
+        return _read(db, attempt.id)
+    return attempt
+
+
+def start(db: Database, attempt: TaskAttempt, *, now: datetime | None = None) -> tuple[TaskAttempt, str]:
+    """Consume the link's token: the attempt is (or stays) in progress with a fresh session key.
+
+    Of several clients starting with the same token, exactly one wins; the
+    others get TokenAlreadyUsed. Returns the attempt and the plain session key.
+    """
+    now = _now(now)
+    session_key = new_secret()
+    query: dict[str, Any] = {
+        "_id": attempt.id,
+        "token_hash": attempt.token_hash,
+        "token_used": False,
+        "status": {"$in": _OPEN},
+        "expires_at": {"$gte": now},
+    }
+    changes: dict[str, Any] = {
+        "token_used": True,
+        "status": AttemptStatus.IN_PROGRESS.value,
+        "session_key_hash": hash_secret(session_key),
+        "updated_at": now,
+    }
+    if attempt.started_at is None:
+        # A first start: the CAS also checks nobody set started_at meanwhile.
+        query["started_at"] = None
+        changes["started_at"] = now
+    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+        query, {"$set": changes, "$inc": {"session_epoch": 1}}, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        _raise_candidate_refusal(db, attempt.id, attempt.token_hash, now)
+    return TaskAttempt.from_doc(doc), session_key
+
+
+def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: datetime | None = None) -> TaskAttempt:
+    """Reconnect with the session key that ``start`` handed out; takes the attempt over."""
+    oid, now = as_object_id(attempt_id), _now(now)
+    if oid is None or not isinstance(session_key, str) or not session_key:
+        raise TokenAlreadyUsed("this session key is not valid for the attempt")
+    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+        {
+            "_id": oid,
+            "status": AttemptStatus.IN_PROGRESS.value,
+            "session_key_hash": hash_secret(session_key),
+            "expires_at": {"$gte": now},
+        },
+        {"$inc": {"session_epoch": 1}, "$set": {"updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        _raise_candidate_refusal(db, oid, None, now)
+    return TaskAttempt.from_doc(doc)
+
+
+def current_epoch(db: Database, attempt_id: ObjectId | str) -> int | None:
+    """The attempt's session epoch: a connection holding an older one was taken over."""
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": as_object_id(attempt_id)}, {"session_epoch": 1})
+    return None if doc is None else int(doc.get("session_epoch", 0))
+
+
+def set_current_task_index(db: Database, attempt_id: ObjectId | str, index: int) -> bool:
+    """Advance the cached task index; it never moves back. True when it moved."""
+    result = db[dbmod.ATTEMPTS].update_one(
+        {"_id": as_object_id(attempt_id), "current_task_index": {"$lt": index}},
+        {"$set": {"current_task_index": index, "updated_at": utcnow()}},
+    )
+    return result.modified_count == 1
+
+
+def complete(db: Database, attempt_id: ObjectId | str, *, completed_at: datetime) -> TaskAttempt | None:
+    """in_progress -> completed; None when the attempt was not in progress (someone else finished it)."""
+    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+        {"_id": as_object_id(attempt_id), "status": AttemptStatus.IN_PROGRESS.value},
+        {
+            "$set": {
+                "status": AttemptStatus.COMPLETED.value,
+                "completed_at": to_ms(completed_at),
+                "updated_at": utcnow(),
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _now(now: datetime | None) -> datetime:
+    return utcnow() if now is None else to_ms(now)
+
+
+def _link(token: str, public_url: str | None) -> str:
+    base = (public_url or get_settings().public_url).rstrip("/")
+    return f"{base}/a/{token}"
+
+
+def _read(db: Database, attempt_id: ObjectId) -> TaskAttempt | None:
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id})
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+def _expire(db: Database, attempt_id: ObjectId, now: datetime) -> TaskAttempt | None:
+    """CAS an open attempt past its expiry to expired; None when it was not (or no longer) due."""
+    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+        {"_id": attempt_id, "status": {"$in": _OPEN}, "expires_at": {"$lt": now}},
+        {"$set": {"status": AttemptStatus.EXPIRED.value, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+def _require(scope: Scope, attempt_id: ObjectId | str) -> TaskAttempt:
+    attempt = get_attempt(scope, attempt_id)
+    if attempt is None:
+        raise AttemptNotFound(f"no attempt with id {attempt_id} in this organisation")
+    return attempt
+
+
+def _raise_lost_race(scope: Scope, attempt_id: ObjectId, verb: str) -> None:
+    """Explain why a recruiter's compare-and-set changed nothing."""
+    attempt = _require(scope, attempt_id)
+    if attempt.status not in _OPEN:
+        raise AttemptClosed(f"cannot {verb} an attempt that is {attempt.status}")
+    raise AttemptError("the attempt changed while you were working on it; reload and try again")
+
+
+def _raise_candidate_refusal(db: Database, attempt_id: ObjectId, token_hash: str | None, now: datetime) -> None:
+    """Explain why a candidate's compare-and-set changed nothing."""
+    attempt = _read(db, attempt_id)
+    if attempt is None or (token_hash is not None and attempt.token_hash != token_hash):
+        raise TokenAlreadyUsed("this link is no longer valid")
+    if attempt.status in _OPEN and attempt.expires_at < now:
+        _expire(db, attempt.id, now)
+        raise AttemptClosed("this assessment link has expired")
+    if attempt.status not in _OPEN:
+        raise AttemptClosed(f"this assessment is {attempt.status}")
+    raise TokenAlreadyUsed("this assessment was already started from another browser or link")
+
+
+def _tasks_by_id(scope: Scope, task_ids: list[ObjectId]) -> list[Task]:
+    if not task_ids:
+        raise AttemptError("choose at least one task")
+    oids = [as_object_id(task_id) for task_id in task_ids]
+    invalid = [str(task_ids[i]) for i, oid in enumerate(oids) if oid is None]
+    if invalid:
+        raise AttemptError(f"not a task id: {', '.join(invalid)}")
+    if len(set(oids)) != len(oids):
+        raise AttemptError("a task may appear only once in an attempt")
+    found = {
+        doc["_id"]: Task.from_doc(doc)
+        for doc in scope.collection(dbmod.TASKS).find(scope.where({"_id": {"$in": oids}, "is_active": True}))
+    }
+    missing = [str(oid) for oid in oids if oid not in found]
+    if missing:
+        raise AttemptError(f"unknown or inactive task: {', '.join(missing)}")
+    return [found[oid] for oid in oids]
+
+
+def _sample_tasks(
+    scope: Scope, size: int, category: str | None, difficulty: str | None, rng: random.Random
+) -> list[Task]:
+    if size < 1:
+        raise AttemptError("the sample must hold at least one task")
+    query: dict[str, Any] = {"is_active": True}
+    if category:
+        query["category"] = str(category)
+    if difficulty:
+        query["difficulty"] = str(difficulty)
+    # A stable order first, so a seeded rng draws the same tasks every time.
+    docs = list(
+        scope.collection(dbmod.TASKS).find(scope.where(query)).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+    )
+    if not docs:
+        raise AttemptError(f"no active tasks{_filters_text(category, difficulty)}")
+    if size > len(docs):
+        raise AttemptError(
+            f"asked for {size} tasks but only {len(docs)} active tasks{_filters_text(category, difficulty)} exist"
+        )
+    return [Task.from_doc(doc) for doc in rng.sample(docs, size)]
+
+
+def _filters_text(category: str | None, difficulty: str | None) -> str:
+    parts = [f"{name} {value}" for name, value in (("category", category), ("difficulty", difficulty)) if value]
+    return f" with {' and '.join(parts)}" if parts else ""
+
+
+def _list_filter(scope: Scope, status: str | None, search: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if status:
+        query["status"] = str(status)
+    if search and search.strip():
+        pattern = {"$regex": re.escape(search.strip()), "$options": "i"}
+        query["$or"] = [
+            {"candidate_info.name": pattern},
+            {"candidate_info.email": pattern},
+            {"candidate_info.position": pattern},
+        ]
+    return scope.where(query)

@@ -1,0 +1,232 @@
+"""``python -m hiremate``: seed demo data, create users, issue links, recompute profiles.
+
+Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
+database does not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from pydantic import ValidationError
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
+
+from hiremate import db as dbmod
+from hiremate.attempts import AttemptError, issue_attempt
+from hiremate.auth import AuthError, create_organization, create_user, password_problems
+from hiremate.demo import DEMO_ORG_SLUG, seed_demo
+from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
+from hiremate.scope import Scope
+from hiremate.settings import ConfigError
+from hiremate.tasks import TaskError, as_object_id
+from hiremate.timeutil import iso
+
+EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
+PROGRESS_WIDTH = 30
+
+
+class UsageError(Exception):
+    """Bad input from the command line; the message says what to fix."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not the whole usage block
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        args.command(args)
+    except (UsageError, ConfigError, AttemptError, AuthError, TaskError) as exc:
+        return _fail(EXIT_BAD_INPUT, str(exc))
+    except dbmod.StoreUnavailable as exc:
+        return _fail(EXIT_UNREACHABLE, str(exc))
+    except ConnectionFailure as exc:  # lost after the first ping
+        return _fail(EXIT_UNREACHABLE, f"the database stopped answering: {exc}")
+    finally:
+        dbmod.stop_started_store()  # a one-off command leaves no store behind it
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _seed_demo(args: argparse.Namespace) -> None:
+    print(seed_demo(_db()))
+
+
+def _create_user(args: argparse.Namespace) -> None:
+    password = _read_password()
+    problems = password_problems(password, email=args.email)
+    if problems:  # checked before anything is written, so a refusal leaves no trace
+        raise UsageError("password too weak: " + " ".join(problems))
+    db = _db()
+    organization = _find_organization(db, args.org)
+    if organization is None:
+        organization = create_organization(db, args.org)
+        print(f"created organisation {organization.name!r} (slug {organization.slug})")
+    user = create_user(
+        db,
+        email=args.email,
+        full_name=args.name,
+        password=password,
+        organization_id=organization.id,
+        role=Role(args.role),
+    )
+    print(f"created {user.role} {user.email} in organisation {organization.slug} (user id {user.id})")
+
+
+def _issue(args: argparse.Namespace) -> None:
+    if args.sample is None and (args.category or args.difficulty):
+        raise UsageError("--category and --difficulty only apply with --sample")
+    candidate = _candidate(args)
+    db = _db()
+    slug = args.org or DEMO_ORG_SLUG
+    organization = _find_organization(db, slug)
+    if organization is None:
+        hint = " (run `python -m hiremate seed-demo` first)" if slug == DEMO_ORG_SLUG else ""
+        raise UsageError(f"no organisation with slug {slug!r}{hint}")
+    issued = issue_attempt(
+        Scope(db, organization.id, None, is_admin=True),
+        candidate=candidate,
+        task_ids=args.task_id,
+        sample=args.sample,
+        category=args.category,
+        difficulty=args.difficulty,
+        expires_days=args.expires_days,
+    )
+    line = {
+        "attempt_id": str(issued.attempt.id),
+        "token": issued.token,
+        "link": issued.link,
+        "expires_at": iso(issued.attempt.expires_at),
+    }
+    print(json.dumps(line))
+
+
+def _recompute(args: argparse.Namespace) -> None:
+    from hiremate import profiles  # the metrics pipeline, loaded only by this command
+
+    attempt_id = None if args.all else as_object_id(args.attempt)
+    if not args.all and attempt_id is None:
+        raise UsageError(f"not an attempt id: {args.attempt!r}")
+    db = _db()
+    if args.all:
+        count = profiles.recompute_all(db, progress=_draw_progress)
+        print(f"recomputed {count} attempt{'s' if count != 1 else ''}")
+        return
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id}, {"status": 1, "organization_id": 1})
+    if doc is None:
+        raise UsageError(f"no attempt with id {args.attempt}")
+    if profiles.compute_and_store(db, attempt_id) is None:
+        raise UsageError(f"attempt {args.attempt} has not ended after starting (it is {doc['status']}): no profile yet")
+    Scope(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id, via="cli")
+    print("recomputed 1 attempt")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m hiremate", description="HireMate command line")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    seed = commands.add_parser("seed-demo", help="create the demo organisation, its admin and the task library")
+    seed.set_defaults(command=_seed_demo)
+
+    user = commands.add_parser("create-user", help="create a user (password from a prompt or standard input)")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True, help="full name")
+    user.add_argument("--org", required=True, help="organisation slug or name; created when missing")
+    user.add_argument("--role", choices=[r.value for r in Role], default=Role.RECRUITER.value)
+    user.set_defaults(command=_create_user)
+
+    issue = commands.add_parser("issue", help="issue an assessment link; prints one JSON line")
+    issue.add_argument("--candidate-name", required=True)
+    issue.add_argument("--candidate-email", required=True)
+    issue.add_argument("--position", default="")
+    issue.add_argument("--phone")
+    issue.add_argument("--resume-url")
+    chosen = issue.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--task-id", nargs="+", action="extend", metavar="ID", help="task ids, in order")
+    chosen.add_argument("--sample", type=_positive_int, metavar="N", help="draw N active tasks at random")
+    issue.add_argument("--category", choices=[c.value for c in Category], help="with --sample")
+    issue.add_argument("--difficulty", choices=[d.value for d in Difficulty], help="with --sample")
+    issue.add_argument("--expires-days", type=_positive_int, metavar="N")
+    issue.add_argument("--org", help="organisation slug (default: the demo organisation)")
+    issue.set_defaults(command=_issue)
+
+    recompute = commands.add_parser("recompute", help="recompute metrics and skill profiles")
+    which = recompute.add_mutually_exclusive_group(required=True)
+    which.add_argument("--attempt", metavar="ID")
+    which.add_argument("--all", action="store_true")
+    recompute.set_defaults(command=_recompute)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _db() -> Database:
+    return dbmod.get_db()
+
+
+def _find_organization(db: Database, slug_or_name: str) -> Organization | None:
+    doc = db[dbmod.ORGANIZATIONS].find_one({"slug": slug_or_name}) or db[dbmod.ORGANIZATIONS].find_one(
+        {"name": slug_or_name}
+    )
+    return Organization.from_doc(doc) if doc else None
+
+
+def _candidate(args: argparse.Namespace) -> CandidateInfo:
+    try:
+        return CandidateInfo(
+            name=args.candidate_name.strip(),
+            email=args.candidate_email.strip(),
+            phone=args.phone,
+            position=args.position.strip(),
+            resume_url=args.resume_url,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid candidate: {problems}") from None
+
+
+def _read_password() -> str:
+    """Twice from a prompt at a terminal; one line of standard input otherwise."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise UsageError("the passwords do not match")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("no password given (type it at the prompt or pipe it on standard input)")
+    return password
+
+
+def _draw_progress(done: int, total: int) -> None:
+    filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code

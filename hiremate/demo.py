@@ -1,0 +1,97 @@
+"""The demo organisation: an admin recruiter to log in with and the task library.
+
+``seed_demo`` only creates what is missing, so it is safe to run at every
+start, and from two processes at once: the unique indexes on the slug, the
+email and the library keys settle any race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from hiremate import db as dbmod
+from hiremate.auth import AuthError, create_organization, create_user
+from hiremate.models import Organization, Role, User
+from hiremate.scope import Scope
+from hiremate.task_library import install_library
+
+DEMO_ORG_NAME = "Demo Organisation"
+DEMO_ORG_SLUG = "demo"
+DEMO_EMAIL = "demo@hiremate.example"
+DEMO_PASSWORD = "hiremate-demo-2026"
+DEMO_FULL_NAME = "Demo Recruiter"
+
+
+@dataclass(frozen=True)
+class DemoSeedResult:
+    organization_id: ObjectId
+    user_id: ObjectId
+    organization_created: bool
+    user_created: bool
+    tasks_added: int
+
+    def __str__(self) -> str:
+        if not (self.organization_created or self.user_created or self.tasks_added):
+            return f"demo data already present (organisation {DEMO_ORG_SLUG!r}, login {DEMO_EMAIL})"
+        done = [
+            f"organisation {DEMO_ORG_NAME!r} {'created' if self.organization_created else 'exists'}",
+            f"admin {DEMO_EMAIL} {'created' if self.user_created else 'exists'}",
+            f"{self.tasks_added} library task{'s' if self.tasks_added != 1 else ''} added",
+        ]
+        return "demo data: " + ", ".join(done)
+
+
+def seed_demo(db: Database) -> DemoSeedResult:
+    """Create the demo organisation, its admin and its tasks, where missing."""
+    organization, organization_created = _demo_organization(db)
+    user, user_created = _demo_user(db, organization.id)
+    scope = Scope(db, organization.id, user.id, is_admin=True)
+    return DemoSeedResult(organization.id, user.id, organization_created, user_created, install_library(scope))
+
+
+def _find_organization(db: Database, slug: str) -> Organization | None:
+    doc = db[dbmod.ORGANIZATIONS].find_one({"slug": slug})
+    return Organization.from_doc(doc) if doc else None
+
+
+def _demo_organization(db: Database) -> tuple[Organization, bool]:
+    existing = _find_organization(db, DEMO_ORG_SLUG)
+    if existing:
+        return existing, False
+    try:
+        return create_organization(db, DEMO_ORG_NAME, slug=DEMO_ORG_SLUG), True
+    except AuthError:
+        # A concurrent seed created it first (the slug is unique): use theirs.
+        existing = _find_organization(db, DEMO_ORG_SLUG)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _demo_user(db: Database, organization_id: ObjectId) -> tuple[User, bool]:
+    existing = _find_user(db, DEMO_EMAIL)
+    if existing:
+        return existing, False
+    try:
+        user = create_user(
+            db,
+            email=DEMO_EMAIL,
+            full_name=DEMO_FULL_NAME,
+            password=DEMO_PASSWORD,
+            organization_id=organization_id,
+            role=Role.ADMIN,
+        )
+        return user, True
+    except AuthError:
+        existing = _find_user(db, DEMO_EMAIL)  # a concurrent seed won the unique email
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _find_user(db: Database, email: str) -> User | None:
+    doc = db[dbmod.USERS].find_one({"email": email})
+    return User.from_doc(doc) if doc else None

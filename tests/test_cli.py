@@ -1,0 +1,332 @@
+"""``python -m hiremate`` in a subprocess against the test store, plus the
+demo seed and .env.example it documents."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from bson import ObjectId
+
+from hiremate import auth
+from hiremate import db as dbmod
+from hiremate.attempts import complete, find_by_token, hash_secret, start
+from hiremate.cli import main
+from hiremate.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_PASSWORD, seed_demo
+from hiremate.settings import load_settings
+from hiremate.task_library import LIBRARY
+from hiremate.timeutil import parse_iso, utcnow
+from tests.conftest import TEST_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_URL = "https://assess.example"
+
+
+@pytest.fixture(autouse=True)
+def _fast_bcrypt(monkeypatch):
+    monkeypatch.setattr(auth, "_BCRYPT_ROUNDS", 4)  # in this process only; the CLI hashes for real
+
+
+@pytest.fixture
+def env(store_uri, db_name, db, tmp_path):
+    """The environment of a HireMate process that uses this test's database."""
+    base = {name: value for name, value in os.environ.items() if not name.startswith("HIREMATE_")}
+    return base | {
+        "HIREMATE_MONGODB_URI": store_uri,
+        "HIREMATE_DB_NAME": db_name,
+        "HIREMATE_DATA_DIR": str(tmp_path),
+        "HIREMATE_SECRET": TEST_SECRET,
+        "HIREMATE_PUBLIC_URL": PUBLIC_URL,
+    }
+
+
+@pytest.fixture
+def hiremate(env):
+    def run(*args, stdin="", environment=None):
+        return subprocess.run(
+            [sys.executable, "-m", "hiremate", *args],
+            cwd=ROOT,
+            env=environment or env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli(app_env, monkeypatch, capsys):
+    """The same command in this process (quicker, for the many ways input can be wrong)."""
+
+    def run(*args, stdin=""):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse refusing the command line
+            code = exit_.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
+def counts(db):
+    return {name: db[name].count_documents({}) for name in (dbmod.ORGANIZATIONS, dbmod.USERS, dbmod.TASKS)}
+
+
+def one_error_line(result):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# ---------------------------------------------------------------- seed-demo
+
+
+def test_seed_demo_twice_duplicates_nothing(db, hiremate):
+    first = hiremate("seed-demo")
+    assert first.returncode == 0, first.stderr
+    assert f"{len(LIBRARY)} library tasks added" in first.stdout
+    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+
+    second = hiremate("seed-demo")
+    assert second.returncode == 0, second.stderr
+    assert "already present" in second.stdout
+    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+
+    organization = db[dbmod.ORGANIZATIONS].find_one({})
+    assert (organization["name"], organization["slug"]) == (DEMO_ORG_NAME, DEMO_ORG_SLUG)
+    user = auth.authenticate(db, DEMO_EMAIL, DEMO_PASSWORD)
+    assert user.full_name == DEMO_FULL_NAME and user.role == "admin"
+    assert user.organization_id == organization["_id"]
+    assert db[dbmod.TASKS].count_documents({"organization_id": organization["_id"]}) == len(LIBRARY)
+
+
+def test_seed_demo_reports_what_it_did(db):
+    result = seed_demo(db)
+    assert result.organization_created and result.user_created and result.tasks_added == len(LIBRARY)
+    assert "created" in str(result)
+
+    again = seed_demo(db)
+    assert (again.organization_id, again.user_id) == (result.organization_id, result.user_id)
+    assert not (again.organization_created or again.user_created or again.tasks_added)
+
+
+def test_concurrent_seeds_create_one_of_everything(db):
+    barrier = threading.Barrier(3)
+    results = []
+
+    def seed():
+        barrier.wait()
+        results.append(seed_demo(db))
+
+    threads = [threading.Thread(target=seed) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 3
+    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+    assert sum(r.organization_created for r in results) == 1 and sum(r.user_created for r in results) == 1
+    assert sum(r.tasks_added for r in results) == len(LIBRARY)
+
+
+# ---------------------------------------------------------------- issue
+
+
+def test_issue_prints_one_json_line_whose_token_hash_is_stored(db, hiremate):
+    seed_demo(db)
+
+    result = hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com",
+                      "--position", "Analyst", "--sample", "3", "--difficulty", "medium")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    issued = json.loads(line)
+    assert set(issued) == {"attempt_id", "token", "link", "expires_at"}
+    assert issued["link"] == f"{PUBLIC_URL}/a/{issued['token']}"
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(issued["attempt_id"])})
+    assert doc["token_hash"] == hash_secret(issued["token"])
+    assert issued["token"] not in json.dumps(doc, default=str)
+    assert doc["candidate_info"] == {
+        "name": "Ada",
+        "email": "ada@example.com",
+        "phone": None,
+        "position": "Analyst",
+        "resume_url": None,
+    }
+    assert len(doc["task_ids"]) == 3 and {t["difficulty"] for t in doc["task_snapshots"]} == {"medium"}
+    assert parse_iso(issued["expires_at"]) == doc["expires_at"]
+    assert timedelta(days=6, hours=23) < doc["expires_at"] - utcnow() <= timedelta(days=7)
+
+
+def test_issue_by_task_ids_keeps_their_order(db, hiremate):
+    seed_demo(db)
+    second, first = (str(doc["_id"]) for doc in db[dbmod.TASKS].find({}).sort("_id", 1).limit(2))
+
+    result = hiremate("issue", "--candidate-name", "Grace", "--candidate-email", "grace@example.com",
+                      "--task-id", first, "--task-id", second, "--expires-days", "2", "--org", "demo")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    issued = json.loads(result.stdout)
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(issued["attempt_id"])})
+    assert [str(task_id) for task_id in doc["task_ids"]] == [first, second]
+    assert doc["expires_at"] - doc["created_at"] == timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sample", "99"], "asked for 99 tasks but only"),
+        (["--sample", "0"], "must be at least 1"),
+        (["--sample", "two"], "not a whole number"),
+        (["--task-id", "nonsense"], "not a task id: nonsense"),
+        (["--task-id", "0" * 24], "unknown or inactive task"),
+        (["--sample", "1", "--org", "nowhere"], "no organisation with slug 'nowhere'"),
+        (["--task-id", "0" * 24, "--category", "communication"], "only apply with --sample"),
+        (["--sample", "1", "--category", "cooking"], "invalid choice: 'cooking'"),
+        (["--sample", "1", "--task-id", "0" * 24], "not allowed with argument"),
+        ([], "one of the arguments --task-id --sample is required"),
+        (["--sample", "1", "--expires-days", "-3"], "must be at least 1"),
+    ],
+)
+def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, message):
+    seed_demo(db)
+
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", *args)
+
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert result.stdout == ""
+    assert db[dbmod.ATTEMPTS].count_documents({}) == 0
+
+
+def test_issue_without_the_demo_organisation_says_how_to_get_it(db, cli):
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1")
+    assert result.returncode == 2
+    assert "run `python -m hiremate seed-demo` first" in one_error_line(result)
+
+
+# ---------------------------------------------------------------- create-user
+
+
+def test_create_user_reads_the_password_from_standard_input(db, hiremate):
+    result = hiremate("create-user", "--email", "Lin@Acme.test", "--name", "Lin Wu", "--org", "Acme Hiring",
+                      "--role", "admin", stdin="a-long-passphrase-9\n")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "created organisation 'Acme Hiring' (slug acme-hiring)" in result.stdout
+    user = auth.authenticate(db, "lin@acme.test", "a-long-passphrase-9")
+    assert user.role == "admin" and user.full_name == "Lin Wu"
+
+    # The organisation is found again by its slug (or its name): no second one.
+    again = hiremate("create-user", "--email", "max@acme.test", "--name", "Max", "--org", "acme-hiring",
+                     stdin="another-passphrase-4")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "created organisation" not in again.stdout
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 1
+    assert auth.authenticate(db, "max@acme.test", "another-passphrase-4").role == "recruiter"
+
+
+@pytest.mark.parametrize(
+    ("email", "stdin", "message"),
+    [
+        ("lin@acme.test", "", "no password given"),
+        ("lin@acme.test", "short\n", "password too weak"),
+        ("not-an-email", "a-long-passphrase-9\n", "valid email"),
+    ],
+)
+def test_create_user_refuses_bad_input(db, cli, email, stdin, message):
+    result = cli("create-user", "--email", email, "--name", "Lin", "--org", "acme", stdin=stdin)
+
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert db[dbmod.USERS].count_documents({}) == 0
+
+
+def test_create_user_refuses_a_taken_email(db, cli):
+    seed_demo(db)
+    result = cli("create-user", "--email", DEMO_EMAIL, "--name", "Someone", "--org", "demo",
+                      stdin="a-long-passphrase-9\n")  # fmt: skip
+    assert result.returncode == 2
+    assert "already exists" in one_error_line(result)
+    assert db[dbmod.USERS].count_documents({}) == 1
+
+
+# ---------------------------------------------------------------- recompute and errors
+
+
+def test_recompute_one_attempt_and_all(db, hiremate):
+    seed_demo(db)
+    issued = json.loads(hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
+                                 "--sample", "2").stdout)  # fmt: skip
+    attempt, _ = start(db, find_by_token(db, issued["token"]))
+
+    not_ended = hiremate("recompute", "--attempt", issued["attempt_id"])
+    assert not_ended.returncode == 2 and "has not ended" in one_error_line(not_ended)
+
+    complete(db, attempt.id, completed_at=utcnow())
+    one = hiremate("recompute", "--attempt", issued["attempt_id"])
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.strip() == "recomputed 1 attempt"
+    assert db[dbmod.PROFILES].count_documents({"attempt_id": attempt.id}) == 1
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "attempt.recomputed"}) == 1
+
+    everything = hiremate("recompute", "--all")
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stdout.strip() == "recomputed 1 attempt"
+    assert "1/1" in everything.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attempt", "nonsense"], "not an attempt id: 'nonsense'"),
+        (["--attempt", "0" * 24], "no attempt with id"),
+        ([], "one of the arguments --attempt --all is required"),
+    ],
+)
+def test_recompute_refuses_bad_input(cli, args, message):
+    result = cli("recompute", *args)
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+
+
+def test_unreachable_database_exits_with_1(hiremate, env):
+    environment = env | {"HIREMATE_MONGODB_URI": "mongodb://127.0.0.1:1/"}
+    result = hiremate("seed-demo", environment=environment)
+    assert result.returncode == 1
+    assert "the database at mongodb://127.0.0.1:1/ does not answer" in one_error_line(result)
+
+
+def test_unknown_command_exits_with_2(hiremate):
+    result = hiremate("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice: 'frobnicate'" in one_error_line(result)
+
+
+# ---------------------------------------------------------------- .env.example
+
+
+def test_env_example_lists_every_variable_with_its_default(monkeypatch):
+    example = (ROOT / ".env.example").read_text()
+    read = set(re.findall(r"HIREMATE_[A-Z_]+", (ROOT / "hiremate" / "settings.py").read_text())) - {"HIREMATE_"}
+    documented = set(re.findall(r"HIREMATE_[A-Z_]+", example))
+    assert read <= documented, f"missing from .env.example: {sorted(read - documented)}"
+    assert documented <= read, f"not read by settings.py: {sorted(documented - read)}"
+
+    defaults = load_settings()
+    for name, value in re.findall(r"^(HIREMATE_[A-Z_]+)=(.*)$", example, flags=re.MULTILINE):
+        monkeypatch.setenv(name, value)
+    assert load_settings() == defaults
