@@ -1,0 +1,168 @@
+"""HireMate's recruiter app: the router.
+
+Every page is registered always (a deep link never hits "Page not found");
+the gate is here: logged out, the login form shows instead of the page, and
+an admin-only page shows a notice to recruiters. The sidebar lists only the
+pages the user may open. Serve it with `streamlit run asgi.py` (which adds
+the cookie routes that keep a login across reloads).
+
+To add a page: put its file in app_pages/ and its spec in PAGES; a spec
+whose file does not exist yet is skipped.
+
+The folder must not be called `pages/`: next to the main script that name
+switches on Streamlit's older multipage mode, which runs a deep-linked page
+file directly, without this gate, until the first visit to "/" (seen in
+Chromium with streamlit 1.67), and breaks AppTest reruns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from hiremate import auth, web
+from hiremate.models import Role, User
+
+ROOT = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    icon: str
+    role: Role = Role.RECRUITER  # the least role that may open it (admins open all)
+
+
+PAGES = [
+    PageSpec("app_pages/home.py", "Home", ":material/home:"),
+    PageSpec("app_pages/dashboard.py", "Dashboard", ":material/dashboard:"),
+    PageSpec("app_pages/tasks.py", "Tasks", ":material/checklist:"),
+    PageSpec("app_pages/assessments.py", "Assessments", ":material/send:"),
+    PageSpec("app_pages/live.py", "Live", ":material/sensors:"),
+    PageSpec("app_pages/candidates.py", "Candidates", ":material/groups:"),
+    PageSpec("app_pages/profile.py", "Profile", ":material/person_search:"),
+    PageSpec("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
+    PageSpec("app_pages/exports.py", "Exports", ":material/download:"),
+    PageSpec("app_pages/team.py", "Team", ":material/admin_panel_settings:", Role.ADMIN),
+]
+
+
+def _may_open(user: User, spec: PageSpec) -> bool:
+    return spec.role == Role.RECRUITER or user.role == Role.ADMIN
+
+
+def _register_pages() -> dict[str, tuple[StreamlitPage, PageSpec]]:
+    """url path -> (page, spec) for every spec whose file exists; the first is the default."""
+    existing = [spec for spec in PAGES if (ROOT / spec.file).exists()]
+    registered = {}
+    for index, spec in enumerate(existing):
+        page = st.Page(spec.file, title=spec.title, icon=spec.icon, default=index == 0)
+        registered[page.url_path] = (page, spec)
+    return registered
+
+
+# ---------------------------------------------------------------- logged out
+
+
+def _show_auth_forms() -> None:
+    st.title("HireMate")
+    st.caption("Behaviour-based skill observation for hiring")
+    login, create, join = st.tabs(["Log in", "Create an organisation", "Join with an invitation"])
+    with login:
+        _login_form()
+    with create:
+        _register_form(with_invitation=False)
+    with join:
+        _register_form(with_invitation=True)
+
+
+def _login_form() -> None:
+    with st.form("login_form"):
+        email = st.text_input("Email", key="login_email", autocomplete="email")
+        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
+    if submitted:
+        with _auth_errors_shown():
+            user = auth.authenticate(web.database(), email, password, client_key=web.client_key())
+            web.log_in(user)
+
+
+def _register_form(*, with_invitation: bool) -> None:
+    prefix = "join" if with_invitation else "register"
+    with st.form(f"{prefix}_form"):
+        if with_invitation:
+            token = st.text_input("Invitation token", key="join_token", type="password")
+        else:
+            organization = st.text_input("Organisation name", key="register_organization")
+        full_name = st.text_input("Full name", key=f"{prefix}_full_name", autocomplete="name")
+        email = st.text_input("Email", key=f"{prefix}_email", autocomplete="email")
+        password = st.text_input(
+            "Password",
+            type="password",
+            key=f"{prefix}_password",
+            autocomplete="new-password",
+            help="At least 10 characters, letters mixed with digits or symbols.",
+        )
+        label = "Join" if with_invitation else "Create organisation"
+        submitted = st.form_submit_button(label, type="primary", key=f"{prefix}_submit")
+    if submitted:
+        with _auth_errors_shown():
+            user = auth.register(
+                web.database(),
+                email=email,
+                full_name=full_name,
+                password=password,
+                organization_name=None if with_invitation else organization,
+                invitation_token=token if with_invitation else None,
+            )
+            web.log_in(user)
+
+
+@contextmanager
+def _auth_errors_shown() -> Iterator[None]:
+    """Refusals and database failures become messages, never tracebacks."""
+    try:
+        yield
+    except auth.AuthError as error:
+        st.error(str(error))
+    except web.DATABASE_DOWN:
+        st.error(web.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
+
+
+# ---------------------------------------------------------------- logged in
+
+
+def _sidebar(user: User, registered: dict[str, tuple[StreamlitPage, PageSpec]]) -> None:
+    with st.sidebar:
+        for page, spec in registered.values():
+            if _may_open(user, spec):
+                st.page_link(page)
+        st.divider()
+        st.caption(f"{web.escape_markdown(user.full_name)} · {user.role}")
+        if st.button("Log out", key="nav_logout", icon=":material/logout:"):
+            web.log_out()
+
+
+def main() -> None:
+    st.set_page_config(page_title="HireMate", page_icon=":material/psychology:", layout="wide")
+    registered = _register_pages()
+    current = st.navigation([page for page, _ in registered.values()], position="hidden")
+    user = web.current_user()
+    if user is None:
+        _show_auth_forms()
+        st.stop()
+    _sidebar(user, registered)
+    _, spec = registered[current.url_path]
+    if not _may_open(user, spec):
+        st.warning(f"The {spec.title} page is for admins of your organisation.")
+        st.stop()
+    current.run()
+
+
+main()

@@ -1,0 +1,330 @@
+"""The recruiter app's router and login gate: AppTest for the script, a real
+`streamlit run asgi.py` for the cookie routes, Chromium for a reload."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo.database import Database
+from streamlit.testing.v1 import AppTest
+
+from hiremate import auth
+from hiremate import db as dbmod
+from hiremate import settings as settingsmod
+from hiremate.models import User
+from tests.conftest import TEST_SECRET, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-7"
+SIGNED_IN = "Signed in as"
+
+
+@pytest.fixture(autouse=True)
+def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "_BCRYPT_ROUNDS", 4)
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=15).run()
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in at.markdown)
+
+
+def fill(at: AppTest, **values: str) -> None:
+    for key, value in values.items():
+        at.text_input(key=key).input(value)
+
+
+def log_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    fill(at, login_email=email, login_password=password)
+    return at.button(key="login_submit").click().run()
+
+
+def make_admin(db: Database) -> User:
+    return auth.register(db, email="ada@acme.test", full_name="Ada Admin", password=PASSWORD, organization_name="Acme")
+
+
+def assert_logged_out(at: AppTest) -> None:
+    assert not at.exception
+    assert at.text_input(key="login_email") is not None
+    assert SIGNED_IN not in page_text(at)
+    assert not at.sidebar.button
+
+
+# ---------------------------------------------------------------- AppTest
+
+
+def test_registering_an_organisation_logs_in_as_its_admin(app_env, db):
+    at = new_app()
+    fill(
+        at,
+        register_organization="Acme Hiring",
+        register_full_name="Ada Admin",
+        register_email="ada@acme.test",
+        register_password=PASSWORD,
+    )
+    at.button(key="register_submit").click().run()
+    assert not at.exception
+    assert "Signed in as **Ada Admin**" in page_text(at)
+    assert "admin of **Acme Hiring**" in page_text(at)
+    assert db[dbmod.SESSIONS].count_documents({"ended_at": None}) == 1
+    assert PASSWORD not in str({key: at.session_state[key] for key in at.session_state})
+
+
+def test_weak_password_at_registration_is_explained(app_env, db):
+    at = new_app()
+    fill(
+        at,
+        register_organization="Acme",
+        register_full_name="Ada",
+        register_email="ada@acme.test",
+        register_password="x",
+    )
+    at.button(key="register_submit").click().run()
+    assert not at.exception
+    assert "at least 10 characters" in at.error[0].value
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 0
+
+
+def test_joining_with_an_invitation(app_env, db):
+    admin = make_admin(db)
+    token = auth.invite(auth.scope_for(db, admin), "rita@acme.test")
+    at = new_app()
+    fill(at, join_token=token, join_full_name="Rita", join_email="rita@acme.test", join_password=PASSWORD)
+    at.button(key="join_submit").click().run()
+    assert not at.exception
+    assert "recruiter of **Acme**" in page_text(at)
+
+
+def test_login_then_logout(app_env, db):
+    make_admin(db)
+    at = log_in(new_app(), "ada@acme.test")
+    assert not at.exception
+    assert "Signed in as **Ada Admin**" in page_text(at)
+    at.sidebar.button(key="nav_logout").click().run()
+    assert_logged_out(at)
+    assert db[dbmod.SESSIONS].count_documents({"ended_at": None}) == 0
+    at.run()
+    assert_logged_out(at)
+
+
+def test_wrong_password_shows_a_message_not_a_traceback(app_env, db):
+    make_admin(db)
+    at = log_in(new_app(), "ada@acme.test", "not-the-password-1")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Email or password is incorrect"]
+    assert_logged_out(at)
+
+
+def test_repeated_failures_show_the_throttle(app_env, db):
+    make_admin(db)
+    at = new_app()
+    for _ in range(auth.ACCOUNT_FAILURE_LIMIT):
+        log_in(at, "ada@acme.test", "not-the-password-1")
+    log_in(at, "ada@acme.test")
+    assert not at.exception
+    assert "Too many failed logins" in at.error[0].value
+    assert_logged_out(at)
+
+
+def test_deep_link_while_logged_out_shows_the_login(app_env, db):
+    at = new_app()
+    at.switch_page("app_pages/home.py").run()
+    assert_logged_out(at)
+    assert not at.warning  # the gate stopped the run before the page's own check
+
+
+def test_deactivated_user_is_logged_out_at_the_next_interaction(app_env, db):
+    admin = make_admin(db)
+    rita = auth.register(
+        db,
+        email="rita@acme.test",
+        full_name="Rita",
+        password=PASSWORD,
+        invitation_token=auth.invite(auth.scope_for(db, admin), "rita@acme.test"),
+    )
+    at = log_in(new_app(), "rita@acme.test")
+    assert SIGNED_IN in page_text(at)
+    auth.set_active(auth.scope_for(db, admin), rita.id, False)
+    at.run()
+    assert_logged_out(at)
+
+
+def test_unreachable_database_shows_a_message(app_env, monkeypatch):
+    monkeypatch.setenv("HIREMATE_MONGODB_URI", f"mongodb://127.0.0.1:{free_port()}/")
+    settingsmod.get_settings.cache_clear()
+    dbmod.reset_client()
+    at = log_in(new_app(), "ada@acme.test")  # waits out the client's 5 s server selection
+    assert not at.exception
+    assert "database does not answer" in at.error[0].value
+
+
+def test_no_pages_directory_beside_the_router():
+    # A `pages/` folder next to app.py switches Streamlit 1.67 into its old
+    # multipage mode, in which a deep link runs that page without the gate.
+    assert not (ROOT / "pages").exists(), "put Streamlit pages in app_pages/ (see app.py)"
+
+
+# ---------------------------------------------------------------- a real server
+
+
+@dataclass
+class Server:
+    url: str
+    db: Database
+
+    def get(self, path: str, cookie: str | None = None) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection(self.url.removeprefix("http://"), timeout=10)
+        connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+
+@pytest.fixture(scope="module")
+def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
+    """`streamlit run asgi.py`, as the launcher starts it, on a free port."""
+    db_name = f"t_{uuid.uuid4().hex[:12]}"
+    database = mongo_client.get_database(db_name)
+    dbmod.ensure_indexes(database)
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HIREMATE_")}
+    env |= {
+        "HIREMATE_MONGODB_URI": store_uri,
+        "HIREMATE_DB_NAME": db_name,
+        "HIREMATE_SECRET": TEST_SECRET,
+        "HIREMATE_DATA_DIR": str(tmp_path_factory.mktemp("app-data")),
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "asgi.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/_stcore/health", process)
+        yield Server(f"http://127.0.0.1:{port}", database)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        mongo_client.drop_database(db_name)
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"streamlit exited with code {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _server_user(server: Server, email: str) -> User:
+    existing = server.db[dbmod.USERS].find_one({"email": email})
+    if existing:
+        return User.from_doc(existing)
+    return auth.register(server.db, email=email, full_name="Ada Admin", password=PASSWORD, organization_name=email)
+
+
+def _cookie_token(set_cookie: str) -> str:
+    value = set_cookie.split(";", 1)[0].split("=", 1)[1]
+    return value.rpartition(".")[0]
+
+
+def test_session_route_swaps_the_token_for_an_httponly_cookie(server):
+    user = _server_user(server, "route@acme.test")
+    token = auth.start_session(server.db, user, days=1)
+    response = server.get(f"/auth/session?code={token}&next=/home")
+    assert response.status == 303
+    assert response.getheader("Location") == "/home"
+    set_cookie = response.getheader("Set-Cookie")
+    attributes = {part.strip().lower() for part in set_cookie.split(";")}
+    assert {"httponly", "samesite=lax", "path=/", f"max-age={7 * 86400}"} <= attributes
+    cookie_token = _cookie_token(set_cookie)
+    assert auth.user_for_session(server.db, cookie_token).id == user.id
+    assert auth.user_for_session(server.db, token) is None  # the URL's token is dead
+
+    again = server.get(f"/auth/session?code={token}&next=/home")
+    assert again.status == 303 and again.getheader("Set-Cookie") is None
+
+    cookie = set_cookie.split(";", 1)[0]
+    signed_out = server.get("/auth/signout", cookie=cookie)
+    assert signed_out.status == 303 and signed_out.getheader("Location") == "/"
+    assert 'hiremate_session=""' in signed_out.getheader("Set-Cookie")
+    assert auth.user_for_session(server.db, cookie_token) is None
+
+
+@pytest.mark.parametrize("next_path", ["//evil.test/x", "https://evil.test/", "/\\evil.test"])
+def test_session_route_never_redirects_off_site(server, next_path):
+    response = server.get(f"/auth/session?code=nothing&next={urllib.parse.quote(next_path)}")
+    assert response.status == 303 and response.getheader("Location") == "/"
+    assert response.getheader("Set-Cookie") is None
+
+
+def test_a_forged_cookie_signs_nobody_out(server):
+    user = _server_user(server, "forged@acme.test")
+    token = auth.start_session(server.db, user, days=1)
+    server.get("/auth/signout", cookie=f"hiremate_session={token}.not-the-signature")
+    assert auth.user_for_session(server.db, token).id == user.id
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.e2e
+def test_a_reload_keeps_the_login_until_logout(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    _server_user(server, "browser@acme.test")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(server.url)
+            page.get_by_label("Email").first.fill("browser@acme.test")
+            page.get_by_label("Password").first.fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
+            cookies = {c["name"]: c for c in context.cookies()}
+            assert cookies["hiremate_session"]["httpOnly"] is True
+            assert "code=" not in page.url  # the hand-over URL is not left in the address bar
+
+            page.reload()
+            expect(page.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
+
+            page.get_by_role("button", name="Log out").click()
+            expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
+            assert "hiremate_session" not in {c["name"] for c in context.cookies()}
+            page.reload()
+            expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
+            expect(page.get_by_text(SIGNED_IN)).to_have_count(0)
+        finally:
+            browser.close()

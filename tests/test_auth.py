@@ -1,0 +1,437 @@
+"""Accounts against the real store: registration, invitations, throttling,
+sessions and team administration, organisation by organisation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import bcrypt
+import pytest
+from bson import ObjectId
+
+from hiremate import auth
+from hiremate import db as dbmod
+from hiremate.models import Role
+from hiremate.timeutil import utcnow
+
+PASSWORD = "correct-horse-7"
+
+
+@pytest.fixture(autouse=True)
+def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bcrypt's cheapest cost: the same code path, a fraction of the time."""
+    monkeypatch.setattr(auth, "_BCRYPT_ROUNDS", 4)
+
+
+def register_admin(db, org="Acme Hiring", email="ada@acme.test"):
+    return auth.register(db, email=email, full_name="Ada Admin", password=PASSWORD, organization_name=org)
+
+
+def join(db, admin, email, role=Role.RECRUITER):
+    token = auth.invite(auth.scope_for(db, admin), email, role)
+    return auth.register(db, email=email, full_name="Rita Recruiter", password=PASSWORD, invitation_token=token)
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_register_creates_organisation_and_its_first_admin(db):
+    user = register_admin(db)
+    assert user.role == Role.ADMIN and user.is_active
+    organization = auth.get_organization(db, user.organization_id)
+    assert organization.name == "Acme Hiring" and organization.slug == "acme-hiring"
+    assert db[dbmod.USERS].find_one({"_id": user.id})["email"] == "ada@acme.test"
+
+
+def test_email_is_normalised(db):
+    user = auth.register(
+        db, email="  Ada@Acme.TEST ", full_name="Ada", password=PASSWORD, organization_name="Acme Hiring"
+    )
+    assert user.email == "ada@acme.test"
+    assert auth.authenticate(db, "ADA@acme.test", PASSWORD).id == user.id
+
+
+def test_duplicate_email_is_refused_by_the_unique_index(db):
+    admin = register_admin(db)
+    with pytest.raises(auth.AuthError, match="account with this email already exists"):
+        auth.create_user(
+            db, email="ADA@acme.test", full_name="Twin", password=PASSWORD, organization_id=admin.organization_id
+        )
+    assert db[dbmod.USERS].count_documents({}) == 1
+
+
+def test_failed_registration_leaves_no_orphan_organisation(db):
+    register_admin(db)
+    with pytest.raises(auth.AuthError, match="account with this email already exists"):
+        register_admin(db, org="Another Org")
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 1
+    # and the name is still free for a proper registration
+    assert register_admin(db, org="Another Org", email="bob@another.test").role == Role.ADMIN
+
+
+def test_duplicate_organisation_name_is_refused(db):
+    register_admin(db)
+    with pytest.raises(auth.AuthError, match="organisation named 'ACME hiring' already exists"):
+        register_admin(db, org="ACME hiring", email="eve@acme.test")
+    assert db[dbmod.USERS].count_documents({}) == 1
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short1!", "at least 10 characters"),
+        ("abcdefghijkl", "Mix letters with digits or symbols"),
+        ("1234567890123", "Mix letters with digits or symbols"),
+        ("Password123", "too common"),
+        ("ada@acme.test", "email address"),
+        ("x" * 300 + "1", "at most 256"),
+    ],
+)
+def test_weak_passwords_are_refused_with_a_reason(db, password, message):
+    assert any(message in problem for problem in auth.password_problems(password, email="ada@acme.test"))
+    with pytest.raises(auth.AuthError, match=message):
+        auth.register(db, email="ada@acme.test", full_name="Ada", password=password, organization_name="Acme")
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 0
+    assert db[dbmod.USERS].count_documents({}) == 0
+
+
+def test_a_good_password_has_no_problems():
+    assert auth.password_problems("violet-river-42", email="ada@acme.test") == []
+
+
+def test_long_passphrases_keep_every_character(db):
+    passphrase = "a" * 80 + "-1"
+    admin = auth.register(db, email="ada@acme.test", full_name="Ada", password=passphrase, organization_name="Acme")
+    assert auth.authenticate(db, "ada@acme.test", passphrase).id == admin.id
+    with pytest.raises(auth.AuthError):
+        auth.authenticate(db, "ada@acme.test", "a" * 80 + "-2")  # differs after byte 72
+
+
+@pytest.mark.parametrize("email", ["", "ada", "ada@", "@acme.test", "ada @acme.test", "ada@acme"])
+def test_invalid_emails_are_refused(db, email):
+    with pytest.raises(auth.AuthError, match="valid email"):
+        auth.register(db, email=email, full_name="Ada", password=PASSWORD, organization_name="Acme")
+
+
+def test_register_needs_one_of_organisation_and_invitation(db):
+    with pytest.raises(auth.AuthError, match="name of your organisation"):
+        auth.register(db, email="ada@acme.test", full_name="Ada", password=PASSWORD)
+    with pytest.raises(auth.AuthError, match="invitation token you were sent"):
+        auth.register(db, email="ada@acme.test", full_name="Ada", password=PASSWORD, invitation_token=" ")
+    with pytest.raises(auth.AuthError, match="not both"):
+        auth.register(
+            db, email="ada@acme.test", full_name="Ada", password=PASSWORD, organization_name="A", invitation_token="t"
+        )
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 0
+
+
+def test_no_plaintext_password_is_stored_anywhere(db):
+    admin = register_admin(db)
+    recruiter = join(db, admin, "rita@acme.test")
+    auth.reset_password(auth.scope_for(db, admin), recruiter.id, "brand-new-secret-9")
+    with pytest.raises(auth.AuthError):
+        auth.authenticate(db, "rita@acme.test", "wrong-guess-123", client_key="c1")
+    auth.start_session(db, admin, days=1)
+    dumped = "".join(str(doc) for name in db.list_collection_names() for doc in db[name].find())
+    for secret in (PASSWORD, "brand-new-secret-9", "wrong-guess-123"):
+        assert secret not in dumped
+    stored = db[dbmod.USERS].find_one({"_id": recruiter.id})["password_hash"]
+    assert stored.startswith("$2b$")
+
+
+# ---------------------------------------------------------------- invitations
+
+
+def test_invitation_joins_the_organisation_with_its_role_once(db):
+    admin = register_admin(db)
+    token = auth.invite(auth.scope_for(db, admin), "Rita@Acme.test", Role.ADMIN)
+    assert db[dbmod.INVITATIONS].count_documents({"token_hash": {"$exists": True}}) == 1
+    assert db[dbmod.INVITATIONS].count_documents({"token_hash": token}) == 0  # stored hashed only
+    rita = auth.register(db, email="rita@acme.test", full_name="Rita", password=PASSWORD, invitation_token=token)
+    assert rita.organization_id == admin.organization_id and rita.role == Role.ADMIN
+    with pytest.raises(auth.AuthError, match="not valid any more"):
+        auth.register(db, email="rita2@acme.test", full_name="Rita", password=PASSWORD, invitation_token=token)
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == 1
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.invite"}) == 1
+
+
+def test_invitation_is_bound_to_its_email(db):
+    admin = register_admin(db)
+    token = auth.invite(auth.scope_for(db, admin), "rita@acme.test")
+    with pytest.raises(auth.AuthError, match="another email"):
+        auth.register(db, email="mallory@evil.test", full_name="M", password=PASSWORD, invitation_token=token)
+    # the refusal did not use it up
+    assert join_with(db, token, "rita@acme.test").organization_id == admin.organization_id
+
+
+def join_with(db, token, email):
+    return auth.register(db, email=email, full_name="Rita", password=PASSWORD, invitation_token=token)
+
+
+def test_a_failed_join_gives_the_invitation_back(db):
+    admin = register_admin(db)
+    token = auth.invite(auth.scope_for(db, admin), "rita@acme.test")
+    with pytest.raises(auth.AuthError, match="Enter your full name"):
+        auth.register(db, email="rita@acme.test", full_name="  ", password=PASSWORD, invitation_token=token)
+    assert join_with(db, token, "rita@acme.test").role == Role.RECRUITER
+
+
+def test_expired_invitation_is_refused(db):
+    admin = register_admin(db)
+    token = auth.invite(auth.scope_for(db, admin), "rita@acme.test")
+    db[dbmod.INVITATIONS].update_many({}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+    with pytest.raises(auth.AuthError, match="not valid any more"):
+        join_with(db, token, "rita@acme.test")
+
+
+def test_only_admins_invite(db):
+    admin = register_admin(db)
+    recruiter = join(db, admin, "rita@acme.test")
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.invite(auth.scope_for(db, recruiter), "sam@acme.test")
+
+
+def test_inviting_an_existing_account_is_refused(db):
+    admin = register_admin(db)
+    other = register_admin(db, org="Other", email="olga@other.test")
+    with pytest.raises(auth.AuthError, match="already exists"):
+        auth.invite(auth.scope_for(db, admin), other.email)
+
+
+# ---------------------------------------------------------------- logging in
+
+
+def test_authenticate_accepts_the_right_password_only(db):
+    admin = register_admin(db)
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD).id == admin.id
+    with pytest.raises(auth.AuthError, match=r"^Email or password is incorrect$"):
+        auth.authenticate(db, "ada@acme.test", PASSWORD + "x")
+
+
+def test_unknown_email_gets_the_same_message_and_does_the_same_work(db, monkeypatch):
+    register_admin(db)
+    checked = []
+    real_checkpw = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda pw, hashed: checked.append(hashed) or real_checkpw(pw, hashed))
+    with pytest.raises(auth.AuthError) as unknown:
+        auth.authenticate(db, "nobody@acme.test", PASSWORD)
+    with pytest.raises(auth.AuthError) as wrong:
+        auth.authenticate(db, "ada@acme.test", "not-the-password-1")
+    assert str(unknown.value) == str(wrong.value) == "Email or password is incorrect"
+    # bcrypt ran for the unknown email too, against a hash of the same cost
+    assert len(checked) == 2 and checked[0][:7] == checked[1][:7] == b"$2b$04$"
+
+
+def test_inactive_user_is_refused(db):
+    admin = register_admin(db)
+    recruiter = join(db, admin, "rita@acme.test")
+    auth.set_active(auth.scope_for(db, admin), recruiter.id, False)
+    with pytest.raises(auth.AuthError, match="deactivated"):
+        auth.authenticate(db, "rita@acme.test", PASSWORD)
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "rita@acme.test", "wrong-guess-123")
+
+
+def fail(db, email, times, client_key=""):
+    for _ in range(times):
+        with pytest.raises(auth.AuthError, match="incorrect"):
+            auth.authenticate(db, email, "wrong-guess-123", client_key=client_key)
+
+
+def test_repeated_failures_throttle_the_account(db):
+    register_admin(db)
+    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
+    with pytest.raises(auth.LoginThrottled) as throttled:
+        auth.authenticate(db, "ada@acme.test", PASSWORD)  # even the right password waits
+    assert 0 < throttled.value.retry_after_seconds <= auth.FAILURE_WINDOW.total_seconds() + 1
+    assert "Try again in 15 minutes" in str(throttled.value)
+    with pytest.raises(auth.LoginThrottled):
+        auth.authenticate(db, "ada@acme.test", "another-guess-1")
+    # refused attempts are not guesses: they do not count, so they cannot extend the lock
+    assert db[dbmod.LOGIN_FAILURES].count_documents({}) == auth.ACCOUNT_FAILURE_LIMIT
+    db[dbmod.LOGIN_FAILURES].update_many({}, {"$set": {"at": utcnow() - auth.FAILURE_WINDOW}})
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD).email == "ada@acme.test"
+
+
+def test_unknown_accounts_are_throttled_too(db):
+    fail(db, "nobody@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
+    with pytest.raises(auth.LoginThrottled):
+        auth.authenticate(db, "nobody@acme.test", PASSWORD)
+
+
+def test_account_throttle_is_per_account(db):
+    register_admin(db)
+    register_admin(db, org="Other", email="olga@other.test")
+    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
+    assert auth.authenticate(db, "olga@other.test", PASSWORD).email == "olga@other.test"
+
+
+def test_success_forgets_the_accounts_failures(db):
+    register_admin(db)
+    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT - 1)
+    auth.authenticate(db, "ada@acme.test", PASSWORD)
+    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT - 1)
+    auth.authenticate(db, "ada@acme.test", PASSWORD)
+
+
+def test_one_client_guessing_many_accounts_is_throttled(db):
+    register_admin(db, email="mallory@acme.test")
+    per_victim = auth.ACCOUNT_FAILURE_LIMIT - 1  # stays under every account's own limit
+    victims = auth.CLIENT_FAILURE_LIMIT // per_victim
+    for index in range(victims):
+        fail(db, f"victim{index}@acme.test", per_victim, client_key="attacker")
+        if index < victims - 1:
+            # logging into one's own account between rounds buys no more guesses
+            auth.authenticate(db, "mallory@acme.test", PASSWORD, client_key="attacker")
+    with pytest.raises(auth.LoginThrottled):
+        auth.authenticate(db, "fresh-victim@acme.test", "guess-123456", client_key="attacker")
+    # another client is not affected
+    assert auth.authenticate(db, "mallory@acme.test", PASSWORD, client_key="someone-else").email
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_session_lives_until_it_ends(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    assert auth.user_for_session(db, token).id == admin.id
+    assert db[dbmod.SESSIONS].count_documents({"session_hash": token}) == 0  # stored hashed only
+    auth.end_session(db, token)
+    assert auth.user_for_session(db, token) is None
+    auth.end_session(db, token)  # harmless twice
+
+
+def test_session_expires(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+    assert auth.user_for_session(db, token) is None
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token"])
+def test_unknown_session_tokens_open_nothing(db, token):
+    register_admin(db)
+    assert auth.user_for_session(db, token) is None
+
+
+def test_rotation_swaps_a_fresh_token_once(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    rotated = auth.rotate_session(db, token)
+    assert rotated and rotated != token
+    assert auth.user_for_session(db, token) is None
+    assert auth.user_for_session(db, rotated).id == admin.id
+    assert auth.rotate_session(db, rotated) is None  # once only
+    assert auth.rotate_session(db, "") is None
+
+
+def test_rotation_is_refused_after_the_hand_over_window(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many(
+        {}, {"$set": {"created_at": utcnow() - timedelta(seconds=auth.HANDOVER_SECONDS + 1)}}
+    )
+    assert auth.rotate_session(db, token) is None
+    assert auth.user_for_session(db, token).id == admin.id
+
+
+# ---------------------------------------------------------------- team administration
+
+
+@pytest.fixture
+def two_orgs(db):
+    """Org A: an admin and a recruiter. Org B: an admin."""
+    admin_a = register_admin(db, org="Org A", email="ada@a.test")
+    recruiter_a = join(db, admin_a, "rita@a.test")
+    admin_b = register_admin(db, org="Org B", email="bob@b.test")
+    return admin_a, recruiter_a, admin_b
+
+
+def test_list_users_shows_only_the_organisation(db, two_orgs):
+    admin_a, recruiter_a, admin_b = two_orgs
+    assert [u.email for u in auth.list_users(auth.scope_for(db, admin_a))] == ["ada@a.test", "rita@a.test"]
+    assert [u.email for u in auth.list_users(auth.scope_for(db, admin_b))] == ["bob@b.test"]
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.list_users(auth.scope_for(db, recruiter_a))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda scope, uid: auth.set_active(scope, uid, False),
+        lambda scope, uid: auth.set_role(scope, uid, Role.ADMIN),
+        lambda scope, uid: auth.reset_password(scope, uid, "taken-over-123"),
+    ],
+    ids=["deactivate", "promote", "reset"],
+)
+def test_an_admin_never_reaches_another_organisation(db, two_orgs, action):
+    _, recruiter_a, admin_b = two_orgs
+    before = db[dbmod.USERS].find_one({"_id": recruiter_a.id})
+    for user_id in (recruiter_a.id, str(recruiter_a.id)):
+        with pytest.raises(auth.AuthError, match="No such user"):
+            action(auth.scope_for(db, admin_b), user_id)
+    assert db[dbmod.USERS].find_one({"_id": recruiter_a.id}) == before
+    assert db[dbmod.AUDIT_LOG].count_documents({"organization_id": admin_b.organization_id, "target_type": "user"}) == 0
+
+
+@pytest.mark.parametrize("user_id", ["garbage", ObjectId()])
+def test_unknown_user_ids_are_not_found(db, two_orgs, user_id):
+    admin_a, _, _ = two_orgs
+    with pytest.raises(auth.AuthError, match="No such user"):
+        auth.set_role(auth.scope_for(db, admin_a), user_id, Role.ADMIN)
+
+
+def test_recruiters_cannot_administer(db, two_orgs):
+    admin_a, recruiter_a, _ = two_orgs
+    scope = auth.scope_for(db, recruiter_a)
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.set_role(scope, recruiter_a.id, Role.ADMIN)
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.reset_password(scope, admin_a.id, "taken-over-123")
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.set_active(scope, admin_a.id, False)
+
+
+def test_deactivation_ends_sessions_and_is_audited(db, two_orgs):
+    admin_a, recruiter_a, _ = two_orgs
+    token = auth.start_session(db, recruiter_a, days=7)
+    assert auth.set_active(auth.scope_for(db, admin_a), recruiter_a.id, False).is_active is False
+    assert auth.user_for_session(db, token) is None
+    assert auth.set_active(auth.scope_for(db, admin_a), recruiter_a.id, True).is_active is True
+    assert auth.user_for_session(db, token) is None  # reactivation does not revive old sessions
+    actions = [e["action"] for e in db[dbmod.AUDIT_LOG].find({"target_id": str(recruiter_a.id)}).sort("at", 1)]
+    assert actions == ["user.join", "user.deactivate", "user.activate"]
+
+
+def test_role_change(db, two_orgs):
+    admin_a, recruiter_a, _ = two_orgs
+    scope = auth.scope_for(db, admin_a)
+    promoted = auth.set_role(scope, recruiter_a.id, Role.ADMIN)
+    assert promoted.role == Role.ADMIN
+    assert auth.scope_for(db, promoted).is_admin
+    assert auth.set_role(scope, admin_a.id, Role.RECRUITER).role == Role.RECRUITER  # another admin remains
+
+
+def test_an_organisation_keeps_an_active_admin(db, two_orgs):
+    admin_a, _, _ = two_orgs
+    scope = auth.scope_for(db, admin_a)
+    with pytest.raises(auth.AuthError, match="at least one active admin"):
+        auth.set_role(scope, admin_a.id, Role.RECRUITER)
+    with pytest.raises(auth.AuthError, match="your own account"):
+        auth.set_active(scope, admin_a.id, False)
+    assert db[dbmod.USERS].find_one({"_id": admin_a.id})["role"] == "admin"
+
+
+def test_reset_password(db, two_orgs):
+    admin_a, recruiter_a, _ = two_orgs
+    scope = auth.scope_for(db, admin_a)
+    token = auth.start_session(db, recruiter_a, days=7)
+    with pytest.raises(auth.AuthError, match="too weak"):
+        auth.reset_password(scope, recruiter_a.id, "short")
+    auth.reset_password(scope, recruiter_a.id, "a-fresh-secret-5")
+    assert auth.user_for_session(db, token) is None
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "rita@a.test", PASSWORD)
+    assert auth.authenticate(db, "rita@a.test", "a-fresh-secret-5").id == recruiter_a.id
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.password_reset"}) == 1
