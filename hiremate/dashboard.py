@@ -1,0 +1,199 @@
+"""The recruiter dashboard: headline counts and a recent-activity feed.
+
+Every number is counted by MongoDB (counts, one ``$group``, one sorted
+``$skip`` for the median); nothing here reads more documents than it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+
+from hiremate import db as dbmod
+from hiremate.models import AttemptStatus
+from hiremate.scope import Scope
+from hiremate.timeutil import utcnow
+
+RECENT_DAYS = 7
+MAX_ACTIVITY = 100
+
+# Audit actions (written by hiremate.attempts) -> the feed's kind of item.
+_AUDITED_KINDS = {
+    "attempt.issued": "issued",
+    "attempt.link_reissued": "reissued",
+    "attempt.locked": "locked",
+}
+# What the candidate does is read from the attempt's own timestamps.
+_COMPLETED = AttemptStatus.COMPLETED.value
+
+
+@dataclass(frozen=True)
+class DashboardStats:
+    active_tasks: int
+    attempts_by_status: dict[str, int]  # every status, in life-cycle order, zeros included
+    completed_last_7_days: int
+    # Exact median of completed_at - started_at over every completed attempt,
+    # found by MongoDB (sort by duration, skip to the middle); None when none.
+    median_completion_seconds: float | None
+    median_sample_size: int
+
+    @property
+    def total_attempts(self) -> int:
+        return sum(self.attempts_by_status.values())
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    kind: str  # issued, reissued, locked (a recruiter did it); started, completed (the candidate did)
+    at: datetime
+    actor: str  # the recruiter's name, or the candidate's
+    candidate_name: str
+    attempt_id: str | None
+    detail: str = ""  # a lock's reason
+
+    @property
+    def text(self) -> str:
+        """One neutral sentence, for the feed."""
+        candidate = self.candidate_name or "a candidate"
+        match self.kind:
+            case "issued":
+                return f"{self.actor} issued an assessment to {candidate}"
+            case "reissued":
+                return f"{self.actor} re-issued the assessment link of {candidate}"
+            case "locked":
+                reason = f" ({self.detail})" if self.detail else ""
+                return f"{self.actor} locked the assessment of {candidate}{reason}"
+            case "started":
+                return f"{candidate} started the assessment"
+            case "completed":
+                return f"{candidate} completed the assessment"
+        return f"{self.actor}: {self.kind}"
+
+
+# ---------------------------------------------------------------- stats
+
+
+def dashboard_stats(scope: Scope, *, now: datetime | None = None) -> DashboardStats:
+    """The organisation's headline numbers; ``now`` anchors "the last 7 days"."""
+    now = now or utcnow()
+    attempts = scope.collection(dbmod.ATTEMPTS)
+    median, sample_size = _median_completion_seconds(scope)
+    return DashboardStats(
+        active_tasks=scope.collection(dbmod.TASKS).count_documents(scope.where({"is_active": True})),
+        attempts_by_status=_attempts_by_status(scope),
+        completed_last_7_days=attempts.count_documents(
+            scope.where({"status": _COMPLETED, "completed_at": {"$gte": now - timedelta(days=RECENT_DAYS)}})
+        ),
+        median_completion_seconds=median,
+        median_sample_size=sample_size,
+    )
+
+
+def _attempts_by_status(scope: Scope) -> dict[str, int]:
+    pipeline = [{"$match": scope.where()}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+    counted = {doc["_id"]: doc["count"] for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline)}
+    return {status.value: counted.get(status.value, 0) for status in AttemptStatus}
+
+
+def _median_completion_seconds(scope: Scope) -> tuple[float | None, int]:
+    """Exact median without bringing durations over: count, then let MongoDB
+    sort the durations and return only the middle one or two."""
+    match = scope.where({"status": _COMPLETED, "started_at": {"$type": "date"}, "completed_at": {"$type": "date"}})
+    attempts = scope.collection(dbmod.ATTEMPTS)
+    count = attempts.count_documents(match)
+    if count == 0:
+        return None, 0
+    pipeline = [
+        {"$match": match},
+        {"$project": {"ms": {"$subtract": ["$completed_at", "$started_at"]}}},
+        {"$sort": {"ms": 1, "_id": 1}},
+        {"$skip": (count - 1) // 2},
+        {"$limit": 1 if count % 2 else 2},
+    ]
+    middle = [doc["ms"] for doc in attempts.aggregate(pipeline, allowDiskUse=True)]
+    if not middle:  # attempts completed between the count and the sort
+        return None, 0
+    return round(sum(middle) / len(middle) / 1000, 3), count
+
+
+# ---------------------------------------------------------------- activity
+
+
+def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
+    """Issued, re-issued, locked, started and completed assessments, newest
+    first. Each source reads at most ``limit`` documents; names are resolved
+    with one query for recruiters and one for candidates."""
+    limit = max(1, min(limit, MAX_ACTIVITY))
+    audited = _recent_audit_entries(scope, limit)
+    started = _recent_attempts(scope, {"started_at": {"$type": "date"}}, "started_at", limit)
+    completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
+    recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
+    candidates = _candidate_names(scope, {_object_id(entry.get("target_id")) for entry in audited} - {None})
+    items = [_audited_item(entry, recruiters, candidates) for entry in audited]
+    items += [_candidate_item("started", doc, doc["started_at"]) for doc in started]
+    items += [_candidate_item("completed", doc, doc["completed_at"]) for doc in completed]
+    items.sort(key=lambda item: (item.at, item.attempt_id or "", item.kind), reverse=True)
+    return items[:limit]
+
+
+def _recent_audit_entries(scope: Scope, limit: int) -> list[dict[str, Any]]:
+    query = scope.where({"action": {"$in": list(_AUDITED_KINDS)}})
+    cursor = scope.collection(dbmod.AUDIT_LOG).find(query).sort([("at", -1), ("_id", -1)]).limit(limit)
+    return list(cursor)
+
+
+def _recent_attempts(scope: Scope, query: dict[str, Any], field: str, limit: int) -> list[dict[str, Any]]:
+    projection = {"candidate_info.name": 1, field: 1}
+    cursor = scope.collection(dbmod.ATTEMPTS).find(scope.where(query), projection)
+    return list(cursor.sort([(field, -1), ("_id", -1)]).limit(limit))
+
+
+def _object_id(value: Any) -> ObjectId | None:
+    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
+
+
+def _user_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
+    if not user_ids:
+        return {}
+    cursor = (
+        scope.collection(dbmod.USERS)
+        .find(scope.where({"_id": {"$in": sorted(user_ids)}}), {"full_name": 1, "email": 1})
+        .sort("_id", 1)
+        .limit(len(user_ids))
+    )
+    return {doc["_id"]: doc.get("full_name") or doc.get("email") or "" for doc in cursor}
+
+
+def _candidate_names(scope: Scope, attempt_ids: set[ObjectId]) -> dict[ObjectId, str]:
+    if not attempt_ids:
+        return {}
+    cursor = (
+        scope.collection(dbmod.ATTEMPTS)
+        .find(scope.where({"_id": {"$in": sorted(attempt_ids)}}), {"candidate_info.name": 1})
+        .sort("_id", 1)
+        .limit(len(attempt_ids))
+    )
+    return {doc["_id"]: (doc.get("candidate_info") or {}).get("name", "") for doc in cursor}
+
+
+def _audited_item(
+    entry: dict[str, Any], recruiters: dict[ObjectId, str], candidates: dict[ObjectId, str]
+) -> ActivityItem:
+    attempt_id = _object_id(entry.get("target_id"))
+    details = entry.get("details") or {}
+    return ActivityItem(
+        kind=_AUDITED_KINDS[entry["action"]],
+        at=entry["at"],
+        actor=recruiters.get(entry.get("actor_id"), "") or "A former team member",
+        candidate_name=candidates.get(attempt_id, "") if attempt_id else "",
+        attempt_id=str(attempt_id) if attempt_id else None,
+        detail=str(details.get("reason") or "") if entry["action"] == "attempt.locked" else "",
+    )
+
+
+def _candidate_item(kind: str, attempt: dict[str, Any], at: datetime) -> ActivityItem:
+    name = (attempt.get("candidate_info") or {}).get("name", "")
+    return ActivityItem(kind=kind, at=at, actor=name, candidate_name=name, attempt_id=str(attempt["_id"]))
