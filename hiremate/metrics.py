@@ -1,0 +1,348 @@
+"""Behaviour events -> computed metrics, exactly as METRICS.md defines them.
+
+Pure: no database, no clock. Every time comes from ``event_time`` in whole
+milliseconds, so sums are exact integers until they become seconds; floats
+are rounded to 4 decimals only when the document is built.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from bson import ObjectId
+
+from hiremate.keywords import keyword_weights, score_keywords
+from hiremate.models import (
+    AggregatedPatterns,
+    AttemptStatus,
+    BehaviorEvent,
+    ComputedMetrics,
+    EventType,
+    GlobalMetrics,
+    PerTaskMetrics,
+    RiskDominance,
+    RiskLevel,
+    RiskPreference,
+    Task,
+    TaskAttempt,
+)
+
+VERSION = "1.0.0"
+IDLE_THRESHOLD_MS = 5000  # part of the v1 rules, deliberately not a setting
+DIGITS = 4
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+# Only reached for data the ingest server never stores (a final option that
+# is not in the task snapshot); documented in the report, not a rule.
+_UNKNOWN_RISK = RiskLevel.MEDIUM
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """An event with its time in epoch milliseconds."""
+
+    ms: int
+    event: BehaviorEvent
+
+    @property
+    def type(self) -> str:
+        return self.event.event_type
+
+
+@dataclass(frozen=True)
+class _TaskFacts:
+    """One completed task's metrics, unrounded; times in milliseconds."""
+
+    task_id: ObjectId
+    spent_ms: int
+    active_ms: int
+    first_decision_ms: int
+    changes: int
+    final_option_id: str
+    risk: RiskLevel
+    words: int
+    keywords: int
+    depth: float
+    idle_ms: int
+    away_ms: int
+    focus_losses: int
+
+    @property
+    def hesitation_ms(self) -> int:
+        return max(0, self.spent_ms - self.active_ms)
+
+
+def compute_metrics(
+    attempt: TaskAttempt,
+    tasks: list[Task],
+    events: list[BehaviorEvent],
+    *,
+    computed_at: datetime,
+) -> ComputedMetrics:
+    """The ``computed_metrics`` document of one attempt (``_id`` left unset).
+
+    ``tasks`` are the attempt's task snapshots (the attempt's own are used
+    when none are given); ``events`` may come in any order.
+    """
+    timeline = _timeline(attempt, events)
+    tasks_by_id = {task.id: task for task in (tasks or attempt.task_snapshots)}
+    facts = [
+        fact
+        for task_id in attempt.task_ids
+        if (fact := _task_facts(task_id, tasks_by_id.get(task_id), timeline)) is not None
+    ]
+    return ComputedMetrics(
+        attempt_id=attempt.id,
+        computed_at=computed_at,
+        version=VERSION,
+        global_metrics=_global_metrics(attempt, timeline, facts),
+        per_task_metrics=[_per_task_document(fact) for fact in facts],
+        aggregated_patterns=_aggregated_patterns(facts),
+    )
+
+
+# ---------------------------------------------------------------- time line
+
+
+def _ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _ONE_MS
+
+
+def _timeline(attempt: TaskAttempt, events: Iterable[BehaviorEvent]) -> list[_Timed]:
+    """Events in sequence order with their times.
+
+    Times never run backwards: each is raised to the previous one (and to
+    ``started_at``), the clamp the ingest server already applies when it
+    stores ``event_time``. For stored events this changes nothing; for
+    hand-built ones it keeps every duration non-negative.
+    """
+    floor = _ms(attempt.started_at) if attempt.started_at else None
+    timeline = []
+    for event in sorted(events, key=lambda e: e.sequence_number):
+        ms = _ms(event.event_time)
+        floor = ms if floor is None else max(floor, ms)
+        timeline.append(_Timed(floor, event))
+    return timeline
+
+
+def _task_window(task_id: ObjectId, timeline: Sequence[_Timed]) -> list[_Timed] | None:
+    """The task's events from its first ``task_started`` to the first
+    ``task_completed`` after it; None when the task never completed."""
+    window: list[_Timed] = []
+    for timed in timeline:
+        if timed.event.task_id != task_id:
+            continue
+        if not window:
+            if timed.type == EventType.TASK_STARTED:
+                window.append(timed)
+            continue
+        window.append(timed)
+        if timed.type == EventType.TASK_COMPLETED:
+            return window
+    return None
+
+
+# ---------------------------------------------------------------- per task
+
+
+def _task_facts(task_id: ObjectId, task: Task | None, timeline: Sequence[_Timed]) -> _TaskFacts | None:
+    window = _task_window(task_id, timeline)
+    if window is None:
+        return None
+    started, completed = window[0], window[-1]
+    final_option_id = str(completed.event.payload.get("final_option_id", ""))
+    text = _final_reasoning(window)
+    hits = score_keywords(text, keyword_weights(task.language if task else None))
+    return _TaskFacts(
+        task_id=task_id,
+        spent_ms=completed.ms - started.ms,
+        active_ms=_active_ms(window),
+        first_decision_ms=_first_decision_ms(window),
+        changes=_count(window, EventType.OPTION_CHANGED),
+        final_option_id=final_option_id,
+        risk=_risk_of(task, final_option_id),
+        words=len(text.split()),
+        keywords=hits.count,
+        depth=_reasoning_depth(len(text.split()), hits.score) if text else 0.0,
+        idle_ms=sum(int(t.event.payload.get("idle_duration_ms", 0)) for t in _of(window, EventType.IDLE_DETECTED)),
+        away_ms=_away_ms(window),
+        focus_losses=_count(window, EventType.FOCUS_LOST),
+    )
+
+
+def _of(window: Iterable[_Timed], event_type: EventType) -> list[_Timed]:
+    return [timed for timed in window if timed.type == event_type]
+
+
+def _count(window: Iterable[_Timed], event_type: EventType) -> int:
+    return len(_of(window, event_type))
+
+
+def _active_ms(window: Sequence[_Timed]) -> int:
+    gaps = (later.ms - earlier.ms for earlier, later in pairwise(window))
+    return sum(gap for gap in gaps if gap < IDLE_THRESHOLD_MS)
+
+
+def _first_decision_ms(window: Sequence[_Timed]) -> int:
+    selections = _of(window, EventType.OPTION_SELECTED)
+    # The protocol never completes a task without a selection; should one
+    # appear anyway, the decision was made no earlier than completion.
+    decided = selections[0] if selections else window[-1]
+    return decided.ms - window[0].ms
+
+
+def _final_reasoning(window: Sequence[_Timed]) -> str:
+    submissions = _of(window, EventType.REASONING_SUBMITTED)
+    if not submissions:
+        return ""
+    text = submissions[-1].event.payload.get("final_text", "")
+    return text if isinstance(text, str) else ""
+
+
+def _reasoning_depth(word_count: int, keyword_score: float) -> float:
+    """Seed 7.3."""
+    word_factor = min(word_count / 100, 1.0)
+    keyword_factor = min(keyword_score / 10, 1.0)
+    return (word_factor * 0.4) + (keyword_factor * 0.6)
+
+
+def _away_ms(window: Sequence[_Timed]) -> int:
+    """Time from each ``focus_lost`` to the next ``focus_gained``, or to the
+    task's completion when focus never came back. A second ``focus_lost``
+    while away adds nothing."""
+    away, away_since = 0, None
+    for timed in window:
+        if timed.type == EventType.FOCUS_LOST and away_since is None:
+            away_since = timed.ms
+        elif timed.type == EventType.FOCUS_GAINED and away_since is not None:
+            away, away_since = away + timed.ms - away_since, None
+    if away_since is not None:
+        away += window[-1].ms - away_since
+    return away
+
+
+def _risk_of(task: Task | None, option_id: str) -> RiskLevel:
+    option = task.option(option_id) if task else None
+    return RiskLevel(option.risk_level) if option else _UNKNOWN_RISK
+
+
+def _per_task_document(fact: _TaskFacts) -> PerTaskMetrics:
+    return PerTaskMetrics(
+        task_id=fact.task_id,
+        time_spent_seconds=_seconds(fact.spent_ms),
+        hesitation_seconds=_seconds(fact.hesitation_ms),
+        first_decision_speed_seconds=_seconds(fact.first_decision_ms),
+        decision_change_count=fact.changes,
+        final_option_id=fact.final_option_id,
+        final_option_risk_level=fact.risk,
+        reasoning_depth_score=round(fact.depth, DIGITS),
+        reasoning_word_count=fact.words,
+        reasoning_logical_keywords_count=fact.keywords,
+        idle_time_seconds=_seconds(fact.idle_ms),
+        focus_loss_count=fact.focus_losses,
+    )
+
+
+def _seconds(ms: int) -> float:
+    return round(ms / 1000, DIGITS)
+
+
+# ---------------------------------------------------------------- global
+
+
+def _global_metrics(attempt: TaskAttempt, timeline: Sequence[_Timed], facts: Sequence[_TaskFacts]) -> GlobalMetrics:
+    total_ms = _total_ms(attempt, timeline)
+    active_ms = sum(fact.active_ms for fact in facts)
+    spent = [fact.spent_ms / 1000 for fact in facts]
+    return GlobalMetrics(
+        total_time_seconds=_seconds(total_ms),
+        active_interaction_time_seconds=_seconds(active_ms),
+        hesitation_time_seconds=_seconds(max(0, total_ms - active_ms)),
+        total_tasks=len(attempt.task_ids),
+        tasks_completed=len(facts),
+        avg_time_per_task_seconds=round(sum(spent) / len(spent), DIGITS) if spent else 0.0,
+    )
+
+
+def _total_ms(attempt: TaskAttempt, timeline: Sequence[_Timed]) -> int:
+    """``completed_at - started_at``; an attempt that ended otherwise ends
+    at its last event (or at its start when it has none)."""
+    if attempt.started_at is not None:
+        start = _ms(attempt.started_at)
+    elif timeline:
+        start = timeline[0].ms
+    else:
+        return 0
+    if attempt.status == AttemptStatus.COMPLETED and attempt.completed_at is not None:
+        end = _ms(attempt.completed_at)
+    else:
+        end = timeline[-1].ms if timeline else start
+    return max(0, end - start)
+
+
+# ---------------------------------------------------------------- aggregated
+
+
+def _aggregated_patterns(facts: Sequence[_TaskFacts]) -> AggregatedPatterns:
+    return AggregatedPatterns(
+        risk_preference=risk_preference([fact.risk for fact in facts]),
+        decision_consistency=round(_decision_consistency([fact.first_decision_ms / 1000 for fact in facts]), DIGITS),
+        reasoning_engagement=round(_mean([fact.depth for fact in facts]), DIGITS),
+        attention_stability=round(_attention_stability(facts), DIGITS),
+    )
+
+
+def risk_preference(levels: Sequence[RiskLevel | str]) -> RiskPreference:
+    """Seed 7.4 with METRICS.md's fix: where the seed falls through to
+    'medium', the most frequent level wins, and a tie for the top is
+    'balanced'."""
+    counts = {level: 0 for level in RiskLevel}
+    for level in levels:
+        counts[RiskLevel(level)] += 1
+    low, medium, high = counts[RiskLevel.LOW], counts[RiskLevel.MEDIUM], counts[RiskLevel.HIGH]
+    total = low + medium + high
+    if low > total * 0.6:
+        dominant = RiskDominance.LOW
+    elif high > total * 0.6:
+        dominant = RiskDominance.HIGH
+    elif abs(low - high) < total * 0.2:
+        dominant = RiskDominance.BALANCED
+    else:
+        dominant = _most_frequent(counts)
+    return RiskPreference(low_count=low, medium_count=medium, high_count=high, dominant=dominant)
+
+
+def _most_frequent(counts: dict[RiskLevel, int]) -> RiskDominance:
+    top = max(counts.values())
+    leaders = [level for level, count in counts.items() if count == top]
+    return RiskDominance(leaders[0]) if len(leaders) == 1 else RiskDominance.BALANCED
+
+
+def _decision_consistency(decision_seconds: Sequence[float]) -> float:
+    if len(decision_seconds) < 2:
+        return 1.0
+    mean = statistics.mean(decision_seconds)
+    if mean == 0:
+        return 1.0
+    return _clamp01(1 - statistics.pstdev(decision_seconds) / mean)
+
+
+def _attention_stability(facts: Sequence[_TaskFacts]) -> float:
+    spent_ms = sum(fact.spent_ms for fact in facts)
+    if spent_ms == 0:
+        return 1.0
+    lost_ms = sum(fact.idle_ms + fact.away_ms for fact in facts)
+    return _clamp01(1 - lost_ms / spent_ms)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _clamp01(value: float) -> float:
+    return min(1.0, max(0.0, value))

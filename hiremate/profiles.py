@@ -1,0 +1,239 @@
+"""Compute and store metrics and skill profiles, post hoc.
+
+An attempt is profiled once it has ended after starting: ``completed``, or
+``expired``/``locked`` with ``started_at`` set (a partial profile of the
+tasks completed). Documents are upserted by ``attempt_id``: a recompute
+replaces them in place and keeps their ``_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
+from hiremate.metrics import compute_metrics
+from hiremate.models import AttemptStatus, BehaviorEvent, ComputedMetrics, SkillProfile, Task, TaskAttempt
+from hiremate.skills import interpret
+from hiremate.timeutil import utcnow
+
+Computed = tuple[ComputedMetrics, SkillProfile]
+Progress = Callable[[int, int], None]
+
+DUPLICATE_KEY = 11000
+WRITE_ATTEMPTS = 3  # an upsert that races another one for the same attempt is retried
+
+# The query form of ``is_profiled``.
+PROFILED_ATTEMPTS: dict[str, Any] = {
+    "$or": [
+        {"status": AttemptStatus.COMPLETED.value},
+        {
+            "status": {"$in": [AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value]},
+            "started_at": {"$ne": None},
+        },
+    ]
+}
+
+_EVENT_FIELDS = {
+    "attempt_id": 1,
+    "task_id": 1,
+    "event_type": 1,
+    "timestamp": 1,
+    "event_time": 1,
+    "sequence_number": 1,
+    "payload": 1,
+}
+
+
+def is_profiled(attempt: TaskAttempt) -> bool:
+    """True when the attempt has ended after starting (metrics are post hoc only)."""
+    if attempt.status == AttemptStatus.COMPLETED:
+        return True
+    return attempt.status in (AttemptStatus.EXPIRED, AttemptStatus.LOCKED) and attempt.started_at is not None
+
+
+def build_profile(
+    attempt: TaskAttempt,
+    events: Sequence[BehaviorEvent],
+    *,
+    now: datetime,
+    tasks: Sequence[Task] | None = None,
+) -> Computed:
+    """Metrics and profile of one attempt, in memory, without ``_id``s.
+
+    The profile carries the candidate fields copied from the attempt.
+    """
+    metrics = compute_metrics(attempt, list(tasks or attempt.task_snapshots), list(events), computed_at=now)
+    profile = interpret(metrics, generated_at=now).model_copy(update=_candidate_fields(attempt))
+    return metrics, profile
+
+
+def compute_and_store(db: Database, attempt_id: ObjectId | str, *, now: datetime | None = None) -> Computed | None:
+    """Compute the attempt's metrics and profile and upsert both.
+
+    Returns None, writing nothing, when there is no such attempt or it has
+    not ended after starting.
+    """
+    doc = db[ATTEMPTS].find_one({"_id": ObjectId(attempt_id)})
+    if doc is None:
+        return None
+    attempt = TaskAttempt.from_doc(doc)
+    if not is_profiled(attempt):
+        return None
+    return _compute_and_store_batch(db, [attempt], now or utcnow())[0]
+
+
+def recompute_all(
+    db: Database,
+    *,
+    progress: Progress | None = None,
+    batch_size: int = 100,
+    now: datetime | None = None,
+) -> int:
+    """Recompute every profiled attempt, in ``_id`` order and in batches.
+
+    ``progress(done, total)`` is called after each batch. Returns how many
+    attempts were recomputed.
+    """
+    now = now or utcnow()
+    total = db[ATTEMPTS].count_documents(PROFILED_ATTEMPTS)
+    done = 0
+    for attempts in _profiled_attempt_pages(db, batch_size):
+        _compute_and_store_batch(db, attempts, now)
+        done += len(attempts)
+        if progress is not None:
+            progress(done, max(total, done))
+    return done
+
+
+def store_computed(db: Database, computed: Sequence[Computed]) -> list[Computed]:
+    """Upsert already computed pairs by ``attempt_id``, reusing existing
+    ``_id``s; returns the pairs with their stored ``_id`` and ``metrics_id``."""
+    stored: dict[ObjectId, Computed] = {}
+    pending = list(computed)
+    for _ in range(WRITE_ATTEMPTS):
+        with_ids = _with_ids(db, pending)
+        raced = _write(db, with_ids)
+        stored.update((metrics.attempt_id, (metrics, profile)) for metrics, profile in with_ids)
+        pending = [pair for pair in pending if pair[0].attempt_id in raced]
+        if not pending:
+            return [stored[metrics.attempt_id] for metrics, _ in computed]
+    raise RuntimeError(f"could not store metrics for {len(pending)} attempt(s) after {WRITE_ATTEMPTS} tries")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _profiled_attempt_pages(db: Database, batch_size: int) -> Iterable[list[TaskAttempt]]:
+    """Pages keyed on ``_id`` rather than one long cursor, so a long
+    recompute never holds a cursor open."""
+    last_id: ObjectId | None = None
+    while True:
+        query = PROFILED_ATTEMPTS if last_id is None else {"$and": [PROFILED_ATTEMPTS, {"_id": {"$gt": last_id}}]}
+        page = list(db[ATTEMPTS].find(query).sort("_id", ASCENDING).limit(batch_size))
+        if not page:
+            return
+        yield [TaskAttempt.from_doc(doc) for doc in page]
+        last_id = page[-1]["_id"]
+
+
+def _compute_and_store_batch(db: Database, attempts: Sequence[TaskAttempt], now: datetime) -> list[Computed]:
+    events = _events_by_attempt(db, [attempt.id for attempt in attempts])
+    tasks = _stored_tasks_for_old_attempts(db, attempts)
+    computed = [
+        build_profile(
+            attempt,
+            events.get(attempt.id, []),
+            now=now,
+            tasks=attempt.task_snapshots or [tasks[i] for i in attempt.task_ids if i in tasks],
+        )
+        for attempt in attempts
+    ]
+    return store_computed(db, computed)
+
+
+def _events_by_attempt(db: Database, attempt_ids: list[ObjectId]) -> dict[ObjectId, list[BehaviorEvent]]:
+    # One query per attempt: on the embedded store this reads several times
+    # faster than one $in over the batch (which sorts in memory), and on
+    # MongoDB each is a single range of the unique (attempt, seq) index.
+    return {
+        attempt_id: [
+            BehaviorEvent.from_doc(doc)
+            for doc in db[EVENTS].find({"attempt_id": attempt_id}, _EVENT_FIELDS).sort("sequence_number", ASCENDING)
+        ]
+        for attempt_id in attempt_ids
+    }
+
+
+def _stored_tasks_for_old_attempts(db: Database, attempts: Sequence[TaskAttempt]) -> dict[ObjectId, Task]:
+    """Attempts issued before snapshots existed fall back to today's tasks."""
+    wanted = sorted({i for attempt in attempts if not attempt.task_snapshots for i in attempt.task_ids})
+    if not wanted:
+        return {}
+    return {doc["_id"]: Task.from_doc(doc) for doc in db[TASKS].find({"_id": {"$in": wanted}}).sort("_id", ASCENDING)}
+
+
+def _candidate_fields(attempt: TaskAttempt) -> dict[str, Any]:
+    return {
+        "organization_id": attempt.organization_id,
+        "candidate_name": attempt.candidate_info.name,
+        "candidate_email": attempt.candidate_info.email,
+        "position": attempt.candidate_info.position,
+        "completed_at": attempt.completed_at,
+        "attempt_status": attempt.status,
+    }
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _with_ids(db: Database, computed: Sequence[Computed]) -> list[Computed]:
+    """Give each pair the ``_id``s its attempt's documents already have
+    (fresh ones otherwise) and link the profile to its metrics."""
+    attempt_ids = [metrics.attempt_id for metrics, _ in computed]
+    metrics_ids = _existing_ids(db, METRICS, attempt_ids)
+    profile_ids = _existing_ids(db, PROFILES, attempt_ids)
+    result = []
+    for metrics, profile in computed:
+        metrics_id = metrics_ids.get(metrics.attempt_id) or ObjectId()
+        profile_id = profile_ids.get(metrics.attempt_id) or ObjectId()
+        result.append(
+            (
+                metrics.model_copy(update={"id": metrics_id}),
+                profile.model_copy(update={"id": profile_id, "metrics_id": metrics_id}),
+            )
+        )
+    return result
+
+
+def _existing_ids(db: Database, collection: str, attempt_ids: list[ObjectId]) -> dict[ObjectId, ObjectId]:
+    cursor = db[collection].find({"attempt_id": {"$in": attempt_ids}}, {"attempt_id": 1})
+    return {doc["attempt_id"]: doc["_id"] for doc in cursor}
+
+
+def _write(db: Database, computed: Sequence[Computed]) -> set[ObjectId]:
+    """Upsert metrics, then profiles; returns the attempts whose write lost
+    a race with another writer (duplicate key), to be retried."""
+    raced = _upsert(db, METRICS, [metrics.to_doc() for metrics, _ in computed])
+    return raced | _upsert(db, PROFILES, [profile.to_doc() for _, profile in computed])
+
+
+def _upsert(db: Database, collection: str, docs: list[dict[str, Any]]) -> set[ObjectId]:
+    # Matching on _id and attempt_id together: a document another writer
+    # inserted meanwhile (another _id) makes this an insert that the unique
+    # attempt_id index refuses with 11000, never a silent second document.
+    requests = [ReplaceOne({"_id": doc["_id"], "attempt_id": doc["attempt_id"]}, doc, upsert=True) for doc in docs]
+    try:
+        db[collection].bulk_write(requests, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors) or exc.details.get("writeConcernErrors"):
+            raise
+        return {docs[error["index"]]["attempt_id"] for error in errors}
+    return set()

@@ -1,0 +1,356 @@
+"""Computed metrics -> an explainable skill profile (seed section 8 as fixed
+by METRICS.md).
+
+Pure: no database, no clock. It reads the metrics document as stored, with
+floats already rounded, so every threshold compares the numbers a
+recruiter can see. The wording describes how decisions were made, never a
+person's feelings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from hiremate.models import (
+    CommunicationStyleResult,
+    ComputedMetrics,
+    DecisionConsistency,
+    DecisionPatternResult,
+    DecisionSpeed,
+    LogicalStructure,
+    PerTaskMetrics,
+    ReasoningDepth,
+    RiskDominance,
+    RiskOrientationLabel,
+    RiskOrientationResult,
+    RiskPreference,
+    SkillProfile,
+    ThinkingStyle,
+    ThinkingStyleResult,
+)
+
+VERSION = "1.0.0"
+DIGITS = 4
+
+NO_TASK_EVIDENCE = "No task was completed"
+NO_TASK_SUMMARY = "No task was completed, so no behavioural observations are available."
+TOO_FEW_TASKS_EVIDENCE = "Too few tasks to judge consistency"
+
+_ANALYTICAL = (
+    "This candidate demonstrates a thoughtful, analytical approach to problem-solving. "
+    "They take time to consider options carefully"
+)
+_INTUITIVE = "This candidate shows quick, intuitive decision-making. They commit to choices with little revision"
+_EXPLORATORY = "This candidate exhibits an exploratory thinking style, testing multiple possibilities before settling."
+_METHODICAL = (
+    "This candidate follows a methodical approach to decisions, pairing a moderate amount of deliberation "
+    "with occasional revision."
+)
+
+# One template for each (thinking style, risk orientation). The three the
+# seed writes out (section 8.4) are kept word for word.
+SUMMARY_TEMPLATES: dict[tuple[ThinkingStyle, RiskOrientationLabel], str] = {
+    (ThinkingStyle.ANALYTICAL, RiskOrientationLabel.RISK_AVERSE): (
+        "This candidate demonstrates a thoughtful, analytical approach to problem-solving. They take time to "
+        "consider options carefully and prefer lower-risk solutions with well-structured reasoning."
+    ),
+    (ThinkingStyle.ANALYTICAL, RiskOrientationLabel.BALANCED): (
+        f"{_ANALYTICAL} and choose across risk levels, matching the level of risk to the situation."
+    ),
+    (ThinkingStyle.ANALYTICAL, RiskOrientationLabel.RISK_TOLERANT): (
+        f"{_ANALYTICAL} and often choose higher-risk options once they have weighed them."
+    ),
+    (ThinkingStyle.INTUITIVE, RiskOrientationLabel.RISK_AVERSE): (
+        f"{_INTUITIVE} and tend to choose lower-risk options, favouring safe, proven approaches."
+    ),
+    (ThinkingStyle.INTUITIVE, RiskOrientationLabel.BALANCED): (
+        f"{_INTUITIVE} and choose across risk levels, adapting their approach to context."
+    ),
+    (ThinkingStyle.INTUITIVE, RiskOrientationLabel.RISK_TOLERANT): (
+        "This candidate shows confident, intuitive decision-making. They commit to choices quickly and are "
+        "comfortable with higher-stakes options, suggesting comfort with ambiguity."
+    ),
+    (ThinkingStyle.EXPLORATORY, RiskOrientationLabel.RISK_AVERSE): (
+        f"{_EXPLORATORY} After comparing alternatives they tend to settle on lower-risk options."
+    ),
+    (ThinkingStyle.EXPLORATORY, RiskOrientationLabel.BALANCED): (
+        "This candidate exhibits an exploratory thinking style, testing multiple possibilities before settling. "
+        "They show flexibility across risk levels, adapting their approach to context."
+    ),
+    (ThinkingStyle.EXPLORATORY, RiskOrientationLabel.RISK_TOLERANT): (
+        f"{_EXPLORATORY} After comparing alternatives they often settle on higher-risk options."
+    ),
+    (ThinkingStyle.METHODICAL, RiskOrientationLabel.RISK_AVERSE): (
+        f"{_METHODICAL} They tend to prefer lower-risk options and cautious approaches."
+    ),
+    (ThinkingStyle.METHODICAL, RiskOrientationLabel.BALANCED): (
+        f"{_METHODICAL} They choose across risk levels, adapting their approach to context."
+    ),
+    (ThinkingStyle.METHODICAL, RiskOrientationLabel.RISK_TOLERANT): (
+        f"{_METHODICAL} They often choose higher-risk options with bolder outcomes."
+    ),
+}
+
+_STRUCTURE_WORDS = {
+    LogicalStructure.STRUCTURED: "clearly structured",
+    LogicalStructure.SEMI_STRUCTURED: "partly structured",
+    LogicalStructure.INFORMAL: "informal",
+}
+
+
+def interpret(metrics: ComputedMetrics, *, generated_at: datetime) -> SkillProfile:
+    """The ``skill_profiles`` document for one metrics document; ``_id``,
+    ``metrics_id`` and the candidate fields are left for the caller."""
+    if not metrics.per_task_metrics:
+        return _no_task_profile(metrics, generated_at)
+    thinking = thinking_style(metrics)
+    decision = decision_pattern(metrics)
+    risk = risk_orientation(metrics.aggregated_patterns.risk_preference)
+    communication = communication_style(metrics.per_task_metrics)
+    return SkillProfile(
+        attempt_id=metrics.attempt_id,
+        generated_at=generated_at,
+        version=VERSION,
+        thinking_style=thinking,
+        decision_pattern=decision,
+        risk_orientation=risk,
+        communication_style=communication,
+        overall_summary=summary(thinking, risk, communication),
+        strengths=strengths(metrics, thinking, decision, communication),
+        considerations=considerations(metrics, decision, communication),
+    )
+
+
+# ---------------------------------------------------------------- the four readings
+
+
+def thinking_style(metrics: ComputedMetrics) -> ThinkingStyleResult:
+    """Seed 8.1, with the division by ``total_tasks`` guarded."""
+    tasks = metrics.per_task_metrics
+    total_tasks = metrics.global_metrics.total_tasks
+    avg_hesitation = metrics.global_metrics.hesitation_time_seconds / total_tasks if total_tasks else 0.0
+    avg_changes = _mean_changes(tasks)
+    avg_reasoning_depth = _mean([t.reasoning_depth_score for t in tasks])
+    if avg_hesitation > 30 and avg_reasoning_depth > 0.7:
+        return _thinking(
+            ThinkingStyle.ANALYTICAL,
+            0.85,
+            f"High deliberation time (avg {avg_hesitation:.1f}s per task)",
+            f"Strong reasoning depth ({avg_reasoning_depth:.0%})",
+        )
+    if avg_hesitation < 10 and avg_changes > 2:
+        return _thinking(
+            ThinkingStyle.EXPLORATORY,
+            0.8,
+            f"Quick initial decisions (avg {avg_hesitation:.1f}s)",
+            f"Multiple option changes (avg {avg_changes:.1f} per task)",
+        )
+    if avg_hesitation < 15 and avg_changes < 1:
+        return _thinking(
+            ThinkingStyle.INTUITIVE,
+            0.75,
+            f"Fast decision-making (avg {avg_hesitation:.1f}s)",
+            f"Minimal revision ({avg_changes:.1f} changes per task)",
+        )
+    return _thinking(
+        ThinkingStyle.METHODICAL,
+        0.7,
+        f"Balanced approach (avg {avg_hesitation:.1f}s deliberation)",
+        f"Moderate adjustments ({avg_changes:.1f} changes per task)",
+    )
+
+
+def decision_pattern(metrics: ComputedMetrics) -> DecisionPatternResult:
+    """METRICS.md's rule (the seed names the fields only)."""
+    decisions = [t.first_decision_speed_seconds for t in metrics.per_task_metrics]
+    consistency = metrics.aggregated_patterns.decision_consistency
+    average = _mean(decisions)
+    label, consistency_evidence = _consistency(decisions, consistency)
+    return DecisionPatternResult(
+        speed=_speed(average),
+        consistency=label,
+        confidence=_round(min(0.95, 0.5 + 0.05 * metrics.global_metrics.tasks_completed)),
+        evidence=[f"Average first decision after {average:.1f}s", consistency_evidence],
+    )
+
+
+def risk_orientation(preference: RiskPreference) -> RiskOrientationResult:
+    """Seed 8.2."""
+    total = preference.low_count + preference.medium_count + preference.high_count
+    if preference.dominant == RiskDominance.LOW:
+        return RiskOrientationResult(
+            preference=RiskOrientationLabel.RISK_AVERSE,
+            confidence=_round(preference.low_count / total),
+            evidence=[
+                f"Selected low-risk options in {preference.low_count} tasks",
+                "Prefers cautious, safe approaches",
+            ],
+        )
+    if preference.dominant == RiskDominance.HIGH:
+        return RiskOrientationResult(
+            preference=RiskOrientationLabel.RISK_TOLERANT,
+            confidence=_round(preference.high_count / total),
+            evidence=[
+                f"Selected high-risk options in {preference.high_count} tasks",
+                "Comfortable with bold decisions",
+            ],
+        )
+    return RiskOrientationResult(
+        preference=RiskOrientationLabel.BALANCED,
+        confidence=0.6,
+        evidence=["No strong preference for risk level", "Adapts approach based on context"],
+    )
+
+
+def communication_style(tasks: Sequence[PerTaskMetrics]) -> CommunicationStyleResult:
+    """Seed 8.3."""
+    avg_word_count = _mean([t.reasoning_word_count for t in tasks])
+    avg_logical_keywords = _mean([t.reasoning_logical_keywords_count for t in tasks])
+    if avg_word_count > 50:
+        depth = ReasoningDepth.DETAILED
+    elif avg_word_count > 25:
+        depth = ReasoningDepth.MODERATE
+    else:
+        depth = ReasoningDepth.BRIEF
+    if avg_logical_keywords > 3:
+        structure = LogicalStructure.STRUCTURED
+    elif avg_logical_keywords > 1:
+        structure = LogicalStructure.SEMI_STRUCTURED
+    else:
+        structure = LogicalStructure.INFORMAL
+    return CommunicationStyleResult(
+        reasoning_depth=depth,
+        logical_structure=structure,
+        confidence=0.8,
+        evidence=[
+            f"Average {avg_word_count:.0f} words per explanation",
+            f"Uses {avg_logical_keywords:.1f} logical connectors per response",
+        ],
+    )
+
+
+# ---------------------------------------------------------------- the words around them
+
+
+def summary(thinking: ThinkingStyleResult, risk: RiskOrientationResult, communication: CommunicationStyleResult) -> str:
+    """Seed 8.4's template for the pair, then one sentence on the writing."""
+    template = SUMMARY_TEMPLATES[(ThinkingStyle(thinking.primary), RiskOrientationLabel(risk.preference))]
+    structure_words = _STRUCTURE_WORDS[LogicalStructure(communication.logical_structure)]
+    return f"{template} Their written reasoning is {communication.reasoning_depth} and {structure_words}."
+
+
+def strengths(
+    metrics: ComputedMetrics,
+    thinking: ThinkingStyleResult,
+    decision: DecisionPatternResult,
+    communication: CommunicationStyleResult,
+) -> list[str]:
+    """METRICS.md's strengths table, in its order."""
+    rules = [
+        (
+            communication.logical_structure == LogicalStructure.STRUCTURED,
+            "Explains decisions with clearly structured reasoning",
+        ),
+        (communication.reasoning_depth == ReasoningDepth.DETAILED, "Gives detailed written explanations"),
+        (
+            decision.speed == DecisionSpeed.FAST and _mean_changes(metrics.per_task_metrics) < 1,
+            "Commits to decisions quickly and decisively",
+        ),
+        (thinking.primary == ThinkingStyle.ANALYTICAL, "Weighs options carefully before deciding"),
+        (decision.consistency == DecisionConsistency.STEADY, "Keeps a consistent decision rhythm across tasks"),
+        (metrics.aggregated_patterns.attention_stability >= 0.9, "Stays focused throughout the assessment"),
+    ]
+    return [text for holds, text in rules if holds]
+
+
+def considerations(
+    metrics: ComputedMetrics, decision: DecisionPatternResult, communication: CommunicationStyleResult
+) -> list[str]:
+    """METRICS.md's considerations table, in its order: neutral
+    observations, never weaknesses."""
+    avg_changes = _mean_changes(metrics.per_task_metrics)
+    focus_losses = sum(t.focus_loss_count for t in metrics.per_task_metrics)
+    rules = [
+        (avg_changes > 2, f"Revisits choices often (avg {avg_changes:.1f} changes per task)"),
+        (communication.reasoning_depth == ReasoningDepth.BRIEF, "Keeps written explanations brief"),
+        (focus_losses > 0, f"Left the assessment window {focus_losses} time(s)"),
+        (metrics.aggregated_patterns.attention_stability < 0.7, "Spent a notable share of time idle or away"),
+        (decision.speed == DecisionSpeed.DELIBERATE, "Takes extended time before first decisions"),
+    ]
+    return [text for holds, text in rules if holds]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _no_task_profile(metrics: ComputedMetrics, generated_at: datetime) -> SkillProfile:
+    evidence = [NO_TASK_EVIDENCE]
+    return SkillProfile(
+        attempt_id=metrics.attempt_id,
+        generated_at=generated_at,
+        version=VERSION,
+        thinking_style=ThinkingStyleResult(primary=ThinkingStyle.METHODICAL, confidence=0.0, evidence=evidence),
+        decision_pattern=DecisionPatternResult(
+            speed=DecisionSpeed.MODERATE,
+            consistency=DecisionConsistency.VARIABLE,
+            confidence=0.0,
+            evidence=evidence,
+        ),
+        risk_orientation=RiskOrientationResult(
+            preference=RiskOrientationLabel.BALANCED, confidence=0.0, evidence=evidence
+        ),
+        communication_style=CommunicationStyleResult(
+            reasoning_depth=ReasoningDepth.BRIEF,
+            logical_structure=LogicalStructure.INFORMAL,
+            confidence=0.0,
+            evidence=evidence,
+        ),
+        overall_summary=NO_TASK_SUMMARY,
+        strengths=[],
+        considerations=[NO_TASK_EVIDENCE],
+    )
+
+
+def _thinking(style: ThinkingStyle, confidence: float, *evidence: str) -> ThinkingStyleResult:
+    return ThinkingStyleResult(primary=style, confidence=confidence, evidence=list(evidence))
+
+
+def _speed(mean_first_decision: float) -> DecisionSpeed:
+    if mean_first_decision < 10:
+        return DecisionSpeed.FAST
+    if mean_first_decision <= 30:
+        return DecisionSpeed.MODERATE
+    return DecisionSpeed.DELIBERATE
+
+
+def _consistency(decisions: Sequence[float], consistency: float) -> tuple[DecisionConsistency, str]:
+    if len(decisions) < 2:
+        return DecisionConsistency.VARIABLE, TOO_FEW_TASKS_EVIDENCE
+    evidence = f"Decision timing consistency {consistency:.0%}"
+    if consistency >= 0.7:
+        return DecisionConsistency.STEADY, evidence
+    if _is_improving(decisions):
+        return DecisionConsistency.IMPROVING, evidence
+    return DecisionConsistency.VARIABLE, evidence
+
+
+def _is_improving(decisions: Sequence[float]) -> bool:
+    """At least 4 tasks and the second half's mean first-decision time is at
+    most 0.8 times the first half's (an odd middle task is in neither)."""
+    if len(decisions) < 4:
+        return False
+    half = len(decisions) // 2
+    return _mean(decisions[-half:]) <= 0.8 * _mean(decisions[:half])
+
+
+def _mean_changes(tasks: Sequence[PerTaskMetrics]) -> float:
+    return _mean([t.decision_change_count for t in tasks])
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _round(value: float) -> float:
+    return round(value, DIGITS)
