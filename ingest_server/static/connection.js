@@ -1,0 +1,332 @@
+// The candidate socket: handshake (start or resume), reconnection with
+// exponential back-off and jitter, close codes, and the requests that are
+// not events (get_task, complete). Events go through the outbox.
+//
+// Everything the browser provides is injected, so node can test it.
+
+export const CLOSE_TAKEN_OVER = 4409;
+export const CLOSE_ALREADY_USED = 4403;
+export const CLOSE_TRY_LATER = 1013;
+export const CLOSE_TOO_BIG = 1009;
+const CLIENT_RESTART = 4000; // our own close when an answer is overdue
+
+export function backoffDelay(attempt, { base = 500, cap = 30000, random = Math.random } = {}) {
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 16));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2)); // "equal jitter"
+}
+
+export class Connection {
+  /**
+   * @param {object} o
+   * @param {string} o.url                 ws(s)://host/ws/assessment/<token>
+   * @param {import('./outbox.js').Outbox} o.outbox
+   * @param {Function} o.WebSocketImpl
+   * @param {(kind: string, data?: any) => void} o.onEvent
+   * @param {() => Promise<string|null>} [o.probeState]  the link's state from GET /a/<token>
+   */
+  constructor({
+    url, outbox, WebSocketImpl, onEvent, probeState = async () => null,
+    now = () => Date.now(), setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (t) => clearTimeout(t),
+    random = Math.random, answerTimeoutMs = 30000, handshakeTimeoutMs = 20000, log = () => {},
+  }) {
+    this.url = url;
+    this.outbox = outbox;
+    this.WebSocketImpl = WebSocketImpl;
+    this.onEvent = onEvent;
+    this.probeState = probeState;
+    this.now = now;
+    this.setTimer = setTimer;
+    this.clearTimer = clearTimer;
+    this.random = random;
+    this.answerTimeoutMs = answerTimeoutMs;
+    this.handshakeTimeoutMs = handshakeTimeoutMs;
+    this.log = log;
+
+    this.ws = null;
+    this.intent = null; // 'start' | 'resume'
+    this.ready = false; // started/resumed on the current socket
+    this.stopped = false;
+    this.completedSeen = false;
+    this.failures = 0; // consecutive connections that never got ready
+    this.retries = 0; // consecutive closes (drives the back-off)
+    this.readyAt = 0;
+    this.retryTimer = null;
+    this.watchTimer = null;
+    this.wantedTask = null;
+    this.wantComplete = false;
+    this.openedAt = 0;
+    this.online = null;
+  }
+
+  setOnline(value) {
+    if (this.online === value) return;
+    this.online = value;
+    this.onEvent(value ? 'online' : 'offline');
+  }
+
+  /** Start the attempt (the welcome screen's button). */
+  start() {
+    this.intent = 'start';
+    this.connect();
+  }
+
+  /** Continue with the session key the outbox holds. */
+  resume() {
+    this.intent = 'resume';
+    this.connect();
+  }
+
+  connect() {
+    if (this.stopped) return;
+    if (this.retryTimer) {
+      this.clearTimer(this.retryTimer);
+      this.retryTimer = null;
+    }
+    if (this.ws) return;
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.url);
+    } catch (err) {
+      this.log('socket: cannot open', err);
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    this.ready = false;
+    this.openedAt = this.now();
+    ws.onmessage = (e) => { if (this.ws === ws) this.handleFrame(e.data); };
+    ws.onclose = (e) => { if (this.ws === ws) this.handleClose(e.code, e.reason); };
+    ws.onerror = () => { /* a close follows */ };
+    this.startWatch();
+  }
+
+  /** Reconnect now if waiting (the browser says it is back online). */
+  nudge() {
+    if (this.stopped || this.ws || !this.intent) return;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.retryTimer) this.clearTimer(this.retryTimer);
+    if (this.watchTimer) this.clearTimer(this.watchTimer);
+    this.retryTimer = null;
+    this.watchTimer = null;
+    this.outbox.detach();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      try { ws.close(1000); } catch { /* ignore */ }
+    }
+  }
+
+  sendJson(obj) {
+    if (!this.ws || this.ws.readyState !== 1) return false;
+    try {
+      this.ws.send(JSON.stringify(obj));
+      return true;
+    } catch (err) {
+      this.log('socket: send failed', err);
+      return false;
+    }
+  }
+
+  getTask(index) {
+    this.wantedTask = index;
+    if (this.ready) this.sendJson({ type: 'get_task', index });
+  }
+
+  complete() {
+    this.wantComplete = true;
+    if (this.ready) this.sendJson({ type: 'complete' });
+  }
+
+  startWatch() {
+    if (this.watchTimer) this.clearTimer(this.watchTimer);
+    this.watchTimer = this.setTimer(() => {
+      this.watchTimer = null;
+      if (!this.ws || this.stopped) return;
+      const overdue = this.ready
+        ? this.outbox.inflightAge() > this.answerTimeoutMs
+        : this.now() - this.openedAt > this.handshakeTimeoutMs;
+      if (overdue) {
+        this.log('socket: answer overdue, reconnecting');
+        const ws = this.ws;
+        this.handleClose(CLIENT_RESTART, 'overdue');
+        try { ws.close(CLIENT_RESTART); } catch { /* ignore */ }
+        return;
+      }
+      this.startWatch();
+    }, 5000);
+  }
+
+  handleFrame(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      this.log('socket: not JSON', data);
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    switch (msg.type) {
+      case 'assessment_info':
+        this.onEvent('info', msg);
+        if (this.intent === 'resume' && this.outbox.sessionKey) {
+          if (msg.status === 'pending') {
+            // A key from a session the server never started: forget it.
+            this.onEvent('stale_session', msg);
+            return;
+          }
+          this.sendJson({ type: 'resume', session_key: this.outbox.sessionKey });
+        } else if (this.intent === 'start' || this.intent === 'resume') {
+          this.sendJson({ type: 'start' });
+        }
+        return;
+      case 'started': {
+        const st = msg.attempt_status || {};
+        this.outbox.onStarted({
+          sessionKey: msg.session_key,
+          resumedFrom: Number.isInteger(msg.resumed_from) ? msg.resumed_from : null,
+          currentTaskIndex: Number.isInteger(msg.current_task_index) ? msg.current_task_index
+            : (Number.isInteger(st.current_task_index) ? st.current_task_index : 0),
+          totalTasks: Number.isInteger(st.total_tasks) ? st.total_tasks : null,
+        });
+        this.intent = 'resume';
+        this.becomeReady('started', msg);
+        return;
+      }
+      case 'resumed': {
+        const st = msg.attempt_status || {};
+        this.outbox.onResumed({
+          lastSequenceNumber: msg.last_sequence_number,
+          currentTaskIndex: Number.isInteger(msg.current_task_index) ? msg.current_task_index : st.current_task_index,
+          totalTasks: Number.isInteger(st.total_tasks) ? st.total_tasks : null,
+        });
+        this.becomeReady('resumed', msg);
+        return;
+      }
+      case 'ack':
+        this.outbox.handleMessage(msg);
+        return;
+      case 'error':
+        if (this.outbox.handleMessage(msg)) {
+          if (this.outbox.closedCode) this.onEvent('attempt_closed', msg);
+          return;
+        }
+        if (msg.code === 'token_already_used') {
+          this.stopped = true; // the 4403 close follows
+          this.onEvent('already_used', msg);
+        } else if (msg.code === 'task_not_available') {
+          this.onEvent('task_not_available', msg);
+        } else if (msg.code === 'not_started') {
+          this.restart();
+        } else if (msg.code === 'attempt_closed') {
+          this.stopped = true; // expired or locked meanwhile (an error without a seq)
+          this.onEvent('attempt_closed', msg);
+        } else if (msg.code === 'incomplete') {
+          this.wantComplete = false;
+        } else {
+          this.log('socket: error', msg);
+        }
+        return;
+      case 'task':
+        if (this.wantedTask === msg.index) this.wantedTask = null;
+        this.onEvent('task', msg);
+        return;
+      case 'attempt_status':
+        this.onEvent('status', msg);
+        return;
+      case 'assessment_completed':
+        this.completedSeen = true;
+        this.wantComplete = false;
+        this.onEvent('completed', msg);
+        return;
+      default:
+        this.log('socket: unknown message', msg.type);
+    }
+  }
+
+  becomeReady(kind, msg) {
+    this.ready = true;
+    this.readyAt = this.now();
+    this.failures = 0;
+    this.setOnline(true);
+    this.onEvent(kind, msg);
+    this.outbox.attach((text) => {
+      if (!this.ws || this.ws.readyState !== 1) throw new Error('not open');
+      this.ws.send(text);
+    });
+    if (this.wantedTask !== null) this.sendJson({ type: 'get_task', index: this.wantedTask });
+    if (this.wantComplete) this.sendJson({ type: 'complete' });
+  }
+
+  restart() {
+    const ws = this.ws;
+    this.handleClose(CLIENT_RESTART, 'restart');
+    if (ws) {
+      try { ws.close(CLIENT_RESTART); } catch { /* ignore */ }
+    }
+  }
+
+  handleClose(code, reason) {
+    const wasReady = this.ready;
+    this.ws = null;
+    this.ready = false;
+    this.outbox.detach();
+    if (this.watchTimer) {
+      this.clearTimer(this.watchTimer);
+      this.watchTimer = null;
+    }
+    if (this.stopped && code !== CLOSE_ALREADY_USED && code !== CLOSE_TAKEN_OVER) return;
+    if (code === 1000 && this.completedSeen) {
+      this.stopped = true;
+      this.onEvent('done');
+      return;
+    }
+    if (code === CLOSE_TAKEN_OVER) {
+      this.stopped = true;
+      this.onEvent('taken_over', { code, reason });
+      return;
+    }
+    if (code === CLOSE_ALREADY_USED) {
+      this.stopped = true;
+      this.onEvent('already_used', { code, reason });
+      return;
+    }
+    if (code === CLOSE_TOO_BIG) {
+      this.outbox.batchMaxBytes = Math.max(4096, Math.floor(this.outbox.batchMaxBytes / 2));
+      this.outbox.batchMaxEvents = Math.max(1, Math.floor(this.outbox.batchMaxEvents / 2));
+    }
+    if (!wasReady) this.failures += 1;
+    if (wasReady && this.now() - this.readyAt > 10000) this.retries = 0;
+    else this.retries += 1;
+    this.setOnline(false);
+    if (!wasReady && this.failures >= 2 && this.failures % 2 === 0) {
+      // The upgrade may have been refused (404/410/429 look alike to a
+      // browser): ask the page URL what state the link is in.
+      this.probeState().then((state) => {
+        if (this.stopped) return;
+        if (state && state !== 'in_progress' && state !== 'pending') {
+          this.stopped = true;
+          this.onEvent('terminal', { state });
+          return;
+        }
+        this.scheduleReconnect(code);
+      }, () => this.scheduleReconnect(code));
+      return;
+    }
+    this.scheduleReconnect(code);
+  }
+
+  scheduleReconnect(code = 1006) {
+    if (this.stopped || this.retryTimer) return;
+    const base = code === CLOSE_TRY_LATER ? 5000 : 500;
+    const delay = backoffDelay(Math.max(0, this.retries - 1), { base, random: this.random });
+    this.onEvent('reconnecting', { delay, code });
+    this.retryTimer = this.setTimer(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { backoffDelay, Connection } from '../../ingest_server/static/connection.js';
+import { Outbox } from '../../ingest_server/static/outbox.js';
+import { ctxFor, FakeClock, flush, makeTasks, MemStorage } from './helpers.mjs';
+
+const TASKS = makeTasks(2);
+
+/** A scripted WebSocket: tests push server frames and closes. */
+function fakeSocketClass(log) {
+  return class FakeWS {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 1;
+      this.sent = [];
+      this.closedWith = null;
+      log.push(this);
+    }
+    send(text) { this.sent.push(JSON.parse(text)); }
+    close(code) { this.closedWith = code; this.readyState = 3; }
+    // test side
+    serverSays(obj) { this.onmessage({ data: JSON.stringify(obj) }); }
+    serverCloses(code) { this.readyState = 3; this.onclose({ code, reason: '' }); }
+  };
+}
+
+function setup({ storage = new MemStorage(), probe = async () => 'in_progress' } = {}) {
+  const clock = new FakeClock();
+  const sockets = [];
+  const events = [];
+  const ob = new Outbox({ storage, ns: 'hm.k', ctx: ctxFor(TASKS), now: clock.now });
+  const conn = new Connection({
+    url: 'ws://example.test/ws/assessment/tok', outbox: ob, WebSocketImpl: fakeSocketClass(sockets),
+    onEvent: (kind, data) => events.push([kind, data]), probeState: probe,
+    now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, random: () => 0.5,
+  });
+  return { clock, sockets, events, ob, conn, storage };
+}
+
+const INFO = { type: 'assessment_info', status: 'pending', candidate_name: 'Ada', position: 'Analyst', total_tasks: 2, current_task_index: 0, expires_at: '2026-12-01T00:00:00Z' };
+const STATUS = { type: 'attempt_status', status: 'in_progress', current_task_index: 0, total_tasks: 2 };
+const kinds = (events) => events.map((e) => e[0]);
+
+test('start: assessment_info, then start, then the session key is kept', () => {
+  const { sockets, events, ob, conn, storage } = setup();
+  conn.start();
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].url, 'ws://example.test/ws/assessment/tok');
+  sockets[0].serverSays(INFO);
+  assert.deepEqual(sockets[0].sent, [{ type: 'start' }]);
+  sockets[0].serverSays({ type: 'started', session_key: 'S3CRET', attempt_status: STATUS });
+  assert.ok(kinds(events).includes('started'));
+  assert.equal(ob.sessionKey, 'S3CRET');
+  assert.ok(storage.getItem('hm.k.meta').includes('S3CRET'));
+  conn.getTask(0);
+  assert.deepEqual(sockets[0].sent.at(-1), { type: 'get_task', index: 0 });
+  ob.enqueue({ task_id: 'task0', event_type: 'task_started', payload: { task_index: 0 } });
+  assert.equal(sockets[0].sent.at(-1).type, 'event');
+  assert.equal(sockets[0].sent.at(-1).seq, 1);
+});
+
+test('resume after a reconnect: resume with the key, then re-send what is not stored', () => {
+  const { clock, sockets, events, ob, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  ob.enqueue({ task_id: 'task0', event_type: 'task_started', payload: { task_index: 0 } });
+  ob.enqueue({ task_id: 'task0', event_type: 'option_selected', payload: { option_id: 'opt_1', is_first_selection: true } });
+  ob.enqueue({ task_id: 'task0', event_type: 'focus_lost', payload: { trigger: 'tab_switch' } });
+  // seq 1 in flight, connection drops before any ack
+  sockets[0].serverCloses(1006);
+  assert.ok(kinds(events).includes('offline'));
+  clock.advance(1000);
+  assert.equal(sockets.length, 2, 'reconnected after the back-off');
+  sockets[1].serverSays({ ...INFO, status: 'in_progress' });
+  assert.deepEqual(sockets[1].sent, [{ type: 'resume', session_key: 'K' }]);
+  sockets[1].serverSays({ type: 'resumed', last_sequence_number: 1, current_task_index: 0, attempt_status: STATUS });
+  assert.ok(kinds(events).includes('online'));
+  const batch = sockets[1].sent.at(-1);
+  assert.equal(batch.type, 'batch');
+  assert.deepEqual(batch.events.map((e) => [e.seq, e.event_type]), [[2, 'option_selected'], [3, 'focus_lost']]);
+});
+
+test('4409 (taken over): says so and does not reconnect', () => {
+  const { clock, sockets, events, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  sockets[0].serverCloses(4409);
+  clock.advance(120_000);
+  assert.equal(sockets.length, 1);
+  assert.ok(kinds(events).includes('taken_over'));
+});
+
+test('token_already_used + 4403: already used, no reconnect', () => {
+  const { clock, sockets, events, conn } = setup();
+  conn.start();
+  sockets[0].serverSays({ ...INFO, status: 'in_progress' });
+  sockets[0].serverSays({ type: 'error', code: 'token_already_used' });
+  sockets[0].serverCloses(4403);
+  clock.advance(120_000);
+  assert.equal(sockets.length, 1);
+  assert.ok(kinds(events).includes('already_used'));
+});
+
+test('1013 (try again later): reconnects after a longer back-off', () => {
+  const { clock, sockets, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  sockets[0].serverCloses(1013);
+  clock.advance(2000);
+  assert.equal(sockets.length, 1, 'not yet');
+  clock.advance(10_000);
+  assert.equal(sockets.length, 2);
+});
+
+test('1000 after assessment_completed: done, no reconnect', () => {
+  const { clock, sockets, events, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  sockets[0].serverSays({ type: 'assessment_completed', attempt_id: 'a1', completed_at: '2026-11-25T18:30:00Z' });
+  sockets[0].serverCloses(1000);
+  clock.advance(120_000);
+  assert.equal(sockets.length, 1);
+  assert.deepEqual(kinds(events).slice(-2), ['completed', 'done']);
+});
+
+test('refused upgrades: after two failures the page state is probed, and a final state stops', async () => {
+  const { clock, sockets, events, conn } = setup({ probe: async () => 'expired' });
+  conn.resume();
+  sockets[0].serverCloses(1006); // never opened (a 410 looks like this to a browser)
+  clock.advance(1000);
+  assert.equal(sockets.length, 2);
+  sockets[1].serverCloses(1006);
+  await flush();
+  clock.advance(120_000);
+  assert.equal(sockets.length, 2);
+  assert.deepEqual(events.find((e) => e[0] === 'terminal')[1], { state: 'expired' });
+});
+
+test('a resume against a pending attempt is a stale key', () => {
+  const { sockets, events, ob, conn } = setup();
+  ob.setSessionKey('old');
+  conn.resume();
+  sockets[0].serverSays(INFO);
+  assert.deepEqual(sockets[0].sent, []);
+  assert.ok(kinds(events).includes('stale_session'));
+});
+
+test('an overdue answer forces a reconnect', () => {
+  const { clock, sockets, ob, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  ob.enqueue({ task_id: 'task0', event_type: 'task_started', payload: { task_index: 0 } });
+  clock.advance(40_000);
+  assert.equal(sockets[0].closedWith, 4000);
+  assert.equal(sockets.length, 2);
+});
+
+test('back-off grows exponentially with jitter and is capped', () => {
+  const lo = (n) => backoffDelay(n, { random: () => 0 });
+  const hi = (n) => backoffDelay(n, { random: () => 0.999999 });
+  assert.equal(lo(0), 250);
+  assert.equal(hi(0), 500);
+  assert.equal(lo(3), 2000);
+  assert.equal(hi(3), 4000);
+  assert.equal(hi(20), 30000);
+  assert.equal(lo(20), 15000);
+});
+
+test('attempt_closed without a seq (the attempt expired meanwhile) stops the page', () => {
+  const { clock, sockets, events, conn } = setup();
+  conn.start();
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  conn.getTask(1);
+  sockets[0].serverSays({ type: 'error', code: 'attempt_closed', message: 'this assessment is closed' });
+  sockets[0].serverCloses(1000);
+  clock.advance(120_000);
+  assert.equal(sockets.length, 1);
+  assert.ok(kinds(events).includes('attempt_closed'));
+});
+
+test('a re-issued link: started with resumed_from continues the numbering at the current task', () => {
+  const { sockets, ob, conn } = setup();
+  conn.start();
+  sockets[0].serverSays({ ...INFO, status: 'in_progress', current_task_index: 1 });
+  sockets[0].serverSays({
+    type: 'started', session_key: 'NEW', resumed_from: 9, last_sequence_number: 9, current_task_index: 1,
+    attempt_status: { ...STATUS, current_task_index: 1 },
+  });
+  assert.equal(ob.lastAcked, 9);
+  assert.equal(ob.state().index, 1);
+  assert.equal(ob.uncertain(), true);
+  ob.enqueue({ task_id: 'task1', event_type: 'task_started', payload: { task_index: 1 } });
+  assert.equal(sockets[0].sent.at(-1).seq, 10);
+});
