@@ -1,0 +1,165 @@
+"""Candidates: every attempt with its latest profile labels, searchable,
+filterable and paginated in the database; select a row to open the profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hiremate import reports, ui, web
+from hiremate.models import AttemptStatus, RiskOrientationLabel, ThinkingStyle
+from hiremate.reports import COLUMN_LABELS
+from hiremate.scope import Scope
+
+PAGE_KEY = "candidates_page"
+TABLE_KEY = "candidates_table"
+PAGE_SIZES = [25, 50, 100]
+ANY = ""
+SHOWN_COLUMNS = [
+    "candidate_name",
+    "candidate_email",
+    "position",
+    "status",
+    "issued_at",
+    "completed_at",
+    "thinking_style",
+    "decision_speed",
+    "decision_consistency",
+    "risk_orientation",
+    "reasoning_depth",
+    "logical_structure",
+]
+LABEL_COLUMNS = [
+    "thinking_style",
+    "decision_speed",
+    "decision_consistency",
+    "risk_orientation",
+    "reasoning_depth",
+    "logical_structure",
+]
+
+
+def _words(value: Any) -> str:
+    """A stored label as words (``risk_averse`` -> ``Risk averse``); "" when missing."""
+    if value is None or (isinstance(value, float) and value != value):  # pandas keeps a missing label as NaN
+        return ""
+    text = str(value).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _label_cell(value: Any) -> str:
+    return _words(value) or "—"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _positions(organization_id: str, _scope: Scope) -> list[str]:
+    """The organisation's positions (cached briefly, keyed by organisation)."""
+    return reports.positions(_scope)
+
+
+def _clear_filters() -> None:
+    for key in ("candidates_search", "candidates_position", "candidates_status", "candidates_style", "candidates_risk"):
+        st.session_state.pop(key, None)
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame[SHOWN_COLUMNS].copy()
+    shown["status"] = shown["status"].map(lambda value: ui.status_label(value) if isinstance(value, str) else "—")
+    for column in LABEL_COLUMNS:
+        shown[column] = shown[column].map(_label_cell)
+    return shown.rename(columns={column: COLUMN_LABELS[column] for column in SHOWN_COLUMNS})
+
+
+scope = web.current_scope()
+st.title("Candidates")
+
+with web.database_guard():
+    positions = _positions(str(scope.organization_id), scope)
+
+search_col, position_col, status_col = st.columns([2, 1, 1])
+search = search_col.text_input(
+    "Search by name or email", key="candidates_search", placeholder="e.g. ada or @example.com"
+)
+position = position_col.selectbox(
+    "Position",
+    [ANY, *positions],
+    format_func=lambda value: value or "All positions",
+    key="candidates_position",
+)
+status = status_col.selectbox(
+    "Status",
+    [ANY, *(member.value for member in AttemptStatus)],
+    format_func=lambda value: ui.status_label(value) if value else "All statuses",
+    key="candidates_status",
+)
+style_col, risk_col, size_col = st.columns([1, 1, 1])
+thinking_style = style_col.selectbox(
+    "Thinking style",
+    [ANY, *(member.value for member in ThinkingStyle)],
+    format_func=lambda value: _words(value) or "Any thinking style",
+    key="candidates_style",
+)
+risk = risk_col.selectbox(
+    "Risk orientation",
+    [ANY, *(member.value for member in RiskOrientationLabel)],
+    format_func=lambda value: _words(value) or "Any risk orientation",
+    key="candidates_risk",
+)
+page_size = size_col.selectbox("Rows per page", PAGE_SIZES, key="candidates_page_size")
+
+filtered = any((search.strip(), position, status, thinking_style, risk))
+query = {
+    "search": search,
+    "position": position or None,
+    "status": status or None,
+    "thinking_style": thinking_style or None,
+    "risk_orientation": risk or None,
+}
+guessed_skip = (max(1, int(st.session_state.get(PAGE_KEY) or 1)) - 1) * page_size
+try:
+    with web.database_guard():
+        frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size)
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+
+if total == 0:
+    if filtered:
+        st.info("No candidate matches these filters.")
+        st.button("Clear filters", key="candidates_clear", on_click=_clear_filters, icon=":material/filter_alt_off:")
+    else:
+        st.info("No candidates yet. Issue an assessment; each candidate appears here as soon as their link is issued.")
+        ui.link_to_page("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
+    st.stop()
+
+if thinking_style or risk:
+    st.caption("Label filters show candidates with a computed profile, newest completion first.")
+window = ui.paginate(
+    total,
+    key=PAGE_KEY,
+    page_size=page_size,
+    reset_on=(search.strip(), position, status, thinking_style, risk, page_size),
+    noun="candidates",
+)
+if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page
+    with web.database_guard():
+        frame, total = reports.candidates_page(scope, **query, skip=window.skip, limit=window.limit)
+
+event = st.dataframe(
+    _display(frame),
+    hide_index=True,
+    width="stretch",
+    key=TABLE_KEY,
+    on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        COLUMN_LABELS["issued_at"]: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        COLUMN_LABELS["completed_at"]: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    },
+)
+st.caption("Select a row to open the candidate's profile.")
+rows = event.selection.rows if event is not None else []
+if rows and 0 <= rows[0] < len(frame):
+    st.switch_page("app_pages/profile.py", query_params={"attempt": frame.iloc[rows[0]]["attempt_id"]})

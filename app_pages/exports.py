@@ -1,0 +1,118 @@
+"""Exports: CSV files of candidates with profiles, of per-task metrics and of
+raw events, filtered by completion date and position. Each file is built on
+request (and audited), counted, then downloaded without a rerun."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from hiremate import reports, web
+from hiremate.scope import Scope
+
+PREPARED_KEY = "exports_prepared"  # kind -> {"filters", "data", "rows", "file_name"}
+
+EXPORTS: dict[str, tuple[str, str, Callable[..., bytes]]] = {
+    "candidates": (
+        "Candidates with profiles",
+        "One row per candidate with a computed profile: labels, confidences, summary, strengths and considerations.",
+        reports.candidates_csv,
+    ),
+    "per_task": (
+        "Per-task metrics",
+        "One row per completed task: time, hesitation, first decision, changes, final option, reasoning, idle time.",
+        reports.per_task_metrics_csv,
+    ),
+    "events": (
+        "Raw events",
+        "Every stored behaviour event of those candidates, in order, one payload field per column. Can be large.",
+        reports.events_csv,
+    ),
+}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _positions(organization_id: str, _scope: Scope) -> list[str]:
+    return reports.positions(_scope)
+
+
+def _data_rows(data: bytes) -> int:
+    """Rows after the header (cells may hold line breaks, so parse, don't count lines)."""
+    return max(0, sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1)
+
+
+def _file_name(kind: str, filters: dict[str, Any]) -> str:
+    parts = ["hiremate", kind.replace("_", "-")]
+    if filters["date_from"]:
+        parts.append(f"from-{filters['date_from']:%Y%m%d}")
+    if filters["date_to"]:
+        parts.append(f"to-{filters['date_to']:%Y%m%d}")
+    return "-".join(parts) + ".csv"
+
+
+scope = web.current_scope()
+st.title("Exports")
+st.caption(
+    "CSV files in UTF-8 that Excel opens correctly. Text that a spreadsheet would run as a formula is "
+    "prefixed with an apostrophe. Dates filter on when the assessment was completed (UTC, both days included)."
+)
+
+with web.database_guard():
+    positions = _positions(str(scope.organization_id), scope)
+
+from_col, to_col, position_col = st.columns(3)
+date_from: date | None = from_col.date_input("Completed from", value=None, key="exports_from", format="YYYY-MM-DD")
+date_to: date | None = to_col.date_input("Completed until", value=None, key="exports_to", format="YYYY-MM-DD")
+position = position_col.selectbox(
+    "Position", ["", *positions], format_func=lambda value: value or "All positions", key="exports_position"
+)
+filters = {"date_from": date_from, "date_to": date_to, "position": position or None}
+
+if date_from and date_to and date_from > date_to:
+    st.error("The start date is after the end date: no assessment can match. Swap or clear the dates.")
+    st.stop()
+
+prepared: dict[str, dict[str, Any]] = st.session_state.setdefault(PREPARED_KEY, {})
+
+for kind, (title, description, build) in EXPORTS.items():
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        st.caption(description)
+        if st.button("Prepare file", key=f"exports_prepare_{kind}", icon=":material/build:"):
+            try:
+                with web.database_guard(), st.spinner("Building the file…"):
+                    data = build(scope, **filters)
+            except ValueError as error:
+                st.error(str(error))
+            else:
+                prepared[kind] = {
+                    "filters": dict(filters),
+                    "data": data,
+                    "rows": _data_rows(data),
+                    "file_name": _file_name(kind, filters),
+                }
+        ready = prepared.get(kind)
+        if ready is None:
+            continue
+        if ready["filters"] != filters:
+            st.caption("The filters changed since this file was prepared: prepare it again.")
+            continue
+        rows = ready["rows"]
+        if rows:
+            st.caption(f"{rows} row(s) plus the header row.")
+        else:
+            st.info("Nothing matches these filters: the file has only the header row.")
+        st.download_button(
+            f"Download {title.lower()} (CSV)",
+            data=ready["data"],
+            file_name=ready["file_name"],
+            mime="text/csv",
+            on_click="ignore",
+            key=f"exports_download_{kind}",
+            icon=":material/download:",
+        )

@@ -1,0 +1,287 @@
+"""Candidate profile: one attempt's skill profile, metrics, charts and
+timeline. Opened with ?attempt=ID or ?email=ADDRESS, so links can be shared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hiremate import attempts, charts, profiles, reports, ui, web
+from hiremate.models import AttemptStatus
+from hiremate.reports import COLUMN_LABELS
+
+PICKER_KEY = "profile_attempt"
+FLASH_KEY = "profile_flash"
+SEARCH_KEY = "profile_email_search"
+
+
+def _words(value: Any) -> str:
+    """A stored label as words: ``risk_averse`` -> ``Risk averse``."""
+    text = str(value or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else "—"
+
+
+def _bullets(items: list[str], empty: str) -> None:
+    if items:
+        st.markdown("\n".join(f"- {web.escape_markdown(item)}" for item in items))
+    else:
+        st.caption(empty)
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={column: COLUMN_LABELS.get(column, column) for column in frame.columns})
+
+
+scope = web.current_scope()
+st.title("Candidate profile")
+
+attempt_param = st.query_params.get("attempt")
+email_param = st.query_params.get("email")
+
+if not attempt_param and not email_param:
+    st.info("Open a profile from the Candidates page, or find a candidate by email.")
+    with st.form("profile_find"):
+        email = st.text_input("Candidate email", key=SEARCH_KEY, autocomplete="off")
+        found = st.form_submit_button("Find", icon=":material/search:")
+    if found and email.strip():
+        st.query_params["email"] = email.strip()
+        st.rerun()
+    ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+    st.stop()
+
+attempt_id = attempt_param
+if not attempt_id:
+    with web.database_guard():
+        history = reports.attempts_for_email(scope, email_param or "")
+    if not history:
+        st.warning(
+            f"No assessment for {web.escape_markdown(email_param or '')} was found in your organisation. "
+            "Check the address, or search on the Candidates page."
+        )
+        ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+        st.stop()
+    choices = {item.attempt_id: f"{item.label} · {ui.status_label(item.status)}" for item in history}
+    if st.session_state.get(PICKER_KEY) not in choices:
+        # The newest completed attempt first, else the newest issued.
+        completed = [item.attempt_id for item in history if item.status == AttemptStatus.COMPLETED]
+        st.session_state[PICKER_KEY] = completed[0] if completed else history[0].attempt_id
+    if len(history) > 1:
+        attempt_id = st.selectbox(
+            f"This candidate has {len(history)} assessments",
+            options=list(choices),
+            format_func=lambda value: choices.get(value, value),
+            key=PICKER_KEY,
+        )
+    else:
+        attempt_id = history[0].attempt_id
+
+with web.database_guard():
+    bundle = reports.profile_bundle(scope, attempt_id or "")
+if bundle is None:
+    st.error("Attempt not found in your organisation. It may have been erased, or the link is mistyped.")
+    ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+    st.stop()
+
+attempt = bundle.attempt
+info = attempt.candidate_info
+status = AttemptStatus(attempt.status)
+
+# ---------------------------------------------------------------- header
+
+st.header(web.escape_markdown(info.name), anchor=False)
+facts = [web.escape_markdown(info.email)]
+if info.position:
+    facts.append(web.escape_markdown(info.position))
+facts.append(ui.status_markdown(status))
+if attempt.completed_at:
+    facts.append(f"Completed {ui.format_time(attempt.completed_at)}")
+elif attempt.started_at:
+    facts.append(f"Started {ui.format_time(attempt.started_at)}")
+else:
+    facts.append(f"Issued {ui.format_time(attempt.created_at)}")
+st.markdown(" · ".join(facts))
+ui.show_flash(FLASH_KEY)
+
+
+def _recompute() -> None:
+    """Recompute this attempt's metrics and profile (this organisation's only)."""
+    with web.database_guard():
+        current = attempts.get_attempt(scope, attempt.id)
+        if current is None:
+            st.error("Attempt not found in your organisation.")
+            return
+        result = profiles.compute_and_store(scope.db, current.id)
+        if result is None:
+            st.warning("This attempt has not ended after starting, so there is nothing to compute yet.")
+            return
+        scope.audit("attempt.recomputed", "attempt", current.id)
+    ui.invalidate_reads()
+    ui.flash(FLASH_KEY, "Metrics and profile recomputed from the stored events.")
+    st.rerun()
+
+
+if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
+    if status == AttemptStatus.PENDING:
+        st.info("The candidate has not started this assessment yet. The profile appears once it ends.")
+    else:
+        st.info(
+            "This assessment is in progress. Watch it live; the profile is computed when it ends.",
+            icon=":material/sensors:",
+        )
+        ui.link_to_page(
+            "app_pages/live.py",
+            label="Watch live",
+            icon=":material/sensors:",
+            query_params={"attempt": str(attempt.id)},
+        )
+    st.stop()
+
+if bundle.profile is None or bundle.metrics is None:
+    if attempt.started_at is None:
+        st.info(
+            f"This assessment was {ui.status_label(status).lower()} before it started, so there are no observations."
+        )
+        st.stop()
+    st.warning("This attempt has ended but has no computed profile yet. Compute it from the stored events.")
+    if st.button("Compute the profile", key="profile_recompute", type="primary", icon=":material/refresh:"):
+        _recompute()
+    st.stop()
+
+profile = bundle.profile
+metrics = bundle.metrics
+if status != AttemptStatus.COMPLETED:
+    st.caption(
+        f"This attempt was {ui.status_label(status).lower()} before the end: the profile covers the "
+        f"{metrics.global_metrics.tasks_completed} of {metrics.global_metrics.total_tasks} tasks completed."
+    )
+
+# ---------------------------------------------------------------- profile
+
+st.subheader("Summary", divider="gray", anchor=False)
+st.markdown(web.escape_markdown(profile.overall_summary))
+
+dimensions = [
+    ("Thinking style", _words(profile.thinking_style.primary), profile.thinking_style),
+    (
+        "Decision pattern",
+        f"{_words(profile.decision_pattern.speed)} · {_words(profile.decision_pattern.consistency).lower()}",
+        profile.decision_pattern,
+    ),
+    ("Risk orientation", _words(profile.risk_orientation.preference), profile.risk_orientation),
+    (
+        "Communication style",
+        f"{_words(profile.communication_style.reasoning_depth)} · "
+        f"{_words(profile.communication_style.logical_structure).lower()}",
+        profile.communication_style,
+    ),
+]
+for row in (dimensions[:2], dimensions[2:]):
+    for column, (title, label, result) in zip(st.columns(2), row, strict=True):
+        with column.container(border=True):
+            st.caption(title)
+            st.markdown(f"### {web.escape_markdown(label)}")
+            confidence = min(1.0, max(0.0, float(result.confidence)))
+            st.progress(confidence, text=f"Confidence {confidence:.0%}")
+            _bullets(list(result.evidence), "No evidence recorded.")
+
+strengths_col, considerations_col = st.columns(2)
+with strengths_col:
+    st.subheader("Strengths", anchor=False)
+    _bullets(profile.strengths, "No particular strengths were derived from this session.")
+with considerations_col:
+    st.subheader("Considerations", anchor=False)
+    st.caption("Neutral observations to explore in an interview.")
+    _bullets(profile.considerations, "Nothing to note.")
+
+# ---------------------------------------------------------------- session signals
+
+st.subheader("Session signals", divider="gray", anchor=False)
+st.caption(
+    "Observations only: people switch windows or pause for many ordinary reasons. Times are measured inside each task."
+)
+overall = metrics.global_metrics
+focus_losses = sum(item.focus_loss_count for item in metrics.per_task_metrics)
+idle_seconds = sum(item.idle_time_seconds for item in metrics.per_task_metrics)
+signal_cols = st.columns(4)
+signal_cols[0].metric("Left the window", f"{focus_losses} time(s)")
+signal_cols[1].metric("Idle time", f"{idle_seconds:.0f}s")
+signal_cols[2].metric("Attention stability", f"{metrics.aggregated_patterns.attention_stability:.0%}")
+signal_cols[3].metric("Tasks completed", f"{overall.tasks_completed} of {overall.total_tasks}")
+time_cols = st.columns(3)
+time_cols[0].metric("Total time", f"{overall.total_time_seconds:.0f}s")
+time_cols[1].metric("Active time", f"{overall.active_interaction_time_seconds:.0f}s")
+time_cols[2].metric("Hesitation time", f"{overall.hesitation_time_seconds:.0f}s")
+
+# ---------------------------------------------------------------- per task
+
+per_task = reports.per_task_frame(metrics, attempt)
+st.subheader("Per task", divider="gray", anchor=False)
+if per_task.empty:
+    st.caption("No task was completed, so there are no per-task metrics.")
+else:
+    st.dataframe(_labelled(per_task), hide_index=True, width="stretch", key="profile_per_task")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.time_per_task_chart(per_task), key="profile_chart_time")
+    right.plotly_chart(charts.decision_changes_chart(per_task), key="profile_chart_changes")
+    left.plotly_chart(charts.risk_mix_chart(per_task), key="profile_chart_risk")
+    right.plotly_chart(charts.first_decision_chart(per_task), key="profile_chart_first")
+
+# ---------------------------------------------------------------- timeline
+
+st.subheader("Timeline", divider="gray", anchor=False)
+timeline = reports.timeline_frame(bundle.events, attempt)
+if timeline.empty:
+    st.caption("No events were recorded for this attempt.")
+else:
+    task_choices = {0: "All tasks"}
+    for number, title in zip(timeline["task_number"], timeline["task_title"], strict=True):
+        task_choices.setdefault(int(number), f"{int(number)}. {title}")
+    chosen = st.selectbox(
+        "Task",
+        options=list(task_choices),
+        format_func=lambda value: task_choices.get(value, str(value)),
+        key="profile_timeline_task",
+    )
+    shown = timeline if not chosen else timeline[timeline["task_number"] == chosen]
+    st.caption(f"{len(shown)} event(s). The candidate's text is shown exactly as typed.")
+    st.dataframe(
+        _labelled(shown),
+        hide_index=True,
+        width="stretch",
+        key="profile_timeline",
+        column_config={COLUMN_LABELS["candidate_text"]: st.column_config.TextColumn(width="large")},
+    )
+
+# ---------------------------------------------------------------- actions
+
+st.subheader("Downloads and maintenance", divider="gray", anchor=False)
+download_metrics, download_events, recompute_col = st.columns(3)
+attempt_key = str(attempt.id)
+download_metrics.download_button(
+    "Per-task metrics (CSV)",
+    data=lambda: reports.attempt_metrics_csv(scope, attempt_key),  # built on click, then audited
+    file_name=f"hiremate-{attempt_key}-metrics.csv",
+    mime="text/csv",
+    on_click="ignore",
+    key="profile_download_metrics",
+    icon=":material/download:",
+)
+download_events.download_button(
+    "Events (CSV)",
+    data=lambda: reports.attempt_events_csv(scope, attempt_key),
+    file_name=f"hiremate-{attempt_key}-events.csv",
+    mime="text/csv",
+    on_click="ignore",
+    key="profile_download_events",
+    icon=":material/download:",
+)
+if recompute_col.button(
+    "Recompute",
+    key="profile_recompute",
+    icon=":material/refresh:",
+    help="Compute metrics and profile again from the stored events (replaces the current ones).",
+):
+    _recompute()
+st.caption(f"Profile generated {ui.format_time(profile.generated_at)} by rules version {profile.version}.")
