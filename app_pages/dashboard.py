@@ -1,0 +1,123 @@
+"""Dashboard: the organisation at a glance (tasks, assessments by status,
+completions this week, median completion time), what happened lately, and
+links to the other pages. The numbers are counted by hiremate.dashboard."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from hiremate import auth, dashboard, ui, web
+from hiremate.dashboard import ActivityItem, DashboardStats
+from hiremate.models import AttemptStatus, Role
+from hiremate.scope import Scope
+from hiremate.timeutil import utcnow
+
+ACTIVITY_LIMIT = 20
+ACTIVITY_ICONS = {
+    "issued": ":material/send:",
+    "reissued": ":material/link:",
+    "locked": ":material/lock:",
+    "started": ":material/play_circle:",
+    "completed": ":material/check_circle:",
+}
+QUICK_LINKS = [
+    ("app_pages/tasks.py", "Author and preview tasks", ":material/checklist:"),
+    ("app_pages/assessments.py", "Issue an assessment", ":material/send:"),
+    ("app_pages/live.py", "Watch a live session", ":material/sensors:"),
+    ("app_pages/candidates.py", "Browse candidates", ":material/groups:"),
+    ("app_pages/compare.py", "Compare candidates", ":material/compare_arrows:"),
+    ("app_pages/exports.py", "Export CSV", ":material/download:"),
+]
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _stats(org: str, _scope: Scope) -> DashboardStats:
+    return dashboard.dashboard_stats(_scope)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _activity(org: str, _scope: Scope) -> list[ActivityItem]:
+    return dashboard.recent_activity(_scope, limit=ACTIVITY_LIMIT)
+
+
+def _headline(stats: DashboardStats) -> None:
+    by_status = stats.attempts_by_status
+    cols = st.columns(5)
+    cols[0].metric("Active tasks", stats.active_tasks, border=True)
+    cols[1].metric("Assessments issued", stats.total_attempts, border=True)
+    cols[2].metric("In progress now", by_status.get(AttemptStatus.IN_PROGRESS.value, 0), border=True)
+    cols[3].metric(f"Completed, last {dashboard.RECENT_DAYS} days", stats.completed_last_7_days, border=True)
+    cols[4].metric(
+        "Median duration",
+        ui.format_duration(stats.median_completion_seconds, parts=1),
+        help=(
+            f"Median time from start to finish: {ui.format_duration(stats.median_completion_seconds)}, "
+            f"over {stats.median_sample_size} completed assessments."
+            if stats.median_sample_size
+            else "No completed assessments yet."
+        ),
+        border=True,
+    )
+    st.markdown("**Assessments by status**")
+    cols = st.columns(len(by_status))
+    for col, (status, count) in zip(cols, by_status.items(), strict=True):
+        with col:
+            ui.status_badge(status)
+            st.markdown(f"### {count}")
+
+
+def _feed(items: list[ActivityItem]) -> None:
+    st.subheader("Recent activity")
+    if not items:
+        st.caption("Nothing yet: issued, started, completed and locked assessments appear here.")
+        return
+    now = utcnow()
+    with st.container(border=True):
+        for item in items:
+            icon = ACTIVITY_ICONS.get(item.kind, ":material/info:")
+            when = f"{ui.format_ago(item.at, now)} · {ui.format_time(item.at)}"
+            st.markdown(f"{icon} {web.escape_markdown(item.text)} :gray[{web.escape_markdown(when)}]")
+
+
+def _links(user_role: str) -> None:
+    st.subheader("Go to")
+    for path, label, icon in QUICK_LINKS:
+        ui.link_to_page(path, label=label, icon=icon)
+    if user_role == Role.ADMIN:
+        ui.link_to_page("app_pages/team.py", label="Manage the team", icon=":material/admin_panel_settings:")
+
+
+# ---------------------------------------------------------------- the page
+
+
+user = web.require_user()
+scope = web.current_scope()
+org = str(scope.organization_id)
+with web.database_guard():
+    stats = _stats(org, scope)
+    activity = _activity(org, scope)
+    organization = auth.get_organization(scope.db, scope.organization_id)
+
+st.title("Dashboard")
+if organization:
+    st.caption(web.escape_markdown(organization.name))
+
+if stats.active_tasks == 0 and stats.total_attempts == 0:
+    with st.container(border=True):
+        st.markdown("### Welcome to HireMate")
+        st.markdown(
+            "Nothing to count yet. Three steps get you going:\n\n"
+            "1. **Tasks**: write short decision scenarios, or install the ready-made library.\n"
+            "2. **Assessments**: issue a one-time link to a candidate.\n"
+            "3. **Candidates**: read the profile when they finish; watch live meanwhile."
+        )
+        ui.link_to_page("app_pages/tasks.py", label="Start with tasks", icon=":material/checklist:")
+    if user.role == Role.ADMIN:
+        ui.link_to_page("app_pages/team.py", label="Invite your team", icon=":material/group_add:")
+else:
+    _headline(stats)
+    main, side = st.columns([3, 1], gap="large")
+    with main:
+        _feed(activity)
+    with side:
+        _links(user.role)

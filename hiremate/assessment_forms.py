@@ -1,0 +1,99 @@
+"""The issue-an-assessment form's model, without Streamlit: a candidate's
+details checked field by field, in words a recruiter can act on.
+
+The resume URL must be an http(s) address: it is shown to recruiters as a
+link later, and a ``javascript:`` URL there would run in their browser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from hiremate.models import CandidateInfo
+
+MAX_EXPIRY_DAYS = 90
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_PHONE = re.compile(r"^[0-9+()./\- ]{3,50}$")
+
+
+class FormProblems(ValueError):
+    """The form cannot be used as filled in; ``problems`` has one line per field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class TaskChoice:
+    """Which tasks the attempt gets: ``task_ids`` by hand, or a ``sample``."""
+
+    task_ids: list[str] | None = None
+    sample: int | None = None
+    category: str | None = None
+    difficulty: str | None = None
+
+
+def candidate_info(
+    *, name: str, email: str, phone: str = "", position: str = "", resume_url: str = ""
+) -> CandidateInfo:
+    """The candidate as typed, trimmed and checked; FormProblems lists what is wrong."""
+    name, email = " ".join((name or "").split()), (email or "").strip().lower()
+    phone, position, resume_url = (phone or "").strip(), " ".join((position or "").split()), (resume_url or "").strip()
+    problems = []
+    if not name:
+        problems.append("Name: is required")
+    if not email:
+        problems.append("Email: is required")
+    elif not _EMAIL.match(email):
+        problems.append("Email: is not an email address")
+    if phone and not _PHONE.match(phone):
+        problems.append("Phone: use digits, spaces and + ( ) - . / only")
+    if resume_url and not is_web_url(resume_url):
+        problems.append("Resume URL: must be a web address starting with http:// or https://")
+    if problems:
+        raise FormProblems(problems)
+    try:
+        return CandidateInfo(
+            name=name, email=email, phone=phone or None, position=position, resume_url=resume_url or None
+        )
+    except ValidationError as error:
+        raise FormProblems([_describe(e) for e in error.errors()]) from None
+
+
+def task_choice(
+    *,
+    by_hand: bool,
+    task_ids: list[str] | None = None,
+    sample: int | None = None,
+    category: str | None = None,
+    difficulty: str | None = None,
+) -> TaskChoice:
+    """Tasks picked by hand (at least one) or sampled (at least one)."""
+    if by_hand:
+        if not task_ids:
+            raise FormProblems(["Tasks: pick at least one task"])
+        return TaskChoice(task_ids=list(task_ids))
+    if not sample or sample < 1:
+        raise FormProblems(["Number of tasks: sample at least one task"])
+    return TaskChoice(sample=int(sample), category=category or None, difficulty=difficulty or None)
+
+
+def expiry_days(days: int | None) -> int:
+    if days is None or not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise FormProblems([f"Link valid for: between 1 and {MAX_EXPIRY_DAYS} days"])
+    return int(days)
+
+
+def is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and " " not in url
+
+
+def _describe(error: dict) -> str:
+    field = str(error.get("loc", ("?",))[-1]).replace("_", " ")
+    return f"{field[:1].upper()}{field[1:]}: {error.get('msg', 'is invalid')}"

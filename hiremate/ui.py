@@ -1,0 +1,353 @@
+"""Small Streamlit helpers every recruiter page shares: status badges,
+pagination, a one-time secret box with a copy button, flash messages,
+refusals shown as messages, links to pages that may not exist yet, and
+times and durations for people.
+
+Like ``hiremate.web`` this module imports Streamlit; the domain modules do
+not. Every helper takes the session-state ``key`` it uses from the caller,
+so pages keep their own prefixes ("tasks_page", "assess_new_link").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from hiremate import web
+from hiremate.assessment_forms import FormProblems
+from hiremate.attempts import AttemptError
+from hiremate.auth import AuthError
+from hiremate.models import AttemptStatus
+from hiremate.tasks import TaskError, TaskValidationError
+from hiremate.timeutil import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent  # where app.py and app_pages/ live
+BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
+FlashKind = Literal["success", "info", "warning", "error"]
+REFUSALS: tuple[type[Exception], ...] = (AuthError, TaskError, AttemptError, FormProblems)
+
+_log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- status badges
+
+
+@dataclass(frozen=True)
+class BadgeStyle:
+    label: str
+    color: BadgeColor
+    icon: str
+
+
+STATUS_STYLES: Mapping[str, BadgeStyle] = {
+    AttemptStatus.PENDING.value: BadgeStyle("Pending", "blue", ":material/schedule:"),
+    AttemptStatus.IN_PROGRESS.value: BadgeStyle("In progress", "orange", ":material/play_circle:"),
+    AttemptStatus.COMPLETED.value: BadgeStyle("Completed", "green", ":material/check_circle:"),
+    AttemptStatus.EXPIRED.value: BadgeStyle("Expired", "gray", ":material/timer_off:"),
+    AttemptStatus.LOCKED.value: BadgeStyle("Locked", "red", ":material/lock:"),
+}
+
+
+def status_style(status: str) -> BadgeStyle:
+    return STATUS_STYLES.get(str(status), BadgeStyle(str(status).replace("_", " ").capitalize(), "gray", ""))
+
+
+def status_label(status: str) -> str:
+    """``in_progress`` -> ``In progress`` (for tables and selectboxes)."""
+    return status_style(status).label
+
+
+def status_markdown(status: str) -> str:
+    """The status as an inline badge for st.markdown, e.g. ``:green-badge[... Completed]``."""
+    style = status_style(status)
+    icon = f"{style.icon} " if style.icon else ""
+    return f":{style.color}-badge[{icon}{style.label}]"
+
+
+def status_badge(status: str) -> None:
+    """Render the attempt status as a coloured badge."""
+    style = status_style(status)
+    st.badge(style.label, icon=style.icon or None, color=style.color)
+
+
+# ---------------------------------------------------------------- pagination
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """One page of a list: pass ``skip`` and ``limit`` to the query."""
+
+    page: int  # 1-based
+    pages: int
+    page_size: int
+    total: int
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when the list is empty)."""
+        return min(self.skip + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.skip + self.page_size, self.total)
+
+    def caption(self, noun: str = "item", plural: str | None = None) -> str:
+        many = plural or f"{noun}s"
+        if self.total == 0:
+            return f"No {many}"
+        if self.pages == 1:
+            return count_noun(self.total, noun, plural)
+        return f"Showing {self.first}–{self.last} of {self.total} {many}"
+
+
+def count_noun(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 task``, ``3 tasks`` (``plural`` for irregular nouns)."""
+    return f"{count} {noun if count == 1 else plural or f'{noun}s'}"
+
+
+def page_window(total: int, page_size: int, page: int | None) -> PageWindow:
+    """The window of ``page`` (clamped to the pages that exist)."""
+    page_size = max(1, int(page_size))
+    total = max(0, int(total))
+    pages = max(1, math.ceil(total / page_size))
+    return PageWindow(page=min(max(int(page or 1), 1), pages), pages=pages, page_size=page_size, total=total)
+
+
+def paginate(
+    total: int,
+    *,
+    key: str,
+    page_size: int = 20,
+    reset_on: Sequence[Any] = (),
+    noun: str = "item",
+    plural: str | None = None,
+) -> PageWindow:
+    """Render "Showing 21–40 of 345 tasks" (``noun="task"``) and, with more
+    than one page, a page picker (``st.pagination`` under ``key``); return
+    the chosen window.
+
+    Call it after counting and before reading the rows (pass the window's
+    ``skip``/``limit`` to the query). ``reset_on`` holds the list's filters:
+    when they change, the list goes back to page 1. To show the picker under
+    the rows, create ``rows = st.container()`` first and fill it afterwards.
+    """
+    filters_key = f"{key}__filters"
+    signature = repr(tuple(reset_on))
+    if st.session_state.get(filters_key) != signature:
+        st.session_state[filters_key] = signature
+        st.session_state[key] = 1
+    window = page_window(total, page_size, st.session_state.get(key, 1))
+    columns = st.columns([3, 2], vertical_alignment="center")
+    columns[0].caption(window.caption(noun, plural))
+    if window.pages > 1:
+        st.session_state[key] = window.page  # the list may have shrunk since the last run
+        with columns[1]:
+            st.pagination(window.pages, key=key, width="stretch")
+    return window
+
+
+# ---------------------------------------------------------------- secrets shown once
+
+
+SECRET_WARNING = (
+    "Copy it now: it is shown only this once. HireMate stores only a fingerprint of it and cannot show it again."
+)
+
+
+def copy_box(value: str, *, label: str | None = None) -> None:
+    """``value`` in a code box (its copy button copies it exactly)."""
+    if label:
+        st.caption(label)
+    st.code(value, language=None, wrap_lines=True)
+
+
+def remember_secret(key: str, value: str, *, title: str, note: str = "") -> None:
+    """Keep a just-created secret (a candidate link, an invitation token) for
+    ``show_secret``: in this browser tab's session only, until dismissed."""
+    st.session_state[key] = {"value": value, "title": title, "note": note}
+
+
+def show_secret(key: str, *, warning: str = SECRET_WARNING) -> bool:
+    """Render the secret kept under ``key``: title, copy box, warning and a
+    button that forgets it. Returns whether one was shown."""
+    secret = st.session_state.get(key)
+    if not isinstance(secret, dict) or not secret.get("value"):
+        return False
+    with st.container(border=True):
+        st.markdown(f":material/key: **{web.escape_markdown(str(secret.get('title') or 'Copy this'))}**")
+        copy_box(str(secret["value"]))
+        if secret.get("note"):
+            st.caption(web.escape_markdown(str(secret["note"])))
+        st.warning(warning, icon=":material/visibility_off:")
+        st.button("Done, I have copied it", key=f"{key}__done", on_click=forget, args=(key,))
+    return True
+
+
+def forget(key: str) -> None:
+    st.session_state.pop(key, None)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def flash(key: str, message: str, *, kind: FlashKind = "success") -> None:
+    """A message for the next run of the page (``show_flash(key)`` shows it once)."""
+    st.session_state[key] = (kind, message)
+
+
+def show_flash(key: str) -> None:
+    kept = st.session_state.pop(key, None)
+    if not kept:
+        return
+    kind, message = kept
+    show: Callable[..., Any] = {"success": st.success, "info": st.info, "warning": st.warning}.get(kind, st.error)
+    show(message)
+
+
+def problems_markdown(problems: Sequence[str], intro: str = "Please fix:") -> str:
+    """A list of problems as escaped markdown bullets."""
+    return "\n".join([intro, "", *(f"- {web.escape_markdown(p)}" for p in problems)])
+
+
+def sentence(text: str) -> str:
+    """A refusal's message with a capital letter and a full stop."""
+    text = str(text).strip()
+    if not text:
+        return "That did not work."
+    text = text[:1].upper() + text[1:]
+    return text if text[-1] in ".!?" else f"{text}."
+
+
+@contextmanager
+def refusals(container: DeltaGenerator | None = None) -> Iterator[None]:
+    """Run a recruiter's action; a refusal (invalid input, a lost race, a
+    database that does not answer) becomes an error message in ``container``
+    (default: here) and the rest of the ``with`` block is skipped."""
+    target: Any = container if container is not None else st
+    try:
+        yield
+    except (TaskValidationError, FormProblems) as error:
+        target.error(problems_markdown(error.problems), icon=":material/error:")
+    except REFUSALS as error:
+        target.error(web.escape_markdown(sentence(str(error))), icon=":material/block:")
+    except web.DATABASE_DOWN as error:
+        _log.warning("database unavailable: %s", error)
+        target.error(web.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
+
+
+def invalidate_reads() -> None:
+    """Forget cached reads (call after a write, so lists show it at once)."""
+    st.cache_data.clear()
+
+
+# ---------------------------------------------------------------- links between pages
+
+
+def page_exists(path: str) -> bool:
+    """Whether ``app_pages/x.py`` is in the tree (app.py registers only those)."""
+    return (ROOT / path).is_file()
+
+
+def link_to_page(
+    path: str,
+    *,
+    label: str,
+    icon: str | None = None,
+    query_params: Mapping[str, str] | None = None,
+    help: str | None = None,
+) -> bool:
+    """A link to another page of the app, carrying ``query_params``; a page
+    that is not there (yet) shows as plain text. Returns whether it linked."""
+    if not page_exists(path):
+        st.caption(f"{web.escape_markdown(label)} (not available yet)")
+        return False
+    st.page_link(path, label=label, icon=icon, query_params=dict(query_params or {}) or None, help=help)
+    return True
+
+
+# ---------------------------------------------------------------- times for people
+
+
+_DURATION_UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))
+
+
+def format_duration(seconds: float | None, *, parts: int = 2) -> str:
+    """``754`` -> ``12 min 34 s``; with ``parts=1``, ``13 min`` (rounded to
+    the last unit shown); None -> ``—``."""
+    if seconds is None or seconds != seconds:  # None or NaN
+        return "—"
+    total = max(0, math.floor(seconds + 0.5))
+    if total == 0:
+        return "0 s"
+    lead = next(i for i, (size, _) in enumerate(_DURATION_UNITS) if total >= size)
+    step = _DURATION_UNITS[min(lead + parts - 1, len(_DURATION_UNITS) - 1)][0]
+    total = math.floor(total / step + 0.5) * step
+    lead = next(i for i, (size, _) in enumerate(_DURATION_UNITS) if total >= size)  # 59.6 min is 1 h
+    shown = []
+    for size, unit in _DURATION_UNITS[lead : lead + parts]:
+        count, total = divmod(total, size)
+        if count:
+            shown.append(f"{count} {unit}")
+    return " ".join(shown)
+
+
+def format_ago(when: datetime | None, now: datetime | None = None) -> str:
+    """``when`` relative to ``now``: "just now", "5 min ago", "in 3 days"."""
+    if when is None:
+        return "—"
+    now = now or utcnow()
+    delta = (_aware(now) - _aware(when)).total_seconds()
+    future, delta = delta < 0, abs(delta)
+    if delta < 45:
+        return "in a moment" if future else "just now"
+    minutes, hours, days = (math.floor(delta / size + 0.5) for size in (60, 3600, 86400))
+    if minutes < 60:
+        text = f"{max(minutes, 1)} min"
+    elif hours < 24:
+        text = f"{hours} h"
+    else:
+        text = count_noun(days, "day")
+    return f"in {text}" if future else f"{text} ago"
+
+
+def browser_zone() -> ZoneInfo | None:
+    """The browser's time zone (None when unknown, as under AppTest)."""
+    name = st.context.timezone
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def format_time(when: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """``2026-11-25 18:04`` in the browser's zone, or with ``UTC`` when unknown."""
+    if when is None:
+        return "—"
+    zone = zone or browser_zone()
+    if zone is None:
+        return _aware(when).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _aware(when).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
