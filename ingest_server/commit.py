@@ -1,0 +1,270 @@
+"""Group commit: one writer per process for ``behavior_events``.
+
+Connections hand in their validated events (``submit``); the writer gathers
+what arrives within ``group_commit_ms`` from every connection and stores it
+with one ``insert_many(ordered=False)`` in a thread of its own, so the event
+loop never waits on pymongo. Before writing, one query checks every attempt
+involved: a request whose connection was taken over (``session_epoch``
+moved on) or whose attempt is no longer open is refused, not written. Each
+request's future resolves once the database acknowledged the write with the
+configured write concern (``w="majority"``).
+
+Per event the outcome is: stored, or already stored (duplicate key 11000,
+the one error code read: the stored ``_id`` is looked up), or failed. After
+the first failure of an attempt nothing of that attempt is reported stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from hiremate import db as dbmod
+from hiremate.models import AttemptStatus
+from hiremate.timeutil import utcnow
+
+log = logging.getLogger("ingest_server.commit")
+
+DUPLICATE_KEY = 11000
+MAX_GROUP_EVENTS = 5000
+
+
+class Verdict(StrEnum):
+    OK = "ok"  # every event stored (or already stored)
+    STALE = "stale"  # the connection's session epoch is no longer current: 4409
+    CLOSED = "closed"  # the attempt is not in progress (or past its expiry)
+    FAILED = "failed"  # the database failed: results holds the stored prefix only
+
+
+@dataclass
+class EventResult:
+    seq: int
+    event_id: ObjectId
+    duplicate: bool  # stored before, by someone else (the stored _id is event_id)
+
+
+@dataclass
+class WriteOutcome:
+    verdict: Verdict
+    results: list[EventResult] = field(default_factory=list)
+    status: str | None = None  # the attempt's status when CLOSED
+    expired: bool = False  # CLOSED because expires_at passed while in progress
+    error: str | None = None
+
+
+@dataclass
+class WriteRequest:
+    attempt_id: ObjectId
+    epoch: int
+    docs: list[dict[str, Any]]  # in seq order, each with its own _id
+    future: asyncio.Future[WriteOutcome]
+
+
+class GroupCommitter:
+    def __init__(self, db: Database, *, window_ms: float = 2.0) -> None:
+        self.db = db
+        self.window = max(window_ms, 0.0) / 1000.0
+        self._queue: asyncio.Queue[WriteRequest | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        self._task: asyncio.Task[None] | None = None
+        self.groups = 0
+        self.events_written = 0
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    def submit(self, attempt_id: ObjectId, epoch: int, docs: list[dict[str, Any]]) -> asyncio.Future[WriteOutcome]:
+        """Queue ``docs`` (may be empty: the attempt and epoch are still checked)."""
+        future: asyncio.Future[WriteOutcome] = asyncio.get_running_loop().create_future()
+        if self._task is None:
+            future.set_result(WriteOutcome(Verdict.FAILED, error="the writer is not running"))
+            return future
+        self._queue.put_nowait(WriteRequest(attempt_id, epoch, docs, future))
+        return future
+
+    # ------------------------------------------------------------ the writer
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            if self.window:
+                await asyncio.sleep(self.window)
+            group, count = [first], len(first.docs)
+            while count < MAX_GROUP_EVENTS and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+                count += len(item.docs)
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self.write_group, group)
+            except Exception as exc:  # never leave a sender waiting
+                log.exception("group commit crashed")
+                outcomes = [WriteOutcome(Verdict.FAILED, error=str(exc)) for _ in group]
+            self.groups += 1
+            for request, outcome in zip(group, outcomes, strict=True):
+                if not request.future.done():
+                    request.future.set_result(outcome)
+        # Anything still queued after the stop marker gets a clear answer.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None and not item.future.done():
+                item.future.set_result(WriteOutcome(Verdict.FAILED, error="the server is stopping"))
+
+    def write_group(self, group: list[WriteRequest]) -> list[WriteOutcome]:
+        """Blocking: check the attempts, insert the events, map the results."""
+        now = utcnow()
+        attempt_ids = list({request.attempt_id for request in group})
+        try:
+            found = {
+                doc["_id"]: doc
+                for doc in self.db[dbmod.ATTEMPTS].find(
+                    {"_id": {"$in": attempt_ids}}, {"session_epoch": 1, "status": 1, "expires_at": 1}
+                )
+            }
+        except PyMongoError as exc:
+            log.warning("attempt check failed: %s", exc)
+            return [WriteOutcome(Verdict.FAILED, error=str(exc)) for _ in group]
+
+        outcomes: list[WriteOutcome | None] = [None] * len(group)
+        writing: list[int] = []
+        for index, request in enumerate(group):
+            verdict = _check(found.get(request.attempt_id), request.epoch, now)
+            if verdict is not None:
+                outcomes[index] = verdict
+            elif not request.docs:
+                outcomes[index] = WriteOutcome(Verdict.OK)
+            else:
+                writing.append(index)
+
+        if writing:
+            docs: list[dict[str, Any]] = []
+            for index in writing:
+                docs.extend(group[index].docs)
+            docs.sort(key=lambda d: (str(d["attempt_id"]), d["sequence_number"]))  # stable: each attempt in seq order
+            failed, duplicates, fatal = self._insert(docs)
+            if failed:
+                # Nothing after an attempt's first failed event counts as stored.
+                first_failed: dict[ObjectId, int] = {}
+                for doc in docs:
+                    if doc["_id"] in failed:
+                        seq = first_failed.get(doc["attempt_id"])
+                        if seq is None or doc["sequence_number"] < seq:
+                            first_failed[doc["attempt_id"]] = doc["sequence_number"]
+                for doc in docs:
+                    seq = first_failed.get(doc["attempt_id"])
+                    if seq is not None and doc["sequence_number"] >= seq:
+                        failed.add(doc["_id"])
+            stored_ids: dict[ObjectId, ObjectId] = {}
+            if duplicates and fatal is None:
+                try:
+                    stored_ids = self._lookup_ids(docs, duplicates)
+                except PyMongoError as exc:
+                    fatal = str(exc)
+            for index in writing:
+                outcomes[index] = _outcome(group[index], failed, duplicates, stored_ids, fatal)
+        self.events_written += sum(len(group[i].docs) for i in writing)
+        return [o if o is not None else WriteOutcome(Verdict.FAILED, error="no outcome") for o in outcomes]
+
+    def _insert(self, docs: list[dict[str, Any]]) -> tuple[set[ObjectId], set[ObjectId], str | None]:
+        """(failed _ids, duplicate _ids, fatal error): fatal means nothing is known stored."""
+        try:
+            self.db[dbmod.EVENTS].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            details = exc.details or {}
+            if details.get("writeConcernErrors"):
+                return set(), set(), "the write concern was not satisfied"
+            failed: set[ObjectId] = set()
+            duplicates: set[ObjectId] = set()
+            for error in details.get("writeErrors", []):
+                index = error.get("index")
+                if not isinstance(index, int) or not 0 <= index < len(docs):
+                    return set(), set(), "unexpected bulk write error"
+                target = duplicates if error.get("code") == DUPLICATE_KEY else failed
+                target.add(docs[index]["_id"])
+            return failed, duplicates, None
+        except PyMongoError as exc:
+            log.warning("insert_many failed: %s", exc)
+            return set(), set(), str(exc)
+        return set(), set(), None
+
+    def _lookup_ids(self, docs: list[dict[str, Any]], duplicate_ids: set[ObjectId]) -> dict[ObjectId, ObjectId]:
+        """For each refused duplicate (by its own _id), the _id stored under its (attempt, seq)."""
+        wanted: dict[ObjectId, dict[int, ObjectId]] = defaultdict(dict)
+        for doc in docs:
+            if doc["_id"] in duplicate_ids:
+                wanted[doc["attempt_id"]][doc["sequence_number"]] = doc["_id"]
+        found: dict[ObjectId, ObjectId] = {}
+        for attempt_id, by_seq in wanted.items():
+            for seq, stored_id in self.lookup_stored(attempt_id, list(by_seq)).items():
+                found[by_seq[seq]] = stored_id
+        return found
+
+    def lookup_stored(self, attempt_id: ObjectId, seqs: list[int]) -> dict[int, ObjectId]:
+        """Blocking: seq -> stored _id for these seqs of one attempt."""
+        cursor = self.db[dbmod.EVENTS].find(
+            {"attempt_id": attempt_id, "sequence_number": {"$in": seqs}}, {"_id": 1, "sequence_number": 1}
+        )
+        return {doc["sequence_number"]: doc["_id"] for doc in cursor}
+
+
+def _check(doc: dict[str, Any] | None, epoch: int, now: datetime) -> WriteOutcome | None:
+    if doc is None:
+        return WriteOutcome(Verdict.CLOSED, status=None)
+    if int(doc.get("session_epoch", 0)) != epoch:
+        return WriteOutcome(Verdict.STALE)
+    status = doc.get("status")
+    if status != AttemptStatus.IN_PROGRESS.value:
+        return WriteOutcome(Verdict.CLOSED, status=status)
+    expires_at = doc.get("expires_at")
+    if expires_at is not None and expires_at <= now:
+        return WriteOutcome(Verdict.CLOSED, status=status, expired=True)
+    return None
+
+
+def _outcome(
+    request: WriteRequest,
+    failed: set[ObjectId],
+    duplicates: set[ObjectId],
+    stored_ids: dict[ObjectId, ObjectId],
+    fatal: str | None,
+) -> WriteOutcome:
+    if fatal is not None:
+        return WriteOutcome(Verdict.FAILED, error=fatal)
+    results: list[EventResult] = []
+    for doc in request.docs:
+        if doc["_id"] in failed:
+            return WriteOutcome(Verdict.FAILED, results=results, error="an event could not be stored")
+        if doc["_id"] in duplicates:
+            stored_id = stored_ids.get(doc["_id"])
+            if stored_id is None:  # refused as a duplicate, yet not found: not known stored
+                return WriteOutcome(Verdict.FAILED, results=results, error="a duplicate could not be found")
+            results.append(EventResult(doc["sequence_number"], stored_id, duplicate=True))
+        else:
+            results.append(EventResult(doc["sequence_number"], doc["_id"], duplicate=False))
+    return WriteOutcome(Verdict.OK, results=results)

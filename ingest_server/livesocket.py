@@ -1,0 +1,162 @@
+"""One recruiter connection on ``/ws/live/{attempt_id}`` (PROTOCOL.md).
+
+Subscribe first, then read the backlog: an event stored in between is in
+both, and the ``SequenceGate`` lets each ``sequence_number`` through once,
+in order. Then every new event, ``attempt_status`` when the status or the
+task index moves, and ``assessment_completed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.errors import PyMongoError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from hiremate import db as dbmod
+from hiremate.models import AttemptStatus
+from hiremate.timeutil import iso
+from ingest_server.fanout import Change, SequenceGate, Subscription
+
+if TYPE_CHECKING:
+    from ingest_server.server import IngestServer
+
+log = logging.getLogger("ingest_server.live")
+
+CLOSE_TOO_SLOW = 4408
+
+
+def event_logged(doc: dict[str, Any]) -> dict[str, Any]:
+    """The seed's ``event_logged`` broadcast (plus ``event_time``)."""
+    return {
+        "type": "event_logged",
+        "event_id": str(doc["_id"]),
+        "sequence_number": doc["sequence_number"],
+        "event_type": doc["event_type"],
+        "task_id": str(doc["task_id"]),
+        "timestamp": iso(doc.get("timestamp")),
+        "event_time": iso(doc.get("event_time")),
+        "payload": doc.get("payload") or {},
+    }
+
+
+class LiveSession:
+    def __init__(self, server: IngestServer, ws: ServerConnection, attempt_doc: dict[str, Any]) -> None:
+        self.server = server
+        self.ws = ws
+        self.attempt_id: ObjectId = attempt_doc["_id"]
+        self.total_tasks = len(attempt_doc.get("task_ids") or [])
+        self.status: str | None = None
+        self.current_task_index: int | None = None
+        self.completed_sent = False
+        self.gate = SequenceGate()
+        self.sub: Subscription | None = None
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message, separators=(",", ":")))
+
+    async def run(self) -> None:
+        hub = self.server.hub
+        sub = self.sub = hub.subscribe(self.attempt_id)
+        sub.on_overflow = self._too_slow
+        watcher = asyncio.get_running_loop().create_task(self._watch_close(sub))
+        try:
+            await self._catch_up()
+            await self._refresh_attempt()
+            while True:
+                changes = await sub.next_batch()
+                if sub.overflowed:
+                    await self._close_too_slow()
+                    return
+                if sub.closed:
+                    return
+                for change in changes:
+                    await self._on_change(change)
+        except ConnectionClosed:
+            pass
+        except PyMongoError as exc:
+            log.warning("live view of %s lost the database: %s", self.attempt_id, exc)
+            with contextlib.suppress(ConnectionClosed):
+                await self.ws.close(1013, "database unavailable, try again later")
+        finally:
+            hub.unsubscribe(sub)
+            watcher.cancel()
+
+    async def _watch_close(self, sub: Subscription) -> None:
+        await self.ws.wait_closed()
+        sub.close()
+
+    def _too_slow(self) -> None:
+        asyncio.get_running_loop().create_task(self._close_too_slow())
+
+    async def _close_too_slow(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.close(CLOSE_TOO_SLOW, "subscriber too slow")
+
+    async def _deliver(self, doc: dict[str, Any]) -> None:
+        for ready in self.gate.offer(doc["sequence_number"], doc):
+            await self._send(event_logged(ready))
+
+    async def _catch_up(self) -> None:
+        """Send the stored events from the next expected seq on."""
+        docs = await self.server.run_db(_events_from, self.server.db, self.attempt_id, self.gate.next_seq)
+        for doc in docs:
+            await self._deliver(doc)
+
+    async def _refresh_attempt(self) -> None:
+        doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+        if doc is not None:
+            await self._status_changed(doc, force=self.status is None)
+
+    async def _on_change(self, change: Change) -> None:
+        if change.kind == "event":
+            await self._deliver(change.doc)
+        elif change.kind == "attempt":
+            await self._status_changed(change.doc)
+        elif change.kind == "resync":
+            await self._catch_up()
+            await self._refresh_attempt()
+
+    async def _status_changed(self, fields: dict[str, Any], *, force: bool = False) -> None:
+        status = fields.get("status", self.status)
+        index = fields.get("current_task_index", self.current_task_index)
+        if force or status != self.status or index != self.current_task_index:
+            self.status, self.current_task_index = status, index
+            await self._send(
+                {
+                    "type": "attempt_status",
+                    "status": status,
+                    "current_task_index": index if index is not None else 0,
+                    "total_tasks": self.total_tasks,
+                }
+            )
+        if status == AttemptStatus.COMPLETED.value and not self.completed_sent:
+            completed_at = fields.get("completed_at")
+            if completed_at is None:
+                doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+                completed_at = None if doc is None else doc.get("completed_at")
+            self.completed_sent = True
+            await self._send(
+                {"type": "assessment_completed", "attempt_id": str(self.attempt_id), "completed_at": iso(completed_at)}
+            )
+
+
+def _events_from(db: Any, attempt_id: ObjectId, first_seq: int) -> list[dict[str, Any]]:
+    return list(
+        db[dbmod.EVENTS]
+        .find({"attempt_id": attempt_id, "sequence_number": {"$gte": first_seq}})
+        .sort("sequence_number", ASCENDING)
+    )
+
+
+def _attempt_fields(db: Any, attempt_id: ObjectId) -> dict[str, Any] | None:
+    return db[dbmod.ATTEMPTS].find_one(
+        {"_id": attempt_id}, {"status": 1, "current_task_index": 1, "completed_at": 1, "task_ids": 1}
+    )

@@ -1,0 +1,387 @@
+"""The ingest server: one port for HTTP, the candidate socket and the live socket.
+
+``IngestServer`` holds what a process shares: the database, the group
+committer, the live hub (one change stream), the rate limiters, the open
+candidate sessions and the expiry sweep. Routing happens in
+``process_request``: plain HTTP is answered there, WebSocket upgrades are
+checked there (404/410/429 for candidates, 401/403 for live) before the
+handler runs.
+
+    async with IngestServer(settings, db).running(port=0) as server:
+        ...  # server.port, server.url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from hiremate import attempts
+from hiremate import db as dbmod
+from hiremate.live import TicketError, verify_ticket
+from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
+from hiremate.settings import Settings
+from hiremate.timeutil import utcnow
+from ingest_server import httpd
+from ingest_server.commit import GroupCommitter
+from ingest_server.fanout import LiveHub
+from ingest_server.livesocket import LiveSession
+from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
+from ingest_server.session import CandidateSession
+
+log = logging.getLogger("ingest_server")
+
+T = TypeVar("T")
+
+SWEEP_INTERVAL_SECONDS = 30.0
+PROFILE_GRACE = timedelta(seconds=60)  # a completion in progress profiles its own attempt
+PROFILE_LOOKBACK = timedelta(days=2)
+
+
+def _is_upgrade(request: Request) -> bool:
+    return "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+class IngestServer:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database | None = None,
+        *,
+        static_dir: Path | None = None,
+        sweep_interval: float = SWEEP_INTERVAL_SECONDS,
+        live_mode: str = "auto",
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.db = db if db is not None else dbmod.get_db(settings)
+        self.static = httpd.StaticFiles(static_dir or httpd.STATIC_DIR)
+        self.sweep_interval = sweep_interval
+        limits = settings.limits
+        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
+        self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
+        self.hub = LiveHub(self.db, queue_size=limits.live_queue_size, mode=live_mode, poll_interval=poll_interval)
+        self.hub.add_attempt_listener(self._on_attempt_change)
+        self.event_limiter = EventRateLimiter(limits.events_per_second, limits.event_burst)
+        self.connection_limiter = ConnectionRateLimiter(limits.connections_per_minute, 60.0)
+        self.sessions: dict[ObjectId, set[CandidateSession]] = {}
+        self.port: int | None = None
+        self.ws_server: Server | None = None
+        self._secret = settings.secret
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_wakeup = asyncio.Event()
+        self._sweep_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._health: asyncio.Future[bool] | None = None
+
+    # ------------------------------------------------------------ life cycle
+
+    @property
+    def url(self) -> str:
+        host = self.settings.ingest_host
+        shown = "localhost" if host in {"0.0.0.0", "::", ""} else host
+        return f"http://{shown}:{self.port}"
+
+    async def start(self) -> None:
+        self.committer.start()
+        await self.hub.start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="expiry-sweep")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        for task in list(self._background):
+            task.cancel()
+        await self.committer.stop()
+        await self.hub.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    @contextlib.asynccontextmanager
+    async def running(self, host: str | None = None, port: int | None = None) -> AsyncIterator[IngestServer]:
+        """Serve until the block ends; then close every connection (1001) and stop cleanly."""
+        limits = self.settings.limits
+        await self.start()
+        try:
+            async with serve(
+                self.handler,
+                self.settings.ingest_host if host is None else host,
+                self.settings.ingest_port if port is None else port,
+                process_request=self.process_request,
+                max_size=limits.max_frame_bytes,
+                ping_interval=limits.ping_interval_seconds,
+                ping_timeout=max(limits.peer_timeout_seconds - limits.ping_interval_seconds, 1.0),
+                server_header="HireMate",
+            ) as ws_server:
+                self.ws_server = ws_server
+                self.port = next(iter(ws_server.sockets)).getsockname()[1]
+                yield self
+        finally:
+            await self.stop()
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking pymongo call off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------ routing
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path.startswith("/ws/"):
+            if not _is_upgrade(request):
+                return httpd.not_found()
+            if path.startswith("/ws/assessment/"):
+                return await self._candidate_handshake(connection, request, unquote(path[len("/ws/assessment/") :]))
+            if path.startswith("/ws/live/"):
+                return await self._live_handshake(connection, request, unquote(path[len("/ws/live/") :]))
+            return httpd.not_found()
+        if path == "/healthz":
+            healthy = await self.healthy()
+            return httpd.json_response(
+                200 if healthy else 503, {"status": "ok" if healthy else "error", "db": "ok" if healthy else "down"}
+            )
+        if path.startswith("/a/"):
+            return await self._page(unquote(path[len("/a/") :]))
+        if path.startswith("/static/"):
+            return self.static.get(unquote(path[len("/static/") :]))
+        return httpd.not_found()
+
+    async def handler(self, connection: ServerConnection) -> None:
+        route = getattr(connection, "hm_route", None)
+        if route is None:
+            await connection.close(1008, "no route")
+            return
+        kind, payload = route
+        if kind == "assessment":
+            token, attempt, tasks, metadata = payload
+            await CandidateSession(self, connection, token, attempt, tasks, metadata).run()
+        elif kind == "live":
+            await LiveSession(self, connection, payload).run()
+
+    def client_address(self, connection: ServerConnection, request: Request) -> str:
+        if self.settings.trust_proxy:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            if hops:
+                return hops[-1]  # the address our trusted proxy saw
+        remote = connection.remote_address
+        return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+
+    # ------------------------------------------------------------ HTTP
+
+    async def healthy(self) -> bool:
+        """Ping the database, at most one ping in flight, answered within 2 s."""
+        if self._health is None or self._health.done():
+            self._health = asyncio.ensure_future(self.run_db(dbmod.ping, self.db))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._health), timeout=2.0)
+        except (TimeoutError, PyMongoError):
+            return False
+
+    async def _find_by_token(self, token: str) -> TaskAttempt | None:
+        if not httpd.TOKEN_PATTERN.match(token):
+            return None
+        return await self.run_db(attempts.find_by_token, self.db, token)
+
+    async def _page(self, token: str) -> Response:
+        try:
+            attempt = await self._find_by_token(token)
+        except PyMongoError:
+            return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
+        template = await self.run_db(self.static.template)
+        return httpd.page_response(template, httpd.page_state(token if attempt else None, attempt))
+
+    # ------------------------------------------------------------ candidate handshake
+
+    async def _candidate_handshake(self, connection: ServerConnection, request: Request, token: str) -> Response | None:
+        address = self.client_address(connection, request)
+        if not self.connection_limiter.allow(address, time.monotonic()):
+            return httpd.text_response(429, "Too many connections; try again in a minute.\n")
+        try:
+            attempt = await self._find_by_token(token)
+            if attempt is None:
+                return httpd.text_response(404, "This assessment link is not valid.\n")
+            if attempt.status in FINAL_STATUSES:
+                return httpd.text_response(410, f"This assessment is {attempt.status}.\n")
+            tasks = await self.attempt_tasks(attempt)
+        except PyMongoError:
+            return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
+        metadata = EventMetadata(
+            user_agent=(request.headers.get("User-Agent") or "")[:512] or None, ip_hash=self.ip_hash(address)
+        )
+        connection.hm_route = ("assessment", (token, attempt, tasks, metadata))  # type: ignore[attr-defined]
+        return None
+
+    async def attempt_tasks(self, attempt: TaskAttempt) -> list[Task]:
+        """The attempt's tasks as issued (snapshots; today's tasks for old attempts)."""
+        if attempt.task_snapshots:
+            return list(attempt.task_snapshots)
+        docs = await self.run_db(
+            lambda: {d["_id"]: d for d in self.db[dbmod.TASKS].find({"_id": {"$in": attempt.task_ids}})}
+        )
+        return [Task.from_doc(docs[i]) for i in attempt.task_ids if i in docs]
+
+    def ip_hash(self, address: str) -> str:
+        return hmac.new(self._secret, b"ip:" + address.encode(), hashlib.sha256).hexdigest()[:32]
+
+    # ------------------------------------------------------------ live handshake
+
+    async def _live_handshake(self, connection: ServerConnection, request: Request, attempt_id: str) -> Response | None:
+        ticket = (parse_qs(urlsplit(request.path).query).get("ticket") or [None])[0]
+        try:
+            claims = verify_ticket(self._secret, ticket)
+        except TicketError as exc:
+            return httpd.text_response(401, f"{exc}\n")
+        if claims.attempt_id != attempt_id:
+            return httpd.text_response(403, "This ticket is for another attempt.\n")
+        if not ObjectId.is_valid(attempt_id):
+            return httpd.not_found()
+        try:
+            doc = await self.run_db(
+                self.db[dbmod.ATTEMPTS].find_one, {"_id": ObjectId(attempt_id)}, {"organization_id": 1, "task_ids": 1}
+            )
+        except PyMongoError:
+            return httpd.text_response(503, "The live service is unavailable; try again in a moment.\n")
+        if doc is None:
+            return httpd.not_found()
+        if str(doc.get("organization_id")) != claims.organization_id:
+            return httpd.text_response(403, "This ticket is for another organisation.\n")
+        connection.hm_route = ("live", doc)  # type: ignore[attr-defined]
+        return None
+
+    # ------------------------------------------------------------ candidate sessions
+
+    def register_session(self, session: CandidateSession) -> None:
+        """A session took the attempt's newest epoch: older local ones are taken over."""
+        sessions = self.sessions.setdefault(session.attempt_id, set())
+        if session not in sessions:
+            sessions.add(session)
+            self.hub.watch_attempt(session.attempt_id)
+        for other in list(sessions):
+            if (
+                other is not session
+                and other.epoch is not None
+                and session.epoch is not None
+                and other.epoch < session.epoch
+            ):
+                other.take_over()
+
+    def unregister_session(self, session: CandidateSession) -> None:
+        sessions = self.sessions.get(session.attempt_id)
+        if sessions is not None and session in sessions:
+            sessions.discard(session)
+            self.hub.unwatch_attempt(session.attempt_id)
+            if not sessions:
+                del self.sessions[session.attempt_id]
+
+    def _on_attempt_change(self, attempt_id: ObjectId, fields: dict[str, Any]) -> None:
+        """From the change stream (any server's writes): takeovers, closures, profiles."""
+        epoch = fields.get("session_epoch")
+        status = fields.get("status")
+        for session in list(self.sessions.get(attempt_id, ())):
+            if (
+                epoch is not None
+                and session.epoch is not None
+                and not session.switching_epoch
+                and epoch > session.epoch
+            ):
+                session.take_over()
+            if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
+                session.closed = True
+                session.closed_status = status
+        if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
+            self._spawn(self.ensure_profile(attempt_id))
+
+    # ------------------------------------------------------------ metrics and profiles
+
+    async def compute_profile(self, attempt_id: ObjectId) -> None:
+        """Metrics and profile of an ended attempt, off the event loop; never raises."""
+        try:
+            from hiremate import profiles
+        except ImportError:  # pragma: no cover - profiles.py is another module's
+            log.warning("hiremate.profiles is not available: no profile for %s", attempt_id)
+            return
+        try:
+            await self.run_db(profiles.compute_and_store, self.db, attempt_id)
+        except Exception:
+            log.exception("computing the profile of attempt %s failed", attempt_id)
+
+    async def ensure_profile(self, attempt_id: ObjectId) -> None:
+        """Profile an attempt that ended after starting, unless it already is."""
+        try:
+            exists = await self.run_db(self.db[dbmod.METRICS].find_one, {"attempt_id": attempt_id}, {"_id": 1})
+        except PyMongoError:
+            return
+        if exists is None:
+            await self.compute_profile(attempt_id)
+
+    # ------------------------------------------------------------ expiry sweep
+
+    def request_sweep(self) -> None:
+        self._sweep_wakeup.set()
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_wakeup.wait(), timeout=self.sweep_interval)
+            self._sweep_wakeup.clear()
+            try:
+                await self.sweep_once()
+            except PyMongoError as exc:
+                log.warning("expiry sweep failed: %s", exc)
+            except Exception:
+                log.exception("expiry sweep failed")
+
+    async def sweep_once(self) -> list[ObjectId]:
+        """Expire what is due; profile the expired attempts that had started,
+        and any ended attempt that lost its profile to a crash."""
+        async with self._sweep_lock:
+            expired = await self.run_db(attempts.expire_due, self.db)
+            for attempt in expired:
+                if attempt.started_at is not None and attempt.id is not None:
+                    await self.compute_profile(attempt.id)
+            for attempt_id in await self.run_db(_unprofiled_attempts, self.db):
+                await self.compute_profile(attempt_id)
+            return [a.id for a in expired if a.id is not None]
+
+
+def _unprofiled_attempts(db: Database, limit: int = 100) -> list[ObjectId]:
+    """Attempts that ended after starting a little while ago and have no metrics."""
+    now = utcnow()
+    query = {
+        "$or": [
+            {"status": AttemptStatus.COMPLETED.value},
+            {"status": {"$in": [AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value]}, "started_at": {"$ne": None}},
+        ],
+        "updated_at": {"$gte": now - PROFILE_LOOKBACK, "$lte": now - PROFILE_GRACE},
+    }
+    ids = [doc["_id"] for doc in db[dbmod.ATTEMPTS].find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
+    if not ids:
+        return []
+    have = {doc["attempt_id"] for doc in db[dbmod.METRICS].find({"attempt_id": {"$in": ids}}, {"attempt_id": 1})}
+    return [attempt_id for attempt_id in ids if attempt_id not in have]

@@ -1,0 +1,574 @@
+"""One candidate connection on ``/ws/assessment/{token}`` (PROTOCOL.md).
+
+The reader validates each event at once against the connection's state,
+which already includes the events still in flight, and hands the accepted
+ones to the group committer; it does not wait for the write. Every answer
+goes through one ordered outbox, so acks and errors leave in the order the
+messages came in, and an ack leaves only once its write is durable. Other
+messages (start, resume, get_task, complete) wait until everything before
+them is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.errors import PyMongoError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from hiremate import attempts
+from hiremate import db as dbmod
+from hiremate import events as ev
+from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
+from hiremate.timeutil import iso, utcnow
+from ingest_server.commit import Verdict, WriteOutcome
+
+if TYPE_CHECKING:
+    from ingest_server.server import IngestServer
+
+log = logging.getLogger("ingest_server.session")
+
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+CLOSE_TOKEN_USED = 4403
+CLOSE_TAKEN_OVER = 4409
+
+RECENT_IDS = 2000
+
+
+@dataclass
+class Pending:
+    """What one event/batch message became, waiting for its write."""
+
+    single: bool
+    first_seq: int | None
+    items: list[tuple[int, BehaviorEvent | None]] = field(default_factory=list)  # (seq, new event or None: duplicate)
+    rejection: ev.Rejection | None = None
+    refusal: ev.Rejection | None = None  # the whole message was refused before validation
+    completed_tasks: int | None = None  # current_task_index after this message, if a task_completed was accepted
+    all_done: bool = False
+
+
+def _client_event_seq(message: Any) -> int | None:
+    if isinstance(message, dict):
+        seq = message.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            return seq
+    return None
+
+
+def task_for_candidate(task: Task) -> dict[str, Any]:
+    """The task as a candidate may see it: no risk levels, no behavioural tags."""
+    return {
+        "id": str(task.id),
+        "title": task.title,
+        "description": task.description,
+        "scenario": task.scenario,
+        "category": str(task.category),
+        "difficulty": str(task.difficulty),
+        "time_limit_seconds": task.time_limit_seconds,
+        "reasoning_required": task.reasoning_required,
+        "reasoning_min_length": task.reasoning_min_length,
+        "options": [{"id": option.id, "text": option.text} for option in task.options],
+    }
+
+
+class CandidateSession:
+    def __init__(
+        self,
+        server: IngestServer,
+        ws: ServerConnection,
+        token: str,
+        attempt: TaskAttempt,
+        tasks: list[Task],
+        metadata: EventMetadata,
+    ) -> None:
+        self.server = server
+        self.ws = ws
+        self.token = token
+        self.attempt = attempt
+        self.attempt_id: ObjectId = attempt.id  # type: ignore[assignment]
+        self.tasks = tasks
+        self.metadata = metadata
+        self.state: ev.AttemptState | None = None
+        self.epoch: int | None = None
+        self.switching_epoch = False
+        self.closed = False  # the attempt is known completed, expired or locked
+        self.closed_status: str | None = None
+        self.closing = False
+        self.completing = False
+        self.dirty = False
+        self.recent_ids: OrderedDict[int, ObjectId] = OrderedDict()
+        self._outbox: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
+        self._sender_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ life cycle
+
+    @property
+    def started(self) -> bool:
+        return self.state is not None and self.epoch is not None
+
+    async def run(self) -> None:
+        self._sender_task = asyncio.get_running_loop().create_task(self._sender())
+        try:
+            await self._send(
+                {
+                    "type": "assessment_info",
+                    "status": str(self.attempt.status),
+                    "candidate_name": self.attempt.candidate_info.name,
+                    "position": self.attempt.candidate_info.position,
+                    "total_tasks": len(self.tasks),
+                    "current_task_index": self.attempt.current_task_index,
+                    "expires_at": iso(self.attempt.expires_at),
+                }
+            )
+            async for raw in self.ws:
+                if self.closing:
+                    break
+                await self._on_message(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closing = True
+            self._outbox.put_nowait(None)
+            if self._sender_task is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._sender_task), timeout=1.0)
+                except (TimeoutError, asyncio.CancelledError):
+                    self._sender_task.cancel()
+            self.server.unregister_session(self)
+
+    async def _sender(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            try:
+                if item is None:
+                    return
+                if not self.closing:
+                    await item()
+            except ConnectionClosed:
+                self.closing = True
+            except PyMongoError as exc:
+                log.warning("database failure on attempt %s: %s", self.attempt_id, exc)
+                await self.close(CLOSE_TRY_AGAIN, "database unavailable, try again later")
+            except Exception:
+                log.exception("candidate session failed (attempt %s)", self.attempt_id)
+                await self.close(1011, "internal error")
+            finally:
+                self._outbox.task_done()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message, separators=(",", ":")))
+
+    def _enqueue(self, item: Callable[[], Awaitable[None]]) -> None:
+        self._outbox.put_nowait(item)
+
+    async def _in_order(self, item: Callable[[], Awaitable[None]]) -> None:
+        """Run ``item`` after every earlier answer, and wait for it."""
+        self._enqueue(item)
+        await self._outbox.join()
+
+    def _reply_now(self, message: dict[str, Any]) -> None:
+        async def send() -> None:
+            await self._send(message)
+
+        self._enqueue(send)
+
+    def _reply_error(self, rejection: ev.Rejection) -> None:
+        """An error for a message that stores nothing; once started, the
+        connection is still checked first (a stale one gets 4409 instead)."""
+        if not self.started:
+            self._reply_now(rejection.to_message())
+            return
+
+        async def send() -> None:
+            if await self._check_current():
+                await self._send(rejection.to_message())
+
+        self._enqueue(send)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closing = True
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.close(code, reason)
+
+    def take_over(self) -> None:
+        """Another connection started or resumed the attempt: close with 4409."""
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.close(CLOSE_TAKEN_OVER, "session taken over"))
+
+    def attempt_status(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "type": "attempt_status",
+            "status": self.closed_status or str(self.attempt.status),
+            "current_task_index": state.current_task_index if state else self.attempt.current_task_index,
+            "total_tasks": len(self.tasks),
+        }
+
+    # ------------------------------------------------------------ dispatch
+
+    async def _on_message(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            self._reply_error(ev.Rejection(ev.INVALID_JSON, "frames must be UTF-8 JSON text"))
+            return
+        try:
+            message = json.loads(raw)
+        except (ValueError, RecursionError):
+            self._reply_error(ev.Rejection(ev.INVALID_JSON, "the frame is not valid JSON"))
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if self.dirty:
+            await self._in_order(self._resync)
+        match kind:
+            case "event":
+                self._on_events(message, [message], len(raw.encode()), single=True)
+            case "batch":
+                events = message.get("events")
+                if not isinstance(events, list):
+                    self._reply_error(ev.Rejection(ev.INVALID_PAYLOAD, "a batch carries a list of events"))
+                    return
+                self._on_events(message, events, len(raw.encode()), single=False)
+            case "start":
+                await self._in_order(self._start)
+            case "resume":
+                session_key = message.get("session_key")
+
+                async def resume() -> None:
+                    await self._resume(session_key)
+
+                await self._in_order(resume)
+            case "get_task":
+                index = message.get("index")
+
+                async def get_task() -> None:
+                    await self._get_task(index)
+
+                await self._in_order(get_task)
+            case "complete":
+                await self._in_order(self._complete_requested)
+            case _:
+                self._reply_error(ev.Rejection(ev.UNKNOWN_MESSAGE, f"unknown message type {kind!r}"))
+
+    # ------------------------------------------------------------ start / resume
+
+    async def _start(self) -> None:
+        was_started = self.attempt.started_at is not None
+        self.switching_epoch = True
+        try:
+            attempt, session_key = await self.server.run_db(attempts.start, self.server.db, self.attempt)
+        except attempts.TokenAlreadyUsed as exc:
+            await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
+            await self.close(CLOSE_TOKEN_USED, "token already used")
+            return
+        except attempts.AttemptClosed as exc:
+            await self._closed_reply(None, str(exc))
+            return
+        finally:
+            self.switching_epoch = False
+        await self._begin(attempt)
+        state = self.state
+        assert state is not None
+        message: dict[str, Any] = {
+            "type": "started",
+            "session_key": session_key,
+            "attempt_status": self.attempt_status(),
+        }
+        if was_started:
+            # A re-issued link: the attempt continues where it was.
+            message["resumed_from"] = state.last_seq
+            message["last_sequence_number"] = state.last_seq
+            message["current_task_index"] = state.current_task_index
+        await self._send(message)
+
+    async def _resume(self, session_key: Any) -> None:
+        self.switching_epoch = True
+        try:
+            attempt = await self.server.run_db(attempts.resume, self.server.db, self.attempt_id, session_key)
+        except attempts.TokenAlreadyUsed as exc:
+            await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
+            await self.close(CLOSE_TOKEN_USED, "token already used")
+            return
+        except attempts.AttemptClosed as exc:
+            await self._closed_reply(None, str(exc))
+            return
+        finally:
+            self.switching_epoch = False
+        await self._begin(attempt)
+        state = self.state
+        assert state is not None
+        await self._send(
+            {
+                "type": "resumed",
+                "last_sequence_number": state.last_seq,
+                "current_task_index": state.current_task_index,
+                "attempt_status": self.attempt_status(),
+            }
+        )
+
+    async def _begin(self, attempt: TaskAttempt) -> None:
+        """Take the attempt's new epoch and rebuild the state from the stored events."""
+        self.attempt = attempt
+        self.epoch = attempt.session_epoch
+        self.recent_ids.clear()
+        self.state = await self._load_state()
+        self.server.register_session(self)
+
+    async def _load_state(self) -> ev.AttemptState:
+        docs = await self.server.run_db(_stored_events, self.server.db, self.attempt_id)
+        return ev.AttemptState.rebuild(self.attempt, docs, tasks=self.tasks)
+
+    async def _resync(self) -> None:
+        """A write found seqs already stored by someone else: re-read the truth."""
+        if self.started:
+            self.state = await self._load_state()
+        self.recent_ids.clear()
+        self.dirty = False
+
+    # ------------------------------------------------------------ events
+
+    def _on_events(self, message: dict[str, Any], events: list[Any], size: int, *, single: bool) -> None:
+        first_seq = _client_event_seq(events[0]) if events else None
+        pending = Pending(single=single, first_seq=first_seq)
+        seq_for_errors = first_seq if single else None
+        limits = self.server.settings.limits
+        state = self.state
+        if state is None or self.epoch is None:
+            self._reply_now(ev.Rejection(ev.NOT_STARTED, "send start or resume first", seq=seq_for_errors).to_message())
+            return
+        now = utcnow()
+        if not single and (len(events) > limits.max_batch_events or size > limits.max_batch_bytes):
+            pending.refusal = ev.Rejection(
+                ev.BATCH_TOO_LARGE,
+                f"a batch holds at most {limits.max_batch_events} events and {limits.max_batch_bytes} bytes",
+            )
+        elif self.closed or self.attempt.expires_at <= now:
+            pending.refusal = ev.Rejection(ev.ATTEMPT_CLOSED, "this assessment is closed", seq=seq_for_errors)
+            if not self.closed:
+                self.server.request_sweep()
+        elif not self.server.event_limiter.allow(self.attempt_id, max(len(events), 1), time.monotonic()):
+            pending.refusal = ev.Rejection(
+                ev.RATE_LIMITED,
+                f"more than {limits.events_per_second:g} events a second (burst {limits.event_burst}); slow down",
+                seq=seq_for_errors,
+            )
+        else:
+            batch_sent_at = None if single else message.get("sent_at")
+            tasks_before = state.current_task_index
+            for item in events:
+                if not isinstance(item, dict):
+                    pending.rejection = ev.Rejection(ev.INVALID_PAYLOAD, "each event must be an object")
+                    break
+                result = ev.validate(state, item, now=now, sent_at=batch_sent_at, metadata=self.metadata)
+                if isinstance(result, ev.Rejection):
+                    pending.rejection = result
+                    break
+                if isinstance(result, ev.Duplicate):
+                    pending.items.append((result.seq, None))
+                    continue
+                result.id = ObjectId()
+                state.apply(result)
+                pending.items.append((result.sequence_number, result))
+            if state.current_task_index != tasks_before:
+                pending.completed_tasks = state.current_task_index
+            pending.all_done = state.all_tasks_completed
+
+        docs = [event.to_doc() for _, event in pending.items if event is not None]
+        future = self.server.committer.submit(self.attempt_id, self.epoch, docs)
+
+        async def reply() -> None:
+            await self._reply_events(pending, await future)
+
+        self._enqueue(reply)
+
+    async def _reply_events(self, pending: Pending, outcome: WriteOutcome) -> None:
+        seq = pending.first_seq if pending.single else None
+        if outcome.verdict is Verdict.STALE:
+            await self.close(CLOSE_TAKEN_OVER, "session taken over")
+            return
+        if outcome.verdict is Verdict.CLOSED:
+            if outcome.expired:
+                self.server.request_sweep()
+            await self._closed_reply(outcome.status, "this assessment is closed", seq=seq)
+            return
+        if pending.refusal is not None:
+            await self._send(pending.refusal.to_message())
+            return
+
+        stored = {result.seq: result for result in outcome.results}
+        if any(result.duplicate for result in outcome.results):
+            self.dirty = True  # another connection stored these seqs: our state may be off
+        wanted = [s for s, event in pending.items if event is None and s not in self.recent_ids]
+        known: dict[int, ObjectId] = {}
+        if wanted and outcome.verdict is Verdict.OK:
+            known = await self.server.run_db(self.server.committer.lookup_stored, self.attempt_id, wanted)
+
+        seqs: list[int] = []
+        event_ids: list[str] = []
+        duplicates: list[int] = []
+        for item_seq, event in pending.items:
+            if event is not None:
+                result = stored.get(item_seq)
+                if result is None:
+                    break  # not stored: nothing from here on is acknowledged
+                event_id, duplicate = result.event_id, result.duplicate
+            else:
+                event_id = self.recent_ids.get(item_seq) or known.get(item_seq)  # type: ignore[assignment]
+                if event_id is None:
+                    break
+                duplicate = True
+            seqs.append(item_seq)
+            event_ids.append(str(event_id))
+            if duplicate:
+                duplicates.append(item_seq)
+            self._remember(item_seq, event_id)
+
+        complete = outcome.verdict is Verdict.OK and len(seqs) == len(pending.items)
+        if pending.single:
+            if seqs:
+                ack: dict[str, Any] = {"type": "ack", "seq": seqs[0], "event_id": event_ids[0]}
+                if duplicates:
+                    ack["duplicate"] = True
+                await self._send(ack)
+        elif seqs or (complete and pending.rejection is None):
+            ack = {"type": "ack", "seqs": seqs, "event_ids": event_ids}  # the stored prefix
+            if duplicates:
+                ack["duplicates"] = duplicates
+            await self._send(ack)
+
+        if not complete:
+            # The database failed: what was stored is acknowledged, nothing more.
+            await self.close(CLOSE_TRY_AGAIN, "database unavailable, try again later")
+            return
+        if pending.rejection is not None:
+            await self._send(pending.rejection.to_message())
+        if pending.completed_tasks is not None:
+            await self.server.run_db(
+                attempts.set_current_task_index, self.server.db, self.attempt_id, pending.completed_tasks
+            )
+        if pending.all_done and pending.items:
+            await self._complete()
+
+    def _remember(self, seq: int, event_id: ObjectId) -> None:
+        self.recent_ids[seq] = event_id
+        self.recent_ids.move_to_end(seq)
+        while len(self.recent_ids) > RECENT_IDS:
+            self.recent_ids.popitem(last=False)
+
+    async def _closed_reply(self, status: str | None, text: str, *, seq: int | None = None) -> None:
+        self.closed = True
+        if status in {s.value for s in AttemptStatus}:
+            self.closed_status = status
+        await self._send(ev.Rejection(ev.ATTEMPT_CLOSED, text, seq=seq).to_message())
+
+    # ------------------------------------------------------------ tasks and completion
+
+    async def _check_current(self) -> bool:
+        """Before a non-event message: is this connection still the attempt's,
+        and the attempt still open? Answers and returns False otherwise."""
+        assert self.epoch is not None
+        outcome = await self.server.committer.submit(self.attempt_id, self.epoch, [])
+        if outcome.verdict is Verdict.STALE:
+            await self.close(CLOSE_TAKEN_OVER, "session taken over")
+            return False
+        if outcome.verdict is Verdict.CLOSED:
+            if outcome.expired:
+                self.server.request_sweep()
+            await self._closed_reply(outcome.status, "this assessment is closed")
+            return False
+        if outcome.verdict is Verdict.FAILED:
+            await self.close(CLOSE_TRY_AGAIN, "database unavailable, try again later")
+            return False
+        return True
+
+    async def _get_task(self, index: Any) -> None:
+        if not self.started:
+            await self._send(ev.Rejection(ev.NOT_STARTED, "send start or resume first").to_message())
+            return
+        if not await self._check_current():
+            return
+        state = self.state
+        assert state is not None
+        valid = isinstance(index, int) and not isinstance(index, bool)
+        if not valid or not 0 <= index <= state.current_task_index or index >= len(self.tasks):
+            await self._send(
+                ev.Rejection(
+                    ev.TASK_NOT_AVAILABLE,
+                    f"task {index!r} is not available (current task index {state.current_task_index})",
+                ).to_message()
+            )
+            return
+        await self._send({"type": "task", "index": index, "task": task_for_candidate(self.tasks[index])})
+
+    async def _complete_requested(self) -> None:
+        if not self.started:
+            await self._send(ev.Rejection(ev.NOT_STARTED, "send start or resume first").to_message())
+            return
+        if not await self._check_current():
+            return
+        state = self.state
+        assert state is not None
+        if not state.all_tasks_completed:
+            await self._send(
+                ev.Rejection(
+                    ev.INCOMPLETE,
+                    f"{state.current_task_index} of {len(self.tasks)} tasks are completed",
+                ).to_message()
+            )
+            return
+        await self._complete()
+
+    async def _complete(self) -> None:
+        """The last task is stored: complete the attempt, profile it, say so, close."""
+        if self.completing:
+            return
+        self.completing = True
+        state = self.state
+        assert state is not None
+        completed_at = state.last_event_time or utcnow()
+        db = self.server.db
+        await self.server.run_db(attempts.set_current_task_index, db, self.attempt_id, len(self.tasks))
+        done = await self.server.run_db(attempts.complete, db, self.attempt_id, completed_at=completed_at)
+        if done is None:
+            current = await self.server.run_db(_read_attempt, db, self.attempt_id)
+            if current is None or current.status != AttemptStatus.COMPLETED:
+                self.completing = False
+                await self._closed_reply(None if current is None else str(current.status), "this assessment is closed")
+                return
+            done = current
+        else:
+            await self.server.compute_profile(self.attempt_id)
+        self.closed = True
+        self.closed_status = AttemptStatus.COMPLETED.value
+        await self._send(
+            {
+                "type": "assessment_completed",
+                "attempt_id": str(self.attempt_id),
+                "completed_at": iso(done.completed_at or completed_at),
+            }
+        )
+        await self.close(CLOSE_NORMAL, "assessment completed")
+
+
+# ---------------------------------------------------------------- blocking helpers (run in threads)
+
+
+def _stored_events(db: Any, attempt_id: ObjectId) -> list[dict[str, Any]]:
+    return list(db[dbmod.EVENTS].find({"attempt_id": attempt_id}).sort("sequence_number", ASCENDING))
+
+
+def _read_attempt(db: Any, attempt_id: ObjectId) -> TaskAttempt | None:
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id})
+    return TaskAttempt.from_doc(doc) if doc else None
