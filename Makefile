@@ -1,0 +1,40 @@
+# HireMate: `make run` to use it, `make test` to prove it. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-quick lint bench clean venv dev
+
+venv: $(VENV)/.runtime-installed
+dev: $(VENV)/.dev-installed
+
+$(VENV)/.runtime-installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+## Start the embedded store, the ingest server and the recruiter app with demo data.
+run: venv
+	$(PY) -m hiremate.launcher
+
+## The whole suite: lint, unit, protocol, pages, faults, end-to-end in Chromium.
+test: dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+## The everyday loop: everything but the slow and browser tests.
+test-quick: dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q -m "not slow and not e2e"
+
+lint: dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
