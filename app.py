@@ -107,7 +107,7 @@ def _register_form(*, with_invitation: bool) -> None:
             type="password",
             key=f"{prefix}_password",
             autocomplete="new-password",
-            help="At least 10 characters, letters mixed with digits or symbols.",
+            help=auth.PASSWORD_RULE,
         )
         label = "Join" if with_invitation else "Create organisation"
         submitted = st.form_submit_button(label, type="primary", key=f"{prefix}_submit")

@@ -11,52 +11,17 @@ import streamlit as st
 from hiremate import reports, ui, web
 from hiremate.models import AttemptStatus, RiskOrientationLabel, ThinkingStyle
 from hiremate.reports import COLUMN_LABELS
-from hiremate.scope import Scope
+from hiremate.task_forms import humanize
 
 PAGE_KEY = "candidates_page"
 TABLE_KEY = "candidates_table"
 PAGE_SIZES = [25, 50, 100]
 ANY = ""
-SHOWN_COLUMNS = [
-    "candidate_name",
-    "candidate_email",
-    "position",
-    "status",
-    "issued_at",
-    "completed_at",
-    "thinking_style",
-    "decision_speed",
-    "decision_consistency",
-    "risk_orientation",
-    "reasoning_depth",
-    "logical_structure",
-]
-LABEL_COLUMNS = [
-    "thinking_style",
-    "decision_speed",
-    "decision_consistency",
-    "risk_orientation",
-    "reasoning_depth",
-    "logical_structure",
-]
-
-
-def _words(value: Any) -> str:
-    """A stored label as words (``risk_averse`` -> ``Risk averse``); "" when missing."""
-    if value is None or (isinstance(value, float) and value != value):  # pandas keeps a missing label as NaN
-        return ""
-    text = str(value).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+SHOWN_COLUMNS = [column for column in reports.CANDIDATE_COLUMNS if column != "attempt_id"]
 
 
 def _label_cell(value: Any) -> str:
-    return _words(value) or "—"
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _positions(organization_id: str, _scope: Scope) -> list[str]:
-    """The organisation's positions (cached briefly, keyed by organisation)."""
-    return reports.positions(_scope)
+    return humanize(value) or "—"
 
 
 def _clear_filters() -> None:
@@ -67,16 +32,16 @@ def _clear_filters() -> None:
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame[SHOWN_COLUMNS].copy()
     shown["status"] = shown["status"].map(lambda value: ui.status_label(value) if isinstance(value, str) else "—")
-    for column in LABEL_COLUMNS:
+    for column in reports.PROFILE_LABEL_COLUMNS:
         shown[column] = shown[column].map(_label_cell)
-    return shown.rename(columns={column: COLUMN_LABELS[column] for column in SHOWN_COLUMNS})
+    return shown.rename(columns=reports.column_label)
 
 
 scope = web.current_scope()
 st.title("Candidates")
 
 with web.database_guard():
-    positions = _positions(str(scope.organization_id), scope)
+    positions = ui.positions(scope)
 
 search_col, position_col, status_col = st.columns([2, 1, 1])
 search = search_col.text_input(
@@ -98,13 +63,13 @@ style_col, risk_col, size_col = st.columns([1, 1, 1])
 thinking_style = style_col.selectbox(
     "Thinking style",
     [ANY, *(member.value for member in ThinkingStyle)],
-    format_func=lambda value: _words(value) or "Any thinking style",
+    format_func=lambda value: humanize(value) or "Any thinking style",
     key="candidates_style",
 )
 risk = risk_col.selectbox(
     "Risk orientation",
     [ANY, *(member.value for member in RiskOrientationLabel)],
-    format_func=lambda value: _words(value) or "Any risk orientation",
+    format_func=lambda value: humanize(value) or "Any risk orientation",
     key="candidates_risk",
 )
 page_size = size_col.selectbox("Rows per page", PAGE_SIZES, key="candidates_page_size")

@@ -12,19 +12,12 @@ import streamlit as st
 
 from hiremate import attempts, charts, reports, web
 from hiremate.models import AttemptStatus
-from hiremate.reports import COLUMN_LABELS, MAX_COMPARED, MIN_COMPARED, RADAR_ROWS
+from hiremate.reports import MAX_COMPARED, MIN_COMPARED, RADAR_ROWS
+from hiremate.task_forms import humanize
 
 SELECTION_KEY = "compare_selection"
 LINK_KEY = "compare_link"  # the ?attempts value the selection was last prefilled from
-LABEL_ROWS = {
-    "thinking_style",
-    "decision_speed",
-    "decision_consistency",
-    "risk_orientation",
-    "reasoning_depth",
-    "logical_structure",
-    "dominant_risk",
-}
+LABEL_ROWS = {*reports.PROFILE_LABEL_COLUMNS, "dominant_risk"}
 SHARE_ROWS = {*RADAR_ROWS, *(row for row in reports.COMPARE_ROWS if row.endswith("_confidence"))}
 
 
@@ -35,8 +28,7 @@ def _cell(row: str, value: Any) -> str:
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if row in LABEL_ROWS:
-        text = str(value).replace("_", " ")
-        return text[:1].upper() + text[1:]
+        return humanize(value)
     if row in SHARE_ROWS and isinstance(value, int | float):
         return f"{float(value):.0%}"
     if isinstance(value, float):
@@ -47,7 +39,7 @@ def _cell(row: str, value: Any) -> str:
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     shown = pd.DataFrame(
         {column: [_cell(str(row), frame.at[row, column]) for row in frame.index] for column in frame.columns},
-        index=[COLUMN_LABELS.get(str(row), str(row)) for row in frame.index],
+        index=[reports.column_label(str(row)) for row in frame.index],
     ).astype(str)
     shown.index.name = "Metric"
     return shown

@@ -12,8 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from hiremate import reports, web
-from hiremate.scope import Scope
+from hiremate import reports, ui, web
 
 PREPARED_KEY = "exports_prepared"  # kind -> {"filters", "data", "rows", "file_name"}
 
@@ -34,11 +33,6 @@ EXPORTS: dict[str, tuple[str, str, Callable[..., bytes]]] = {
         reports.events_csv,
     ),
 }
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _positions(organization_id: str, _scope: Scope) -> list[str]:
-    return reports.positions(_scope)
 
 
 def _data_rows(data: bytes) -> int:
@@ -63,7 +57,7 @@ st.caption(
 )
 
 with web.database_guard():
-    positions = _positions(str(scope.organization_id), scope)
+    positions = ui.positions(scope)
 
 from_col, to_col, position_col = st.columns(3)
 date_from: date | None = from_col.date_input("Completed from", value=None, key="exports_from", format="YYYY-MM-DD")

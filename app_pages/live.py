@@ -7,6 +7,7 @@ import streamlit as st
 
 from hiremate import attempts, live, live_view, ui, web
 from hiremate.models import TaskAttempt
+from hiremate.reports import COLUMN_LABELS
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
 
@@ -138,7 +139,7 @@ def _render_panel(current: TaskAttempt) -> bool:
             live_view.lines_table(view.lines),
             hide_index=True,
             width="stretch",
-            column_config={"Candidate's text": st.column_config.TextColumn(width="large")},
+            column_config={COLUMN_LABELS["candidate_text"]: st.column_config.TextColumn(width="large")},
         )
     return view.is_final
 

@@ -3,24 +3,16 @@ timeline. Opened with ?attempt=ID or ?email=ADDRESS, so links can be shared."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
 import streamlit as st
 
 from hiremate import attempts, charts, profiles, reports, ui, web
 from hiremate.models import AttemptStatus
 from hiremate.reports import COLUMN_LABELS
+from hiremate.task_forms import humanize
 
 PICKER_KEY = "profile_attempt"
 FLASH_KEY = "profile_flash"
 SEARCH_KEY = "profile_email_search"
-
-
-def _words(value: Any) -> str:
-    """A stored label as words: ``risk_averse`` -> ``Risk averse``."""
-    text = str(value or "").replace("_", " ").strip()
-    return text[:1].upper() + text[1:] if text else "—"
 
 
 def _bullets(items: list[str], empty: str) -> None:
@@ -28,10 +20,6 @@ def _bullets(items: list[str], empty: str) -> None:
         st.markdown("\n".join(f"- {web.escape_markdown(item)}" for item in items))
     else:
         st.caption(empty)
-
-
-def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns={column: COLUMN_LABELS.get(column, column) for column in frame.columns})
 
 
 scope = web.current_scope()
@@ -163,17 +151,17 @@ st.subheader("Summary", divider="gray", anchor=False)
 st.markdown(web.escape_markdown(profile.overall_summary))
 
 dimensions = [
-    ("Thinking style", _words(profile.thinking_style.primary), profile.thinking_style),
+    ("Thinking style", humanize(profile.thinking_style.primary), profile.thinking_style),
     (
         "Decision pattern",
-        f"{_words(profile.decision_pattern.speed)} · {_words(profile.decision_pattern.consistency).lower()}",
+        f"{humanize(profile.decision_pattern.speed)} · {humanize(profile.decision_pattern.consistency).lower()}",
         profile.decision_pattern,
     ),
-    ("Risk orientation", _words(profile.risk_orientation.preference), profile.risk_orientation),
+    ("Risk orientation", humanize(profile.risk_orientation.preference), profile.risk_orientation),
     (
         "Communication style",
-        f"{_words(profile.communication_style.reasoning_depth)} · "
-        f"{_words(profile.communication_style.logical_structure).lower()}",
+        f"{humanize(profile.communication_style.reasoning_depth)} · "
+        f"{humanize(profile.communication_style.logical_structure).lower()}",
         profile.communication_style,
     ),
 ]
@@ -221,7 +209,9 @@ st.subheader("Per task", divider="gray", anchor=False)
 if per_task.empty:
     st.caption("No task was completed, so there are no per-task metrics.")
 else:
-    st.dataframe(_labelled(per_task), hide_index=True, width="stretch", key="profile_per_task")
+    st.dataframe(
+        per_task.rename(columns=reports.column_label), hide_index=True, width="stretch", key="profile_per_task"
+    )
     left, right = st.columns(2)
     left.plotly_chart(charts.time_per_task_chart(per_task), key="profile_chart_time")
     right.plotly_chart(charts.decision_changes_chart(per_task), key="profile_chart_changes")
@@ -247,7 +237,7 @@ else:
     shown = timeline if not chosen else timeline[timeline["task_number"] == chosen]
     st.caption(f"{len(shown)} event(s). The candidate's text is shown exactly as typed.")
     st.dataframe(
-        _labelled(shown),
+        shown.rename(columns=reports.column_label),
         hide_index=True,
         width="stretch",
         key="profile_timeline",

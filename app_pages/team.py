@@ -115,7 +115,7 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
                 type="password",
                 key=f"team_password_{chosen}",
                 autocomplete="new-password",
-                help="At least 10 characters, letters mixed with digits or symbols. Tell it to them privately.",
+                help=f"{auth.PASSWORD_RULE} Tell it to them privately.",
             )
             reset = st.form_submit_button("Reset password", icon=":material/lock_reset:")
         if reset:

@@ -29,6 +29,8 @@ from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
+# The rule ``password_problems`` checks, as forms show it next to a new password.
+PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters, letters mixed with digits or symbols."
 ACCOUNT_FAILURE_LIMIT = 5
 CLIENT_FAILURE_LIMIT = 20
 FAILURE_WINDOW = timedelta(minutes=15)

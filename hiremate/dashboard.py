@@ -15,6 +15,7 @@ from bson import ObjectId
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
+from hiremate.tasks import as_object_id
 from hiremate.timeutil import utcnow
 
 RECENT_DAYS = 7
@@ -131,7 +132,7 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     started = _recent_attempts(scope, {"started_at": {"$type": "date"}}, "started_at", limit)
     completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
     recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
-    candidates = _candidate_names(scope, {_object_id(entry.get("target_id")) for entry in audited} - {None})
+    candidates = _candidate_names(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
     items = [_audited_item(entry, recruiters, candidates) for entry in audited]
     items += [_candidate_item("started", doc, doc["started_at"]) for doc in started]
     items += [_candidate_item("completed", doc, doc["completed_at"]) for doc in completed]
@@ -149,10 +150,6 @@ def _recent_attempts(scope: Scope, query: dict[str, Any], field: str, limit: int
     projection = {"candidate_info.name": 1, field: 1}
     cursor = scope.collection(dbmod.ATTEMPTS).find(scope.where(query), projection)
     return list(cursor.sort([(field, -1), ("_id", -1)]).limit(limit))
-
-
-def _object_id(value: Any) -> ObjectId | None:
-    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
 
 
 def _user_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
@@ -182,7 +179,7 @@ def _candidate_names(scope: Scope, attempt_ids: set[ObjectId]) -> dict[ObjectId,
 def _audited_item(
     entry: dict[str, Any], recruiters: dict[ObjectId, str], candidates: dict[ObjectId, str]
 ) -> ActivityItem:
-    attempt_id = _object_id(entry.get("target_id"))
+    attempt_id = as_object_id(entry.get("target_id"))
     details = entry.get("details") or {}
     return ActivityItem(
         kind=_AUDITED_KINDS[entry["action"]],

@@ -26,8 +26,9 @@ from pymongo import ASCENDING, DESCENDING
 from hiremate import db as dbmod
 from hiremate.metrics import IDLE_THRESHOLD_MS
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType, TaskAttempt
-from hiremate.reports import AttemptSummary, timeline_frame
+from hiremate.reports import ATTEMPT_ROW_PROJECTION, COLUMN_LABELS, AttemptSummary, attempt_summary, timeline_frame
 from hiremate.scope import Scope
+from hiremate.tasks import as_object_id
 
 MAX_LINES = 200  # event lines kept for the stream (older ones are dropped)
 FETCH_BATCH = 500  # events read per query
@@ -35,14 +36,6 @@ MAX_FETCH_PER_TICK = 2000  # a tick catches up at most this many events
 MAX_PICKER = 200  # attempts offered by the picker
 IDLE_NOTICE_SECONDS = IDLE_THRESHOLD_MS / 1000
 
-_SUMMARY_PROJECTION = {
-    "candidate_info.name": 1,
-    "candidate_info.email": 1,
-    "candidate_info.position": 1,
-    "status": 1,
-    "created_at": 1,
-    "completed_at": 1,
-}
 _STATUS_PROJECTION = {"status": 1, "current_task_index": 1, "completed_at": 1, "started_at": 1}
 _EVENT_PROJECTION = {"metadata": 0}
 
@@ -55,25 +48,11 @@ def in_progress_attempts(scope: Scope, *, limit: int = MAX_PICKER) -> list[Attem
     limit = max(1, min(limit, MAX_PICKER))
     cursor = (
         scope.collection(dbmod.ATTEMPTS)
-        .find(scope.where({"status": AttemptStatus.IN_PROGRESS.value}), _SUMMARY_PROJECTION)
+        .find(scope.where({"status": AttemptStatus.IN_PROGRESS.value}), ATTEMPT_ROW_PROJECTION)
         .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         .limit(limit)
     )
-    return [summary_of(doc) for doc in cursor]
-
-
-def summary_of(doc: dict[str, Any]) -> AttemptSummary:
-    """An attempt document (or its projection) as a picker shows it."""
-    info = doc.get("candidate_info") or {}
-    return AttemptSummary(
-        attempt_id=str(doc["_id"]),
-        candidate_name=info.get("name") or "",
-        candidate_email=info.get("email") or "",
-        position=info.get("position") or "",
-        status=str(doc.get("status") or ""),
-        issued_at=doc.get("created_at"),
-        completed_at=doc.get("completed_at"),
-    )
+    return [attempt_summary(doc) for doc in cursor]
 
 
 @dataclass(frozen=True)
@@ -91,7 +70,7 @@ class AttemptStatusNow:
 
 def attempt_status(scope: Scope, attempt_id: str | ObjectId) -> AttemptStatusNow | None:
     """The attempt's status now; None when it is not (or no longer) one of this organisation's."""
-    oid = attempt_id if isinstance(attempt_id, ObjectId) else _object_id(attempt_id)
+    oid = as_object_id(attempt_id)
     if oid is None:
         return None
     doc = scope.collection(dbmod.ATTEMPTS).find_one(scope.where({"_id": oid}), _STATUS_PROJECTION)
@@ -130,10 +109,6 @@ def events_after(
             break
         last = batch[-1]["sequence_number"]
     return events
-
-
-def _object_id(value: Any) -> ObjectId | None:
-    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
 
 
 # ---------------------------------------------------------------- the state
@@ -341,12 +316,12 @@ def lines_table(lines: tuple[EventLine, ...]) -> list[dict[str, Any]]:
     """The stream's rows, for a table (column names are the shown words)."""
     return [
         {
-            "Seq": line.sequence_number,
+            COLUMN_LABELS["sequence_number"]: line.sequence_number,
             "Time (UTC)": line.at.strftime("%H:%M:%S"),
             "Task": line.task_number or None,
-            "Event": line.event_type,
-            "What happened": line.description,
-            "Candidate's text": line.candidate_text,
+            COLUMN_LABELS["event_type"]: line.event_type,
+            COLUMN_LABELS["description"]: line.description,
+            COLUMN_LABELS["candidate_text"]: line.candidate_text,
         }
         for line in lines
     ]

@@ -13,7 +13,7 @@ Frames use snake_case column names (stable for charts and CSV);
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -42,6 +42,7 @@ from hiremate.models import (
     ThinkingStyle,
 )
 from hiremate.scope import Scope
+from hiremate.tasks import as_object_id
 
 MAX_PAGE_SIZE = 200
 EXPORT_BATCH_SIZE = 500
@@ -60,6 +61,21 @@ _PROFILE_LABELS: dict[str, tuple[str, type[StrEnum]]] = {
     "reasoning_depth": ("communication_style.reasoning_depth", ReasoningDepth),
     "logical_structure": ("communication_style.logical_structure", LogicalStructure),
 }
+PROFILE_LABEL_COLUMNS = list(_PROFILE_LABELS)
+# A profile's labels, each result followed by its confidence: the same run of
+# columns in a comparison and in the candidates CSV.
+PROFILE_COLUMNS = [
+    "thinking_style",
+    "thinking_style_confidence",
+    "decision_speed",
+    "decision_consistency",
+    "decision_pattern_confidence",
+    "risk_orientation",
+    "risk_orientation_confidence",
+    "reasoning_depth",
+    "logical_structure",
+    "communication_style_confidence",
+]
 
 CANDIDATE_COLUMNS = [
     "attempt_id",
@@ -69,7 +85,7 @@ CANDIDATE_COLUMNS = [
     "status",
     "issued_at",
     "completed_at",
-    *_PROFILE_LABELS,
+    *PROFILE_LABEL_COLUMNS,
 ]
 PER_TASK_COLUMNS = [
     "task_number",
@@ -103,16 +119,7 @@ COMPARE_ROWS = [
     "candidate_email",
     "position",
     "completed_at",
-    "thinking_style",
-    "thinking_style_confidence",
-    "decision_speed",
-    "decision_consistency",
-    "decision_pattern_confidence",
-    "risk_orientation",
-    "risk_orientation_confidence",
-    "reasoning_depth",
-    "logical_structure",
-    "communication_style_confidence",
+    *PROFILE_COLUMNS,
     "low_risk_count",
     "medium_risk_count",
     "high_risk_count",
@@ -200,6 +207,12 @@ COLUMN_LABELS: dict[str, str] = {
 }
 
 
+def column_label(column: str) -> str:
+    """The words a page shows for a frame's column (``COLUMN_LABELS``; the
+    name itself when it has none). Pass it to ``DataFrame.rename``."""
+    return COLUMN_LABELS.get(column, column)
+
+
 @dataclass(frozen=True)
 class AttemptSummary:
     """One attempt as a picker or a candidate's history lists it."""
@@ -234,12 +247,6 @@ class ProfileBundle:
 # ---------------------------------------------------------------- small helpers
 
 
-def _object_id(value: str | ObjectId) -> ObjectId | None:
-    if isinstance(value, ObjectId):
-        return value
-    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
-
-
 def _contains(text: str) -> dict[str, str]:
     """A case-insensitive substring match; the user's text is never a pattern."""
     return {"$regex": re.escape(text.strip()), "$options": "i"}
@@ -266,7 +273,8 @@ def _get(doc: dict[str, Any] | None, path: str) -> Any:
 
 # ---------------------------------------------------------------- candidates list
 
-_ATTEMPT_ROW_PROJECTION = {
+# The attempt fields a list row or an ``attempt_summary`` reads.
+ATTEMPT_ROW_PROJECTION = {
     "candidate_info.name": 1,
     "candidate_info.email": 1,
     "candidate_info.position": 1,
@@ -329,20 +337,35 @@ def _label_filters(**chosen: str | None) -> dict[str, str]:
     return filters
 
 
+# Where an attempt and a profile (which repeats the candidate's fields) keep
+# the candidate's name, email and position, and the attempt's status.
+_ATTEMPT_FIELDS = ("candidate_info.name", "candidate_info.email", "candidate_info.position", "status")
+_PROFILE_FIELDS = ("candidate_name", "candidate_email", "position", "attempt_status")
+
+
+def _candidate_filter(
+    fields: tuple[str, str, str, str], search: str | None, position: str | None, status: str | None
+) -> dict[str, Any]:
+    """Match ``search`` in the name or email (any case), and the position and
+    status when given, at the paths ``fields`` names."""
+    name, email, position_path, status_path = fields
+    query: dict[str, Any] = {}
+    if search and search.strip():
+        query["$or"] = [{name: _contains(search)}, {email: _contains(search)}]
+    if position:
+        query[position_path] = position
+    if status:
+        query[status_path] = status
+    return query
+
+
 def _page_from_attempts(
     scope: Scope, search: str | None, position: str | None, status: str | None, skip: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    query: dict[str, Any] = {}
-    if search:
-        query["$or"] = [{"candidate_info.name": _contains(search)}, {"candidate_info.email": _contains(search)}]
-    if position:
-        query["candidate_info.position"] = position
-    if status:
-        query["status"] = status
-    query = scope.where(query)
+    query = scope.where(_candidate_filter(_ATTEMPT_FIELDS, search, position, status))
     attempts = scope.collection(dbmod.ATTEMPTS)
     total = attempts.count_documents(query)
-    page = list(attempts.find(query, _ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
+    page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
     profiles = _profiles_for(scope, [doc["_id"] for doc in page])
     return [_candidate_row(doc, profiles.get(doc["_id"])) for doc in page], total
 
@@ -356,14 +379,7 @@ def _page_from_profiles(
     skip: int,
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    query: dict[str, Any] = dict(labels)
-    if search:
-        query["$or"] = [{"candidate_name": _contains(search)}, {"candidate_email": _contains(search)}]
-    if position:
-        query["position"] = position
-    if status:
-        query["attempt_status"] = status
-    query = scope.where(query)
+    query = scope.where({**labels, **_candidate_filter(_PROFILE_FIELDS, search, position, status)})
     profiles = scope.collection(dbmod.PROFILES)
     total = profiles.count_documents(query)
     page = list(profiles.find(query, _PROFILE_ROW_PROJECTION).sort(_NEWEST_COMPLETED).skip(skip).limit(limit))
@@ -391,7 +407,7 @@ def _profiles_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, d
 
 
 def _attempts_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
-    return _lookup(scope.collection(dbmod.ATTEMPTS), scope.where(), "_id", attempt_ids, _ATTEMPT_ROW_PROJECTION)
+    return _lookup(scope.collection(dbmod.ATTEMPTS), scope.where(), "_id", attempt_ids, ATTEMPT_ROW_PROJECTION)
 
 
 def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | None) -> dict[str, Any]:
@@ -424,7 +440,7 @@ def positions(scope: Scope) -> list[str]:
 def profile_bundle(scope: Scope, attempt_id: str | ObjectId) -> ProfileBundle | None:
     """The attempt with its metrics, profile and events; None when the id is
     malformed or names no attempt of this organisation."""
-    oid = _object_id(attempt_id)
+    oid = as_object_id(attempt_id)
     if oid is None:
         return None
     doc = scope.collection(dbmod.ATTEMPTS).find_one(scope.where({"_id": oid}))
@@ -453,14 +469,15 @@ def attempts_for_email(scope: Scope, email: str) -> list[AttemptSummary]:
     query = scope.where({"candidate_info.email": {"$in": sorted({email, email.lower()})}})
     cursor = (
         scope.collection(dbmod.ATTEMPTS)
-        .find(query, _ATTEMPT_ROW_PROJECTION)
+        .find(query, ATTEMPT_ROW_PROJECTION)
         .sort(_NEWEST_ISSUED)
         .limit(MAX_ATTEMPTS_PER_EMAIL)
     )
-    return [_summary(doc) for doc in cursor]
+    return [attempt_summary(doc) for doc in cursor]
 
 
-def _summary(attempt: dict[str, Any]) -> AttemptSummary:
+def attempt_summary(attempt: dict[str, Any]) -> AttemptSummary:
+    """An attempt document (or its ``ATTEMPT_ROW_PROJECTION``) as a picker shows it."""
     return AttemptSummary(
         attempt_id=str(attempt["_id"]),
         candidate_name=_get(attempt, "candidate_info.name") or "",
@@ -476,9 +493,7 @@ def completed_candidates(scope: Scope, *, search: str | None = None, limit: int 
     """Completed attempts with a profile, newest completion first: the
     choices of the compare picker."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    query: dict[str, Any] = {"attempt_status": AttemptStatus.COMPLETED.value}
-    if search and search.strip():
-        query["$or"] = [{"candidate_name": _contains(search)}, {"candidate_email": _contains(search)}]
+    query = _candidate_filter(_PROFILE_FIELDS, search, None, AttemptStatus.COMPLETED.value)
     cursor = (
         scope.collection(dbmod.PROFILES)
         .find(scope.where(query), _PROFILE_ROW_PROJECTION)
@@ -661,7 +676,7 @@ def compare_frame(scope: Scope, attempt_ids: Sequence[str | ObjectId]) -> pd.Dat
 def _distinct_ids(attempt_ids: Sequence[str | ObjectId]) -> list[ObjectId]:
     ids: list[ObjectId] = []
     for value in attempt_ids:
-        oid = _object_id(value)
+        oid = as_object_id(value)
         if oid is None:
             raise ValueError(f"not an attempt id: {value!r}")
         if oid not in ids:
@@ -734,7 +749,7 @@ def compare_csv(scope: Scope, attempt_ids: Sequence[str | ObjectId]) -> bytes:
     frame = compare_frame(scope, attempt_ids)
     writer = CsvWriter(["Metric", *frame.columns])
     for key, values in frame.iterrows():
-        writer.writerow([COLUMN_LABELS.get(str(key), str(key)), *values.tolist()])
+        writer.writerow([column_label(str(key)), *values.tolist()])
     scope.audit("export", "compare", None, kind="compare", attempt_ids=[str(v) for v in frame.loc["attempt_id"]])
     return writer.to_bytes()
 
@@ -748,16 +763,7 @@ CANDIDATES_CSV_COLUMNS = [
     "position",
     "status",
     "completed_at",
-    "thinking_style",
-    "thinking_style_confidence",
-    "decision_speed",
-    "decision_consistency",
-    "decision_pattern_confidence",
-    "risk_orientation",
-    "risk_orientation_confidence",
-    "reasoning_depth",
-    "logical_structure",
-    "communication_style_confidence",
+    *PROFILE_COLUMNS,
     "summary",
     "strengths",
     "considerations",
@@ -842,6 +848,27 @@ def _profiles_in_batches(
         yield batch
 
 
+def _export_profiled(
+    scope: Scope,
+    kind: str,
+    columns: list[str],
+    projection: dict[str, Any],
+    write: Callable[[CsvWriter, list[dict[str, Any]]], None],
+    date_from: date | datetime | None,
+    date_to: date | datetime | None,
+    position: str | None,
+) -> bytes:
+    """A CSV of ``columns`` about the profiles matching the filters (read
+    with ``projection``, batch by batch, each batch written by ``write``),
+    audited as an export of ``kind``."""
+    writer = CsvWriter(columns)
+    query = _profile_filter(scope, date_from, date_to, position)
+    for batch in _profiles_in_batches(scope, query, projection):
+        write(writer, batch)
+    _audit_export(scope, kind, writer, date_from=date_from, date_to=date_to, position=position)
+    return writer.to_bytes()
+
+
 def candidates_csv(
     scope: Scope,
     *,
@@ -851,12 +878,13 @@ def candidates_csv(
 ) -> bytes:
     """Every candidate with a profile, newest completion first
     (``CANDIDATES_CSV_COLUMNS``); dates filter on completion."""
-    writer = CsvWriter(CANDIDATES_CSV_COLUMNS)
-    query = _profile_filter(scope, date_from, date_to, position)
-    for batch in _profiles_in_batches(scope, query, _CANDIDATES_CSV_PROJECTION):
+
+    def write(writer: CsvWriter, batch: list[dict[str, Any]]) -> None:
         writer.writerows(_candidate_csv_row(doc) for doc in batch)
-    _audit_export(scope, "candidates", writer, date_from=date_from, date_to=date_to, position=position)
-    return writer.to_bytes()
+
+    return _export_profiled(
+        scope, "candidates", CANDIDATES_CSV_COLUMNS, _CANDIDATES_CSV_PROJECTION, write, date_from, date_to, position
+    )
 
 
 _CANDIDATES_CSV_PROJECTION = {
@@ -898,13 +926,14 @@ def per_task_metrics_csv(
     position: str | None = None,
 ) -> bytes:
     """One row per completed task of every profiled attempt (``PER_TASK_CSV_COLUMNS``)."""
-    writer = CsvWriter(PER_TASK_CSV_COLUMNS)
-    query = _profile_filter(scope, date_from, date_to, position)
     projection = {"attempt_id": 1, "candidate_name": 1, "candidate_email": 1, "position": 1, "completed_at": 1}
-    for batch in _profiles_in_batches(scope, query, projection):
+
+    def write(writer: CsvWriter, batch: list[dict[str, Any]]) -> None:
         _write_per_task_rows(scope, writer, batch)
-    _audit_export(scope, "per_task_metrics", writer, date_from=date_from, date_to=date_to, position=position)
-    return writer.to_bytes()
+
+    return _export_profiled(
+        scope, "per_task_metrics", PER_TASK_CSV_COLUMNS, projection, write, date_from, date_to, position
+    )
 
 
 def attempt_metrics_csv(scope: Scope, attempt_id: str | ObjectId) -> bytes:
@@ -924,7 +953,7 @@ def attempt_metrics_csv(scope: Scope, attempt_id: str | ObjectId) -> bytes:
 
 
 def _scoped_attempt(scope: Scope, attempt_id: str | ObjectId) -> dict[str, Any]:
-    oid = _object_id(attempt_id)
+    oid = as_object_id(attempt_id)
     attempt = None
     if oid is not None:
         attempt = scope.collection(dbmod.ATTEMPTS).find_one(scope.where({"_id": oid}), {"candidate_info": 1})
@@ -986,17 +1015,18 @@ def events_csv(
     whatever its status (ValueError when it is not one of this
     organisation's); otherwise those of every profiled attempt matching the
     filters."""
-    writer = CsvWriter(EVENTS_CSV_COLUMNS)
     if attempt_id is not None:
         attempt = _scoped_attempt(scope, attempt_id)
+        writer = CsvWriter(EVENTS_CSV_COLUMNS)
         _write_events(scope, writer, [attempt["_id"]])
         _audit_export(scope, "attempt_events", writer, target_id=attempt["_id"])
         return writer.to_bytes()
-    query = _profile_filter(scope, date_from, date_to, position)
-    for batch in _profiles_in_batches(scope, query, {"attempt_id": 1, "completed_at": 1}):
+
+    def write(writer: CsvWriter, batch: list[dict[str, Any]]) -> None:
         _write_events(scope, writer, [doc["attempt_id"] for doc in batch])
-    _audit_export(scope, "events", writer, date_from=date_from, date_to=date_to, position=position)
-    return writer.to_bytes()
+
+    projection = {"attempt_id": 1, "completed_at": 1}
+    return _export_profiled(scope, "events", EVENTS_CSV_COLUMNS, projection, write, date_from, date_to, position)
 
 
 def attempt_events_csv(scope: Scope, attempt_id: str | ObjectId) -> bytes:

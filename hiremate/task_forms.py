@@ -60,8 +60,12 @@ _PROBLEM = re.compile(r"^(?P<path>[A-Za-z_][\w\[\].]*): (?P<message>.*)$", re.DO
 _OPTION_PATH = re.compile(r"^options\[(?P<index>\d+)\](?:\.(?P<field>\w+))?")
 
 
-def humanize(value: str) -> str:
-    """``problem_solving`` -> ``Problem solving`` (enum values as labels)."""
+def humanize(value: Any) -> str:
+    """A stored enum value as words: ``problem_solving`` -> ``Problem
+    solving``, ``risk_averse`` -> ``Risk averse``; "" for None, NaN (how
+    pandas keeps a missing label) and blanks."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
     text = str(value).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 

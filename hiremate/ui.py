@@ -1,7 +1,7 @@
 """Small Streamlit helpers every recruiter page shares: status badges,
 pagination, a one-time secret box with a copy button, flash messages,
-refusals shown as messages, links to pages that may not exist yet, and
-times and durations for people.
+refusals shown as messages, cached reads several pages make, links to pages
+that may not exist yet, and times and durations for people.
 
 Like ``hiremate.web`` this module imports Streamlit; the domain modules do
 not. Every helper takes the session-state ``key`` it uses from the caller,
@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import web
+from hiremate import reports, web
 from hiremate.assessment_forms import FormProblems
 from hiremate.attempts import AttemptError
 from hiremate.auth import AuthError
 from hiremate.models import AttemptStatus
+from hiremate.scope import Scope
 from hiremate.tasks import TaskError, TaskValidationError
 from hiremate.timeutil import utcnow
 
@@ -256,6 +257,19 @@ def refusals(container: DeltaGenerator | None = None) -> Iterator[None]:
 def invalidate_reads() -> None:
     """Forget cached reads (call after a write, so lists show it at once)."""
     st.cache_data.clear()
+
+
+# ---------------------------------------------------------------- cached reads
+
+
+def positions(scope: Scope) -> list[str]:
+    """The organisation's positions, for a filter (cached briefly, per organisation)."""
+    return _positions(str(scope.organization_id), scope)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _positions(organization_id: str, _scope: Scope) -> list[str]:
+    return reports.positions(_scope)
 
 
 # ---------------------------------------------------------------- links between pages

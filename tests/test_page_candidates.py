@@ -8,7 +8,7 @@ import random
 from hiremate import db as dbmod
 from hiremate import simulate
 from hiremate.models import AttemptStatus, ThinkingStyle
-from tests.test_page_profile import make_org, open_page, seed_completed, seed_session, texts, words
+from tests.page_helpers import make_org, seed_completed, seed_session, stored_profile, texts, words
 
 CANDIDATES = "app_pages/candidates.py"
 
@@ -30,10 +30,10 @@ def test_lists_candidates_with_their_profile_labels(app_env, db):
     ada = seed_completed(org, name="Ada Lovelace")
     seed_session(org, status=AttemptStatus.IN_PROGRESS, name="Grace Hopper", email="grace@example.com")
 
-    at = open_page(org, CANDIDATES)
+    at = org.open_page(CANDIDATES)
     rows = table(at)
     assert sorted(rows["Candidate"]) == ["Ada Lovelace", "Grace Hopper"]
-    profile = db[dbmod.PROFILES].find_one({"attempt_id": ada.id})
+    profile = stored_profile(org, ada)
     row = rows[rows["Candidate"] == "Ada Lovelace"].iloc[0]
     assert row["Thinking style"] == words(profile["thinking_style"]["primary"])
     assert row["Risk orientation"] == words(profile["risk_orientation"]["preference"])
@@ -50,7 +50,7 @@ def test_search_by_name_or_email(app_env, db):
     org = make_org(db)
     seed_completed(org, name="Ada Lovelace", email="ada@example.com")
     seed_completed(org, name="Alan Turing", email="alan@bletchley.test")
-    at = open_page(org, CANDIDATES)
+    at = org.open_page(CANDIDATES)
 
     at.text_input(key="candidates_search").input("lovelace").run()
     assert list(table(at)["Candidate"]) == ["Ada Lovelace"]
@@ -68,14 +68,14 @@ def test_filters_by_position_status_and_labels(app_env, db):
     analyst = seed_completed(org, name="Ada Lovelace", position="Analyst")
     seed_completed(org, name="Alan Turing", position="Engineer")
     seed_session(org, status=AttemptStatus.IN_PROGRESS, name="Grace Hopper", position="Analyst")
-    at = open_page(org, CANDIDATES)
+    at = org.open_page(CANDIDATES)
 
     at.selectbox(key="candidates_position").set_value("Analyst").run()
     assert set(table(at)["Candidate"]) == {"Ada Lovelace", "Grace Hopper"}
     at.selectbox(key="candidates_status").set_value("completed").run()
     assert list(table(at)["Candidate"]) == ["Ada Lovelace"]
 
-    profile = db[dbmod.PROFILES].find_one({"attempt_id": analyst.id})
+    profile = stored_profile(org, analyst)
     style = profile["thinking_style"]["primary"]
     risk = profile["risk_orientation"]["preference"]
     at.selectbox(key="candidates_style").set_value(style).run()
@@ -105,7 +105,7 @@ def test_paginates_in_the_database(app_env, db):
         .find({"organization_id": org.scope.organization_id}, {"_id": 1})
         .sort([("created_at", -1), ("_id", -1)])
     ]
-    at = open_page(org, CANDIDATES)
+    at = org.open_page(CANDIDATES)
     assert len(table(at)) == 25
     assert "Showing 1–25 of 30 candidates" in texts(at)
     assert list(table(at)["Email"]) == emails_of(db, newest_first[:25])
@@ -132,7 +132,7 @@ def test_paginates_in_the_database(app_env, db):
 def test_selecting_a_row_opens_the_profile(app_env, db):
     org = make_org(db)
     ada = seed_completed(org, name="Ada Lovelace")
-    at = open_page(org, CANDIDATES)
+    at = org.open_page(CANDIDATES)
     at.session_state["candidates_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert not at.exception
@@ -143,7 +143,7 @@ def test_selecting_a_row_opens_the_profile(app_env, db):
 def test_empty_organisation_and_another_organisation(app_env, db):
     mine, theirs = make_org(db, "Acme"), make_org(db, "Globex")
     seed_completed(theirs, name="Secret Candidate", position="Spy")
-    at = open_page(mine, CANDIDATES)
+    at = mine.open_page(CANDIDATES)
     assert "No candidates yet" in at.info[0].value
     assert not at.dataframe
     assert at.selectbox(key="candidates_position").options == ["All positions"]

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from hiremate import db as dbmod
 from hiremate.timeutil import utcnow
-from tests.test_page_profile import make_org, open_page, seed_completed, texts
+from tests.page_helpers import make_org, seed_completed, stored_profile, texts
 
 EXPORTS = "app_pages/exports.py"
 KINDS = ("candidates", "per_task", "events")
@@ -29,9 +29,9 @@ def rows_of(data: bytes) -> list[dict[str, str]]:
 def test_each_export_contains_the_attempt(app_env, db):
     org = make_org(db)
     ada = seed_completed(org, name="Ada Lovelace")
-    profile = db[dbmod.PROFILES].find_one({"attempt_id": ada.id})
+    profile = stored_profile(org, ada)
     events = db[dbmod.EVENTS].count_documents({"attempt_id": ada.id})
-    at = open_page(org, EXPORTS)
+    at = org.open_page(EXPORTS)
     assert not at.get("download_button")  # nothing is built before it is asked for
 
     candidates = prepare(at, "candidates")
@@ -62,7 +62,7 @@ def test_position_and_date_filters(app_env, db):
     org = make_org(db)
     seed_completed(org, name="Ada Lovelace", position="Analyst")
     alan = seed_completed(org, name="Alan Turing", position="Engineer")
-    at = open_page(org, EXPORTS)
+    at = org.open_page(EXPORTS)
 
     at.selectbox(key="exports_position").set_value("Engineer").run()
     assert [r["attempt_id"] for r in rows_of(prepare(at, "candidates")["data"])] == [str(alan.id)]
@@ -84,7 +84,7 @@ def test_position_and_date_filters(app_env, db):
 
 def test_an_inverted_date_range_is_explained(app_env, db):
     org = make_org(db)
-    at = open_page(org, EXPORTS)
+    at = org.open_page(EXPORTS)
     today = utcnow().date()
     at.date_input(key="exports_from").set_value(today).run()
     at.date_input(key="exports_to").set_value(today - timedelta(days=3)).run()
@@ -95,7 +95,7 @@ def test_an_inverted_date_range_is_explained(app_env, db):
 def test_another_organisation_exports_none_of_it(app_env, db):
     mine, theirs = make_org(db, "Acme"), make_org(db, "Globex")
     foreign = seed_completed(theirs, name="Secret Candidate", position="Spy")
-    at = open_page(mine, EXPORTS)
+    at = mine.open_page(EXPORTS)
     assert at.selectbox(key="exports_position").options == ["All positions"]
     for kind in KINDS:
         prepared = prepare(at, kind)

@@ -13,7 +13,7 @@ from hiremate import live
 from hiremate.models import AttemptStatus
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
-from tests.test_page_profile import make_org, open_page, seed_completed, seed_session, texts
+from tests.page_helpers import make_org, seed_completed, seed_session, texts
 
 LIVE = "app_pages/live.py"
 
@@ -38,7 +38,7 @@ def test_lists_an_in_progress_attempt_and_streams_its_events(app_env, db):
     attempt, events = in_progress(org, name="Grace Hopper")
     store(db, events[:6])
 
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     picker = at.selectbox(key="live_attempt")
     assert picker.value == str(attempt.id)
     assert picker.options[0].startswith("Grace Hopper")
@@ -58,11 +58,13 @@ def test_lists_an_in_progress_attempt_and_streams_its_events(app_env, db):
 
 
 def test_stream_keeps_the_candidates_text_as_plain_text(app_env, db):
-    org = make_org(db)
+    # Reasoning required: the completed first task always carries submitted text,
+    # whatever seed this test happens to draw.
+    org = make_org(db, reasoning_required=True)
     attempt, events = in_progress(org)
     store(db, events)
     submitted = [e.payload["final_text"] for e in events if e.event_type == "reasoning_submitted"]
-    at = open_page(org, LIVE, attempt=str(attempt.id))
+    at = org.open_page(LIVE, attempt=str(attempt.id))
     shown = [text for text in stream(at)["Candidate's text"] if text]
     assert shown == list(reversed(submitted)) and shown
 
@@ -70,7 +72,7 @@ def test_stream_keeps_the_candidates_text_as_plain_text(app_env, db):
 def test_before_the_first_event(app_env, db):
     org = make_org(db)
     in_progress(org)
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     assert "Waiting for the first task to start" in texts(at)
     assert not at.dataframe
     assert "No events yet" in texts(at)
@@ -80,7 +82,7 @@ def test_completion_links_to_the_profile(app_env, db):
     org = make_org(db)
     attempt, events = in_progress(org)
     store(db, events[:3])
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     assert not at.success
     db[dbmod.ATTEMPTS].update_one(
         {"_id": attempt.id}, {"$set": {"status": AttemptStatus.COMPLETED.value, "completed_at": utcnow()}}
@@ -96,7 +98,7 @@ def test_a_shared_link_opens_that_attempt_even_when_it_has_ended(app_env, db):
     org = make_org(db)
     in_progress(org, name="Someone Else", email="else@example.com")
     done = seed_completed(org, name="Alan Turing")
-    at = open_page(org, LIVE, attempt=str(done.id))
+    at = org.open_page(LIVE, attempt=str(done.id))
     assert at.selectbox(key="live_attempt").value == str(done.id)
     assert "completed the assessment" in at.success[0].value
     assert len(stream(at)) == db[dbmod.EVENTS].count_documents({"attempt_id": done.id})
@@ -106,7 +108,7 @@ def test_mint_a_live_ticket(app_env, db):
     org = make_org(db)
     attempt, events = in_progress(org)
     store(db, events[:2])
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     at.button(key="live_mint_ticket").click().run()
     assert not at.exception
 
@@ -129,7 +131,7 @@ def test_mint_a_live_ticket(app_env, db):
 def test_nobody_in_progress(app_env, db):
     org = make_org(db)
     seed_completed(org)
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     assert "Nobody is taking an assessment right now" in at.info[0].value
     assert not at.selectbox
 
@@ -139,11 +141,11 @@ def test_another_organisation_sees_none_of_it(app_env, db):
     attempt, events = in_progress(theirs, name="Secret Candidate")
     store(db, events)
 
-    at = open_page(mine, LIVE)
+    at = mine.open_page(LIVE)
     assert "Nobody is taking an assessment right now" in at.info[0].value
     assert "Secret" not in texts(at)
 
-    at = open_page(mine, LIVE, attempt=str(attempt.id))
+    at = mine.open_page(LIVE, attempt=str(attempt.id))
     assert "not found" in at.error[0].value
     assert not at.dataframe
     assert not [button for button in at.button if button.key == "live_mint_ticket"]
@@ -155,7 +157,7 @@ def test_picking_another_attempt_follows_it(app_env, db):
     second, second_events = in_progress(org, name="Alan Turing", email="alan@example.com")
     store(db, first_events[:4])
     store(db, second_events[:7])
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     picker = at.selectbox(key="live_attempt")
     shown = picker.value
     other, count = (second, 7) if shown == str(first.id) else (first, 4)
@@ -170,7 +172,7 @@ def test_a_deactivated_user_stops_seeing_the_stream(app_env, db):
     org = make_org(db)
     _, events = in_progress(org)
     store(db, events[:3])
-    at = open_page(org, LIVE)
+    at = org.open_page(LIVE)
     assert len(stream(at)) == 3
     db[dbmod.USERS].update_one({"_id": org.user.id}, {"$set": {"is_active": False}})
     at.run()

@@ -1,122 +1,12 @@
 """The candidate profile page through the real path: AppTest on app.py,
-attempts stored in the embedded store, profiles computed by the real rules.
-
-The helpers at the top are shared by the other page tests."""
+attempts stored in the embedded store, profiles computed by the real rules."""
 
 from __future__ import annotations
 
-import itertools
-import random
-from dataclasses import dataclass
-from pathlib import Path
-
-from pymongo.database import Database
-from streamlit.testing.v1 import AppTest
-
-from hiremate import auth, simulate, web
 from hiremate import db as dbmod
-from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt, User
-from hiremate.scope import Scope
-
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct-horse-7"
-_seeds = itertools.count(7000)
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-@dataclass
-class Org:
-    scope: Scope
-    user: User
-    tasks: list[Task]
-
-    @property
-    def db(self) -> Database:
-        return self.scope.db
-
-
-def make_org(db: Database, name: str = "Acme") -> Org:
-    """An organisation with one recruiter and three tasks."""
-    original = auth._BCRYPT_ROUNDS
-    auth._BCRYPT_ROUNDS = 4  # fast hashes: these tests are not about passwords
-    try:
-        organization = auth.create_organization(db, name)
-        user = auth.create_user(
-            db,
-            email=f"rita@{organization.slug}.test",
-            full_name=f"Rita of {name}",
-            password=PASSWORD,
-            organization_id=organization.id,
-        )
-    finally:
-        auth._BCRYPT_ROUNDS = original
-    tasks = simulate.make_tasks(random.Random(next(_seeds)), 3, organization_id=organization.id)
-    return Org(auth.scope_for(db, user), user, tasks)
-
-
-def seed_completed(org: Org, name: str = "Ada Lovelace", email: str | None = None, **info: str) -> TaskAttempt:
-    """A completed attempt with real events, metrics and profile; a fresh seed each."""
-    candidate = CandidateInfo(
-        name=name,
-        email=email or f"{name.split()[0].lower()}.{next(_seeds)}@example.com",
-        position=info.pop("position", "Analyst"),
-        **info,
-    )
-    return simulate.seed_completed_attempt(
-        org.db,
-        organization_id=org.scope.organization_id,
-        tasks=org.tasks,
-        rng=random.Random(next(_seeds)),
-        candidate=candidate,
-    )
-
-
-def seed_session(org: Org, *, status: AttemptStatus, stop_after_tasks: int = 1, **candidate: str):
-    """A session that stopped partway (events stored, no profile), left
-    in progress or ended with ``status``."""
-    session = simulate.simulate_session(
-        random.Random(next(_seeds)),
-        tasks=org.tasks,
-        organization_id=org.scope.organization_id,
-        stop_after_tasks=stop_after_tasks,
-        leave_open=True,
-        started_at=simulate.utcnow() - simulate.SESSION_MARGIN,
-        candidate=CandidateInfo(**{"name": "Grace Hopper", "email": "grace@example.com", **candidate}),
-    )
-    attempt = session.attempt if status == AttemptStatus.IN_PROGRESS else session.ended(status)
-    org.db[dbmod.ATTEMPTS].insert_one(attempt.to_doc())
-    org.db[dbmod.EVENTS].insert_many([event.to_doc() for event in session.behavior_events])
-    return attempt, session
-
-
-def open_page(org: Org, page: str, **query: str) -> AppTest:
-    """The app, logged in as the org's recruiter, on ``page`` with ``query``."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.session_state["auth_token"] = auth.start_session(org.db, org.user, days=1)
-    at.run()
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(at: AppTest) -> str:
-    """Everything the page wrote as markdown, captions, alerts and headings."""
-    parts = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success, *at.header, *at.subheader]
-    return "\n".join(str(element.value) for element in parts)
-
-
-def stored_profile(org: Org, attempt: TaskAttempt) -> dict:
-    return org.db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})
-
-
-def words(value: str) -> str:
-    text = value.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
+from hiremate import web
+from hiremate.models import AttemptStatus
+from tests.page_helpers import make_org, seed_completed, seed_session, stored_profile, texts, words
 
 PROFILE = "app_pages/profile.py"
 
@@ -129,7 +19,7 @@ def test_completed_attempt_shows_its_stored_profile(app_env, db):
     attempt = seed_completed(org)
     doc = stored_profile(org, attempt)
 
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
 
     assert at.header[0].value == "Ada Lovelace"
     headings = [m.value for m in at.markdown if m.value.startswith("### ")]
@@ -167,7 +57,7 @@ def test_the_timeline_shows_the_candidates_text_verbatim(app_env, db):
         .find({"attempt_id": attempt.id, "event_type": "reasoning_submitted"})
         .sort("sequence_number", 1)
     ]
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     timeline = at.dataframe[1].value
     shown = [text for text in timeline["Candidate's text"] if text]
     assert shown == submitted and shown
@@ -176,7 +66,7 @@ def test_the_timeline_shows_the_candidates_text_verbatim(app_env, db):
 def test_a_candidate_name_is_not_rendered_as_markdown(app_env, db):
     org = make_org(db)
     attempt = seed_completed(org, name="Eve [click](http://evil.test) **x**", email="eve@example.com")
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     assert at.header[0].value == web.escape_markdown("Eve [click](http://evil.test) **x**")
     assert "](http" not in at.header[0].value
 
@@ -185,7 +75,7 @@ def test_rendering_the_profile_exports_nothing(app_env, db):
     """The CSV downloads are built when clicked (and audited then), not on every view."""
     org = make_org(db)
     attempt = seed_completed(org)
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     keys = {button.key for button in at.get("download_button")}
     assert {"profile_download_metrics", "profile_download_events"} <= keys
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "export"}) == 0
@@ -198,7 +88,7 @@ def test_profile_by_email_with_one_attempt(app_env, db):
     org = make_org(db)
     attempt = seed_completed(org, name="Alan Turing", email="alan@example.com")
     doc = stored_profile(org, attempt)
-    at = open_page(org, PROFILE, email="alan@example.com")
+    at = org.open_page(PROFILE, email="alan@example.com")
     assert at.header[0].value == "Alan Turing"
     assert not [box for box in at.selectbox if box.key == "profile_attempt"]  # nothing to pick
     assert doc["overall_summary"].split()[0] in texts(at)
@@ -210,7 +100,7 @@ def test_profile_by_email_lists_several_attempts_to_pick(app_env, db):
     second = seed_completed(org, name="Alan Turing", email="alan@example.com", position="Engineer")
     seed_completed(org, name="Someone Else", email="else@example.com")
 
-    at = open_page(org, PROFILE, email="alan@example.com")
+    at = org.open_page(PROFILE, email="alan@example.com")
     picker = at.selectbox(key="profile_attempt")
     assert set(picker.options) == {
         f"Alan Turing · Analyst · {first.completed_at:%Y-%m-%d} · Completed",
@@ -228,14 +118,14 @@ def test_profile_by_email_lists_several_attempts_to_pick(app_env, db):
 
 def test_unknown_email_says_so(app_env, db):
     org = make_org(db)
-    at = open_page(org, PROFILE, email="nobody@example.com")
+    at = org.open_page(PROFILE, email="nobody@example.com")
     assert "No assessment for" in at.warning[0].value
 
 
 def test_without_a_link_the_page_offers_a_search(app_env, db):
     org = make_org(db)
     seed_completed(org, name="Alan Turing", email="alan@example.com")
-    at = open_page(org, PROFILE)
+    at = org.open_page(PROFILE)
     assert "Open a profile from the Candidates page" in at.info[0].value
     at.text_input(key="profile_email_search").input("alan@example.com")
     submit = next(b for b in at.button if b.label == "Find")
@@ -253,7 +143,7 @@ def test_recompute_replaces_the_profile_in_place(app_env, db):
     attempt = seed_completed(org)
     before = stored_profile(org, attempt)
 
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     at.button(key="profile_recompute").click().run()
     assert not at.exception
 
@@ -272,7 +162,7 @@ def test_recompute_replaces_the_profile_in_place(app_env, db):
 def test_in_progress_attempt_links_to_the_live_page(app_env, db):
     org = make_org(db)
     attempt, _ = seed_session(org, status=AttemptStatus.IN_PROGRESS)
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     assert "in progress" in at.info[0].value
     links = at.get("page_link")
     assert any("live" in link.proto.page and f"attempt={attempt.id}" in link.proto.query_string for link in links)
@@ -282,7 +172,7 @@ def test_in_progress_attempt_links_to_the_live_page(app_env, db):
 def test_ended_attempt_without_profile_offers_to_compute_it(app_env, db):
     org = make_org(db)
     attempt, _ = seed_session(org, status=AttemptStatus.LOCKED, stop_after_tasks=2)
-    at = open_page(org, PROFILE, attempt=str(attempt.id))
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
     assert "no computed profile" in at.warning[0].value
     at.button(key="profile_recompute").click().run()
     assert not at.exception
@@ -299,9 +189,9 @@ def test_ended_attempt_without_profile_offers_to_compute_it(app_env, db):
 def test_another_organisations_attempt_is_not_found(app_env, db):
     mine, theirs = make_org(db, "Acme"), make_org(db, "Globex")
     foreign = seed_completed(theirs, name="Secret Candidate", email="secret@example.com")
-    at = open_page(mine, PROFILE, attempt=str(foreign.id))
+    at = mine.open_page(PROFILE, attempt=str(foreign.id))
     assert "not found" in at.error[0].value
     assert "Secret" not in texts(at)
-    at = open_page(mine, PROFILE, email="secret@example.com")
+    at = mine.open_page(PROFILE, email="secret@example.com")
     assert "No assessment for" in at.warning[0].value
     assert not at.header

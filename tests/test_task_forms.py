@@ -240,3 +240,6 @@ def test_reasoning_hint_and_counter_read_as_on_the_candidate_page():
 def test_humanize():
     assert task_forms.humanize("problem_solving") == "Problem solving"
     assert task_forms.humanize("") == ""
+    assert task_forms.humanize("risk_averse") == "Risk averse"
+    assert task_forms.humanize(None) == ""
+    assert task_forms.humanize(float("nan")) == ""  # a missing label in a pandas column
