@@ -18,9 +18,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
+import bson.errors
 from bson import ObjectId
 from pydantic import ValidationError
 
@@ -300,7 +302,11 @@ def derive_event_time(
     of two servers disagree: event time never runs backwards)."""
     timestamp = to_ms(timestamp)
     if sent_at is not None and client_timestamp is not None:
-        event_time = timestamp - (to_ms(sent_at) - to_ms(client_timestamp))
+        skew = to_ms(sent_at) - to_ms(client_timestamp)
+        try:
+            event_time = timestamp - skew
+        except OverflowError:  # absurd client clocks: clamped below just the same
+            event_time = timestamp if skew < timedelta(0) else datetime.min.replace(tzinfo=UTC)
     else:
         event_time = timestamp
     event_time = min(event_time, timestamp)
@@ -330,7 +336,7 @@ def _parse_time(value: Any, name: str, seq: int) -> datetime | Rejection | None:
         return None
     try:
         return parse_iso(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range by its offset
         return Rejection(INVALID_PAYLOAD, f"{name} must be an ISO 8601 time with an offset", seq=seq)
 
 
@@ -385,6 +391,10 @@ def validate(
     except ValidationError as exc:
         return Rejection(INVALID_PAYLOAD, _payload_error(exc), seq=seq)
     payload = payload_model.model_dump()
+    try:  # what the store cannot hold (ints beyond 64 bits, lone surrogates) would fail the whole write group
+        bson.encode(payload)
+    except (OverflowError, ValueError, bson.errors.InvalidDocument):
+        return Rejection(INVALID_PAYLOAD, "payload values must be 64-bit integers and valid UTF-8 text", seq=seq)
 
     client_timestamp = _parse_time(message.get("client_timestamp"), "client_timestamp", seq)
     if isinstance(client_timestamp, Rejection):

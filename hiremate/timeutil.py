@@ -22,7 +22,8 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     value = to_ms(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y writes year 1 as "1", which is not ISO 8601.
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:
