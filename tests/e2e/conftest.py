@@ -1,0 +1,201 @@
+"""Fixtures of the end-to-end tests: real Chromium through Playwright, the
+whole stack started the way `make run` starts it, and a folder of
+screenshots per test (test-artifacts/e2e/<test name>/NN-step.png).
+
+Chromium is Debian's /usr/bin/chromium (never `playwright install`). Without
+it these tests are skipped on a developer's machine, and fail where
+HIREMATE_REQUIRE_CHROMIUM=1 or CI is set: CI must not pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STACK_READY_TIMEOUT = 90.0
+
+_shot_dirs: list[Path] = []
+
+
+# ---------------------------------------------------------------- Chromium
+
+
+def _chromium_required() -> bool:
+    return os.environ.get("HIREMATE_REQUIRE_CHROMIUM") == "1" or bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the e2e tests (each test opens its own contexts)."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium package (see README) to run the e2e tests"
+        if _chromium_required():
+            pytest.fail(reason + " (required here: HIREMATE_REQUIRE_CHROMIUM=1 or CI is set)", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+# ---------------------------------------------------------------- screenshots
+
+
+class Shots:
+    """Numbered full-page screenshots of one test's steps."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def take(self, page, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower()).strip('-')}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def file(self, name: str) -> Path:
+        return self.folder / name
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Shots:
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    _shot_dirs.append(folder)
+    print(f"screenshots of {request.node.name}: {folder}")
+    return Shots(folder)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for folder in _shot_dirs:
+        if folder.exists():
+            count = len(list(folder.glob("*.png")))
+            terminalreporter.write_line(f"e2e screenshots: {folder.relative_to(ROOT)} ({count} files)")
+
+
+# ---------------------------------------------------------------- the stack, as `make run` starts it
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[str]
+    app_url: str
+    ingest_port: int
+    store_uri: str
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://localhost:{self.ingest_port}"
+
+    def database(self) -> Database:
+        return MongoClient(self.store_uri, serverSelectionTimeoutMS=5000)["hiremate"]
+
+
+def _drain(stream, lines: list[str], ready: threading.Event, log_path: Path) -> None:
+    with open(log_path, "w", encoding="utf-8") as log:
+        for line in stream:
+            lines.append(line)
+            log.write(line)
+            log.flush()
+            if "Press Ctrl-C" in line:
+                ready.set()
+    ready.set()  # the launcher exited: stop waiting
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`python -m hiremate.launcher` (what `make run` runs) on free ports and a
+    fresh data dir. Shared by the e2e tests, stopped with Ctrl-C (SIGINT)
+    after the last of them, which must exit 0."""
+    ports = {name: free_port() for name in ("store", "ingest", "app")}
+    data_dir = tmp_path_factory.mktemp("e2e-stack") / "data"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HIREMATE_")}
+    env |= {
+        "HIREMATE_DATA_DIR": str(data_dir),
+        "HIREMATE_EMBEDDED_PORT": str(ports["store"]),
+        "HIREMATE_INGEST_PORT": str(ports["ingest"]),
+        "HIREMATE_APP_PORT": str(ports["app"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "stack.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hiremate.launcher"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    assert process.stdout is not None
+    drain = threading.Thread(target=_drain, args=(process.stdout, lines, ready, log_path), daemon=True)
+    drain.start()
+    started = time.monotonic()
+    ready.wait(STACK_READY_TIMEOUT)
+    if not any("Press Ctrl-C" in line for line in lines):
+        process.kill()
+        process.wait(10)
+        pytest.fail("the launcher did not become ready:\n" + "".join(lines[-40:]), pytrace=False)
+    print(f"stack ready in {time.monotonic() - started:.1f}s (log: {log_path})")
+    stack = Stack(
+        process=process,
+        app_url=f"http://localhost:{ports['app']}",
+        ingest_port=ports["ingest"],
+        store_uri=f"mongodb://127.0.0.1:{ports['store']}/",
+        data_dir=data_dir,
+        output=lines,
+    )
+    try:
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+            code = None
+        drain.join(10)
+        assert code == 0, f"the launcher exited with {code} after Ctrl-C:\n" + "".join(lines[-40:])
