@@ -29,6 +29,7 @@ class KeywordHits:
     score: float
 
 
+@lru_cache(maxsize=8192)  # a pure function of the word; reasoning texts repeat words a lot
 def normalise_word(word: str) -> str:
     """A word as keyword matching sees it (METRICS.md's tokenisation fix):
     lower-cased, leading and trailing ASCII punctuation stripped, so that
