@@ -132,15 +132,27 @@ def store_computed(db: Database, computed: Sequence[Computed]) -> list[Computed]
 
 def _profiled_attempt_pages(db: Database, batch_size: int) -> Iterable[list[TaskAttempt]]:
     """Pages keyed on ``_id`` rather than one long cursor, so a long
-    recompute never holds a cursor open."""
+    recompute never holds a cursor open.
+
+    The matching ``_id``s are read first (small documents, read to the end
+    at once), then each page by ``_id``: a store that sorts every match in
+    memory would otherwise read all remaining attempts for every page
+    (quadratic in the number of attempts). Profiled statuses are final, so
+    an attempt that matched still matches; attempts that end meanwhile are
+    picked up by the next round, in ``_id`` order as before."""
     last_id: ObjectId | None = None
     while True:
         query = PROFILED_ATTEMPTS if last_id is None else {"$and": [PROFILED_ATTEMPTS, {"_id": {"$gt": last_id}}]}
-        page = list(db[ATTEMPTS].find(query).sort("_id", ASCENDING).limit(batch_size))
-        if not page:
+        ids = [doc["_id"] for doc in db[ATTEMPTS].find(query, {"_id": 1}).sort("_id", ASCENDING)]
+        if not ids:
             return
-        yield [TaskAttempt.from_doc(doc) for doc in page]
-        last_id = page[-1]["_id"]
+        for first in range(0, len(ids), batch_size):
+            chunk = ids[first : first + batch_size]
+            found = {doc["_id"]: doc for doc in db[ATTEMPTS].find({"_id": {"$in": chunk}})}
+            page = [found[i] for i in chunk if i in found]  # an attempt erased meanwhile is skipped
+            if page:
+                yield [TaskAttempt.from_doc(doc) for doc in page]
+        last_id = ids[-1]
 
 
 def _compute_and_store_batch(db: Database, attempts: Sequence[TaskAttempt], now: datetime) -> list[Computed]:
