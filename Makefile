@@ -36,5 +36,9 @@ lint: dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## Every benchmark, bounded under 10 minutes; writes bench/README.md.
+bench: dev
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts

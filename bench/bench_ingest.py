@@ -1,0 +1,315 @@
+"""Ingest: throughput with 1, 10 and 100 connections against its two
+ceilings (a bare parse-and-ack websockets server driven by the same client,
+and the store's own insert_many of the same documents in the same batch
+sizes), ack latency at half the measured throughput, and live fan-out from
+ack to a /ws/live subscriber. Everything runs on one file-backed store with
+--sync-on-commit, as `make run` configures it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from websockets.asyncio.client import connect
+
+from bench.common import SECRET, Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
+from hiremate import db as dbmod
+from hiremate import live as livemod
+from hiremate import simulate
+from hiremate.timeutil import utcnow
+from tests.ingest_helpers import Client, issue, tiny_events, ws_url
+
+DB_NAME = "bench_ingest"
+CONNECTIONS = (1, 10, 100)
+EVENTS_PER_CONNECTION = {1: 600, 10: 200, 100: 60}
+WINDOW = 8  # single-event messages a connection may have unanswered
+LIVE_SUBSCRIBERS = 10
+LATENCY_SECONDS = 3.0
+
+
+@dataclass
+class IngestResults:
+    throughput: dict[tuple[str, int], Figure] = field(default_factory=dict)  # (kind, connections)
+    ratio_raw: dict[int, Figure] = field(default_factory=dict)
+    ratio_store: dict[int, Figure] = field(default_factory=dict)
+    ratio_lower: dict[int, Figure] = field(default_factory=dict)
+    group_size: dict[int, Figure] = field(default_factory=dict)
+    store_500: Figure = field(default_factory=lambda: Figure("insert_many 500", "events/s"))
+    latency_p50: Figure = field(default_factory=lambda: Figure("ack p50", "ms"))
+    latency_p99: Figure = field(default_factory=lambda: Figure("ack p99", "ms"))
+    offered: Figure = field(default_factory=lambda: Figure("offered", "events/s"))
+    fanout_p50: Figure = field(default_factory=lambda: Figure("fan-out p50", "ms"))
+    fanout_p99: Figure = field(default_factory=lambda: Figure("fan-out p99", "ms"))
+    latency_group: Figure = field(default_factory=lambda: Figure("mean group during the latency run", "events"))
+    store_p50: Figure = field(default_factory=lambda: Figure("store insert_many of one such group, p50", "ms"))
+    store_p99: Figure = field(default_factory=lambda: Figure("store insert_many of one such group, p99", "ms"))
+    stored_ok: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, tmp: Path, **extra_env: str) -> None:
+        self.tmp = tmp
+        self.store_port, self.ingest_port, self.raw_port = free_port(), free_port(), free_port()
+        self.uri = f"mongodb://127.0.0.1:{self.store_port}/"
+        self.stats_path = tmp / "ingest-stats.json"
+        self.store = dbmod.start_embedded_store(tmp / "ingest-store", self.store_port, sync_on_commit=True)
+        self.mongo = dbmod.make_client(self.uri)
+        self.db = self.mongo.get_database(DB_NAME)
+        dbmod.ensure_indexes(self.db)
+        self.organization_id = ObjectId()
+        self.tasks = simulate.make_tasks(random.Random(5), 1, organization_id=self.organization_id, now=utcnow())
+        self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
+        env = hiremate_env(self.uri, DB_NAME, tmp, **extra_env)
+        self.ingest = python_process(
+            ["bench/ingest_proc.py", "--port", str(self.ingest_port), "--stats", str(self.stats_path)],
+            env,
+            tmp / "ingest.log",
+        )
+        self.raw = python_process(["bench/raw_server.py", "--port", str(self.raw_port)], env, tmp / "raw.log")
+        wait_http(f"http://127.0.0.1:{self.ingest_port}/healthz", self.ingest)
+        time.sleep(0.5)  # the raw server has no HTTP route: give it a moment
+
+    def close(self) -> None:
+        stop(self.ingest)
+        stop(self.raw)
+        self.mongo.close()
+        self.store.stop()
+
+    def issue(self, count: int) -> list[Any]:
+        """Issue ``count`` attempts, several at once (each write waits for the store's sync)."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(
+                pool.map(lambda _: issue(self.db, tasks=self.tasks, organization_id=self.organization_id), range(count))
+            )
+
+    def committer_stats(self) -> dict[str, int]:
+        self.stats_path.unlink(missing_ok=True)
+        self.ingest.send_signal(signal.SIGUSR1)
+        for _ in range(100):
+            if self.stats_path.exists():
+                try:
+                    return json.loads(self.stats_path.read_text())
+                except ValueError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError("the ingest server wrote no statistics")
+
+
+# ---------------------------------------------------------------- throughput
+
+
+async def _pipelined(client: Client, events: list[dict[str, Any]], window: int) -> int:
+    acked, sent, in_flight = 0, 0, 0
+    while acked < len(events):
+        while in_flight < window and sent < len(events):
+            await client.send({"type": "event", **events[sent]})
+            sent += 1
+            in_flight += 1
+        answer = await client.recv(60)
+        if answer.get("type") != "ack":
+            raise RuntimeError(f"not an ack: {answer}")
+        acked += len(answer["seqs"]) if "seqs" in answer else 1
+        in_flight -= 1
+    return acked
+
+
+async def throughput(port: int, tokens: list[str], task_id: ObjectId, per_connection: int) -> float:
+    """Events acknowledged per second, all connections opened and started first."""
+    gate = asyncio.Event()
+    ready: list[None] = []
+    events = tiny_events(task_id, 1, per_connection)
+
+    async def one(token: str) -> int:
+        async with Client.open(port, token, max_queue=None) as client:
+            await client.start()
+            ready.append(None)
+            await gate.wait()
+            return await _pipelined(client, events, WINDOW)
+
+    tasks = [asyncio.create_task(one(token)) for token in tokens]
+    while len(ready) < len(tokens):
+        if any(t.done() for t in tasks):
+            await asyncio.gather(*tasks)
+        await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    gate.set()
+    total = sum(await asyncio.gather(*tasks))
+    return total / (time.perf_counter() - started)
+
+
+def store_rate(bench: Bench, template: dict[str, Any], connections: int, per_connection: int, batch: int) -> float:
+    """insert_many of the same documents, ``batch`` at a time, from this process."""
+    docs = []
+    attempt_ids = [ObjectId() for _ in range(connections)]
+    for seq in range(1, per_connection + 1):
+        for attempt_id in attempt_ids:
+            docs.append({**template, "_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": seq})
+    collection = bench.db[dbmod.EVENTS]
+    started = time.perf_counter()
+    for first in range(0, len(docs), batch):
+        collection.insert_many(docs[first : first + batch], ordered=False)
+    return len(docs) / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- latency and fan-out
+
+
+def store_latencies(bench: Bench, template: dict[str, Any], batch: int, count: int = 60) -> list[float]:
+    """The store's own latency for one insert_many of ``batch`` such documents (the latency floor)."""
+    collection = bench.db[dbmod.EVENTS]
+    out = []
+    for _ in range(count):
+        attempt_id = ObjectId()
+        docs = [{**template, "_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": n} for n in range(batch)]
+        started = time.perf_counter()
+        collection.insert_many(docs, ordered=False)
+        out.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.005)
+    return out
+
+
+async def latency_and_fanout(bench: Bench, rate: float) -> tuple[list[float], list[float]]:
+    """Offer ``rate`` events/s evenly over 100 connections for LATENCY_SECONDS;
+    LIVE_SUBSCRIBERS of the attempts are watched on /ws/live."""
+    issued = await asyncio.to_thread(bench.issue, 100)
+    interval = 100 / rate
+    per_connection = int(LATENCY_SECONDS / interval) + 1
+    events = tiny_events(bench.tasks[0].id, 1, per_connection)
+    acks: list[dict[int, float]] = [{} for _ in issued]
+    sent_at: list[dict[int, float]] = [{} for _ in issued]
+    arrivals: list[dict[int, float]] = [{} for _ in issued]
+    gate = asyncio.Event()
+    ready: list[None] = []
+    loop = asyncio.get_running_loop()
+
+    async def candidate(index: int, token: str) -> None:
+        async with Client.open(bench.ingest_port, token, max_queue=None) as client:
+            await client.start()
+            ready.append(None)
+            await gate.wait()
+            begin = loop.time() + index * interval / 100
+
+            async def reader() -> None:
+                while len(acks[index]) < per_connection:
+                    answer = await client.recv(60)
+                    if answer.get("type") == "ack":
+                        acks[index][answer["seq"]] = loop.time()
+
+            reading = asyncio.create_task(reader())
+            for n, message in enumerate(events):
+                delay = begin + n * interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent_at[index][message["seq"]] = loop.time()
+                await client.send({"type": "event", **message})
+            await reading
+
+    async def subscriber(index: int, attempt_id: ObjectId) -> None:
+        ticket = livemod.mint_ticket(
+            SECRET.encode(), attempt_id=attempt_id, user_id=ObjectId(), organization_id=bench.organization_id
+        )
+        url = ws_url(bench.ingest_port, f"/ws/live/{attempt_id}?ticket={ticket}")
+        async with connect(url, open_timeout=10, max_queue=None) as ws:
+            ready.append(None)
+            while len(arrivals[index]) < per_connection:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if message.get("type") == "event_logged":
+                    arrivals[index].setdefault(message["sequence_number"], loop.time())
+
+    tasks = [asyncio.create_task(candidate(i, item.token)) for i, item in enumerate(issued)]
+    tasks += [asyncio.create_task(subscriber(i, issued[i].attempt_id)) for i in range(LIVE_SUBSCRIBERS)]
+    while len(ready) < len(tasks):
+        if any(t.done() for t in tasks):
+            await asyncio.gather(*tasks)
+        await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(*tasks)
+    latencies = [(acks[i][s] - sent_at[i][s]) * 1000 for i in range(len(issued)) for s in sent_at[i]]
+    fanout = [(arrivals[i][s] - acks[i][s]) * 1000 for i in range(LIVE_SUBSCRIBERS) for s in arrivals[i]]
+    return latencies, fanout
+
+
+# ---------------------------------------------------------------- the suite
+
+
+async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
+    results = IngestResults()
+    bench = await asyncio.to_thread(Bench, tmp)
+    try:
+        template = None
+        for repeat in range(repeats):
+            for connections in CONNECTIONS:
+                per = EVENTS_PER_CONNECTION[connections]
+                task_id = bench.tasks[0].id
+                raw = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
+                issued = await asyncio.to_thread(bench.issue, connections)
+                before = bench.committer_stats()
+                served = await throughput(bench.ingest_port, [i.token for i in issued], task_id, per)
+                after = bench.committer_stats()
+                stored = bench.db[dbmod.EVENTS].count_documents({"attempt_id": {"$in": [i.attempt_id for i in issued]}})
+                if stored != connections * per:
+                    results.stored_ok = False
+                groups = max(after["groups"] - before["groups"], 1)
+                mean_group = (after["events"] - before["events"]) / groups
+                if template is None:
+                    template = bench.db[dbmod.EVENTS].find_one({"attempt_id": issued[0].attempt_id}, {"_id": 0})
+                store = await asyncio.to_thread(
+                    store_rate, bench, template, connections, per, max(1, round(mean_group))
+                )
+                for kind, value in (("raw", raw), ("ingest", served), ("store", store)):
+                    results.throughput.setdefault((kind, connections), Figure(kind, "events/s")).runs.append(value)
+                results.group_size.setdefault(connections, Figure("group", "events")).runs.append(mean_group)
+                results.ratio_raw.setdefault(connections, Figure("ingest/raw", "x")).runs.append(served / raw)
+                results.ratio_store.setdefault(connections, Figure("ingest/store", "x")).runs.append(served / store)
+                results.ratio_lower.setdefault(connections, Figure("ingest/lower", "x")).runs.append(
+                    served / min(raw, store)
+                )
+                log(
+                    f"  ingest r{repeat} {connections:>3} conn: raw {raw:,.0f}/s, ingest {served:,.0f}/s, "
+                    f"store(batch {mean_group:.0f}) {store:,.0f}/s"
+                )
+            if template is not None:
+                results.store_500.runs.append(await asyncio.to_thread(store_rate, bench, template, 10, 500, 500))
+        rate = statistics.median(results.throughput[("ingest", 100)].runs) / 2
+        for repeat in range(repeats):
+            before = bench.committer_stats()
+            latencies, fanout = await latency_and_fanout(bench, rate)
+            after = bench.committer_stats()
+            group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
+            results.latency_group.runs.append(group)
+            floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
+            results.store_p50.runs.append(percentile(floor, 50))
+            results.store_p99.runs.append(percentile(floor, 99))
+            results.offered.runs.append(rate)
+            results.latency_p50.runs.append(percentile(latencies, 50))
+            results.latency_p99.runs.append(percentile(latencies, 99))
+            results.fanout_p50.runs.append(percentile(fanout, 50))
+            results.fanout_p99.runs.append(percentile(fanout, 99))
+            log(
+                f"  latency r{repeat} at {rate:,.0f}/s: ack p50 {results.latency_p50.runs[-1]:.1f} ms, "
+                f"p99 {results.latency_p99.runs[-1]:.1f} ms; fan-out p50 {results.fanout_p50.runs[-1]:.1f} ms, "
+                f"p99 {results.fanout_p99.runs[-1]:.1f} ms ({len(fanout)} deliveries); group {group:.1f}, "
+                f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms"
+            )
+    finally:
+        await asyncio.to_thread(bench.close)
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+        asyncio.run(run(Path(tmp), int(sys.argv[1]) if len(sys.argv) > 1 else 1))

@@ -1,0 +1,294 @@
+"""The seeded store: recompute --all, per-operation costs and the recruiter
+pages at 1,000 and at 10,000 completed attempts (about 30 events each).
+
+Seeding uses a file-backed store WITHOUT --sync-on-commit (much faster to
+fill); it is seeded once per bench run, 1,000 attempts first, measured, then
+9,000 more, measured again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+
+from bench.common import ROOT, Figure, free_port, hiremate_env, percentile
+from hiremate import auth, profiles, simulate
+from hiremate import db as dbmod
+from hiremate.reports import ATTEMPT_ROW_PROJECTION
+from hiremate.timeutil import utcnow
+
+DB_NAME = "bench_store"
+CHUNK = 500
+ONE_TASK_SHARE = 0.7  # 70% one-task attempts (~25 events), 30% two-task (~46): about 31 on average
+
+
+@dataclass
+class ScalePoint:
+    attempts: int
+    events: int
+    figures: dict[str, Figure] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    recompute: dict[str, float] = field(default_factory=dict)  # shares and rates of the last full recompute
+
+    def add(self, name: str, unit: str, value: float) -> None:
+        self.figures.setdefault(name, Figure(name, unit)).runs.append(value)
+
+
+class SeededStore:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.uri = f"mongodb://127.0.0.1:{self.port}/"
+        self.tmp = tmp
+        self.store = dbmod.start_embedded_store(tmp / "seeded-store", self.port, sync_on_commit=False)
+        self.mongo = dbmod.make_client(self.uri, timeout_ms=30000)
+        self.db = self.mongo.get_database(DB_NAME)
+        dbmod.ensure_indexes(self.db)
+        self.rng = random.Random(10_000)
+        original = auth._BCRYPT_ROUNDS
+        auth._BCRYPT_ROUNDS = 4  # not a password benchmark
+        try:
+            organization = auth.create_organization(self.db, "Bench Org")
+            self.user = auth.create_user(
+                self.db,
+                email="bench@bench.test",
+                full_name="Bench Recruiter",
+                password="correct-horse-7",
+                organization_id=organization.id,
+            )
+        finally:
+            auth._BCRYPT_ROUNDS = original
+        self.organization_id: ObjectId = organization.id
+        self.tasks = simulate.make_tasks(self.rng, 10, organization_id=self.organization_id, now=utcnow())
+        self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
+        self.attempt_ids: list[ObjectId] = []
+        self.seed_seconds = 0.0
+
+    def close(self) -> None:
+        self.mongo.close()
+        self.store.stop()
+
+    def seed_to(self, total: int) -> None:
+        """Seed up to ``total`` attempts, in chunks, two threads at a time
+        (one simulates while the other waits on the store)."""
+        jobs = []
+        planned = len(self.attempt_ids)
+        while planned < total:
+            count = min(CHUNK, total - planned)
+            ones = round(count * ONE_TASK_SHARE)
+            jobs += [(1, ones, self.rng.randrange(1 << 30)), (2, count - ones, self.rng.randrange(1 << 30))]
+            planned += count
+
+        def seed(job: tuple[int, int, int]) -> list[ObjectId]:
+            tasks_per_attempt, n, seed = job
+            if not n:
+                return []
+            seeded = simulate.seed_completed_attempts(
+                self.db,
+                organization_id=self.organization_id,
+                tasks=self.tasks,
+                count=n,
+                rng=random.Random(seed),
+                tasks_per_attempt=tasks_per_attempt,
+                batch_size=CHUNK,
+            )
+            return [a.id for a in seeded]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for ids in pool.map(seed, jobs):
+                self.attempt_ids.extend(ids)
+        self.seed_seconds += time.perf_counter() - started
+
+    def event_count(self) -> int:
+        return self.db[dbmod.EVENTS].estimated_document_count()
+
+
+# ---------------------------------------------------------------- per-operation costs
+
+
+def _median_ms(call: Callable[[], Any], times: int) -> float:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 50)
+
+
+def per_operation(seeded: SeededStore, point: ScalePoint, rng: random.Random) -> None:
+    db = seeded.db
+    pick = lambda: rng.choice(seeded.attempt_ids)  # noqa: E731
+    events = db[dbmod.EVENTS]
+    point.add(
+        "read one attempt's events (indexed)",
+        "ms",
+        _median_ms(lambda: list(events.find({"attempt_id": pick()}).sort("sequence_number", ASCENDING)), 30),
+    )
+    point.add("compute_and_store one attempt", "ms", _median_ms(lambda: profiles.compute_and_store(db, pick()), 15))
+    template = events.find_one({}, {"_id": 0})
+
+    def insert_attempt_events() -> None:
+        attempt_id = ObjectId()
+        events.insert_many(
+            [{**template, "attempt_id": attempt_id, "sequence_number": s} for s in range(1, 31)], ordered=False
+        )
+
+    point.add("insert_many 30 events (new attempt)", "ms", _median_ms(insert_attempt_events, 15))
+    # What the list pages ask: newest first within the organisation, and a count.
+    org = {"organization_id": seeded.organization_id}
+    attempts = db[dbmod.ATTEMPTS]
+    newest = [("created_at", -1), ("_id", -1)]
+    point.add(
+        "newest 25 attempts (store's own plan)",
+        "ms",
+        _median_ms(lambda: list(attempts.find(org, ATTEMPT_ROW_PROJECTION).sort(newest).limit(25)), 3),
+    )
+    point.add(
+        "newest 25 attempts (hinted org+created_at index)",
+        "ms",
+        _median_ms(
+            lambda: list(
+                attempts.find(org, ATTEMPT_ROW_PROJECTION)
+                .sort(newest)
+                .hint([("organization_id", 1), *newest])
+                .limit(25)
+            ),
+            3,
+        ),
+    )
+    point.add("count the organisation's attempts", "ms", _median_ms(lambda: attempts.count_documents(org), 3))
+
+
+# ---------------------------------------------------------------- recompute --all
+
+
+def recompute(seeded: SeededStore) -> dict[str, float]:
+    """recompute_all with the time of each phase: reading (attempt pages, and
+    events queried and parsed into models), computing, writing."""
+    spent = {"read attempts": 0.0, "read events": 0.0, "compute": 0.0, "write": 0.0}
+    originals = {
+        name: getattr(profiles, name)
+        for name in ("_events_by_attempt", "_stored_tasks_for_old_attempts", "build_profile", "store_computed")
+    }
+    phase = {
+        "_events_by_attempt": "read events",
+        "_stored_tasks_for_old_attempts": "read events",
+        "build_profile": "compute",
+        "store_computed": "write",
+    }
+
+    def timed(name: str) -> Callable[..., Any]:
+        inner = originals[name]
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[phase[name]] += time.perf_counter() - started
+
+        return wrapper
+
+    original_pages = profiles._profiled_attempt_pages
+
+    def pages(*args: Any, **kwargs: Any) -> Any:
+        iterator = original_pages(*args, **kwargs)
+        while True:
+            started = time.perf_counter()
+            try:
+                page = next(iterator)
+            except StopIteration:
+                spent["read attempts"] += time.perf_counter() - started
+                return
+            spent["read attempts"] += time.perf_counter() - started
+            yield page
+
+    try:
+        for name in originals:
+            setattr(profiles, name, timed(name))
+        profiles._profiled_attempt_pages = pages
+        started = time.perf_counter()
+        done = profiles.recompute_all(seeded.db)
+        total = time.perf_counter() - started
+    finally:
+        for name, function in originals.items():
+            setattr(profiles, name, function)
+        profiles._profiled_attempt_pages = original_pages
+    return {"attempts": done, "total": total, **spent}
+
+
+def raw_read_rate(seeded: SeededStore, sample: int = 3000) -> float:
+    """Events/s of the store's own reads of the same events, by the same
+    per-attempt queries and projection, as plain documents (no models)."""
+    events = seeded.db[dbmod.EVENTS]
+    count = 0
+    started = time.perf_counter()
+    for attempt_id in seeded.attempt_ids[:sample]:
+        for _ in events.find({"attempt_id": attempt_id}, profiles._EVENT_FIELDS).sort("sequence_number", ASCENDING):
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def pages(seeded: SeededStore, point: ScalePoint, repeats: int) -> None:
+    env = hiremate_env(seeded.uri, DB_NAME, seeded.tmp)
+    compare = ",".join(str(i) for i in seeded.attempt_ids[:3])
+    command = [sys.executable, "bench/pages_proc.py", "--user-id", str(seeded.user.id), "--compare", compare]
+    command += ["--repeats", str(repeats)]
+    answer = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if answer.returncode != 0:
+        raise RuntimeError(f"pages_proc failed: {answer.stderr[-2000:]}")
+    result = json.loads(answer.stdout.strip().splitlines()[-1])
+    for name, seconds in result["pages"].items():
+        point.figures[f"page {name} (AppTest server time)"] = Figure(name, "s", seconds)
+    point.peak_rss_mb = result["peak_rss_mb"]
+
+
+# ---------------------------------------------------------------- the suite
+
+
+def measure(seeded: SeededStore, repeats: int, recompute_runs: int, log: Any = print) -> ScalePoint:
+    point = ScalePoint(len(seeded.attempt_ids), seeded.event_count())
+    rng = random.Random(point.attempts)
+    pages(seeded, point, repeats)
+    log(f"  {point.attempts} attempts: pages " + ", ".join(f"{k} {v.median:.2f}s" for k, v in point.figures.items()))
+    for _ in range(repeats):
+        per_operation(seeded, point, rng)
+    for _ in range(recompute_runs):
+        phases = recompute(seeded)
+        point.add("recompute --all per attempt", "ms", phases["total"] / phases["attempts"] * 1000)
+        point.recompute = phases
+        log(f"  {point.attempts} attempts: recompute {phases}")
+    return point
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    sizes = [int(x) for x in sys.argv[1:]] or [200]
+    with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+        store = SeededStore(Path(tmp))
+        try:
+            for size in sizes:
+                store.seed_to(size)
+                print(f"seeded {size} in {store.seed_seconds:.1f}s, {store.event_count()} events")
+                p = measure(store, 2, 1)
+                for f in p.figures.values():
+                    print(f"  {f.name}: {f.median:.3f} {f.unit} [{f.spread()}]")
+                print("  rss", p.peak_rss_mb)
+            print("raw read", raw_read_rate(store))
+        finally:
+            store.close()

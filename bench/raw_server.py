@@ -1,0 +1,51 @@
+"""Ceiling (a): a bare `websockets` server that only parses and acks.
+
+It speaks just enough of PROTOCOL.md for the benchmark client: an
+``assessment_info`` greeting, ``started`` for ``start``, an ``ack`` for each
+``event`` and one for each ``batch``. No validation, no storage.
+
+    python bench/raw_server.py --port P
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+
+from bson import ObjectId
+from websockets.asyncio.server import ServerConnection, serve
+
+GREETING = json.dumps({"type": "assessment_info", "status": "pending", "total_tasks": 1, "current_task_index": 0})
+STARTED = json.dumps({"type": "started", "session_key": "x" * 43, "attempt_status": {"type": "attempt_status"}})
+
+
+async def handler(ws: ServerConnection) -> None:
+    await ws.send(GREETING)
+    async for raw in ws:
+        message = json.loads(raw)
+        kind = message.get("type")
+        if kind == "event":
+            await ws.send(json.dumps({"type": "ack", "seq": message["seq"], "event_id": str(ObjectId())}))
+        elif kind == "batch":
+            seqs = [event["seq"] for event in message["events"]]
+            await ws.send(json.dumps({"type": "ack", "seqs": seqs, "event_ids": [str(ObjectId()) for _ in seqs]}))
+        elif kind == "start":
+            await ws.send(STARTED)
+
+
+async def main(port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024):
+        print("ready", flush=True)
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    asyncio.run(main(parser.parse_args().port))

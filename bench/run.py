@@ -1,0 +1,399 @@
+"""`make bench`: every benchmark, bounded, then bench/README.md.
+
+    .venv/bin/python -m bench.run [--quick]
+
+Order: ingest (ceilings side by side, latency, fan-out), the Streamlit live
+page in Chromium, pure metrics compute, then one seeded store (1,000
+attempts measured, 9,000 more seeded, 10,000 measured: pages, per-operation
+costs, recompute --all). Each phase logs as it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench import bench_compute, bench_ingest, bench_live_page, bench_store
+from bench.common import ROOT, Figure, fmt, machine
+
+README = ROOT / "bench" / "README.md"
+BUDGET_SECONDS = 570.0  # the whole run stays under 10 minutes
+FLAT = 1.5  # a per-operation cost "stays flat" when 10,000 attempts cost at most 1.5x of 1,000
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def cell(figure: Figure, scale: float = 1.0) -> str:
+    scaled = [v * scale for v in figure.runs]
+    f = Figure(figure.name, figure.unit, scaled)
+    return f"{fmt(f.median)} [{f.spread()}]"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for developing the bench")
+    args = parser.parse_args()
+    quick = args.quick
+    began = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC)
+    facts = machine()
+    small, large = (200, 600) if quick else (1000, 10000)
+    repeats = 2 if quick else 3
+    sections: dict[str, Any] = {}
+    errors: list[str] = []
+    tmp = Path(tempfile.mkdtemp(prefix="hm-bench-"))
+    try:
+        log("ingest: raw websockets ceiling, ingest server, store insert_many ceiling; 1/10/100 connections")
+        try:
+            sections["ingest"] = asyncio.run(bench_ingest.run(tmp / "ingest", repeats, log))
+        except Exception:
+            errors.append("ingest: " + traceback.format_exc(limit=3))
+        log("Streamlit live page in Chromium")
+        try:
+            sections["live_page"] = bench_live_page.run(tmp / "live", log)
+        except Exception:
+            errors.append("live page: " + traceback.format_exc(limit=3))
+        log("metrics+profile pure compute")
+        sections["compute"] = bench_compute.run(5)
+        log(f"seeding {small} attempts (store without --sync-on-commit)")
+        seeded = bench_store.SeededStore(tmp / "seeded")
+        try:
+            seeded.seed_to(small)
+            sections["seed_small"] = seeded.seed_seconds
+            sections["small"] = bench_store.measure(seeded, repeats, 2, log)
+            log(f"seeding up to {large} attempts")
+            seeded.seed_to(large)
+            sections["seed_large"] = seeded.seed_seconds
+            sections["large"] = bench_store.measure(seeded, 2, 1, log)  # one recompute of 10,000 (about a minute)
+            log("store raw read rate of the same events")
+            sections["raw_read"] = bench_store.raw_read_rate(seeded)
+        finally:
+            seeded.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    elapsed = time.monotonic() - began
+    facts["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = render(facts, started_at, elapsed, sections, errors, quick)
+    if not quick:
+        README.write_text(text)
+        log(f"wrote {README.relative_to(ROOT)} after {elapsed:.0f}s")
+    else:
+        print(text)
+    return 1 if errors else 0
+
+
+# ---------------------------------------------------------------- the report
+
+
+def render(
+    facts: dict[str, str], started_at: dt.datetime, elapsed: float, s: dict[str, Any], errors: list[str], quick: bool
+) -> str:
+    out: list[str] = []
+    w = out.append
+    w("# HireMate benchmarks\n")
+    w("Written by `make bench` (`.venv/bin/python -m bench.run`) from the run it describes; do not edit by hand.\n")
+    w(f"* Date: {started_at:%Y-%m-%d %H:%M} UTC; the whole run took {elapsed:.0f} s.")
+    w(f"* Machine: {facts['nproc']} cores ({facts['cpu']}), {facts['memory']} memory, Python {facts['python']}.")
+    w(
+        f"* Load average (1/5/15 min) at start {facts['load']}, at end {facts['load_end']}: the machine is shared, "
+        "so absolute numbers drift; the comparisons are ratios measured side by side in the same run."
+    )
+    w("* Each figure: median [min–max (runs)]. Times in ms unless marked.\n")
+    if errors:
+        w("## Errors\n")
+        for error in errors:
+            w("```\n" + error.strip() + "\n```")
+        w("")
+
+    rows: list[tuple[str, str, str, str]] = []  # target, measured, limit, verdict
+    ing = s.get("ingest")
+    if ing is not None:
+        lower = ing.ratio_lower[100]
+        rows.append(
+            (
+                "Ingest at 100 connections vs the lower ceiling",
+                f"{cell(lower)} x",
+                ">= 0.7 x",
+                verdict(lower.median >= 0.7),
+            )
+        )
+        rows.append(
+            (
+                "Ack latency p99 at half throughput, 100 connections",
+                f"{cell(ing.latency_p99)} ms",
+                "<= 25 ms",
+                verdict(ing.latency_p99.median <= 25),
+            )
+        )
+        rows.append(
+            (
+                "Fan-out ack -> /ws/live subscriber, p99",
+                f"{cell(ing.fanout_p99)} ms",
+                "<= 100 ms",
+                verdict(ing.fanout_p99.median <= 100),
+            )
+        )
+    live = s.get("live_page")
+    if live is not None:
+        worst = max(live[2])
+        rows.append(
+            (
+                "Fan-out ack -> Streamlit live page (Chromium), worst of the events",
+                f"{fmt(worst)} ms (p50 {fmt(live[0].median)})",
+                "<= 1,500 ms",
+                verdict(worst <= 1500),
+            )
+        )
+    comp = s.get("compute")
+    if comp is not None:
+        cpu, wall, _events = comp
+        rows.append(
+            (
+                "Metrics + profile, one attempt of 10 tasks / ~300 events (CPU time)",
+                f"{cell(cpu)} ms (wall {fmt(wall.median)})",
+                "<= 2 ms",
+                verdict(cpu.median <= 2),
+            )
+        )
+    large = s.get("large")
+    raw_read = s.get("raw_read")
+    if large is not None and raw_read:
+        rc = large.recompute
+        compute_rate = large.events / rc["compute"] if rc["compute"] else float("inf")
+        ratio = compute_rate / raw_read
+        rows.append(
+            (
+                "recompute --all: compute rate vs the store's raw read rate",
+                f"{fmt(ratio)} x ({fmt(compute_rate)} vs {fmt(raw_read)} events/s)",
+                ">= 0.5 x",
+                verdict(ratio >= 0.5),
+            )
+        )
+        for name, figure in large.figures.items():
+            if name.startswith("page "):
+                rows.append(
+                    (
+                        f"{name[5:]} with {large.attempts:,} attempts",
+                        f"{cell(figure)} s",
+                        "<= 1 s",
+                        verdict(figure.median <= 1.0),
+                    )
+                )
+    small = s.get("small")
+    if small is not None and large is not None:
+        flat = [
+            n for n in large.figures if n in small.figures and large.figures[n].median <= FLAT * small.figures[n].median
+        ]
+        total = [n for n in large.figures if n in small.figures]
+        rows.append(
+            (
+                "Scaling 1,000 -> 10,000 attempts: per-operation costs flat (<= 1.5x)",
+                f"{len(flat)} of {len(total)} flat",
+                "all",
+                verdict(len(flat) == len(total)),
+            )
+        )
+
+    w("## Targets\n")
+    w("| target | measured | limit | |")
+    w("|---|---|---|---|")
+    for row in rows:
+        w("| " + " | ".join(row) + " |")
+    w("")
+
+    if ing is not None:
+        w("## Ingest throughput\n")
+        w(
+            "Events acknowledged per second. Every connection is an attempt that was issued and started, then sends "
+            f"single `event` messages (the smallest valid events, alternating `focus_lost`/`focus_gained`) with at most "
+            f"{bench_ingest.WINDOW} unanswered; events per connection: "
+            + ", ".join(f"{n} connection(s): {e}" for n, e in bench_ingest.EVENTS_PER_CONNECTION.items())
+            + ". **Rate limits raised for the benchmark** (events per attempt and connections per address: 1,000,000). "
+            "The ingest server is `bench/ingest_proc.py` (the real `IngestServer`, as `python -m ingest_server` runs it, "
+            "plus a signal that reports the group committer's counters) on a file-backed store **with --sync-on-commit**. "
+            "Ceiling (a): `bench/raw_server.py`, a bare websockets server that parses and acks, driven by the same client. "
+            "Ceiling (b): `insert_many` of the same documents into the same collection and store, from one process, in "
+            "batches of the mean group size the group committer formed in that run. All three are run back to back in "
+            "each repeat; the ratios are per repeat.\n"
+        )
+        w(
+            "| connections | raw ws (a) | ingest | store insert_many (b) | batch (b) | ingest / (a) | ingest / (b) | ingest / lower |"
+        )
+        w("|---|---|---|---|---|---|---|---|")
+        for n in bench_ingest.CONNECTIONS:
+            w(
+                f"| {n} | {cell(ing.throughput[('raw', n)])} | {cell(ing.throughput[('ingest', n)])} | "
+                f"{cell(ing.throughput[('store', n)])} | {cell(ing.group_size[n])} | {cell(ing.ratio_raw[n])} | "
+                f"{cell(ing.ratio_store[n])} | {cell(ing.ratio_lower[n])} |"
+            )
+        w("")
+        w(f"* For reference, the store's `insert_many` in batches of 500: {cell(ing.store_500)} events/s.")
+        served = ing.throughput[("ingest", 100)].median
+        w(
+            f"* In people: at a realistic 2 events/s per candidate, one ingest process serves about "
+            f"**{fmt(served / 2)} concurrent candidates** on this machine (median 100-connection throughput / 2)."
+        )
+        w(f"* Every acknowledged event was stored exactly once (counted after each run): {ing.stored_ok}.\n")
+        w("## Ack latency and live fan-out\n")
+        w(
+            f"{fmt(ing.offered.median)} events/s (half the median 100-connection throughput) offered evenly over 100 "
+            f"connections for {bench_ingest.LATENCY_SECONDS:.0f} s, each connection sending on its own schedule; "
+            f"latency is send -> ack at the client. {bench_ingest.LIVE_SUBSCRIBERS} of the attempts are watched on "
+            "`/ws/live` at the same time; fan-out is the candidate's ack -> the subscriber's `event_logged` (same "
+            "process, same clock; negative when the subscriber hears first).\n"
+        )
+        w("| figure | ms |")
+        w("|---|---|")
+        for figure in (ing.latency_p50, ing.latency_p99, ing.fanout_p50, ing.fanout_p99):
+            w(f"| {figure.name} | {cell(figure)} |")
+        w("")
+        w(
+            f"The latency floor, measured right after each run: the group committer wrote groups of "
+            f"{cell(ing.latency_group)} events on average; the store alone takes p50 {cell(ing.store_p50)} ms and "
+            f"p99 {cell(ing.store_p99)} ms for one `insert_many` of that many documents (--sync-on-commit), "
+            "before any network, validation or ack."
+        )
+        w("")
+    if live is not None:
+        w("## Streamlit live page\n")
+        w(
+            "A real `streamlit run asgi.py` and headless Chromium (Playwright, `/usr/bin/chromium`, never "
+            "`playwright install`), logged in through the app's cookie hand-over route and showing the Live page of "
+            f"an attempt; a candidate sends {bench_live_page.EVENTS} events {bench_live_page.GAP_SECONDS} s apart "
+            "through the real ingest server, and each is timed from its ack to the page showing the new event "
+            "count (the page's live panel refreshes once a second, so up to about 1 s is by design).\n"
+        )
+        w(f"* ack -> page, per event (ms): {', '.join(fmt(x) for x in live[2])}")
+        w(f"* p50 {fmt(live[0].median)} ms, worst {fmt(max(live[2]))} ms.\n")
+    if comp is not None:
+        cpu, wall, events = comp
+        w("## Metrics and profile, pure compute\n")
+        w(
+            f"`profiles.build_profile` (compute_metrics + interpret, no I/O) on simulated completed attempts of 10 "
+            f"tasks with {events:.0f} events on average, {bench_compute.CALLS} calls a run; CPU time of the process "
+            "(robust to the shared machine) and wall time.\n"
+        )
+        w(f"* CPU: {cell(cpu)} ms per attempt; wall: {cell(wall)} ms.\n")
+    if small is not None:
+        w("## Seeded store: recompute, pages, scaling\n")
+        w(
+            "One file-backed store **without --sync-on-commit** (seeding only; the ingest figures above use "
+            f"--sync-on-commit), seeded with `simulate.seed_completed_attempts` (events, metrics, profiles): "
+            f"{small.attempts:,} attempts first ({fmt(s.get('seed_small', 0))} s), measured, then up to "
+            + (f"{large.attempts:,} ({fmt(s.get('seed_large', 0))} s in all), measured again. " if large else "")
+            + "70% of attempts take one task and 30% two, about 31 events each.\n"
+        )
+        points = [p for p in (small, large) if p is not None]
+        w(
+            "| per-operation figure | "
+            + " | ".join(f"{p.attempts:,} attempts ({p.events:,} events)" for p in points)
+            + " | ratio |"
+        )
+        w("|---|" + "---|" * len(points) + "---|")
+        for name in small.figures:
+            values = [p.figures[name] for p in points if name in p.figures]
+            ratio = fmt(values[-1].median / values[0].median) if len(values) == 2 and values[0].median else "n/a"
+            unit = values[0].unit
+            w(f"| {name} ({unit}) | " + " | ".join(cell(v) for v in values) + f" | {ratio} |")
+        w("| peak RSS of the AppTest process (MB) | " + " | ".join(fmt(p.peak_rss_mb) for p in points) + " | |")
+        w("")
+        if large is not None and large.recompute:
+            rc = large.recompute
+            total = rc["total"]
+            reading = rc["read attempts"] + rc["read events"]
+            w(f"### recompute --all over {large.attempts:,} attempts\n")
+            w(
+                "`profiles.recompute_all` (what `python -m hiremate recompute --all` runs), with each phase timed "
+                "(last run):\n"
+            )
+            w(f"* total {fmt(total)} s ({fmt(total / rc['attempts'] * 1000)} ms per attempt)")
+            w(
+                f"* reading {fmt(reading)} s = **{reading / total:.0%}** (attempt pages {fmt(rc['read attempts'])} s; events queried and parsed into models {fmt(rc['read events'])} s)"
+            )
+            w(
+                f"* computing {fmt(rc['compute'])} s = {rc['compute'] / total:.0%}; writing (upserts of metrics and profiles) {fmt(rc['write'])} s = {rc['write'] / total:.0%}"
+            )
+            if raw_read:
+                w(
+                    f"* compute rate {fmt(large.events / rc['compute'])} events/s vs the store's raw read rate of the "
+                    f"same events (the same per-attempt queries and projection, plain documents) {fmt(raw_read)} events/s\n"
+                )
+    w("## What holds back the targets not met\n")
+    for finding in FINDINGS:
+        w(f"* {finding}")
+    w("")
+    w("## Product changes made from profiling\n")
+    for change in PRODUCT_CHANGES:
+        w(f"* {change}")
+    w("")
+    w("## Files\n")
+    w(
+        "* `bench/run.py`: this run and this file; `bench/bench_ingest.py`, `bench/raw_server.py`, `bench/ingest_proc.py`; "
+        "`bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
+    )
+    w("* Each `bench_*.py` also runs alone for development, e.g. `.venv/bin/python -m bench.bench_compute`.")
+    return "\n".join(out) + "\n"
+
+
+FINDINGS: list[str] = [
+    "**The machine is shared and CPU-starved** (load average 3-6 on 2 cores during development): the ingest client, "
+    "the ingest server and the store share the same 2 cores with other engineers' test runs, so every absolute figure "
+    "and even the side-by-side ratios move by tens of percent between repeats. Read the spreads.",
+    "**Ingest vs the store ceiling.** Profiled with py-spy (`--gil`) at 100 connections: the server spends its CPU "
+    "spread over per-event Python work, none of it dominant: validation (pydantic payload model, `bson.encode` "
+    "check, `BehaviorEvent` construction) about a third, building documents and acks (with permessage-deflate) about a "
+    "sixth, the shared change stream decoding every stored event for live fan-out about a seventh; the group "
+    "committer's own work is small (groups of about 450-500 events at 100 connections, one `insert_many` and one "
+    "attempt check each). Per event the server uses roughly half the store's CPU, and on 2 cores it takes that CPU "
+    "from the store, whereas ceiling (b) runs the store alone. Group commit already gives the store the large batches "
+    "it needs; what would close the gap is less CPU per event in the server (a cheaper validation path than "
+    "pydantic for the hot event types, acks without compression, a change stream that only carries subscribed "
+    "attempts) or a second core for the store, i.e. not sharing the store's 2 cores with the ingest process.",
+    "**Ack latency.** The latency floor printed above (the store's own `insert_many` of one group) already takes "
+    "most or all of the 25 ms p99 budget here, before any network, validation or ack; and at half the measured "
+    "throughput, offered evenly, groups are small, so the store's per-call cost (fsync plus its per-document work, "
+    "about 0.5 ms a document on this machine) queues requests. Meeting 25 ms p99 needs a store with a lower commit "
+    "latency (MongoDB with `w: majority` on a local SSD commits in about 1-2 ms) or an unshared machine.",
+    "**Recruiter pages at 10,000 attempts and flat scaling.** The embedded store (SecantusDB 0.7.0b3) is the limit: "
+    "`explain()` shows that for `find(org).sort(created_at desc, _id desc).limit(25)` its planner picks the "
+    "`(organization_id, candidate_info.email)` index and sorts every matching document in memory; with a `hint` to "
+    "the `(organization_id, created_at, _id)` index it uses the right index but still fetches every match and "
+    "sorts in memory (IXSCAN -> FETCH -> SORT), never an index-ordered scan that stops after 25; `count_documents` "
+    "and `distinct` also read every matching document. So each list query costs O(organisation size) "
+    "(the scaling table shows the 'newest 25 attempts' and 'count' rows growing about 10x from 1,000 to 10,000), "
+    "and the candidates, compare and dashboard pages each run several such queries. A hint halves the list query "
+    "(shown side by side above) but does not make it flat, so it was not applied to the page code. It takes either "
+    "MongoDB (index-ordered sort with limit, counts from the index) or, on this store, keeping per-organisation "
+    "counters and paging by a key range (`created_at < last seen`) bounded by a recent window.",
+]
+
+
+PRODUCT_CHANGES: list[str] = [
+    "`hiremate/metrics.py` `compute_metrics`: the time line is split by task once, instead of each task's window "
+    "scanning every event of the attempt (O(tasks x events) ObjectId comparisons).",
+    "`hiremate/keywords.py` `normalise_word`: memoised (`lru_cache`); a pure function of the word.",
+    "`hiremate/profiles.py` `_profiled_attempt_pages` (recompute --all): read the matching attempt `_id`s first, then "
+    "each page by `_id $in`. Keyed pages of `find(query).sort(_id).limit(100)` made this store read and sort every "
+    "remaining attempt for each page, quadratic in the number of attempts: the first full run spent 125 s of 207 s "
+    "reading attempt pages at 10,000 attempts (and 3.0 s vs 0.93 s for 2,000 attempts measured side by side). Same "
+    "pages, same `_id` order, attempts that end meanwhile still picked up.",
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
