@@ -17,18 +17,9 @@ from websockets.sync.client import connect
 from bench.bench_ingest import DB_NAME, Bench
 from bench.common import Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
 from hiremate import auth
+from tests.chromium import launch
 from tests.ingest_helpers import issue, tiny_events, ws_url
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVENTS = 12
 GAP_SECONDS = 0.7  # between events: not in step with the page's 1 s refresh
 
@@ -63,7 +54,7 @@ def run(tmp: Path, log: Any = print) -> tuple[Figure, Figure, list[float]]:
             sync_playwright() as playwright,
             connect(ws_url(bench.ingest_port, f"/ws/assessment/{issued.token}"), open_timeout=10) as ws,
         ):
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             try:
                 page = browser.new_page()
                 json.loads(ws.recv(10))  # assessment_info

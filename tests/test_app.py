@@ -23,6 +23,7 @@ from hiremate import auth
 from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.models import User
+from tests.chromium import launch, require_chromium
 from tests.conftest import TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,25 +287,16 @@ def test_a_forged_cookie_signs_nobody_out(server):
     assert auth.user_for_session(server.db, token).id == user.id
 
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.mark.e2e
 def test_a_reload_keeps_the_login_until_logout(server):
     from playwright.sync_api import expect, sync_playwright
 
+    require_chromium()
     _server_user(server, "browser@acme.test")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             context = browser.new_context()
             page = context.new_page()

@@ -25,21 +25,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from tests.chromium import launch, require_chromium
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STACK_READY_TIMEOUT = 90.0
 
 _shot_dirs: list[Path] = []
@@ -48,23 +38,15 @@ _shot_dirs: list[Path] = []
 # ---------------------------------------------------------------- Chromium
 
 
-def _chromium_required() -> bool:
-    return os.environ.get("HIREMATE_REQUIRE_CHROMIUM") == "1" or bool(os.environ.get("CI"))
-
-
 @pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     """One headless Chromium for the e2e tests (each test opens its own contexts)."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package (see README) to run the e2e tests"
-        if _chromium_required():
-            pytest.fail(reason + " (required here: HIREMATE_REQUIRE_CHROMIUM=1 or CI is set)", pytrace=False)
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         try:
             yield chromium
         finally:
