@@ -264,20 +264,27 @@ class CandidateSession:
 
     # ------------------------------------------------------------ start / resume
 
-    async def _start(self) -> None:
-        was_started = self.attempt.started_at is not None
+    async def _take_session(self, operation: Callable[..., Any], *args: Any) -> Any | None:
+        """Run ``attempts.start`` or ``attempts.resume`` (each moves the session
+        epoch on); a refusal is answered here and gives None."""
         self.switching_epoch = True
         try:
-            attempt, session_key = await self.server.run_db(attempts.start, self.server.db, self.attempt)
+            return await self.server.run_db(operation, self.server.db, *args)
         except attempts.TokenAlreadyUsed as exc:
             await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
             await self.close(CLOSE_TOKEN_USED, "token already used")
-            return
         except attempts.AttemptClosed as exc:
             await self._closed_reply(None, str(exc))
-            return
         finally:
             self.switching_epoch = False
+        return None
+
+    async def _start(self) -> None:
+        was_started = self.attempt.started_at is not None
+        taken = await self._take_session(attempts.start, self.attempt)
+        if taken is None:
+            return
+        attempt, session_key = taken
         await self._begin(attempt)
         state = self.state
         assert state is not None
@@ -294,18 +301,9 @@ class CandidateSession:
         await self._send(message)
 
     async def _resume(self, session_key: Any) -> None:
-        self.switching_epoch = True
-        try:
-            attempt = await self.server.run_db(attempts.resume, self.server.db, self.attempt_id, session_key)
-        except attempts.TokenAlreadyUsed as exc:
-            await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
-            await self.close(CLOSE_TOKEN_USED, "token already used")
+        attempt = await self._take_session(attempts.resume, self.attempt_id, session_key)
+        if attempt is None:
             return
-        except attempts.AttemptClosed as exc:
-            await self._closed_reply(None, str(exc))
-            return
-        finally:
-            self.switching_epoch = False
         await self._begin(attempt)
         state = self.state
         assert state is not None
