@@ -12,6 +12,10 @@ configured write concern (``w="majority"``).
 Per event the outcome is: stored, or already stored (duplicate key 11000,
 the one error code read: the stored ``_id`` is looked up), or failed. After
 the first failure of an attempt nothing of that attempt is reported stored.
+
+A document that cannot be encoded (pymongo refuses it while building the batch)
+must not fail the whole group: the group is then written request by request,
+so only the request carrying it fails.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import BSONError
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -37,6 +42,9 @@ log = logging.getLogger("ingest_server.commit")
 
 DUPLICATE_KEY = 11000
 MAX_GROUP_EVENTS = 5000
+# Raised while pymongo encodes the documents (InvalidDocument, an int past 8 bytes,
+# a lone surrogate): no PyMongoError, and the fault of one document, not of the database.
+ENCODING_ERRORS = (BSONError, OverflowError, UnicodeEncodeError)
 
 
 class Verdict(StrEnum):
@@ -163,33 +171,67 @@ class GroupCommitter:
                 writing.append(index)
 
         if writing:
-            docs: list[dict[str, Any]] = []
-            for index in writing:
-                docs.extend(group[index].docs)
-            docs.sort(key=lambda d: (str(d["attempt_id"]), d["sequence_number"]))  # stable: each attempt in seq order
-            failed, duplicates, fatal = self._insert(docs)
-            if failed:
-                # Nothing after an attempt's first failed event counts as stored.
-                first_failed: dict[ObjectId, int] = {}
-                for doc in docs:
-                    if doc["_id"] in failed:
-                        seq = first_failed.get(doc["attempt_id"])
-                        if seq is None or doc["sequence_number"] < seq:
-                            first_failed[doc["attempt_id"]] = doc["sequence_number"]
-                for doc in docs:
-                    seq = first_failed.get(doc["attempt_id"])
-                    if seq is not None and doc["sequence_number"] >= seq:
-                        failed.add(doc["_id"])
-            stored_ids: dict[ObjectId, ObjectId] = {}
-            if duplicates and fatal is None:
-                try:
-                    stored_ids = self._lookup_ids(docs, duplicates)
-                except PyMongoError as exc:
-                    fatal = str(exc)
-            for index in writing:
-                outcomes[index] = _outcome(group[index], failed, duplicates, stored_ids, fatal)
+            requests = [group[index] for index in writing]
+            try:
+                written = self._write(requests)
+            except ENCODING_ERRORS as exc:
+                log.warning("a group could not be encoded (%s): writing each request on its own", exc)
+                written = self._write_each(requests)
+            for index, outcome in zip(writing, written, strict=True):
+                outcomes[index] = outcome
         self.events_written += sum(len(group[i].docs) for i in writing)
         return [o if o is not None else WriteOutcome(Verdict.FAILED, error="no outcome") for o in outcomes]
+
+    def _write(self, requests: list[WriteRequest]) -> list[WriteOutcome]:
+        """One insert for these requests' events, mapped to one outcome per request."""
+        docs: list[dict[str, Any]] = []
+        for request in requests:
+            docs.extend(request.docs)
+        docs.sort(key=lambda d: (str(d["attempt_id"]), d["sequence_number"]))  # stable: each attempt in seq order
+        failed, duplicates, fatal = self._insert(docs)
+        if failed:
+            # Nothing after an attempt's first failed event counts as stored.
+            first_failed: dict[ObjectId, int] = {}
+            for doc in docs:
+                if doc["_id"] in failed:
+                    seq = first_failed.get(doc["attempt_id"])
+                    if seq is None or doc["sequence_number"] < seq:
+                        first_failed[doc["attempt_id"]] = doc["sequence_number"]
+            for doc in docs:
+                seq = first_failed.get(doc["attempt_id"])
+                if seq is not None and doc["sequence_number"] >= seq:
+                    failed.add(doc["_id"])
+        stored_ids: dict[ObjectId, ObjectId] = {}
+        if duplicates and fatal is None:
+            try:
+                stored_ids = self._lookup_ids(docs, duplicates)
+            except PyMongoError as exc:
+                fatal = str(exc)
+        return [_outcome(request, failed, duplicates, stored_ids, fatal) for request in requests]
+
+    def _write_each(self, requests: list[WriteRequest]) -> list[WriteOutcome]:
+        """Each request in its own insert (each attempt in seq order), so an
+        unencodable document fails only its request; once a request of an
+        attempt failed, that attempt's later requests are not written."""
+        outcomes: dict[int, WriteOutcome] = {}
+        failed_attempts: set[ObjectId] = set()
+        order = sorted(
+            range(len(requests)),
+            key=lambda i: (str(requests[i].attempt_id), requests[i].docs[0]["sequence_number"]),
+        )
+        for index in order:
+            request = requests[index]
+            if request.attempt_id in failed_attempts:
+                outcome = WriteOutcome(Verdict.FAILED, error="an earlier event of this attempt could not be stored")
+            else:
+                try:
+                    (outcome,) = self._write([request])
+                except ENCODING_ERRORS as exc:
+                    outcome = WriteOutcome(Verdict.FAILED, error=f"an event could not be encoded: {exc}")
+            if outcome.verdict is not Verdict.OK:
+                failed_attempts.add(request.attempt_id)
+            outcomes[index] = outcome
+        return [outcomes[index] for index in range(len(requests))]
 
     def _insert(self, docs: list[dict[str, Any]]) -> tuple[set[ObjectId], set[ObjectId], str | None]:
         """(failed _ids, duplicate _ids, fatal error): fatal means nothing is known stored."""
