@@ -41,7 +41,10 @@ scope = web.current_scope()
 st.title("Candidates")
 
 with web.database_guard():
-    positions = ui.positions(scope)
+    # One read counts the attempts by position and status: the position choices,
+    # and the list's total unless a search or a label filter needs its own count.
+    counts = reports.candidate_counts(scope)
+positions = counts.positions
 
 search_col, position_col, status_col = st.columns([2, 1, 1])
 search = search_col.text_input(
@@ -85,7 +88,7 @@ query = {
 guessed_skip = (max(1, int(st.session_state.get(PAGE_KEY) or 1)) - 1) * page_size
 try:
     with web.database_guard():
-        frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size)
+        frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size, counts=counts)
 except ValueError as error:
     st.error(str(error))
     st.stop()
@@ -110,7 +113,7 @@ window = ui.paginate(
 )
 if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page
     with web.database_guard():
-        frame, total = reports.candidates_page(scope, **query, skip=window.skip, limit=window.limit)
+        frame, total = reports.candidates_page(scope, **query, skip=window.skip, limit=window.limit, counts=counts)
 
 event = st.dataframe(
     _display(frame),

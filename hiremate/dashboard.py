@@ -1,7 +1,9 @@
 """The recruiter dashboard: headline counts and a recent-activity feed.
 
-Every number is counted by MongoDB (counts, one ``$group``, one sorted
-``$skip`` for the median); nothing here reads more documents than it shows.
+The numbers are counted by MongoDB in one ``$group`` over the organisation's
+attempts (counts by status, and the completion durations, from which the
+median is taken here) and one indexed count; the feed reads at most ``limit``
+documents per source.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
 from hiremate.tasks import as_object_id
 from hiremate.timeutil import utcnow
+from hiremate.windowed import newest_first
 
 RECENT_DAYS = 7
 MAX_ACTIVITY = 100
@@ -29,6 +32,7 @@ _AUDITED_KINDS = {
 }
 # What the candidate does is read from the attempt's own timestamps.
 _COMPLETED = AttemptStatus.COMPLETED.value
+_ONE_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class DashboardStats:
     attempts_by_status: dict[str, int]  # every status, in life-cycle order, zeros included
     completed_last_7_days: int
     # Exact median of completed_at - started_at over every completed attempt,
-    # found by MongoDB (sort by duration, skip to the middle); None when none.
+    # taken from the durations MongoDB returns in one $group; None when none.
     median_completion_seconds: float | None
     median_sample_size: int
 
@@ -81,10 +85,11 @@ def dashboard_stats(scope: Scope, *, now: datetime | None = None) -> DashboardSt
     """The organisation's headline numbers; ``now`` anchors "the last 7 days"."""
     now = now or utcnow()
     attempts = scope.collection(dbmod.ATTEMPTS)
-    median, sample_size = _median_completion_seconds(scope)
+    by_status, durations = _attempts_by_status_and_durations(scope)
+    median, sample_size = _median_seconds(durations)
     return DashboardStats(
         active_tasks=scope.collection(dbmod.TASKS).count_documents(scope.where({"is_active": True})),
-        attempts_by_status=_attempts_by_status(scope),
+        attempts_by_status=by_status,
         completed_last_7_days=attempts.count_documents(
             scope.where({"status": _COMPLETED, "completed_at": {"$gte": now - timedelta(days=RECENT_DAYS)}})
         ),
@@ -93,30 +98,42 @@ def dashboard_stats(scope: Scope, *, now: datetime | None = None) -> DashboardSt
     )
 
 
-def _attempts_by_status(scope: Scope) -> dict[str, int]:
-    pipeline = [{"$match": scope.where()}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-    counted = {doc["_id"]: doc["count"] for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline)}
-    return {status.value: counted.get(status.value, 0) for status in AttemptStatus}
-
-
-def _median_completion_seconds(scope: Scope) -> tuple[float | None, int]:
-    """Exact median without bringing durations over: count, then let MongoDB
-    sort the durations and return only the middle one or two."""
-    match = scope.where({"status": _COMPLETED, "started_at": {"$type": "date"}, "completed_at": {"$type": "date"}})
-    attempts = scope.collection(dbmod.ATTEMPTS)
-    count = attempts.count_documents(match)
-    if count == 0:
-        return None, 0
+def _attempts_by_status_and_durations(scope: Scope) -> tuple[dict[str, int], list[int]]:
+    """Attempts by status (every status, zeros included) and the durations
+    (completed_at - started_at, ms) of the completed ones with both times
+    dates, in one read of the organisation's attempts: the store reads every
+    matching document for any count or sort, so the figures share one pass
+    (the two times are brought over as they are; an expression per document
+    costs the store more than the read)."""
     pipeline = [
-        {"$match": match},
-        {"$project": {"ms": {"$subtract": ["$completed_at", "$started_at"]}}},
-        {"$sort": {"ms": 1, "_id": 1}},
-        {"$skip": (count - 1) // 2},
-        {"$limit": 1 if count % 2 else 2},
+        {"$match": scope.where()},
+        {
+            "$group": {
+                "_id": "$status",
+                "count": {"$sum": 1},
+                "times": {"$push": {"s": "$started_at", "c": "$completed_at"}},
+            }
+        },
     ]
-    middle = [doc["ms"] for doc in attempts.aggregate(pipeline, allowDiskUse=True)]
-    if not middle:  # attempts completed between the count and the sort
+    counted: dict[str, int] = {}
+    durations: list[int] = []
+    for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline):
+        counted[doc["_id"]] = doc["count"]
+        if doc["_id"] == _COMPLETED:
+            for times in doc["times"]:
+                started, completed = times.get("s"), times.get("c")
+                if isinstance(started, datetime) and isinstance(completed, datetime):
+                    durations.append((completed - started) // _ONE_MS)
+    return {status.value: counted.get(status.value, 0) for status in AttemptStatus}, durations
+
+
+def _median_seconds(durations: list[int]) -> tuple[float | None, int]:
+    """Exact median (seconds, 3 decimals) and the sample size; None when empty."""
+    if not durations:
         return None, 0
+    ordered = sorted(durations)
+    count = len(ordered)
+    middle = ordered[(count - 1) // 2 : (count - 1) // 2 + (1 if count % 2 else 2)]
     return round(sum(middle) / len(middle) / 1000, 3), count
 
 
@@ -129,7 +146,7 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     with one query for recruiters and one for candidates."""
     limit = max(1, min(limit, MAX_ACTIVITY))
     audited = _recent_audit_entries(scope, limit)
-    started = _recent_attempts(scope, {"started_at": {"$type": "date"}}, "started_at", limit)
+    started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True)
     completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
     recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
     candidates = _candidate_names(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
@@ -146,10 +163,14 @@ def _recent_audit_entries(scope: Scope, limit: int) -> list[dict[str, Any]]:
     return list(cursor)
 
 
-def _recent_attempts(scope: Scope, query: dict[str, Any], field: str, limit: int) -> list[dict[str, Any]]:
+def _recent_attempts(
+    scope: Scope, query: dict[str, Any], field: str, limit: int, *, dates_only: bool = False
+) -> list[dict[str, Any]]:
     projection = {"candidate_info.name": 1, field: 1}
-    cursor = scope.collection(dbmod.ATTEMPTS).find(scope.where(query), projection)
-    return list(cursor.sort([(field, -1), ("_id", -1)]).limit(limit))
+    collection = scope.collection(dbmod.ATTEMPTS)
+    return newest_first(
+        collection, scope.where(query), field, projection=projection, limit=limit, dates_only=dates_only
+    )
 
 
 def _user_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
@@ -167,13 +188,19 @@ def _user_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
 def _candidate_names(scope: Scope, attempt_ids: set[ObjectId]) -> dict[ObjectId, str]:
     if not attempt_ids:
         return {}
+    # By ``_id`` alone, the organisation checked here: given both, the store
+    # reads every attempt of the organisation instead of these few.
     cursor = (
         scope.collection(dbmod.ATTEMPTS)
-        .find(scope.where({"_id": {"$in": sorted(attempt_ids)}}), {"candidate_info.name": 1})
+        .find({"_id": {"$in": sorted(attempt_ids)}}, {"candidate_info.name": 1, "organization_id": 1})
         .sort("_id", 1)
         .limit(len(attempt_ids))
     )
-    return {doc["_id"]: (doc.get("candidate_info") or {}).get("name", "") for doc in cursor}
+    return {
+        doc["_id"]: (doc.get("candidate_info") or {}).get("name", "")
+        for doc in cursor
+        if doc.get("organization_id") == scope.organization_id
+    }
 
 
 def _audited_item(

@@ -107,6 +107,15 @@ INDEXES: dict[str, list[IndexModel]] = {
     PROFILES: [
         IndexModel([("attempt_id", ASCENDING)], unique=True, name="attempt_unique"),
         IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),
+        # reports.completed_candidates: completed profiles by a range of completion times.
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("attempt_status", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
         IndexModel([("organization_id", ASCENDING), ("candidate_email", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("position", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("thinking_style.primary", ASCENDING)]),

@@ -43,6 +43,7 @@ from hiremate.models import (
 )
 from hiremate.scope import Scope
 from hiremate.tasks import as_object_id
+from hiremate.windowed import newest_first
 
 MAX_PAGE_SIZE = 200
 EXPORT_BATCH_SIZE = 500
@@ -303,6 +304,7 @@ def candidates_page(
     risk_orientation: str | None = None,
     skip: int = 0,
     limit: int = 25,
+    counts: CandidateCounts | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """One page of the candidates list and the number of rows matching.
 
@@ -311,7 +313,9 @@ def candidates_page(
     list is every attempt, newest issued first; with one, only attempts with
     a matching profile can match, so the list is read from ``skill_profiles``,
     newest completion first. ``search`` matches name or email, any case.
-    Raises ValueError for an unknown status or label.
+    ``counts`` (from ``candidate_counts``, read in the same run) gives the
+    number of rows without another count when the only filters are position
+    and status. Raises ValueError for an unknown status or label.
     """
     if skip < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"skip must be >= 0 and limit between 1 and {MAX_PAGE_SIZE}")
@@ -322,7 +326,7 @@ def candidates_page(
     if labels:
         rows, total = _page_from_profiles(scope, labels, search, position, status, skip, limit)
     else:
-        rows, total = _page_from_attempts(scope, search, position, status, skip, limit)
+        rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS), total
 
 
@@ -360,12 +364,24 @@ def _candidate_filter(
 
 
 def _page_from_attempts(
-    scope: Scope, search: str | None, position: str | None, status: str | None, skip: int, limit: int
+    scope: Scope,
+    search: str | None,
+    position: str | None,
+    status: str | None,
+    skip: int,
+    limit: int,
+    counts: CandidateCounts | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     query = scope.where(_candidate_filter(_ATTEMPT_FIELDS, search, position, status))
     attempts = scope.collection(dbmod.ATTEMPTS)
-    total = attempts.count_documents(query)
-    page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
+    if counts is not None and not search:
+        total = counts.total(position=position, status=status)
+    else:
+        total = attempts.count_documents(query)
+    if position and status:  # no index serves both with a range of created_at: one read, not one per window
+        page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
+    else:
+        page = newest_first(attempts, query, "created_at", projection=ATTEMPT_ROW_PROJECTION, skip=skip, limit=limit)
     profiles = _profiles_for(scope, [doc["_id"] for doc in page])
     return [_candidate_row(doc, profiles.get(doc["_id"])) for doc in page], total
 
@@ -398,8 +414,15 @@ def _lookup(
     ``ids``, by that key: one query, bounded by the number of ids."""
     if not ids:
         return {}
-    cursor = collection.find({**query, key: {"$in": list(ids)}}, projection).sort(key, 1).limit(len(ids))
-    return {doc[key]: doc for doc in cursor}
+    # Asked by ``key`` alone and ``query`` (plain equalities) checked here: given
+    # ``{organization_id: X, key: {$in: ids}}`` the store reads every document of
+    # the organisation instead of the ``ids`` through ``key``'s unique index.
+    if any(key_.startswith("$") or isinstance(value, dict) for key_, value in query.items()):
+        raise ValueError("_lookup takes plain equality conditions")
+    if projection is not None:
+        projection = {**projection, **{field: 1 for field in query}}
+    cursor = collection.find({key: {"$in": list(ids)}}, projection).sort(key, 1).limit(len(ids))
+    return {doc[key]: doc for doc in cursor if all(_get(doc, field) == value for field, value in query.items())}
 
 
 def _profiles_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
@@ -426,6 +449,40 @@ def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | Non
     for column, (path, _) in _PROFILE_LABELS.items():
         row[column] = _get(profile, path)
     return row
+
+
+@dataclass(frozen=True)
+class CandidateCounts:
+    """The organisation's attempts counted by (position, status), in one read:
+    the position filter's choices and the candidates list's totals."""
+
+    by_position_status: dict[tuple[Any, Any], int]
+
+    @property
+    def positions(self) -> list[str]:
+        """What ``positions`` returns."""
+        return sorted({p for p, _ in self.by_position_status if isinstance(p, str) and p})
+
+    def total(self, *, position: str | None = None, status: str | None = None) -> int:
+        """What ``count_documents`` gives for these filters (no search)."""
+        return sum(
+            n
+            for (p, s), n in self.by_position_status.items()
+            if (not position or p == position) and (not status or s == status)
+        )
+
+
+def candidate_counts(scope: Scope) -> CandidateCounts:
+    """Count the organisation's attempts by position and status (one pass)."""
+    pipeline = [
+        {"$match": scope.where()},
+        {"$group": {"_id": {"p": "$candidate_info.position", "s": "$status"}, "n": {"$sum": 1}}},
+    ]
+    counted: dict[tuple[Any, Any], int] = {}
+    for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline):
+        key = (doc["_id"].get("p"), doc["_id"].get("s"))
+        counted[key] = counted.get(key, 0) + doc["n"]
+    return CandidateCounts(counted)
 
 
 def positions(scope: Scope) -> list[str]:
@@ -494,11 +551,12 @@ def completed_candidates(scope: Scope, *, search: str | None = None, limit: int 
     choices of the compare picker."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     query = _candidate_filter(_PROFILE_FIELDS, search, None, AttemptStatus.COMPLETED.value)
-    cursor = (
-        scope.collection(dbmod.PROFILES)
-        .find(scope.where(query), _PROFILE_ROW_PROJECTION)
-        .sort(_NEWEST_COMPLETED)
-        .limit(limit)
+    cursor = newest_first(
+        scope.collection(dbmod.PROFILES),
+        scope.where(query),
+        "completed_at",
+        projection=_PROFILE_ROW_PROJECTION,
+        limit=limit,
     )
     return [
         AttemptSummary(
