@@ -117,6 +117,14 @@ def create_task(page: Page, *, title: str, scenario: str, options: list[tuple[st
 def issue_assessment(page: Page, *, name: str, email: str, position: str, task_titles: list[str]) -> str:
     """Assessments page: fill the form, pick the tasks by hand, issue; return the link shown once."""
     main = open_page(page, "Assessments")
+    form_toggle = main.locator("summary", has_text="Issue an assessment")
+    expect(form_toggle).to_be_visible(timeout=APP_TIMEOUT)
+    # The form starts folded once the organisation has issued anything (other
+    # tests share the demo organisation): unfold it like a recruiter would.
+    # Ask the <details> itself, not the input: a form still being drawn is
+    # not visible yet either, and a click would then fold an open one.
+    if main.locator('details:has(summary:has-text("Issue an assessment"))').get_attribute("open") is None:
+        form_toggle.click()
     expect(main.get_by_label("Candidate name")).to_be_visible(timeout=APP_TIMEOUT)
     main.get_by_label("Candidate name").fill(name)
     main.get_by_label("Email", exact=True).fill(email)
