@@ -5,6 +5,10 @@ ones take the database and are called by the ingest server. Every status
 change is a compare-and-set on the fields it depends on, so two processes
 racing on one attempt can never both win. Only hashes of the link token and
 of the candidate's session key are stored.
+
+Every status change happens here, and each one, once its compare-and-set
+won, updates the organisation's counters (``hiremate.attempt_counts``) with
+the document before and after it: the pages count attempts from those.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 
+from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt
 from hiremate.scope import Scope
@@ -112,7 +117,9 @@ def issue_attempt(
         created_at=now,
         updated_at=now,
     )
-    attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(attempt.to_doc()).inserted_id
+    doc = attempt.to_doc()
+    attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(doc).inserted_id
+    attempt_counts.record_transition(scope.db, None, doc)
     scope.audit("attempt.issued", "attempt", attempt.id, tasks=len(tasks), expires_at=attempt.expires_at)
     return IssuedAttempt(attempt, token, _link(token, public_url))
 
@@ -132,6 +139,7 @@ def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | 
     )
     if doc is None:
         _raise_lost_race(scope, current.id, "re-issue the link of")
+    # No counter changes: the compare-and-set keeps the status (open) as it was.
     scope.audit("attempt.link_reissued", "attempt", current.id, status=doc["status"])
     return IssuedAttempt(TaskAttempt.from_doc(doc), token, _link(token, public_url))
 
@@ -152,6 +160,7 @@ def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskA
     )
     if before is None:
         _raise_lost_race(scope, current.id, "lock")
+    attempt_counts.record_transition(scope.db, before, {**before, **changes})
     scope.audit("attempt.locked", "attempt", current.id, reason=reason, previous_status=before["status"])
     return TaskAttempt.from_doc({**before, **changes})
 
@@ -241,12 +250,15 @@ def start(db: Database, attempt: TaskAttempt, *, now: datetime | None = None) ->
         # A first start: the CAS also checks nobody set started_at meanwhile.
         query["started_at"] = None
         changes["started_at"] = now
-    doc = db[dbmod.ATTEMPTS].find_one_and_update(
-        query, {"$set": changes, "$inc": {"session_epoch": 1}}, return_document=ReturnDocument.AFTER
+    # The document before the change, so the counters know the status it left.
+    before = db[dbmod.ATTEMPTS].find_one_and_update(
+        query, {"$set": changes, "$inc": {"session_epoch": 1}}, return_document=ReturnDocument.BEFORE
     )
-    if doc is None:
+    if before is None:
         _raise_candidate_refusal(db, attempt.id, attempt.token_hash, now)
-    return TaskAttempt.from_doc(doc), session_key
+    after = {**before, **changes, "session_epoch": int(before.get("session_epoch", 0)) + 1}
+    attempt_counts.record_transition(db, before, after)
+    return TaskAttempt.from_doc(after), session_key
 
 
 def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: datetime | None = None) -> TaskAttempt:
@@ -286,18 +298,17 @@ def set_current_task_index(db: Database, attempt_id: ObjectId | str, index: int)
 
 def complete(db: Database, attempt_id: ObjectId | str, *, completed_at: datetime) -> TaskAttempt | None:
     """in_progress -> completed; None when the attempt was not in progress (someone else finished it)."""
-    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+    changes = {"status": AttemptStatus.COMPLETED.value, "completed_at": to_ms(completed_at), "updated_at": utcnow()}
+    before = db[dbmod.ATTEMPTS].find_one_and_update(
         {"_id": as_object_id(attempt_id), "status": AttemptStatus.IN_PROGRESS.value},
-        {
-            "$set": {
-                "status": AttemptStatus.COMPLETED.value,
-                "completed_at": to_ms(completed_at),
-                "updated_at": utcnow(),
-            }
-        },
-        return_document=ReturnDocument.AFTER,
+        {"$set": changes},
+        return_document=ReturnDocument.BEFORE,
     )
-    return TaskAttempt.from_doc(doc) if doc else None
+    if before is None:
+        return None
+    after = {**before, **changes}
+    attempt_counts.record_transition(db, before, after)
+    return TaskAttempt.from_doc(after)
 
 
 # ---------------------------------------------------------------- helpers
@@ -319,12 +330,17 @@ def _read(db: Database, attempt_id: ObjectId) -> TaskAttempt | None:
 
 def _expire(db: Database, attempt_id: ObjectId, now: datetime) -> TaskAttempt | None:
     """CAS an open attempt past its expiry to expired; None when it was not (or no longer) due."""
-    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+    changes = {"status": AttemptStatus.EXPIRED.value, "updated_at": now}
+    before = db[dbmod.ATTEMPTS].find_one_and_update(
         {"_id": attempt_id, "status": {"$in": _OPEN}, "expires_at": {"$lt": now}},
-        {"$set": {"status": AttemptStatus.EXPIRED.value, "updated_at": now}},
-        return_document=ReturnDocument.AFTER,
+        {"$set": changes},
+        return_document=ReturnDocument.BEFORE,
     )
-    return TaskAttempt.from_doc(doc) if doc else None
+    if before is None:
+        return None
+    after = {**before, **changes}
+    attempt_counts.record_transition(db, before, after)
+    return TaskAttempt.from_doc(after)
 
 
 def _require(scope: Scope, attempt_id: ObjectId | str) -> TaskAttempt:

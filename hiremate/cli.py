@@ -1,4 +1,5 @@
-"""``python -m hiremate``: seed demo data, create users, issue links, recompute profiles.
+"""``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
+recount the attempt counters.
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer.
@@ -131,6 +132,24 @@ def _recompute(args: argparse.Namespace) -> None:
     print("recomputed 1 attempt")
 
 
+def _recount(args: argparse.Namespace) -> None:
+    from hiremate import attempt_counts
+
+    organization_id = None
+    if args.organization is not None:
+        organization_id = as_object_id(args.organization)
+        if organization_id is None:
+            raise UsageError(f"not an organisation id: {args.organization!r}")
+    db = _db()
+    if organization_id is not None and db[dbmod.ORGANIZATIONS].find_one({"_id": organization_id}, {"_id": 1}) is None:
+        raise UsageError(f"no organisation with id {args.organization}")
+    result = attempt_counts.recount(db, organization_id)
+    print(
+        f"recounted {result.attempts} attempt{'s' if result.attempts != 1 else ''} "
+        f"in {result.organizations} organisation{'s' if result.organizations != 1 else ''}"
+    )
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -168,6 +187,13 @@ def _build_parser() -> argparse.ArgumentParser:
     which.add_argument("--attempt", metavar="ID")
     which.add_argument("--all", action="store_true")
     recompute.set_defaults(command=_recompute)
+
+    recount = commands.add_parser(
+        "recount",
+        help="rebuild the attempt counters the pages read (after a crash; run with the ingest server stopped)",
+    )
+    recount.add_argument("--organization", metavar="ID", help="one organisation's id (default: all)")
+    recount.set_defaults(command=_recount)
     return parser
 
 

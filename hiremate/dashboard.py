@@ -1,9 +1,10 @@
 """The recruiter dashboard: headline counts and a recent-activity feed.
 
-The numbers are counted by MongoDB in one ``$group`` over the organisation's
-attempts (counts by status, and the completion durations, from which the
-median is taken here) and one indexed count; the feed reads at most ``limit``
-documents per source.
+The numbers come from the organisation's attempt counters
+(``hiremate.attempt_counts``: counts by status, completions per UTC day and a
+histogram of completion durations in whole seconds), so they cost a handful of
+small documents however many attempts there are; the feed reads at most
+``limit`` documents per source.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
@@ -32,16 +34,17 @@ _AUDITED_KINDS = {
 }
 # What the candidate does is read from the attempt's own timestamps.
 _COMPLETED = AttemptStatus.COMPLETED.value
-_ONE_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
 class DashboardStats:
     active_tasks: int
     attempts_by_status: dict[str, int]  # every status, in life-cycle order, zeros included
-    completed_last_7_days: int
-    # Exact median of completed_at - started_at over every completed attempt,
-    # taken from the durations MongoDB returns in one $group; None when none.
+    completed_last_7_days: int  # exact: completed_at >= now - 7 days
+    # Median of completed_at - started_at over every completed attempt, to the
+    # second: durations are counted rounded to whole seconds, so it is within
+    # half a second of the exact one (x.5 when the middle two differ). None
+    # when none.
     median_completion_seconds: float | None
     median_sample_size: int
 
@@ -82,59 +85,23 @@ class ActivityItem:
 
 
 def dashboard_stats(scope: Scope, *, now: datetime | None = None) -> DashboardStats:
-    """The organisation's headline numbers; ``now`` anchors "the last 7 days"."""
+    """The organisation's headline numbers; ``now`` anchors "the last 7 days".
+
+    From the counters: statuses, the completion days after the first of the
+    seven-day window (that partial first day is counted from its attempts)
+    and the durations histogram; reading them costs the same at 10,000
+    attempts as at 1,000.
+    """
     now = now or utcnow()
-    attempts = scope.collection(dbmod.ATTEMPTS)
-    by_status, durations = _attempts_by_status_and_durations(scope)
-    median, sample_size = _median_seconds(durations)
+    db, org = scope.db, scope.organization_id
+    median, sample_size = attempt_counts.median_seconds(attempt_counts.duration_histogram(db, org))
     return DashboardStats(
         active_tasks=scope.collection(dbmod.TASKS).count_documents(scope.where({"is_active": True})),
-        attempts_by_status=by_status,
-        completed_last_7_days=attempts.count_documents(
-            scope.where({"status": _COMPLETED, "completed_at": {"$gte": now - timedelta(days=RECENT_DAYS)}})
-        ),
+        attempts_by_status=attempt_counts.by_status(db, org),
+        completed_last_7_days=attempt_counts.completed_since(db, org, now - timedelta(days=RECENT_DAYS)),
         median_completion_seconds=median,
         median_sample_size=sample_size,
     )
-
-
-def _attempts_by_status_and_durations(scope: Scope) -> tuple[dict[str, int], list[int]]:
-    """Attempts by status (every status, zeros included) and the durations
-    (completed_at - started_at, ms) of the completed ones with both times
-    dates, in one read of the organisation's attempts: the store reads every
-    matching document for any count or sort, so the figures share one pass
-    (the two times are brought over as they are; an expression per document
-    costs the store more than the read)."""
-    pipeline = [
-        {"$match": scope.where()},
-        {
-            "$group": {
-                "_id": "$status",
-                "count": {"$sum": 1},
-                "times": {"$push": {"s": "$started_at", "c": "$completed_at"}},
-            }
-        },
-    ]
-    counted: dict[str, int] = {}
-    durations: list[int] = []
-    for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline):
-        counted[doc["_id"]] = doc["count"]
-        if doc["_id"] == _COMPLETED:
-            for times in doc["times"]:
-                started, completed = times.get("s"), times.get("c")
-                if isinstance(started, datetime) and isinstance(completed, datetime):
-                    durations.append((completed - started) // _ONE_MS)
-    return {status.value: counted.get(status.value, 0) for status in AttemptStatus}, durations
-
-
-def _median_seconds(durations: list[int]) -> tuple[float | None, int]:
-    """Exact median (seconds, 3 decimals) and the sample size; None when empty."""
-    if not durations:
-        return None, 0
-    ordered = sorted(durations)
-    count = len(ordered)
-    middle = ordered[(count - 1) // 2 : (count - 1) // 2 + (1 if count % 2 else 2)]
-    return round(sum(middle) / len(middle) / 1000, 3), count
 
 
 # ---------------------------------------------------------------- activity

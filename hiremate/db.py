@@ -34,6 +34,7 @@ LOGIN_FAILURES = "login_failures"
 AUDIT_LOG = "audit_log"
 TASKS = "tasks"
 ATTEMPTS = "task_attempts"
+ATTEMPT_COUNTS = "attempt_counts"  # per-organisation counters of attempts (hiremate.attempt_counts)
 EVENTS = "behavior_events"
 METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
@@ -98,6 +99,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("organization_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)]),
     ],
+    # Counter documents (their ``_id`` is derived from what they count, so upserts
+    # need no unique index of their own); read by organisation and kind, day
+    # documents by a range of days.
+    ATTEMPT_COUNTS: [IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING), ("day", ASCENDING)])],
     EVENTS: [
         IndexModel([("attempt_id", ASCENDING), ("sequence_number", ASCENDING)], unique=True, name="attempt_seq_unique"),
         IndexModel([("attempt_id", ASCENDING), ("task_id", ASCENDING), ("timestamp", ASCENDING)]),

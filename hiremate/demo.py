@@ -2,7 +2,9 @@
 
 ``seed_demo`` only creates what is missing, so it is safe to run at every
 start, and from two processes at once: the unique indexes on the slug, the
-email and the library keys settle any race.
+email and the library keys settle any race. It ends by recounting the demo
+organisation's attempt counters (idempotent, and cheap for demo data; the
+launcher seeds before it starts the ingest server, so no writer races it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 from pymongo.database import Database
 
+from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.auth import AuthError, create_organization, create_user
 from hiremate.models import Organization, Role, User
@@ -49,7 +52,9 @@ def seed_demo(db: Database) -> DemoSeedResult:
     organization, organization_created = _demo_organization(db)
     user, user_created = _demo_user(db, organization.id)
     scope = Scope(db, organization.id, user.id, is_admin=True)
-    return DemoSeedResult(organization.id, user.id, organization_created, user_created, install_library(scope))
+    tasks_added = install_library(scope)
+    attempt_counts.recount(db, organization.id)
+    return DemoSeedResult(organization.id, user.id, organization_created, user_created, tasks_added)
 
 
 def _find_organization(db: Database, slug: str) -> Organization | None:

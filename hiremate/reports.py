@@ -23,6 +23,7 @@ import pandas as pd
 from bson import ObjectId
 from pymongo.collection import Collection
 
+from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.csvsafe import CsvWriter
 from hiremate.models import (
@@ -453,8 +454,9 @@ def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | Non
 
 @dataclass(frozen=True)
 class CandidateCounts:
-    """The organisation's attempts counted by (position, status), in one read:
-    the position filter's choices and the candidates list's totals."""
+    """The organisation's attempts counted by (position, status), read from
+    the counters: the position filter's choices and the candidates list's
+    totals."""
 
     by_position_status: dict[tuple[Any, Any], int]
 
@@ -473,22 +475,16 @@ class CandidateCounts:
 
 
 def candidate_counts(scope: Scope) -> CandidateCounts:
-    """Count the organisation's attempts by position and status (one pass)."""
-    pipeline = [
-        {"$match": scope.where()},
-        {"$group": {"_id": {"p": "$candidate_info.position", "s": "$status"}, "n": {"$sum": 1}}},
-    ]
-    counted: dict[tuple[Any, Any], int] = {}
-    for doc in scope.collection(dbmod.ATTEMPTS).aggregate(pipeline):
-        key = (doc["_id"].get("p"), doc["_id"].get("s"))
-        counted[key] = counted.get(key, 0) + doc["n"]
-    return CandidateCounts(counted)
+    """The organisation's attempts by position and status, from its counter
+    documents (``hiremate.attempt_counts``): a few small documents, however
+    many attempts there are."""
+    return CandidateCounts(attempt_counts.by_position_status(scope.db, scope.organization_id))
 
 
 def positions(scope: Scope) -> list[str]:
-    """Every position the organisation has issued assessments for, sorted."""
-    found = scope.collection(dbmod.ATTEMPTS).distinct("candidate_info.position", scope.where())
-    return sorted({value for value in found if isinstance(value, str) and value})
+    """Every position the organisation has issued assessments for, sorted
+    (from the counters, as ``candidate_counts``)."""
+    return candidate_counts(scope).positions
 
 
 # ---------------------------------------------------------------- one candidate

@@ -26,6 +26,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
+from hiremate import attempt_counts
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
 from hiremate.models import (
     AttemptStatus,
@@ -678,7 +679,9 @@ def _pick_tasks(rng: random.Random, tasks: Sequence[Task], count: int) -> list[T
 def _store_sessions(
     db: Database, sessions: Sequence[SimulatedSession], *, with_events: bool, with_profiles: bool
 ) -> None:
-    db[ATTEMPTS].insert_many([session.attempt.to_doc() for session in sessions], ordered=False)
+    attempt_docs = [session.attempt.to_doc() for session in sessions]
+    db[ATTEMPTS].insert_many(attempt_docs, ordered=False)
+    attempt_counts.record_new(db, attempt_docs)  # the pages count from these, not from the attempts
     events = [session.behavior_events for session in sessions]
     if with_events:
         db[EVENTS].insert_many([event.to_doc() for batch in events for event in batch], ordered=False)

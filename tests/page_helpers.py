@@ -15,7 +15,7 @@ import pytest
 from pymongo.database import Database
 from streamlit.testing.v1 import AppTest
 
-from hiremate import auth, simulate
+from hiremate import attempt_counts, auth, simulate
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, Role, Task, TaskAttempt, User
 from hiremate.scope import Scope
@@ -118,7 +118,9 @@ def seed_session(
         candidate=CandidateInfo(**{"name": "Grace Hopper", "email": "grace@example.com", **candidate}),
     )
     attempt = session.attempt if status == AttemptStatus.IN_PROGRESS else session.ended(status)
-    org.db[dbmod.ATTEMPTS].insert_one(attempt.to_doc())
+    doc = attempt.to_doc()
+    org.db[dbmod.ATTEMPTS].insert_one(doc)
+    attempt_counts.record_new(org.db, [doc])  # inserted directly: counted as seeding counts them
     org.db[dbmod.EVENTS].insert_many([event.to_doc() for event in session.behavior_events])
     return attempt, session
 

@@ -14,7 +14,7 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
-from hiremate import csvsafe, reports, simulate
+from hiremate import attempt_counts, csvsafe, reports, simulate
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, EventType, RiskOrientationLabel, ThinkingStyle
 from hiremate.profiles import build_profile, compute_and_store
@@ -65,7 +65,9 @@ def seed(scope, tasks, *, started_at=START, **candidate):
 def store_session(db, session):
     """Store a simulated session the way the ingest server leaves it, then
     compute through the real path."""
-    db[dbmod.ATTEMPTS].insert_one(session.attempt.to_doc())
+    doc = session.attempt.to_doc()
+    db[dbmod.ATTEMPTS].insert_one(doc)
+    attempt_counts.record_new(db, [doc])  # as the ingest server's transitions would have counted it
     db[dbmod.EVENTS].insert_many([event.to_doc() for event in session.behavior_events])
     compute_and_store(db, session.attempt.id)
     return session.attempt
@@ -121,6 +123,7 @@ def bulk_seed(scope, count, *, all_completed=False, batch=2000):
             )
     for first in range(0, count, batch):
         scope.db[dbmod.ATTEMPTS].insert_many(attempts[first : first + batch], ordered=False)
+    attempt_counts.record_new(scope.db, attempts)  # inserted directly: counted as seeding counts them
     for first in range(0, len(profiles), batch):
         scope.db[dbmod.PROFILES].insert_many(profiles[first : first + batch], ordered=False)
     return attempts, profiles

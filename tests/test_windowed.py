@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from bson import ObjectId
 
-from hiremate import reports, windowed
+from hiremate import attempt_counts, reports, windowed
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
 
@@ -41,6 +41,7 @@ def spread(db):
             doc["started_at"] = created + timedelta(minutes=rng.randrange(600))
         docs.append(doc)
     db["task_attempts"].insert_many(docs)
+    attempt_counts.record_new(db, docs)  # inserted directly: counted as seeding counts them
     return db, org, now
 
 
