@@ -622,6 +622,21 @@ def test_exports_filter_by_completion_date_and_position(org, tasks):
     assert {row["attempt_id"] for row in events} == {str(late.id)}
 
 
+def test_export_from_date_includes_a_completion_at_midnight(org, tasks):
+    # SecantusDB 0.7.0b3 serves $gte on a descending index field as $gt: the
+    # filter must still include a profile completed on the first instant of the day.
+    seeded = seed(org, tasks, started_at=datetime(2026, 3, 1, 10, tzinfo=UTC))
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    org.db[dbmod.PROFILES].update_one({"attempt_id": seeded.id}, {"$set": {"completed_at": midnight}})
+
+    def exported(**filters):
+        return [row["attempt_id"] for row in as_dicts(reports.candidates_csv(org, **filters))]
+
+    assert exported(date_from=date(2026, 3, 2)) == [str(seeded.id)]
+    assert exported(date_from=datetime(2026, 3, 2, 0, 0, 0, 1000, tzinfo=UTC)) == []
+    assert exported(date_to=date(2026, 3, 1)) == []
+
+
 def test_exports_stream_past_one_batch(org):
     _, profiles = bulk_seed(org, reports.EXPORT_BATCH_SIZE * 2 + 25, all_completed=True, batch=5000)
     rows = as_dicts(reports.candidates_csv(org))
