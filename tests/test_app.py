@@ -287,8 +287,6 @@ def test_a_forged_cookie_signs_nobody_out(server):
     assert auth.user_for_session(server.db, token).id == user.id
 
 
-
-
 @pytest.mark.e2e
 def test_a_reload_keeps_the_login_until_logout(server):
     from playwright.sync_api import expect, sync_playwright
