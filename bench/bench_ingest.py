@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import statistics
@@ -44,6 +45,9 @@ class IngestResults:
     ratio_store: dict[int, Figure] = field(default_factory=dict)
     ratio_lower: dict[int, Figure] = field(default_factory=dict)
     group_size: dict[int, Figure] = field(default_factory=dict)
+    # CPU time per acknowledged event (us) of the ingest server and of the store during the ingest run.
+    cpu_ingest: dict[int, Figure] = field(default_factory=dict)
+    cpu_store: dict[int, Figure] = field(default_factory=dict)
     store_500: Figure = field(default_factory=lambda: Figure("insert_many 500", "events/s"))
     latency_p50: Figure = field(default_factory=lambda: Figure("ack p50", "ms"))
     latency_p99: Figure = field(default_factory=lambda: Figure("ack p99", "ms"))
@@ -53,6 +57,10 @@ class IngestResults:
     latency_group: Figure = field(default_factory=lambda: Figure("mean group during the latency run", "events"))
     store_p50: Figure = field(default_factory=lambda: Figure("store insert_many of one such group, p50", "ms"))
     store_p99: Figure = field(default_factory=lambda: Figure("store insert_many of one such group, p99", "ms"))
+    loaded_p50: Figure = field(default_factory=lambda: Figure("store alone at the same load, p50", "ms"))
+    loaded_p99: Figure = field(default_factory=lambda: Figure("store alone at the same load, p99", "ms"))
+    raw_p50: Figure = field(default_factory=lambda: Figure("raw websockets server at the same load, p50", "ms"))
+    raw_p99: Figure = field(default_factory=lambda: Figure("raw websockets server at the same load, p99", "ms"))
     stored_ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -107,6 +115,12 @@ class Bench:
 
 
 # ---------------------------------------------------------------- throughput
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _pipelined(client: Client, events: list[dict[str, Any]], window: int) -> int:
@@ -179,22 +193,59 @@ def store_latencies(bench: Bench, template: dict[str, Any], batch: int, count: i
     return out
 
 
-async def latency_and_fanout(bench: Bench, rate: float) -> tuple[list[float], list[float]]:
+def store_under_load(
+    bench: Bench, template: dict[str, Any], attempt_ids: list[ObjectId], rate: float, group: int
+) -> list[float]:
+    """The store alone doing the group committer's work at the committer's
+    load: every ``group / rate`` seconds, from one thread, the attempt check
+    (one ``find`` by ``_id $in``) and one ``insert_many`` of ``group`` such
+    documents. Each figure is from the group's due time to the insert's
+    acknowledgement, so time queued behind a slow group counts, as it does for
+    an ack; the wait for the group to gather, the network, validation and the
+    ack itself do not. The latency ack p99 cannot go below."""
+    events, attempts = bench.db[dbmod.EVENTS], bench.db[dbmod.ATTEMPTS]
+    interval = group / rate
+    out = []
+    begin = time.perf_counter() + 0.05
+    for k in range(int(LATENCY_SECONDS / interval)):
+        due = begin + k * interval
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        checked = attempt_ids[(k * group) % len(attempt_ids) :][:group]
+        list(attempts.find({"_id": {"$in": checked}}, {"session_epoch": 1, "status": 1, "expires_at": 1}))
+        attempt_id = ObjectId()
+        docs = [{**template, "_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": n} for n in range(group)]
+        events.insert_many(docs, ordered=False)
+        out.append((time.perf_counter() - due) * 1000)
+    return out
+
+
+async def latency_and_fanout(
+    bench: Bench, rate: float, *, raw: bool = False
+) -> tuple[list[float], list[float], list[ObjectId]]:
     """Offer ``rate`` events/s evenly over 100 connections for LATENCY_SECONDS;
-    LIVE_SUBSCRIBERS of the attempts are watched on /ws/live."""
-    issued = await asyncio.to_thread(bench.issue, 100)
+    LIVE_SUBSCRIBERS of the attempts are watched on /ws/live. ``raw`` offers
+    the same to ceiling (a), the bare parse-and-ack server, with no watchers:
+    what the client, the network and websockets alone cost."""
+    if raw:
+        port, tokens, attempt_ids, watched = bench.raw_port, ["raw"] * 100, [], 0
+    else:
+        issued = await asyncio.to_thread(bench.issue, 100)
+        port, tokens, watched = bench.ingest_port, [item.token for item in issued], LIVE_SUBSCRIBERS
+        attempt_ids = [item.attempt_id for item in issued]
     interval = 100 / rate
     per_connection = int(LATENCY_SECONDS / interval) + 1
     events = tiny_events(bench.tasks[0].id, 1, per_connection)
-    acks: list[dict[int, float]] = [{} for _ in issued]
-    sent_at: list[dict[int, float]] = [{} for _ in issued]
-    arrivals: list[dict[int, float]] = [{} for _ in issued]
+    acks: list[dict[int, float]] = [{} for _ in tokens]
+    sent_at: list[dict[int, float]] = [{} for _ in tokens]
+    arrivals: list[dict[int, float]] = [{} for _ in tokens]
     gate = asyncio.Event()
     ready: list[None] = []
     loop = asyncio.get_running_loop()
 
     async def candidate(index: int, token: str) -> None:
-        async with Client.open(bench.ingest_port, token, max_queue=None) as client:
+        async with Client.open(port, token, max_queue=None) as client:
             await client.start()
             ready.append(None)
             await gate.wait()
@@ -227,17 +278,17 @@ async def latency_and_fanout(bench: Bench, rate: float) -> tuple[list[float], li
                 if message.get("type") == "event_logged":
                     arrivals[index].setdefault(message["sequence_number"], loop.time())
 
-    tasks = [asyncio.create_task(candidate(i, item.token)) for i, item in enumerate(issued)]
-    tasks += [asyncio.create_task(subscriber(i, issued[i].attempt_id)) for i in range(LIVE_SUBSCRIBERS)]
+    tasks = [asyncio.create_task(candidate(i, token)) for i, token in enumerate(tokens)]
+    tasks += [asyncio.create_task(subscriber(i, attempt_ids[i])) for i in range(watched)]
     while len(ready) < len(tasks):
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
         await asyncio.sleep(0.01)
     gate.set()
     await asyncio.gather(*tasks)
-    latencies = [(acks[i][s] - sent_at[i][s]) * 1000 for i in range(len(issued)) for s in sent_at[i]]
-    fanout = [(arrivals[i][s] - acks[i][s]) * 1000 for i in range(LIVE_SUBSCRIBERS) for s in arrivals[i]]
-    return latencies, fanout
+    latencies = [(acks[i][s] - sent_at[i][s]) * 1000 for i in range(len(tokens)) for s in sent_at[i]]
+    fanout = [(arrivals[i][s] - acks[i][s]) * 1000 for i in range(watched) for s in arrivals[i]]
+    return latencies, fanout, attempt_ids
 
 
 # ---------------------------------------------------------------- the suite
@@ -255,8 +306,16 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 raw = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
                 issued = await asyncio.to_thread(bench.issue, connections)
                 before = bench.committer_stats()
+                cpu_before = cpu_seconds(bench.ingest.pid), cpu_seconds(bench.store.process.pid)
                 served = await throughput(bench.ingest_port, [i.token for i in issued], task_id, per)
+                cpu_after = cpu_seconds(bench.ingest.pid), cpu_seconds(bench.store.process.pid)
                 after = bench.committer_stats()
+                for figures, spent_before, spent_after in zip(
+                    (results.cpu_ingest, results.cpu_store), cpu_before, cpu_after, strict=True
+                ):
+                    figures.setdefault(connections, Figure("CPU per event", "us")).runs.append(
+                        (spent_after - spent_before) / (connections * per) * 1e6
+                    )
                 stored = bench.db[dbmod.EVENTS].count_documents({"attempt_id": {"$in": [i.attempt_id for i in issued]}})
                 if stored != connections * per:
                     results.stored_ok = False
@@ -284,13 +343,19 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
         rate = statistics.median(results.throughput[("ingest", 100)].runs) / 2
         for repeat in range(repeats):
             before = bench.committer_stats()
-            latencies, fanout = await latency_and_fanout(bench, rate)
+            latencies, fanout, attempt_ids = await latency_and_fanout(bench, rate)
             after = bench.committer_stats()
             group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
             results.latency_group.runs.append(group)
             floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
             results.store_p50.runs.append(percentile(floor, 50))
             results.store_p99.runs.append(percentile(floor, 99))
+            loaded = await asyncio.to_thread(store_under_load, bench, template, attempt_ids, rate, max(1, round(group)))
+            results.loaded_p50.runs.append(percentile(loaded, 50))
+            results.loaded_p99.runs.append(percentile(loaded, 99))
+            raw_latencies, _, _ = await latency_and_fanout(bench, rate, raw=True)
+            results.raw_p50.runs.append(percentile(raw_latencies, 50))
+            results.raw_p99.runs.append(percentile(raw_latencies, 99))
             results.offered.runs.append(rate)
             results.latency_p50.runs.append(percentile(latencies, 50))
             results.latency_p99.runs.append(percentile(latencies, 99))
@@ -300,7 +365,9 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 f"  latency r{repeat} at {rate:,.0f}/s: ack p50 {results.latency_p50.runs[-1]:.1f} ms, "
                 f"p99 {results.latency_p99.runs[-1]:.1f} ms; fan-out p50 {results.fanout_p50.runs[-1]:.1f} ms, "
                 f"p99 {results.fanout_p99.runs[-1]:.1f} ms ({len(fanout)} deliveries); group {group:.1f}, "
-                f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms"
+                f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms, "
+                f"at the same load p50 {results.loaded_p50.runs[-1]:.1f} ms p99 {results.loaded_p99.runs[-1]:.1f} ms; "
+                f"raw server p50 {results.raw_p50.runs[-1]:.1f} ms p99 {results.raw_p99.runs[-1]:.1f} ms"
             )
     finally:
         await asyncio.to_thread(bench.close)
