@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
-from hiremate import auth
+from hiremate import attempt_counts, auth
 from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
 from hiremate.cli import main
@@ -299,6 +299,37 @@ def test_recompute_one_attempt_and_all(db, hiremate):
 )
 def test_recompute_refuses_bad_input(cli, args, message):
     result = cli("recompute", *args)
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+
+
+def test_recount_repairs_the_counters_the_pages_read(db, cli):
+    seed_demo(db)
+    issued = json.loads(cli("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
+                            "--position", "Analyst", "--sample", "2").stdout)  # fmt: skip
+    org = db[dbmod.ORGANIZATIONS].find_one({"slug": DEMO_ORG_SLUG})["_id"]
+    assert attempt_counts.by_status(db, org)["pending"] == 1
+    # What a process killed between a transition and its $inc leaves behind.
+    db[dbmod.ATTEMPT_COUNTS].update_many({"organization_id": org, "kind": "status"}, {"$inc": {"n": 5}})
+    assert attempt_counts.by_status(db, org)["pending"] == 6
+
+    result = cli("recount", "--organization", str(org))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "recounted 1 attempt in 1 organisation"
+    assert attempt_counts.by_status(db, org)["pending"] == 1
+    assert attempt_counts.by_position_status(db, org) == {("Analyst", "pending"): 1}
+    assert issued["attempt_id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--organization", "nonsense"], "not an organisation id: 'nonsense'"),
+        (["--organization", str(ObjectId())], "no organisation with id"),
+    ],
+)
+def test_recount_refuses_bad_input(cli, args, message):
+    result = cli("recount", *args)
     assert result.returncode == 2
     assert message in one_error_line(result)
 
