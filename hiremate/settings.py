@@ -57,7 +57,7 @@ class IngestLimits:
     ping_interval_seconds: float = 20.0
     peer_timeout_seconds: float = 60.0
     live_queue_size: int = 1000
-    group_commit_ms: float = 2.0
+    group_commit_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def load_settings() -> Settings:
         ping_interval_seconds=_env_float("HIREMATE_PING_INTERVAL_SECONDS", 20.0),
         peer_timeout_seconds=_env_float("HIREMATE_PEER_TIMEOUT_SECONDS", 60.0),
         live_queue_size=_env_int("HIREMATE_LIVE_QUEUE_SIZE", 1000),
-        group_commit_ms=_env_float("HIREMATE_GROUP_COMMIT_MS", 2.0),
+        group_commit_ms=_env_float("HIREMATE_GROUP_COMMIT_MS", 0.0),
     )
     port = _env_int("HIREMATE_INGEST_PORT", 8765)
     return Settings(

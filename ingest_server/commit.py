@@ -1,9 +1,13 @@
 """Group commit: one writer per process for ``behavior_events``.
 
 Connections hand in their validated events (``submit``); the writer gathers
-what arrives within ``group_commit_ms`` from every connection and stores it
-with one ``insert_many(ordered=False)`` in a thread of its own, so the event
-loop never waits on pymongo. Before writing, one query checks every attempt
+what queued from every connection while it wrote the previous group (plus,
+when ``group_commit_ms`` is set, what arrives within that many milliseconds
+of the first) and stores it with one ``insert_many(ordered=False)`` in a
+thread of its own, so the event loop never waits on pymongo. The window is 0
+by default: on the embedded store, measured side by side, waiting 2 ms for
+company added about 5 ms to the median ack and bought no throughput at 1, 10
+or 100 connections, since groups already form while the previous one commits. Before writing, one query checks every attempt
 involved: a request whose connection was taken over (``session_epoch``
 moved on) or whose attempt is no longer open is refused, not written. Each
 request's future resolves once the database acknowledged the write with the
@@ -79,7 +83,7 @@ class WriteRequest:
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, *, window_ms: float = 2.0) -> None:
+    def __init__(self, db: Database, *, window_ms: float = 0.0) -> None:
         self.db = db
         self.window = max(window_ms, 0.0) / 1000.0
         self._queue: asyncio.Queue[WriteRequest | None] = asyncio.Queue()
