@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hiremate import db as dbmod
 from hiremate.settings import load_settings
-from ingest_server.server import IngestServer
+from ingest_server.server import IngestServer, freeze_startup_heap
 
 
 async def main(port: int, stats: Path) -> None:
@@ -37,6 +37,7 @@ async def main(port: int, stats: Path) -> None:
 
     loop.add_signal_handler(signal.SIGUSR1, dump)
     async with server.running():
+        freeze_startup_heap()  # as python -m ingest_server does
         await stop.wait()
 
 

@@ -16,7 +16,7 @@ import sys
 
 from hiremate import db as dbmod
 from hiremate.settings import ConfigError, Settings, load_settings
-from ingest_server.server import IngestServer
+from ingest_server.server import IngestServer, freeze_startup_heap
 
 log = logging.getLogger("ingest_server")
 
@@ -36,6 +36,7 @@ async def serve(settings: Settings) -> None:
     db = await asyncio.to_thread(dbmod.get_db, settings)
     server = IngestServer(settings, db)
     async with server.running():
+        freeze_startup_heap()
         log.info(
             "HireMate ingest server listening on %s (candidate links: %s/a/<token>)", server.url, settings.public_url
         )
