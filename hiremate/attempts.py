@@ -299,16 +299,7 @@ def set_current_task_index(db: Database, attempt_id: ObjectId | str, index: int)
 def complete(db: Database, attempt_id: ObjectId | str, *, completed_at: datetime) -> TaskAttempt | None:
     """in_progress -> completed; None when the attempt was not in progress (someone else finished it)."""
     changes = {"status": AttemptStatus.COMPLETED.value, "completed_at": to_ms(completed_at), "updated_at": utcnow()}
-    before = db[dbmod.ATTEMPTS].find_one_and_update(
-        {"_id": as_object_id(attempt_id), "status": AttemptStatus.IN_PROGRESS.value},
-        {"$set": changes},
-        return_document=ReturnDocument.BEFORE,
-    )
-    if before is None:
-        return None
-    after = {**before, **changes}
-    attempt_counts.record_transition(db, before, after)
-    return TaskAttempt.from_doc(after)
+    return _set_status(db, {"_id": as_object_id(attempt_id), "status": AttemptStatus.IN_PROGRESS.value}, changes)
 
 
 # ---------------------------------------------------------------- helpers
@@ -331,11 +322,14 @@ def _read(db: Database, attempt_id: ObjectId) -> TaskAttempt | None:
 def _expire(db: Database, attempt_id: ObjectId, now: datetime) -> TaskAttempt | None:
     """CAS an open attempt past its expiry to expired; None when it was not (or no longer) due."""
     changes = {"status": AttemptStatus.EXPIRED.value, "updated_at": now}
-    before = db[dbmod.ATTEMPTS].find_one_and_update(
-        {"_id": attempt_id, "status": {"$in": _OPEN}, "expires_at": {"$lt": now}},
-        {"$set": changes},
-        return_document=ReturnDocument.BEFORE,
-    )
+    return _set_status(db, {"_id": attempt_id, "status": {"$in": _OPEN}, "expires_at": {"$lt": now}}, changes)
+
+
+def _set_status(db: Database, query: dict[str, Any], changes: dict[str, Any]) -> TaskAttempt | None:
+    """Compare-and-set ``changes`` on the attempt ``query`` matches, and count
+    the change; None when nothing matched (someone else changed it first)."""
+    # The document before the change, so the counters know the status it left.
+    before = db[dbmod.ATTEMPTS].find_one_and_update(query, {"$set": changes}, return_document=ReturnDocument.BEFORE)
     if before is None:
         return None
     after = {**before, **changes}
