@@ -1,6 +1,8 @@
-"""Team (admins): who works in this organisation, invitations, roles,
+"""Team (admins): who works in this organisation, invitations (the pending
+ones listed, and withdrawn when sent to the wrong address), roles,
 deactivation and password resets. Refusals (the last admin, one's own
-account) come from hiremate.auth and are shown as messages."""
+account, an invitation accepted meanwhile) come from hiremate.auth and are
+shown as messages."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from hiremate.scope import Scope
 INVITE_TOKEN = "team_invite_token"  # the invitation just made, until dismissed
 FLASH = "team_flash"
 CLEAR_INVITE = "team_clear_invite"
+WITHDRAW_CHOICE = "team_withdraw_invitation"
 ROLES = [Role.RECRUITER.value, Role.ADMIN.value]
 INVITE_WARNING = (
     "Pass this token on now, privately: it is shown only this once and HireMate stores only a fingerprint of it. "
@@ -69,6 +72,45 @@ def _invite(scope: Scope) -> None:
             st.rerun()
 
 
+def _pending(scope: Scope) -> None:
+    with web.database_guard():
+        pending = auth.pending_invitations(scope)
+    if not pending:
+        st.info("No pending invitations.", icon=":material/mail:")
+        return
+    rows = [
+        {
+            "Email": invitation.email,
+            "Role": role_label(invitation.role),
+            "Invited by": invitation.invited_by_name,
+            "Sent": ui.format_time(invitation.created_at),
+            "Expires": ui.format_time(invitation.expires_at),
+        }
+        for invitation in pending  # never the token or its hash
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    by_id = {invitation.id: invitation for invitation in pending}
+    cols = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = cols[0].selectbox(
+        "Invitation to withdraw",
+        list(by_id),
+        format_func=lambda invitation_id: _invitation_label(by_id[invitation_id]),
+        key=WITHDRAW_CHOICE,
+    )
+    if cols[1].button("Withdraw invitation", key="team_withdraw", icon=":material/cancel_schedule_send:"):
+        with ui.refusals():
+            auth.revoke_invitation(scope, chosen)
+            ui.flash(
+                FLASH,
+                f"The invitation for {web.escape_markdown(by_id[chosen].email)} is withdrawn; its token no longer works.",
+            )
+            st.rerun()
+
+
+def _invitation_label(invitation: auth.PendingInvitation) -> str:
+    return f"{invitation.email} · {role_label(invitation.role)} · sent {ui.format_time(invitation.created_at)}"
+
+
 def _manage(scope: Scope, members: list[User], me: User) -> None:
     by_id = {str(member.id): member for member in members}
     chosen = st.selectbox(
@@ -89,7 +131,10 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
         if st.button("Change role", key=f"team_set_role_{chosen}", disabled=role == str(member.role)):
             with ui.refusals():
                 auth.set_role(scope, member.id, Role(role))
-                ui.flash(FLASH, f"{member.full_name} is now {'an admin' if role == 'admin' else 'a recruiter'}.")
+                ui.flash(
+                    FLASH,
+                    f"{web.escape_markdown(member.full_name)} is now {'an admin' if role == 'admin' else 'a recruiter'}.",
+                )
                 st.rerun()
     with access_col:
         st.markdown("**Access**")
@@ -98,14 +143,14 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
             if st.button("Deactivate", key=f"team_deactivate_{chosen}", icon=":material/person_off:"):
                 with ui.refusals():
                     auth.set_active(scope, member.id, False)
-                    ui.flash(FLASH, f"{member.full_name} is deactivated and logged out.")
+                    ui.flash(FLASH, f"{web.escape_markdown(member.full_name)} is deactivated and logged out.")
                     st.rerun()
         else:
             st.caption("Deactivated: cannot log in.")
             if st.button("Reactivate", key=f"team_activate_{chosen}", icon=":material/person_check:"):
                 with ui.refusals():
                     auth.set_active(scope, member.id, True)
-                    ui.flash(FLASH, f"{member.full_name} can log in again.")
+                    ui.flash(FLASH, f"{web.escape_markdown(member.full_name)} can log in again.")
                     st.rerun()
     with password_col:
         st.markdown("**Password**")
@@ -121,7 +166,7 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
         if reset:
             with ui.refusals():
                 auth.reset_password(scope, member.id, password)
-                who = "You" if member.id == me.id else member.full_name
+                who = "You" if member.id == me.id else web.escape_markdown(member.full_name)
                 ui.flash(FLASH, f"Password reset. {who} must log in again with the new password.")
                 st.rerun()
 
@@ -149,6 +194,9 @@ if len(members) == 1:
 
 st.subheader("Invite someone")
 _invite(scope)
+
+st.subheader("Pending invitations")
+_pending(scope)
 
 st.subheader("Manage a member")
 _manage(scope, members, me)

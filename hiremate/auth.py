@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -34,12 +35,15 @@ PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters, letters mixed with 
 ACCOUNT_FAILURE_LIMIT = 5
 CLIENT_FAILURE_LIMIT = 20
 FAILURE_WINDOW = timedelta(minutes=15)
+# The most pending invitations listed at once (newest first).
+MAX_PENDING_INVITATIONS = 200
 # How long after its start a session's token may still be swapped for the
 # cookie's (the login form hands the token to the cookie route in a URL).
 HANDOVER_SECONDS = 120
 
 _BCRYPT_ROUNDS = 12  # about 0.25 s a hash here
 _WRONG_CREDENTIALS = "Email or password is incorrect"
+_INVITATION_INVALID = "This invitation is not valid any more; ask for a new one."
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _COMMON_PASSWORDS = frozenset(
     {
@@ -258,19 +262,20 @@ def _join(db: Database, *, email: str, full_name: str, password: str, token: str
     if not token.strip():
         raise AuthError("Enter the invitation token you were sent.")
     now = utcnow()
-    doc = db[dbmod.INVITATIONS].find_one({"token_hash": _sha256(token.strip())})
-    if doc is None or doc.get("accepted_at") is not None or doc["expires_at"] <= now:
-        raise AuthError("This invitation is not valid any more; ask for a new one.")
+    doc = db[dbmod.INVITATIONS].find_one({**_open_invitation(now), "token_hash": _sha256(token.strip())})
+    if doc is None:  # unknown, used, withdrawn or expired
+        raise AuthError(_INVITATION_INVALID)
     invitation = Invitation.from_doc(doc)
     if invitation.email != email:
         raise AuthError("This invitation was sent to another email address.")
-    # Compare-and-set: of two registrations with one invitation, one wins.
+    # Compare-and-set: of two registrations with one invitation, one wins;
+    # an invitation withdrawn meanwhile is refused here too.
     claimed = db[dbmod.INVITATIONS].update_one(
-        {"_id": invitation.id, "accepted_at": None, "expires_at": {"$gt": now}},
+        {**_open_invitation(now), "_id": invitation.id},
         {"$set": {"accepted_at": now}},
     )
     if claimed.modified_count != 1:
-        raise AuthError("This invitation is not valid any more; ask for a new one.")
+        raise AuthError(_INVITATION_INVALID)
     try:
         user = create_user(
             db,
@@ -308,6 +313,96 @@ def invite(scope: Scope, email: str, role: Role = Role.RECRUITER, *, days: int =
     result = scope.db[dbmod.INVITATIONS].insert_one(invitation.to_doc())
     scope.audit("user.invite", "invitation", result.inserted_id, role=str(role))
     return token
+
+
+def _open_invitation(now: datetime) -> dict[str, Any]:
+    """The query of an invitation that can still be used to join: not
+    accepted, not withdrawn, not expired (a missing field counts as None)."""
+    return {"accepted_at": None, "revoked_at": None, "expires_at": {"$gt": now}}
+
+
+@dataclass(frozen=True)
+class PendingInvitation:
+    """An open invitation as the Team page lists it (never its token or hash)."""
+
+    id: str
+    email: str
+    role: str
+    invited_by_name: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def pending_invitations(scope: Scope, *, limit: int = MAX_PENDING_INVITATIONS) -> list[PendingInvitation]:
+    """The organisation's invitations that can still be used, newest first,
+    at most ``limit`` (admins only)."""
+    _require_admin(scope)
+    docs = list(
+        scope.db[dbmod.INVITATIONS]
+        .find(
+            scope.where(_open_invitation(utcnow())),
+            {"email": 1, "role": 1, "invited_by": 1, "created_at": 1, "expires_at": 1},
+        )
+        .sort([("created_at", -1), ("_id", -1)])
+        .limit(max(1, min(int(limit), MAX_PENDING_INVITATIONS)))
+    )
+    names = _full_names(scope, {doc["invited_by"] for doc in docs if doc.get("invited_by") is not None})
+    return [
+        PendingInvitation(
+            id=str(doc["_id"]),
+            email=doc["email"],
+            role=str(doc.get("role") or Role.RECRUITER),
+            invited_by_name=names.get(doc.get("invited_by"), "—"),
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+        )
+        for doc in docs
+    ]
+
+
+def _full_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
+    """The full names of these users of the organisation, in one query."""
+    if not user_ids:
+        return {}
+    users = scope.db[dbmod.USERS].find(scope.where({"_id": {"$in": list(user_ids)}}), {"full_name": 1})
+    return {user["_id"]: user.get("full_name") or "—" for user in users}
+
+
+def revoke_invitation(scope: Scope, invitation_id: ObjectId | str) -> None:
+    """Withdraw a pending invitation of the organisation: its token no longer
+    joins. An invitation accepted, withdrawn or expired meanwhile is refused."""
+    _require_admin(scope)
+    if not isinstance(invitation_id, ObjectId):
+        if not isinstance(invitation_id, str) or not ObjectId.is_valid(invitation_id):
+            raise AuthError("No such invitation in your organisation.")
+        invitation_id = ObjectId(invitation_id)
+    now = utcnow()
+    # Compare-and-set against _join's claim: of a withdrawal and a
+    # registration with the same invitation, one wins.
+    doc = scope.db[dbmod.INVITATIONS].find_one_and_update(
+        scope.where({**_open_invitation(now), "_id": invitation_id}),
+        {"$set": {"revoked_at": now}},
+        projection={"email": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        raise AuthError(_why_not_pending(scope, invitation_id, now))
+    scope.audit("user.invite_revoked", "invitation", invitation_id, email=doc["email"])
+
+
+def _why_not_pending(scope: Scope, invitation_id: ObjectId, now: datetime) -> str:
+    doc = scope.db[dbmod.INVITATIONS].find_one(
+        scope.where({"_id": invitation_id}), {"email": 1, "accepted_at": 1, "revoked_at": 1, "expires_at": 1}
+    )
+    if doc is None:
+        return "No such invitation in your organisation."
+    if doc.get("accepted_at") is not None:
+        return f"The invitation for {doc['email']} was already accepted; manage that member instead."
+    if doc.get("revoked_at") is not None:
+        return f"The invitation for {doc['email']} was already withdrawn."
+    if doc["expires_at"] <= now:
+        return f"The invitation for {doc['email']} has already expired."
+    return f"The invitation for {doc['email']} could not be withdrawn; try again."
 
 
 def scope_for(db: Database, user: User) -> Scope:

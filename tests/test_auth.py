@@ -198,6 +198,167 @@ def test_inviting_an_existing_account_is_refused(db):
         auth.invite(auth.scope_for(db, admin), other.email)
 
 
+def invitation_id(db, email):
+    [doc] = db[dbmod.INVITATIONS].find({"email": email})
+    return doc["_id"]
+
+
+def test_pending_invitations_are_the_open_ones_of_the_organisation_newest_first(db, two_orgs):
+    admin_a, recruiter_a, admin_b = two_orgs  # rita's invitation is accepted
+    scope_a = auth.scope_for(db, admin_a)
+    co_admin = auth.set_role(scope_a, recruiter_a.id, Role.ADMIN)
+    auth.invite(scope_a, "first@a.test")
+    auth.invite(auth.scope_for(db, co_admin), "second@a.test", Role.ADMIN)
+    auth.invite(scope_a, "expired@a.test")
+    auth.invite(scope_a, "withdrawn@a.test")
+    auth.invite(auth.scope_for(db, admin_b), "other@b.test")
+    db[dbmod.INVITATIONS].update_one(
+        {"email": "expired@a.test"}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    )
+    auth.revoke_invitation(scope_a, invitation_id(db, "withdrawn@a.test"))
+    # created_at decides the order, not insertion
+    db[dbmod.INVITATIONS].update_one({"email": "first@a.test"}, {"$set": {"created_at": utcnow() - timedelta(days=1)}})
+
+    pending = auth.pending_invitations(scope_a)
+    assert [(p.email, p.role, p.invited_by_name) for p in pending] == [
+        ("second@a.test", "admin", "Rita Recruiter"),
+        ("first@a.test", "recruiter", "Ada Admin"),
+    ]
+    assert pending[0].id == str(invitation_id(db, "second@a.test"))
+    assert pending[0].created_at > pending[1].created_at
+    assert pending[0].expires_at > utcnow()
+    hashes = [doc["token_hash"] for doc in db[dbmod.INVITATIONS].find()]
+    assert not any(h in repr(pending) for h in hashes) and "token" not in repr(pending)
+    assert [p.email for p in auth.pending_invitations(auth.scope_for(db, admin_b))] == ["other@b.test"]
+
+
+def test_pending_invitations_resolve_inviters_in_one_query(db, two_orgs, monkeypatch):
+    admin_a, _, _ = two_orgs
+    scope = auth.scope_for(db, admin_a)
+    for n in range(3):
+        auth.invite(scope, f"person{n}@a.test")
+    finds = []
+    users = type(db[dbmod.USERS])
+    original = users.find
+
+    def counting_find(self, *args, **kwargs):
+        finds.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(users, "find", counting_find)
+    assert len(auth.pending_invitations(scope)) == 3
+    assert finds.count(dbmod.USERS) == 1
+
+
+def test_pending_invitations_are_bounded(db, two_orgs, monkeypatch):
+    admin_a, _, _ = two_orgs
+    scope = auth.scope_for(db, admin_a)
+    for n in range(4):
+        auth.invite(scope, f"person{n}@a.test")
+    monkeypatch.setattr(auth, "MAX_PENDING_INVITATIONS", 3)
+    assert [p.email for p in auth.pending_invitations(scope)] == [f"person{n}@a.test" for n in (3, 2, 1)]
+    assert [p.email for p in auth.pending_invitations(scope, limit=2)] == ["person3@a.test", "person2@a.test"]
+
+
+def test_a_withdrawn_invitation_no_longer_joins_and_is_audited(db):
+    admin = register_admin(db)
+    scope = auth.scope_for(db, admin)
+    token = auth.invite(scope, "rita@acme.test")
+    revoked = invitation_id(db, "rita@acme.test")
+    auth.revoke_invitation(scope, str(revoked))
+    with pytest.raises(auth.AuthError, match="not valid any more"):
+        join_with(db, token, "rita@acme.test")
+    assert db[dbmod.USERS].count_documents({"email": "rita@acme.test"}) == 0
+    assert db[dbmod.INVITATIONS].find_one({"_id": revoked})["accepted_at"] is None
+    [entry] = db[dbmod.AUDIT_LOG].find({"action": "user.invite_revoked"})
+    assert (entry["actor_id"], entry["organization_id"]) == (admin.id, admin.organization_id)
+    assert (entry["target_type"], entry["target_id"], entry["details"]) == (
+        "invitation",
+        str(revoked),
+        {"email": "rita@acme.test"},
+    )
+    assert auth.pending_invitations(scope) == []
+
+
+def test_the_join_claim_refuses_an_invitation_withdrawn_meanwhile(db, monkeypatch):
+    """The withdrawal lands between _join's read and its compare-and-set."""
+    admin = register_admin(db)
+    scope = auth.scope_for(db, admin)
+    token = auth.invite(scope, "rita@acme.test")
+    original = auth.Invitation.from_doc
+
+    def read_then_withdraw(doc):
+        auth.revoke_invitation(scope, doc["_id"])
+        return original(doc)
+
+    monkeypatch.setattr(auth.Invitation, "from_doc", read_then_withdraw)
+    with pytest.raises(auth.AuthError, match="not valid any more"):
+        join_with(db, token, "rita@acme.test")
+    assert db[dbmod.USERS].count_documents({"email": "rita@acme.test"}) == 0
+
+
+def test_an_invitation_accepted_meanwhile_cannot_be_withdrawn(db):
+    """The registration claims it between the page's list and the withdrawal."""
+    admin = register_admin(db)
+    scope = auth.scope_for(db, admin)
+    token = auth.invite(scope, "rita@acme.test")
+    [pending] = auth.pending_invitations(scope)
+    rita = join_with(db, token, "rita@acme.test")
+    with pytest.raises(auth.AuthError, match=r"for rita@acme\.test was already accepted"):
+        auth.revoke_invitation(scope, pending.id)
+    assert db[dbmod.INVITATIONS].find_one({"email": "rita@acme.test"}).get("revoked_at") is None
+    assert auth.user_for_session(db, auth.start_session(db, rita, days=1)).id == rita.id
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.invite_revoked"}) == 0
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("revoked", "was already withdrawn"),
+        ("expired", "has already expired"),
+        ("other_org", "No such invitation in your organisation"),
+        ("unknown", "No such invitation in your organisation"),
+        ("malformed", "No such invitation in your organisation"),
+        ("not_a_string", "No such invitation in your organisation"),
+    ],
+)
+def test_only_pending_invitations_of_the_organisation_can_be_withdrawn(db, two_orgs, case, message):
+    admin_a, _, admin_b = two_orgs
+    scope_a = auth.scope_for(db, admin_a)
+    auth.invite(scope_a, "sam@a.test")
+    auth.invite(auth.scope_for(db, admin_b), "olga@b.test")
+    target = {
+        "revoked": invitation_id(db, "sam@a.test"),
+        "expired": invitation_id(db, "sam@a.test"),
+        "other_org": invitation_id(db, "olga@b.test"),
+        "unknown": ObjectId(),
+        "malformed": "garbage",
+        "not_a_string": {"$ne": None},
+    }[case]
+    if case == "revoked":
+        auth.revoke_invitation(scope_a, target)
+    if case == "expired":
+        db[dbmod.INVITATIONS].update_one({"_id": target}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+    before = list(db[dbmod.INVITATIONS].find().sort("_id", 1))
+    audits = db[dbmod.AUDIT_LOG].count_documents({"action": "user.invite_revoked"})
+    with pytest.raises(auth.AuthError, match=message):
+        auth.revoke_invitation(scope_a, target)
+    assert list(db[dbmod.INVITATIONS].find().sort("_id", 1)) == before
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.invite_revoked"}) == audits
+    assert [p.email for p in auth.pending_invitations(auth.scope_for(db, admin_b))] == ["olga@b.test"]
+
+
+def test_only_admins_see_and_withdraw_invitations(db, two_orgs):
+    admin_a, recruiter_a, _ = two_orgs
+    auth.invite(auth.scope_for(db, admin_a), "sam@a.test")
+    scope = auth.scope_for(db, recruiter_a)
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.revoke_invitation(scope, invitation_id(db, "sam@a.test"))
+    with pytest.raises(auth.AuthError, match="Only an admin"):
+        auth.pending_invitations(scope)
+    assert [p.email for p in auth.pending_invitations(auth.scope_for(db, admin_a))] == ["sam@a.test"]
+
+
 # ---------------------------------------------------------------- logging in
 
 
