@@ -95,17 +95,15 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             size = cols[0].number_input(
                 "Number of tasks", min_value=1, max_value=max(1, active_count), key="assess_sample_size"
             )
-            category = cols[1].selectbox(
-                "Category",
-                [ANY, *task_forms.CATEGORIES],
-                format_func=lambda v: task_forms.humanize(v) if v else "Any category",
-                key="assess_sample_category",
+            category = ui.filter_select(
+                cols[1], "Category", task_forms.CATEGORIES, key="assess_sample_category", everything="Any category"
             )
-            difficulty = cols[2].selectbox(
+            difficulty = ui.filter_select(
+                cols[2],
                 "Difficulty",
-                [ANY, *task_forms.DIFFICULTIES],
-                format_func=lambda v: task_forms.humanize(v) if v else "Any difficulty",
+                task_forms.DIFFICULTIES,
                 key="assess_sample_difficulty",
+                everything="Any difficulty",
             )
         days = st.number_input(
             "Link valid for (days)",

@@ -321,17 +321,11 @@ if EDITING in st.session_state and task_forms.field_key(EDITOR, "title") not in 
 editor_slot = st.container()
 
 filters = st.columns(3)
-category = filters[0].selectbox(
-    "Category",
-    [ANY, *task_forms.CATEGORIES],
-    format_func=lambda v: task_forms.humanize(v) if v else "All categories",
-    key="tasks_filter_category",
+category = ui.filter_select(
+    filters[0], "Category", task_forms.CATEGORIES, key="tasks_filter_category", everything="All categories"
 )
-difficulty = filters[1].selectbox(
-    "Difficulty",
-    [ANY, *task_forms.DIFFICULTIES],
-    format_func=lambda v: task_forms.humanize(v) if v else "All difficulties",
-    key="tasks_filter_difficulty",
+difficulty = ui.filter_select(
+    filters[1], "Difficulty", task_forms.DIFFICULTIES, key="tasks_filter_difficulty", everything="All difficulties"
 )
 show = filters[2].selectbox("Show", list(SHOW_CHOICES), key="tasks_filter_status")
 active = SHOW_CHOICES[show]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import reports, web
+from hiremate import reports, task_forms, web
 from hiremate.assessment_forms import FormProblems
 from hiremate.attempts import AttemptError
 from hiremate.auth import AuthError
@@ -117,6 +117,14 @@ class PageWindow:
         if self.pages == 1:
             return count_noun(self.total, noun, plural)
         return f"Showing {self.first}–{self.last} of {self.total} {many}"
+
+
+def filter_select(container: DeltaGenerator, label: str, values: Sequence[str], *, key: str, everything: str) -> str:
+    """A selectbox of ``values`` (humanised) after "" shown as ``everything``
+    ("Any category", "All difficulties"): "" means no filter."""
+    return container.selectbox(
+        label, ["", *values], format_func=lambda value: task_forms.humanize(value) if value else everything, key=key
+    )
 
 
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
