@@ -46,3 +46,29 @@ def test_unreachable_uri_gives_clear_error(tmp_path):
     with pytest.raises(dbmod.StoreUnavailable, match=r"127\.0\.0\.1:1"):
         dbmod.get_client(settings)
     dbmod.reset_client()
+
+
+def test_clients_of_the_embedded_store_do_not_retry_writes(settings):
+    # SecantusDB scans (and past 10,000 sorts) its retryable-write records on every
+    # write: the process client leaves them out, the URI may still ask for them.
+    dbmod.reset_client()
+    try:
+        client = dbmod.get_client(settings)
+        assert client.options.retry_writes is False
+        assert "secantusVersion" in client.admin.command("buildInfo")
+    finally:
+        dbmod.reset_client()
+    assert dbmod.make_client(settings.mongo_uri).options.retry_writes is False
+    assert dbmod.make_client(settings.mongo_uri + "?retryWrites=true").options.retry_writes is True
+
+
+@pytest.mark.parametrize(
+    ("build_info", "uri", "wanted"),
+    [
+        ({"version": "8.0.4"}, "mongodb://db.example:27017/", True),
+        ({"version": "8.2.11", "secantusVersion": "0.7.0b3"}, "mongodb://127.0.0.1:27018/", False),
+        ({"version": "8.0.4"}, "mongodb://db.example:27017/?retryWrites=false", False),
+    ],
+)
+def test_retryable_writes_only_for_a_mongodb_server(build_info, uri, wanted):
+    assert dbmod.wants_retryable_writes(build_info, uri) is wanted
