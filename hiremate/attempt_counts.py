@@ -71,7 +71,6 @@ RECOUNT_TRIES = 3
 _COMPLETED = AttemptStatus.COMPLETED.value
 _ONE_DAY = timedelta(days=1)
 _ONE_SECOND = timedelta(seconds=1)
-_ONE_MS = timedelta(milliseconds=1)
 _HALF_SECOND = timedelta(milliseconds=500)
 # What a recount reads of each attempt.
 _PROJECTION = {"organization_id": 1, "status": 1, "candidate_info.position": 1, "started_at": 1, "completed_at": 1}
@@ -301,14 +300,11 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
     ):
         total += _clamped(doc["_id"], doc.get("n", 0))
     if since < whole_days_from:
-        # ``$gt`` a millisecond earlier, not ``$gte``: the same for millisecond
-        # dates, and the embedded store (0.7.0b3) drops the equal end of a
-        # ``$gte`` range served by a descending index field such as this one.
         total += db[dbmod.ATTEMPTS].count_documents(
             {
                 "organization_id": organization_id,
                 "status": _COMPLETED,
-                "completed_at": {"$gt": since - _ONE_MS, "$lt": whole_days_from},
+                "completed_at": {**dbmod.at_or_after(since), "$lt": whole_days_from},
             }
         )
     return total

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ STORE_START_TIMEOUT_SECONDS = 30.0
 class StoreUnavailable(RuntimeError):
     """The database does not answer; the message says where and what to do."""
 
+
+_ONE_MS = timedelta(milliseconds=1)
 
 INDEXES: dict[str, list[IndexModel]] = {
     ORGANIZATIONS: [IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique")],
@@ -264,6 +267,14 @@ _lock = threading.Lock()
 _client: MongoClient | None = None
 _client_uri: str | None = None
 _started_store: EmbeddedStore | None = None
+
+
+def at_or_after(when: datetime) -> dict[str, datetime]:
+    """The condition ``>= when`` for a date field, written as ``$gt`` one
+    millisecond earlier (the same for BSON dates, which hold milliseconds):
+    SecantusDB 0.7.0b3 serves ``$gte`` on a descending index field as ``$gt``
+    and drops a document exactly at ``when``."""
+    return {"$gt": when - _ONE_MS}
 
 
 def make_client(uri: str, *, timeout_ms: int = 5000, retry_writes: bool = False) -> MongoClient:

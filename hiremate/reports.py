@@ -53,7 +53,6 @@ MIN_COMPARED, MAX_COMPARED = 2, 5
 
 _NEWEST_ISSUED = [("created_at", -1), ("_id", -1)]
 _NEWEST_COMPLETED = [("completed_at", -1), ("_id", -1)]
-_ONE_MS = timedelta(milliseconds=1)
 
 # Column of the candidates list -> (path in skill_profiles, the label's enum).
 _PROFILE_LABELS: dict[str, tuple[str, type[StrEnum]]] = {
@@ -874,10 +873,7 @@ def _profile_filter(
     query: dict[str, Any] = {}
     completed: dict[str, datetime] = {}
     if date_from is not None:
-        # ``$gt`` a millisecond earlier, not ``$gte`` (the same for BSON dates,
-        # which hold milliseconds): SecantusDB 0.7.0b3 serves ``$gte`` on a
-        # descending index field, as (organization_id, completed_at desc) is, as ``$gt``.
-        completed["$gt"] = _day_start(date_from) - _ONE_MS
+        completed |= dbmod.at_or_after(_day_start(date_from))
     if date_to is not None:
         if isinstance(date_to, datetime):
             completed["$lte"] = _day_start(date_to)
