@@ -491,14 +491,21 @@ class CandidateSession:
             return False
         return True
 
-    async def _get_task(self, index: Any) -> None:
+    async def _current_state(self) -> ev.AttemptState | None:
+        """The attempt's state when this connection has started and is still
+        the current one; None (the client told, or the connection closing) otherwise."""
         if not self.started:
             await self._send(ev.Rejection(ev.NOT_STARTED, "send start or resume first").to_message())
-            return
+            return None
         if not await self._check_current():
+            return None
+        assert self.state is not None
+        return self.state
+
+    async def _get_task(self, index: Any) -> None:
+        state = await self._current_state()
+        if state is None:
             return
-        state = self.state
-        assert state is not None
         valid = isinstance(index, int) and not isinstance(index, bool)
         if not valid or not 0 <= index <= state.current_task_index or index >= len(self.tasks):
             await self._send(
@@ -511,13 +518,9 @@ class CandidateSession:
         await self._send({"type": "task", "index": index, "task": task_for_candidate(self.tasks[index])})
 
     async def _complete_requested(self) -> None:
-        if not self.started:
-            await self._send(ev.Rejection(ev.NOT_STARTED, "send start or resume first").to_message())
+        state = await self._current_state()
+        if state is None:
             return
-        if not await self._check_current():
-            return
-        state = self.state
-        assert state is not None
         if not state.all_tasks_completed:
             await self._send(
                 ev.Rejection(
