@@ -114,6 +114,30 @@ def _assert_completed_gapless(db: Database, issued: Issued) -> list[dict[str, An
     return events
 
 
+def _midway_through_task_two(candidate: Candidate, *, topic: str) -> dict[str, Any]:
+    """Task 1 done, task 2 open with its first option chosen, everything
+    acknowledged: the moment the fault tests break something. Task 2's info."""
+    candidate.start()
+    candidate.do_task(1, topic=topic)
+    candidate.expect_task(2)
+    info = candidate.task_info()
+    candidate.look_at(0)
+    candidate.choose(0)
+    candidate.wait_all_acknowledged()
+    return info
+
+
+def _answer_offline(candidate: Candidate, info: dict[str, Any], *, topic: str) -> str:
+    """While the server side is down: change to the second option and write
+    the reasoning; the page says it is offline. The reasoning written."""
+    candidate.look_at(1)
+    candidate.choose(1)
+    text = reasoning_for(info["min"], topic)
+    candidate.write(text)
+    expect(candidate.page.locator("#net-status")).to_have_text(OFFLINE_NOTE, timeout=PAGE_TIMEOUT)
+    return text
+
+
 def _task_events(events: list[dict[str, Any]], task: Any, kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event_type"] == kind and e["task_id"] == task.id]
 
@@ -128,21 +152,11 @@ def test_ingest_server_killed_mid_assessment_page_resumes_by_itself(browser, rig
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         candidate = Candidate(context, rig.link(server, issued)).open()
-        candidate.start()
-        candidate.do_task(1, topic="check the numbers twice")
-        candidate.expect_task(2)
-        info = candidate.task_info()
-        candidate.look_at(0)
-        candidate.choose(0)
-        candidate.wait_all_acknowledged()
+        info = _midway_through_task_two(candidate, topic="check the numbers twice")
 
         server.kill()  # kill -9, mid-task
         # The candidate carries on: changes their mind, writes, leaves the tab, continues.
-        candidate.look_at(1)
-        candidate.choose(1)
-        text = reasoning_for(info["min"], "ask the team for the missing data")
-        candidate.write(text)
-        expect(candidate.page.locator("#net-status")).to_have_text(OFFLINE_NOTE, timeout=PAGE_TIMEOUT)
+        text = _answer_offline(candidate, info, topic="ask the team for the missing data")
         candidate.switch_tab_and_back()
         shots.take(candidate.page, "task-2-answered-while-the-server-is-down")
         candidate.next()
@@ -184,21 +198,11 @@ def test_store_stopped_and_restarted_mid_assessment_page_resumes_by_itself(brows
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         candidate = Candidate(context, rig.link(server, issued)).open()
-        candidate.start()
-        candidate.do_task(1, topic="write down the facts first")
-        candidate.expect_task(2)
-        info = candidate.task_info()
-        candidate.look_at(0)
-        candidate.choose(0)
-        candidate.wait_all_acknowledged()
+        info = _midway_through_task_two(candidate, topic="write down the facts first")
 
         rig.store.process.send_signal(stop_signal)  # the secantusd-py process, mid-task
         rig.store.process.wait(10)
-        candidate.look_at(1)
-        candidate.choose(1)
-        text = reasoning_for(info["min"], "wait for the full report")
-        candidate.write(text)
-        expect(candidate.page.locator("#net-status")).to_have_text(OFFLINE_NOTE, timeout=PAGE_TIMEOUT)
+        text = _answer_offline(candidate, info, topic="wait for the full report")
         shots.take(candidate.page, "task-2-answered-while-the-store-is-down")
         candidate.next()
 
