@@ -48,8 +48,6 @@ class StoreUnavailable(RuntimeError):
     """The database does not answer; the message says where and what to do."""
 
 
-_ONE_MS = timedelta(milliseconds=1)
-
 INDEXES: dict[str, list[IndexModel]] = {
     ORGANIZATIONS: [IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique")],
     USERS: [
@@ -267,6 +265,9 @@ _lock = threading.Lock()
 _client: MongoClient | None = None
 _client_uri: str | None = None
 _started_store: EmbeddedStore | None = None
+
+
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def at_or_after(when: datetime) -> dict[str, datetime]:

@@ -7,11 +7,14 @@ of the first) and stores it with one ``insert_many(ordered=False)`` in a
 thread of its own, so the event loop never waits on pymongo. The window is 0
 by default: on the embedded store, measured side by side, waiting 2 ms for
 company added about 5 ms to the median ack and bought no throughput at 1, 10
-or 100 connections, since groups already form while the previous one commits. Before writing, one query checks every attempt
-involved: a request whose connection was taken over (``session_epoch``
-moved on) or whose attempt is no longer open is refused, not written. Each
-request's future resolves once the database acknowledged the write with the
-configured write concern (``w="majority"``).
+or 100 connections, since groups already form while the previous one
+commits.
+
+Before writing, one query checks every attempt involved: a request whose
+connection was taken over (``session_epoch`` moved on) or whose attempt is no
+longer open is refused, not written. Each request's future resolves once the
+database acknowledged the write with the configured write concern
+(``w="majority"``).
 
 Per event the outcome is: stored, or already stored (duplicate key 11000,
 the one error code read: the stored ``_id`` is looked up), or failed. After
