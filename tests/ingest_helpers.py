@@ -378,6 +378,16 @@ class OwnStore:
     def client(self) -> Any:
         return dbmod.make_client(self.uri, timeout_ms=1500)
 
+    def server_setup(self, tmp_path: Path, db_name: str) -> tuple[Settings, Database]:
+        """Settings of an ingest server on this store (open limits) and its
+        database, indexes made."""
+        settings = Settings(
+            mongodb_uri=self.uri, db_name=db_name, data_dir=tmp_path, secret_from_env="s", limits=OPEN_LIMITS
+        )
+        db = self.client().get_database(db_name)
+        dbmod.ensure_indexes(db)
+        return settings, db
+
 
 @pytest.fixture
 def own_store() -> Iterator[OwnStore]:

@@ -381,12 +381,7 @@ async def test_rate_limit_is_per_attempt(settings: Settings, db):
 
 
 async def test_database_failure_closes_1013_and_acks_nothing_more(own_store, tmp_path):
-    settings = Settings(
-        mongodb_uri=own_store.uri, db_name="f", data_dir=tmp_path, secret_from_env="s", limits=OPEN_LIMITS
-    )
-    client = own_store.client()
-    db = client.get_database("f")
-    dbmod.ensure_indexes(db)
+    settings, db = own_store.server_setup(tmp_path, "f")
     issued = issue(db, count=1)
     task_id = issued.tasks[0].id
     async with running_server(settings, db) as running, Client.open(running.port, issued.token) as candidate:
@@ -398,7 +393,7 @@ async def test_database_failure_closes_1013_and_acks_nothing_more(own_store, tmp
         code, seen = await candidate.closed(timeout=30)
         assert code == 1013
         assert [m for m in seen if m.get("type") == "ack"] == []
-    client.close()
+    db.client.close()
 
 
 # ---------------------------------------------------------------- keep-alive

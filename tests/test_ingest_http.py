@@ -47,19 +47,14 @@ async def test_healthz_ok(server):
 
 
 async def test_healthz_503_when_the_database_is_down(own_store, tmp_path):
-    settings = Settings(
-        mongodb_uri=own_store.uri, db_name="h", data_dir=tmp_path, secret_from_env="s", limits=OPEN_LIMITS
-    )
-    client = own_store.client()
-    db = client.get_database("h")
-    dbmod.ensure_indexes(db)
+    settings, db = own_store.server_setup(tmp_path, "h")
     async with running_server(settings, db) as running:
         assert (await http_get(running.port, "/healthz")).status == 200
         own_store.store.stop()
         answer = await http_get(running.port, "/healthz")
         assert answer.status == 503
         assert answer.json()["db"] == "down"
-    client.close()
+    db.client.close()
 
 
 # ---------------------------------------------------------------- the candidate page
@@ -207,18 +202,13 @@ def test_state_script_escapes():
 
 
 async def test_page_with_database_down(own_store, tmp_path):
-    settings = Settings(
-        mongodb_uri=own_store.uri, db_name="p", data_dir=tmp_path, secret_from_env="s", limits=OPEN_LIMITS
-    )
-    client = own_store.client()
-    db = client.get_database("p")
-    dbmod.ensure_indexes(db)
+    settings, db = own_store.server_setup(tmp_path, "p")
     issued = issue(db)
     async with running_server(dataclasses.replace(settings), db) as running:
         own_store.store.stop()
         answer = await http_get(running.port, f"/a/{issued.token}")
         assert answer.status == 503
-    client.close()
+    db.client.close()
 
 
 async def test_unused_ids_are_not_pages(server):
