@@ -26,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 from hiremate import db as dbmod
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
 from hiremate.scope import Scope
+from hiremate.tasks import as_object_id
 from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -372,10 +373,10 @@ def revoke_invitation(scope: Scope, invitation_id: ObjectId | str) -> None:
     """Withdraw a pending invitation of the organisation: its token no longer
     joins. An invitation accepted, withdrawn or expired meanwhile is refused."""
     _require_admin(scope)
-    if not isinstance(invitation_id, ObjectId):
-        if not isinstance(invitation_id, str) or not ObjectId.is_valid(invitation_id):
-            raise AuthError("No such invitation in your organisation.")
-        invitation_id = ObjectId(invitation_id)
+    oid = as_object_id(invitation_id)
+    if oid is None:
+        raise AuthError("No such invitation in your organisation.")
+    invitation_id = oid
     now = utcnow()
     # Compare-and-set against _join's claim: of a withdrawal and a
     # registration with the same invitation, one wins.
@@ -589,11 +590,8 @@ def _require_admin(scope: Scope) -> None:
 
 def _member(scope: Scope, user_id: ObjectId | str) -> User:
     """A user of the scope's organisation; users of others are never found."""
-    if not isinstance(user_id, ObjectId):
-        if not ObjectId.is_valid(user_id):
-            raise AuthError("No such user in your organisation.")
-        user_id = ObjectId(user_id)
-    doc = scope.db[dbmod.USERS].find_one(scope.where({"_id": user_id}))
+    oid = as_object_id(user_id)
+    doc = None if oid is None else scope.db[dbmod.USERS].find_one(scope.where({"_id": oid}))
     if doc is None:
         raise AuthError("No such user in your organisation.")
     return User.from_doc(doc)
