@@ -130,14 +130,27 @@ def issue_assessment(page: Page, *, name: str, email: str, position: str, task_t
     main.get_by_label("Email", exact=True).fill(email)
     main.get_by_label("Position", exact=True).fill(position)
     picker = main.get_by_test_id("stMultiSelect").get_by_role("combobox")
-    for title in task_titles:
+    chosen = main.get_by_test_id("stMultiSelect")
+
+    def pick(title: str) -> None:
         picker.click()
         page.keyboard.type(title[:24])
         option = page.get_by_role("option", name=re.compile("^" + re.escape(title) + " · "))
         expect(option).to_be_visible(timeout=APP_TIMEOUT)
         option.click()
         page.keyboard.press("Escape")
-    chosen = main.get_by_test_id("stMultiSelect")
+
+    for title in task_titles:
+        pick(title)
+        chip = chosen.get_by_text(title, exact=False).first
+        try:
+            expect(chip).to_be_visible(timeout=5000)
+        except AssertionError:
+            # Seen in 2 of 6 fresh-clone runs: the first pick on a just-unfolded
+            # form did not stay (cause not found; see the issue 7 note). Picked
+            # again, as a recruiter would on seeing it missing, and said so.
+            print(f"e2e: the pick of {title!r} did not stay; picking it again")
+            pick(title)
     for title in task_titles:
         expect(chosen.get_by_text(title, exact=False).first).to_be_visible(timeout=APP_TIMEOUT)
     main.get_by_role("button", name="Issue assessment").click()
