@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -148,8 +149,9 @@ def issue_assessment(page: Page, *, name: str, email: str, position: str, task_t
         except AssertionError:
             # Seen in 2 of 6 fresh-clone runs: the first pick on a just-unfolded
             # form did not stay (cause not found; see the issue 7 note). Picked
-            # again, as a recruiter would on seeing it missing, and said so.
-            print(f"e2e: the pick of {title!r} did not stay; picking it again")
+            # again, as a recruiter would on seeing it missing, and said so in
+            # pytest's warnings summary (a passing test's output is not shown).
+            warnings.warn(f"e2e: the pick of {title!r} did not stay; picking it again", stacklevel=2)
             pick(title)
     for title in task_titles:
         expect(chosen.get_by_text(title, exact=False).first).to_be_visible(timeout=APP_TIMEOUT)
