@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 
 ## Start the embedded store, the ingest server and the recruiter app with demo data.
 run: venv
-	$(PY) -m hiremate.launcher
+	$(PY) -m hiremate.ops.launcher
 
 ## The whole suite: lint, unit, protocol, pages, faults, end-to-end in Chromium.
 test: dev

@@ -25,8 +25,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from hiremate import auth, web
+from hiremate import auth
 from hiremate.models import Role, User
+from recruiter import session
 
 ROOT = Path(__file__).parent
 
@@ -89,8 +90,8 @@ def _login_form() -> None:
         submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
     if submitted:
         with _auth_errors_shown():
-            user = auth.authenticate(web.database(), email, password, client_key=web.client_key())
-            web.log_in(user)
+            user = auth.authenticate(session.database(), email, password, client_key=session.client_key())
+            session.log_in(user)
 
 
 def _register_form(*, with_invitation: bool) -> None:
@@ -114,14 +115,14 @@ def _register_form(*, with_invitation: bool) -> None:
     if submitted:
         with _auth_errors_shown():
             user = auth.register(
-                web.database(),
+                session.database(),
                 email=email,
                 full_name=full_name,
                 password=password,
                 organization_name=None if with_invitation else organization,
                 invitation_token=token if with_invitation else None,
             )
-            web.log_in(user)
+            session.log_in(user)
 
 
 @contextmanager
@@ -131,8 +132,8 @@ def _auth_errors_shown() -> Iterator[None]:
         yield
     except auth.AuthError as error:
         st.error(str(error))
-    except web.DATABASE_DOWN:
-        st.error(web.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
+    except session.DATABASE_DOWN:
+        st.error(session.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
 
 
 # ---------------------------------------------------------------- logged in
@@ -144,16 +145,16 @@ def _sidebar(user: User, registered: dict[str, tuple[StreamlitPage, PageSpec]]) 
             if _may_open(user, spec):
                 st.page_link(page)
         st.divider()
-        st.caption(f"{web.escape_markdown(user.full_name)} · {user.role}")
+        st.caption(f"{session.escape_markdown(user.full_name)} · {user.role}")
         if st.button("Log out", key="nav_logout", icon=":material/logout:"):
-            web.log_out()
+            session.log_out()
 
 
 def main() -> None:
     st.set_page_config(page_title="HireMate", page_icon=":material/psychology:", layout="wide")
     registered = _register_pages()
     current = st.navigation([page for page, _ in registered.values()], position="hidden")
-    user = web.current_user()
+    user = session.current_user()
     if user is None:
         _show_auth_forms()
         st.stop()

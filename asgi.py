@@ -2,7 +2,7 @@
 
 Streamlit's ASGI app around the router (app.py), plus the two HTTP routes
 that set and clear the HttpOnly session cookie, which a Streamlit script
-cannot do itself (hiremate/web.py describes the hand-over).
+cannot do itself (recruiter/session.py describes the hand-over).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hiremate import auth, web
+from hiremate import auth
 from hiremate.db import get_db
 from hiremate.settings import get_settings
+from recruiter import session
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -27,13 +28,15 @@ def start_cookie_session(request: Request) -> Response:
     session token for the cookie's, then go back to the app."""
     try:
         token = auth.rotate_session(get_db(), request.query_params.get("code", ""))
-    except web.DATABASE_DOWN:
-        return PlainTextResponse(web.DATABASE_DOWN_MESSAGE, status_code=503, headers=_NO_STORE)
-    response = RedirectResponse(web.local_path(request.query_params.get("next")), status_code=303, headers=_NO_STORE)
+    except session.DATABASE_DOWN:
+        return PlainTextResponse(session.DATABASE_DOWN_MESSAGE, status_code=503, headers=_NO_STORE)
+    response = RedirectResponse(
+        session.local_path(request.query_params.get("next")), status_code=303, headers=_NO_STORE
+    )
     if token:
         response.set_cookie(
-            web.COOKIE_NAME,
-            web.seal(token),
+            session.COOKIE_NAME,
+            session.seal(token),
             max_age=get_settings().session_days * 86400,
             path="/",
             secure=_is_https(request),
@@ -45,14 +48,14 @@ def start_cookie_session(request: Request) -> Response:
 
 def sign_out(request: Request) -> Response:
     """GET SIGNOUT_ROUTE: end the cookie's session and clear the cookie."""
-    token = web.unseal(request.cookies.get(web.COOKIE_NAME))
+    token = session.unseal(request.cookies.get(session.COOKIE_NAME))
     if token:
         # The app ended it already; this covers a bare visit. When the
         # database is down the cookie is cleared all the same.
-        with contextlib.suppress(*web.DATABASE_DOWN):
+        with contextlib.suppress(*session.DATABASE_DOWN):
             auth.end_session(get_db(), token)
     response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
-    response.delete_cookie(web.COOKIE_NAME, path="/", secure=_is_https(request), httponly=True, samesite="lax")
+    response.delete_cookie(session.COOKIE_NAME, path="/", secure=_is_https(request), httponly=True, samesite="lax")
     return response
 
 
@@ -64,12 +67,12 @@ def _is_https(request: Request) -> bool:
 
 # Plain (sync) handlers: Starlette runs them in its thread pool, so blocking
 # pymongo calls never stall the event loop Streamlit's sockets share.
-os.environ[web.COOKIE_ROUTES_ENV] = "1"
+os.environ[session.COOKIE_ROUTES_ENV] = "1"
 app = st.App(
     "app.py",
-    on_script_error=web.on_script_error,
+    on_script_error=session.on_script_error,
     routes=[
-        Route(web.SESSION_ROUTE, start_cookie_session, methods=["GET"]),
-        Route(web.SIGNOUT_ROUTE, sign_out, methods=["GET"]),
+        Route(session.SESSION_ROUTE, start_cookie_session, methods=["GET"]),
+        Route(session.SIGNOUT_ROUTE, sign_out, methods=["GET"]),
     ],
 )

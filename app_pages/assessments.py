@@ -11,11 +11,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from hiremate import assessment_forms, attempts, task_forms, tasks, ui, web
+from hiremate import attempts, tasks
 from hiremate.models import AttemptStatus, TaskAttempt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
+from recruiter import assessment_forms, session, task_forms, ui
 
 PAGE_SIZE = 20
 MAX_PICKABLE = tasks.MAX_PAGE_SIZE
@@ -193,15 +194,15 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
     candidate = attempt.candidate_info
     with st.container(border=True):
         cols = st.columns([3, 2, 3, 5], vertical_alignment="center")
-        cols[0].markdown(f"**{web.escape_markdown(candidate.name)}**")
+        cols[0].markdown(f"**{session.escape_markdown(candidate.name)}**")
         details = [candidate.email, candidate.position]
-        cols[0].caption(" · ".join(web.escape_markdown(d) for d in details if d))
+        cols[0].caption(" · ".join(session.escape_markdown(d) for d in details if d))
         with cols[1]:
             ui.status_badge(attempt.status)
             st.caption(_progress(attempt))
         cols[2].caption(_when(attempt, now))
         if attempt.status == AttemptStatus.LOCKED and attempt.locked_reason:
-            cols[2].caption(f"Reason: {web.escape_markdown(attempt.locked_reason)}")
+            cols[2].caption(f"Reason: {session.escape_markdown(attempt.locked_reason)}")
         with cols[3].container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
             _open_link(attempt)
             if attempt.status in OPEN and attempt.expires_at > now:  # past expiry a new link would not work
@@ -231,7 +232,7 @@ def _confirm_lock(scope: Scope, attempt: TaskAttempt) -> None:
     attempt_id = str(attempt.id)
     name = attempt.candidate_info.name
     st.warning(
-        f"Lock the assessment of {web.escape_markdown(name)}? The link stops working and the candidate "
+        f"Lock the assessment of {session.escape_markdown(name)}? The link stops working and the candidate "
         "cannot continue. This cannot be undone.",
         icon=":material/lock:",
     )
@@ -253,7 +254,7 @@ def _confirm_reissue(scope: Scope, attempt: TaskAttempt) -> None:
     name = attempt.candidate_info.name
     started = attempt.status == AttemptStatus.IN_PROGRESS
     st.info(
-        f"Make a new link for {web.escape_markdown(name)}? The current link stops working at once."
+        f"Make a new link for {session.escape_markdown(name)}? The current link stops working at once."
         + (" The candidate continues where they were with the new link." if started else ""),
         icon=":material/link:",
     )
@@ -277,13 +278,13 @@ def _confirm_reissue(scope: Scope, attempt: TaskAttempt) -> None:
 # ---------------------------------------------------------------- the page
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 org = str(scope.organization_id)
 st.title("Assessments")
 ui.show_flash(FLASH)
 ui.show_secret(NEW_LINK, warning=LINK_WARNING)
 
-with web.database_guard():
+with session.database_guard():
     labels, active_count = _pickable_tasks(org, scope)
     issued_any = attempts.count_attempts(scope) > 0
 
@@ -308,7 +309,7 @@ search = (
     .strip()
 )
 
-with web.database_guard():
+with session.database_guard():
     total = attempts.count_attempts(scope, status or None, search or None)
     rows = st.container()
     window = ui.paginate(total, key="assess_page", page_size=PAGE_SIZE, reset_on=(status, search), noun="assessment")

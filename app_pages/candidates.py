@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hiremate import reports, ui, web
+from hiremate import reports
 from hiremate.models import AttemptStatus, RiskOrientationLabel, ThinkingStyle
 from hiremate.reports import COLUMN_LABELS
-from hiremate.task_forms import humanize
+from recruiter import session, ui
+from recruiter.task_forms import humanize
 
 PAGE_KEY = "candidates_page"
 TABLE_KEY = "candidates_table"
@@ -37,10 +38,10 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns=reports.column_label)
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 st.title("Candidates")
 
-with web.database_guard():
+with session.database_guard():
     # One read counts the attempts by position and status: the position choices,
     # and the list's total unless a search or a label filter needs its own count.
     counts = reports.candidate_counts(scope)
@@ -87,7 +88,7 @@ query = {
 }
 guessed_skip = (max(1, int(st.session_state.get(PAGE_KEY) or 1)) - 1) * page_size
 try:
-    with web.database_guard():
+    with session.database_guard():
         frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size, counts=counts)
 except ValueError as error:
     st.error(str(error))
@@ -112,7 +113,7 @@ window = ui.paginate(
     noun="candidates",
 )
 if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page
-    with web.database_guard():
+    with session.database_guard():
         frame, total = reports.candidates_page(scope, **query, skip=window.skip, limit=window.limit, counts=counts)
 
 event = st.dataframe(

@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hiremate import attempts, charts, reports, web
+from hiremate import attempts, reports
 from hiremate.models import AttemptStatus
 from hiremate.reports import MAX_COMPARED, MIN_COMPARED, RADAR_ROWS
-from hiremate.task_forms import humanize
+from recruiter import charts, session
+from recruiter.task_forms import humanize
 
 SELECTION_KEY = "compare_selection"
 LINK_KEY = "compare_link"  # the ?attempts value the selection was last prefilled from
@@ -54,12 +55,12 @@ def _share_selection() -> None:
     st.session_state[LINK_KEY] = st.query_params.get("attempts", "")
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 st.title("Compare candidates")
 st.caption(f"Pick {MIN_COMPARED} to {MAX_COMPARED} candidates who completed their assessment.")
 
 search = st.text_input("Narrow the list by name or email", key="compare_search")
-with web.database_guard():
+with session.database_guard():
     candidates = reports.completed_candidates(scope, search=search or None)
 labels = {item.attempt_id: f"{item.label} · {item.candidate_email}" for item in candidates}
 
@@ -75,7 +76,7 @@ if refused_link:
 elif link != st.session_state.get(LINK_KEY):
     # A new link: prefill from it; ids outside the list above (older, or
     # filtered out by the search) are looked up one by one.
-    with web.database_guard():
+    with session.database_guard():
         for attempt_id in linked:
             if attempt_id not in labels:
                 attempt = attempts.get_attempt(scope, attempt_id)
@@ -119,7 +120,7 @@ if len(chosen) < MIN_COMPARED:
     st.stop()
 
 try:
-    with web.database_guard():
+    with session.database_guard():
         frame = reports.compare_frame(scope, chosen)
 except ValueError as error:
     st.error(str(error))

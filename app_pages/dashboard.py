@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import auth, dashboard, ui, web
+from hiremate import auth, dashboard
 from hiremate.dashboard import ActivityItem, DashboardStats
 from hiremate.models import AttemptStatus, Role
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
+from recruiter import session, ui
 
 ACTIVITY_LIMIT = 20
 ACTIVITY_ICONS = {
@@ -76,7 +77,7 @@ def _feed(items: list[ActivityItem]) -> None:
         for item in items:
             icon = ACTIVITY_ICONS.get(item.kind, ":material/info:")
             when = f"{ui.format_ago(item.at, now)} · {ui.format_time(item.at)}"
-            st.markdown(f"{icon} {web.escape_markdown(item.text)} :gray[{web.escape_markdown(when)}]")
+            st.markdown(f"{icon} {session.escape_markdown(item.text)} :gray[{session.escape_markdown(when)}]")
 
 
 def _links(user_role: str) -> None:
@@ -90,17 +91,17 @@ def _links(user_role: str) -> None:
 # ---------------------------------------------------------------- the page
 
 
-user = web.require_user()
-scope = web.current_scope()
+user = session.require_user()
+scope = session.current_scope()
 org = str(scope.organization_id)
-with web.database_guard():
+with session.database_guard():
     stats = _stats(org, scope)
     activity = _activity(org, scope)
     organization = auth.get_organization(scope.db, scope.organization_id)
 
 st.title("Dashboard")
 if organization:
-    st.caption(web.escape_markdown(organization.name))
+    st.caption(session.escape_markdown(organization.name))
 
 if stats.active_tasks == 0 and stats.total_attempts == 0:
     with st.container(border=True):

@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from hiremate import reports, ui, web
+from hiremate import reports
+from recruiter import session, ui
 
 PREPARED_KEY = "exports_prepared"  # kind -> {"filters", "data", "rows", "file_name"}
 
@@ -49,14 +50,14 @@ def _file_name(kind: str, filters: dict[str, Any]) -> str:
     return "-".join(parts) + ".csv"
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 st.title("Exports")
 st.caption(
     "CSV files in UTF-8 that Excel opens correctly. Text that a spreadsheet would run as a formula is "
     "prefixed with an apostrophe. Dates filter on when the assessment was completed (UTC, both days included)."
 )
 
-with web.database_guard():
+with session.database_guard():
     positions = ui.positions(scope)
 
 from_col, to_col, position_col = st.columns(3)
@@ -79,7 +80,7 @@ for kind, (title, description, build) in EXPORTS.items():
         st.caption(description)
         if st.button("Prepare file", key=f"exports_prepare_{kind}", icon=":material/build:"):
             try:
-                with web.database_guard(), st.spinner("Building the file…"):
+                with session.database_guard(), st.spinner("Building the file…"):
                     data = build(scope, **filters)
             except ValueError as error:
                 st.error(str(error))

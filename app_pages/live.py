@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import attempts, live, live_view, ui, web
+from hiremate import attempts, live_tickets
 from hiremate.models import TaskAttempt
 from hiremate.reports import COLUMN_LABELS
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
+from recruiter import live_panel, session, ui
 
 STATE_KEY = "live_state"
 TICKET_KEY = "live_ticket"
 PICKER_KEY = "live_attempt"
 
-user = web.require_user()
-scope = web.current_scope()
+user = session.require_user()
+scope = session.current_scope()
 
 st.title("Live")
 st.caption("Follow a candidate's assessment as it happens. Signals are observations, not judgements.")
 
 requested = st.query_params.get("attempt")
-with web.database_guard():
-    choices = live_view.in_progress_attempts(scope)
+with session.database_guard():
+    choices = live_panel.in_progress_attempts(scope)
     linked: TaskAttempt | None = attempts.get_attempt(scope, requested) if requested else None
 
 if requested and linked is None:
@@ -63,7 +64,7 @@ attempt_id = st.selectbox(
     help="Newest issued first. Candidate names are shown as typed.",
 )
 
-with web.database_guard():
+with session.database_guard():
     attempt = linked if linked is not None and str(linked.id) == attempt_id else attempts.get_attempt(scope, attempt_id)
 if attempt is None:
     st.error("Attempt not found in your organisation.")
@@ -75,31 +76,31 @@ if requested != attempt_id:
 
 info = attempt.candidate_info
 st.markdown(
-    f"**{web.escape_markdown(info.name)}** · {web.escape_markdown(info.email)}"
-    + (f" · {web.escape_markdown(info.position)}" if info.position else "")
+    f"**{session.escape_markdown(info.name)}** · {session.escape_markdown(info.email)}"
+    + (f" · {session.escape_markdown(info.position)}" if info.position else "")
 )
 
 
-def _state_for(current: TaskAttempt) -> live_view.LiveState:
+def _state_for(current: TaskAttempt) -> live_panel.LiveState:
     state = st.session_state.get(STATE_KEY)
     if state is None or getattr(state, "attempt_id", None) != str(current.id):
-        state = live_view.start_state(current)
+        state = live_panel.start_state(current)
     return state
 
 
 def _render_panel(current: TaskAttempt) -> bool:
     """Reads only the events after the last one seen, then draws the panel;
     True when the attempt has ended."""
-    with web.database_guard():
-        status = live_view.attempt_status(scope, current.id)
+    with session.database_guard():
+        status = live_panel.attempt_status(scope, current.id)
         if status is None:
             st.error("This attempt is no longer available.")
             return True
         state = _state_for(current)
-        fresh = live_view.events_after(scope, current, state.last_seq)
-    state = live_view.advance(state, current, fresh)
+        fresh = live_panel.events_after(scope, current, state.last_seq)
+    state = live_panel.advance(state, current, fresh)
     st.session_state[STATE_KEY] = state
-    view = live_view.panel(state, status.status, now=utcnow())
+    view = live_panel.panel(state, status.status, now=utcnow())
 
     if view.is_final:
         if view.status == "completed":
@@ -114,7 +115,7 @@ def _render_panel(current: TaskAttempt) -> bool:
         )
 
     st.progress(view.progress, text=view.progress_text)
-    st.markdown(f"**Now:** {web.escape_markdown(view.current_task)}")
+    st.markdown(f"**Now:** {session.escape_markdown(view.current_task)}")
     task_col, focus_col, idle_col = st.columns(3)
     task_col.metric("Time on this task", ui.format_duration(view.time_on_task_seconds))
     if view.away_seconds is not None:
@@ -136,7 +137,7 @@ def _render_panel(current: TaskAttempt) -> bool:
     else:
         st.caption(f"{view.events_seen} event(s) so far; the latest {len(view.lines)} are shown, newest first.")
         st.dataframe(
-            live_view.lines_table(view.lines),
+            live_panel.lines_table(view.lines),
             hide_index=True,
             width="stretch",
             column_config={COLUMN_LABELS["candidate_text"]: st.column_config.TextColumn(width="large")},
@@ -146,20 +147,20 @@ def _render_panel(current: TaskAttempt) -> bool:
 
 # The panel ticks only while the attempt can still change; when it ends,
 # a full rerun draws it once more without the timer.
-with web.database_guard():
-    status_now = live_view.attempt_status(scope, attempt.id)
+with session.database_guard():
+    status_now = live_panel.attempt_status(scope, attempt.id)
 final_now = status_now is None or status_now.is_final
 
 
 @st.fragment(run_every=None if final_now else 1.0)
-def live_panel(current: TaskAttempt) -> None:
-    if web.current_user() is None:  # logged out or deactivated since the page was drawn: back to the gate
+def live_updates(current: TaskAttempt) -> None:
+    if session.current_user() is None:  # logged out or deactivated since the page was drawn: back to the gate
         st.rerun(scope="app")
     if _render_panel(current) and not final_now:
         st.rerun(scope="app")  # stop the timer
 
 
-live_panel(attempt)
+live_updates(attempt)
 
 # ---------------------------------------------------------------- live ticket
 
@@ -171,20 +172,20 @@ with st.expander("Live socket for integrations", icon=":material/key:"):
     if st.button("Mint a live ticket", key="live_mint_ticket", icon=":material/key:"):
         settings = get_settings()
         issued = utcnow()
-        ticket = live.mint_ticket(
+        ticket = live_tickets.mint_ticket(
             settings.secret,
             attempt_id=str(attempt.id),
             user_id=str(user.id),
             organization_id=str(scope.organization_id),
             now=issued,
         )
-        claims = live.verify_ticket(settings.secret, ticket, now=issued)
-        with web.database_guard():
+        claims = live_tickets.verify_ticket(settings.secret, ticket, now=issued)
+        with session.database_guard():
             scope.audit("live.ticket_minted", "attempt", attempt.id, expires_at=claims.expires_at)
         st.session_state[TICKET_KEY] = {
             "attempt_id": str(attempt.id),
             "ticket": ticket,
-            "url": live_view.live_socket_url(settings.public_url, str(attempt.id), ticket),
+            "url": live_panel.live_socket_url(settings.public_url, str(attempt.id), ticket),
             "expires_at": claims.expires_at,
         }
     minted = st.session_state.get(TICKET_KEY)

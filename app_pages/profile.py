@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import attempts, charts, profiles, reports, ui, web
+from hiremate import attempts, profiles, reports
 from hiremate.models import AttemptStatus
 from hiremate.reports import COLUMN_LABELS
-from hiremate.task_forms import humanize
+from recruiter import charts, session, ui
+from recruiter.task_forms import humanize
 
 PICKER_KEY = "profile_attempt"
 FLASH_KEY = "profile_flash"
@@ -17,12 +18,12 @@ SEARCH_KEY = "profile_email_search"
 
 def _bullets(items: list[str], empty: str) -> None:
     if items:
-        st.markdown("\n".join(f"- {web.escape_markdown(item)}" for item in items))
+        st.markdown("\n".join(f"- {session.escape_markdown(item)}" for item in items))
     else:
         st.caption(empty)
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 st.title("Candidate profile")
 
 attempt_param = st.query_params.get("attempt")
@@ -41,11 +42,11 @@ if not attempt_param and not email_param:
 
 attempt_id = attempt_param
 if not attempt_id:
-    with web.database_guard():
+    with session.database_guard():
         history = reports.attempts_for_email(scope, email_param or "")
     if not history:
         st.warning(
-            f"No assessment for {web.escape_markdown(email_param or '')} was found in your organisation. "
+            f"No assessment for {session.escape_markdown(email_param or '')} was found in your organisation. "
             "Check the address, or search on the Candidates page."
         )
         ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
@@ -65,7 +66,7 @@ if not attempt_id:
     else:
         attempt_id = history[0].attempt_id
 
-with web.database_guard():
+with session.database_guard():
     bundle = reports.profile_bundle(scope, attempt_id or "")
 if bundle is None:
     st.error("Attempt not found in your organisation. It may have been erased, or the link is mistyped.")
@@ -78,10 +79,10 @@ status = AttemptStatus(attempt.status)
 
 # ---------------------------------------------------------------- header
 
-st.header(web.escape_markdown(info.name), anchor=False)
-facts = [web.escape_markdown(info.email)]
+st.header(session.escape_markdown(info.name), anchor=False)
+facts = [session.escape_markdown(info.email)]
 if info.position:
-    facts.append(web.escape_markdown(info.position))
+    facts.append(session.escape_markdown(info.position))
 facts.append(ui.status_markdown(status))
 if attempt.completed_at:
     facts.append(f"Completed {ui.format_time(attempt.completed_at)}")
@@ -95,7 +96,7 @@ ui.show_flash(FLASH_KEY)
 
 def _recompute() -> None:
     """Recompute this attempt's metrics and profile (this organisation's only)."""
-    with web.database_guard():
+    with session.database_guard():
         current = attempts.get_attempt(scope, attempt.id)
         if current is None:
             st.error("Attempt not found in your organisation.")
@@ -148,7 +149,7 @@ if status != AttemptStatus.COMPLETED:
 # ---------------------------------------------------------------- profile
 
 st.subheader("Summary", divider="gray", anchor=False)
-st.markdown(web.escape_markdown(profile.overall_summary))
+st.markdown(session.escape_markdown(profile.overall_summary))
 
 dimensions = [
     ("Thinking style", humanize(profile.thinking_style.primary), profile.thinking_style),
@@ -169,7 +170,7 @@ for row in (dimensions[:2], dimensions[2:]):
     for column, (title, label, result) in zip(st.columns(2), row, strict=True):
         with column.container(border=True):
             st.caption(title)
-            st.markdown(f"### {web.escape_markdown(label)}")
+            st.markdown(f"### {session.escape_markdown(label)}")
             confidence = min(1.0, max(0.0, float(result.confidence)))
             st.progress(confidence, text=f"Confidence {confidence:.0%}")
             _bullets(list(result.evidence), "No evidence recorded.")

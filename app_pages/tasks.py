@@ -2,7 +2,7 @@
 candidate sees it, soft-delete and restore.
 
 The editor's model (drafts, widget keys, validation messages, the
-candidate's view) is hiremate.task_forms; this file only renders it.
+candidate's view) is recruiter.task_forms; this file only renders it.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import task_forms, task_library, tasks, ui, web
+from hiremate import task_library, tasks
 from hiremate.models import Task
 from hiremate.scope import Scope
-from hiremate.task_forms import CandidateTaskView
+from recruiter import session, task_forms, ui
+from recruiter.task_forms import CandidateTaskView
 
 PAGE_SIZE = 20
 EDITOR = "tasks_f_"  # prefix of the editor's widget keys
@@ -82,14 +83,16 @@ def render_candidate_preview(view: CandidateTaskView, key: str) -> None:
     levels or tags. The inputs work, and nothing is saved."""
     with st.container(border=True, key=f"{key}_panel"):
         st.caption(":material/visibility: Candidate preview: what the candidate sees")
-        st.subheader(web.escape_markdown(view.title) if view.title.strip() else "(no title yet)")
+        st.subheader(session.escape_markdown(view.title) if view.title.strip() else "(no title yet)")
         if view.description:
-            st.markdown(web.escape_markdown(view.description))
-        st.markdown(web.escape_markdown(view.scenario) if view.scenario.strip() else "*(no scenario yet)*")
+            st.markdown(session.escape_markdown(view.description))
+        st.markdown(session.escape_markdown(view.scenario) if view.scenario.strip() else "*(no scenario yet)*")
         if view.time_hint:
             st.caption(view.time_hint)
         labels = {
-            option.id: web.escape_markdown(option.text) if option.text.strip() else f"(option {number} has no text yet)"
+            option.id: session.escape_markdown(option.text)
+            if option.text.strip()
+            else f"(option {number} has no text yet)"
             for number, option in enumerate(view.options, start=1)
         }
         st.radio(
@@ -250,7 +253,7 @@ def _task_row(scope: Scope, task: Task) -> None:
     with st.container(border=True):
         info, actions = st.columns([5, 3], vertical_alignment="center")
         deleted = "" if task.is_active else " :gray-badge[:material/delete: Deleted]"
-        info.markdown(f"**{web.escape_markdown(task.title)}**{deleted}")
+        info.markdown(f"**{session.escape_markdown(task.title)}**{deleted}")
         info.caption(_task_summary(task))
         buttons = actions.container(horizontal=True, horizontal_alignment="right")
         previewing = st.session_state.get(PREVIEWING) == task_id
@@ -304,7 +307,7 @@ def _empty_library(scope: Scope) -> None:
 # ---------------------------------------------------------------- the page
 
 
-scope = web.current_scope()
+scope = session.current_scope()
 org = str(scope.organization_id)
 
 header = st.columns([4, 1], vertical_alignment="bottom")
@@ -330,7 +333,7 @@ difficulty = ui.filter_select(
 show = filters[2].selectbox("Show", list(SHOW_CHOICES), key="tasks_filter_status")
 active = SHOW_CHOICES[show]
 
-with web.database_guard():
+with session.database_guard():
     total = _count(org, category, difficulty, active, scope)
     rows = st.container()
     window = ui.paginate(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import auth, ui, web
+from hiremate import auth
 from hiremate.models import Role, User
 from hiremate.scope import Scope
+from recruiter import session, ui
 
 INVITE_TOKEN = "team_invite_token"  # the invitation just made, until dismissed
 FLASH = "team_flash"
@@ -73,7 +74,7 @@ def _invite(scope: Scope) -> None:
 
 
 def _pending(scope: Scope) -> None:
-    with web.database_guard():
+    with session.database_guard():
         pending = auth.pending_invitations(scope)
     if not pending:
         st.info("No pending invitations.", icon=":material/mail:")
@@ -102,7 +103,7 @@ def _pending(scope: Scope) -> None:
             auth.revoke_invitation(scope, chosen)
             ui.flash(
                 FLASH,
-                f"The invitation for {web.escape_markdown(by_id[chosen].email)} is withdrawn; its token no longer works.",
+                f"The invitation for {session.escape_markdown(by_id[chosen].email)} is withdrawn; its token no longer works.",
             )
             st.rerun()
 
@@ -133,7 +134,7 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
                 auth.set_role(scope, member.id, Role(role))
                 ui.flash(
                     FLASH,
-                    f"{web.escape_markdown(member.full_name)} is now {'an admin' if role == 'admin' else 'a recruiter'}.",
+                    f"{session.escape_markdown(member.full_name)} is now {'an admin' if role == 'admin' else 'a recruiter'}.",
                 )
                 st.rerun()
     with access_col:
@@ -143,14 +144,14 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
             if st.button("Deactivate", key=f"team_deactivate_{chosen}", icon=":material/person_off:"):
                 with ui.refusals():
                     auth.set_active(scope, member.id, False)
-                    ui.flash(FLASH, f"{web.escape_markdown(member.full_name)} is deactivated and logged out.")
+                    ui.flash(FLASH, f"{session.escape_markdown(member.full_name)} is deactivated and logged out.")
                     st.rerun()
         else:
             st.caption("Deactivated: cannot log in.")
             if st.button("Reactivate", key=f"team_activate_{chosen}", icon=":material/person_check:"):
                 with ui.refusals():
                     auth.set_active(scope, member.id, True)
-                    ui.flash(FLASH, f"{web.escape_markdown(member.full_name)} can log in again.")
+                    ui.flash(FLASH, f"{session.escape_markdown(member.full_name)} can log in again.")
                     st.rerun()
     with password_col:
         st.markdown("**Password**")
@@ -166,7 +167,7 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
         if reset:
             with ui.refusals():
                 auth.reset_password(scope, member.id, password)
-                who = "You" if member.id == me.id else web.escape_markdown(member.full_name)
+                who = "You" if member.id == me.id else session.escape_markdown(member.full_name)
                 ui.flash(FLASH, f"Password reset. {who} must log in again with the new password.")
                 st.rerun()
 
@@ -174,17 +175,17 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
 # ---------------------------------------------------------------- the page
 
 
-me = web.require_user()
+me = session.require_user()
 if me.role != Role.ADMIN:  # app.py gates already; this is the second lock
     st.warning("The Team page is for admins of your organisation.")
     st.stop()
-scope = web.current_scope()
+scope = session.current_scope()
 
 st.title("Team")
 ui.show_flash(FLASH)
 ui.show_secret(INVITE_TOKEN, warning=INVITE_WARNING)
 
-with web.database_guard():
+with session.database_guard():
     members = auth.list_users(scope)
 
 st.subheader("Members")

@@ -9,7 +9,8 @@ import time
 from bson import ObjectId
 
 from bench.common import Figure
-from hiremate import profiles, simulate
+from hiremate import profiles
+from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
 
 CALLS = 200

@@ -26,8 +26,8 @@ from websockets.asyncio.client import connect
 
 from bench.common import SECRET, Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
 from hiremate import db as dbmod
-from hiremate import live as livemod
-from hiremate import simulate
+from hiremate import live_tickets as livemod
+from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
 from tests.ingest_helpers import Client, issue, tiny_events, ws_url
 

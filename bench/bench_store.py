@@ -23,9 +23,10 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from bench.common import ROOT, Figure, free_port, hiremate_env, percentile
-from hiremate import auth, profiles, simulate
+from hiremate import auth, profiles
 from hiremate import db as dbmod
 from hiremate.dashboard import dashboard_stats
+from hiremate.ops import simulate
 from hiremate.reports import ATTEMPT_ROW_PROJECTION, candidate_counts
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow

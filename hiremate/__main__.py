@@ -1,5 +1,5 @@
-"""``python -m hiremate``: see hiremate/cli.py."""
+"""``python -m hiremate``: see hiremate/ops/cli.py."""
 
-from hiremate.cli import main
+from hiremate.ops.cli import main
 
 raise SystemExit(main())

@@ -29,7 +29,7 @@ processes meets one document, never two):
 Writers: every status change of an attempt happens in ``hiremate.attempts``
 (issue, start, complete, lock, expire), which calls ``record_transition``
 after its compare-and-set with the document before and after; bulk seeding
-(``hiremate.simulate``) calls ``record_new``. Counters are only ever changed
+(``hiremate.ops.simulate``) calls ``record_new``. Counters are only ever changed
 with ``$inc`` upserts (never read-modify-write), except by ``recount``.
 
 Drift and repair: there are no transactions, so a process that dies between

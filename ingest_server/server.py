@@ -36,7 +36,7 @@ from websockets.http11 import Request, Response
 
 from hiremate import attempts
 from hiremate import db as dbmod
-from hiremate.live import TicketError, verify_ticket
+from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
 from hiremate.settings import Settings
 from hiremate.timeutil import utcnow

@@ -24,9 +24,10 @@ from pymongo.database import Database
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts, simulate
+from hiremate import attempts
 from hiremate import db as dbmod
 from hiremate.models import CandidateInfo, EventType, Task, TaskAttempt
+from hiremate.ops import simulate
 from hiremate.scope import Scope
 from hiremate.settings import IngestLimits, Settings
 from hiremate.timeutil import iso, utcnow

@@ -15,9 +15,10 @@ import pytest
 from pymongo.database import Database
 from streamlit.testing.v1 import AppTest
 
-from hiremate import attempt_counts, auth, simulate
+from hiremate import attempt_counts, auth
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, Role, Task, TaskAttempt, User
+from hiremate.ops import simulate
 from hiremate.scope import Scope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,7 +168,7 @@ def texts(at: AppTest) -> str:
 
 
 def unescape(text: str) -> str:
-    """Markdown as read: without web.escape_markdown's backslashes."""
+    """Markdown as read: without session.escape_markdown's backslashes."""
     return re.sub(r"\\(.)", r"\1", text)
 
 

@@ -222,7 +222,7 @@ def _rendered_as_markup(at: AppTest) -> list[str]:
 
 
 # A tag or a javascript: link that markdown would act on: not behind a
-# backslash (web.escape_markdown escapes every markdown character).
+# backslash (session.escape_markdown escapes every markdown character).
 LIVE_MARKUP = re.compile(r"(?<!\\)<\s*/?\s*(script|img)|(?<!\\)\]\(\s*javascript", re.I)
 
 

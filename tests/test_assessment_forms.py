@@ -1,11 +1,11 @@
-"""hiremate.assessment_forms: the issue form's checks, without Streamlit."""
+"""recruiter.assessment_forms: the issue form's checks, without Streamlit."""
 
 from __future__ import annotations
 
 import pytest
 
-from hiremate import assessment_forms as forms
-from hiremate.assessment_forms import FormProblems
+from recruiter import assessment_forms as forms
+from recruiter.assessment_forms import FormProblems
 
 
 def test_a_candidate_is_trimmed_and_normalised():

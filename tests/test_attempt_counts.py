@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from hiremate import attempt_counts, dashboard, reports, simulate
+from hiremate import attempt_counts, dashboard, reports
 from hiremate import db as dbmod
 from hiremate.attempt_counts import CounterKey
 from hiremate.attempts import (
@@ -29,6 +29,7 @@ from hiremate.attempts import (
     start,
 )
 from hiremate.models import CandidateInfo
+from hiremate.ops import simulate
 from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task

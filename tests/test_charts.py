@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 from bson import ObjectId
 
-from hiremate import charts, reports, simulate
+from hiremate import reports
 from hiremate.models import CandidateInfo
+from hiremate.ops import simulate
 from hiremate.profiles import build_profile
 from hiremate.scope import Scope
+from recruiter import charts
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 # Words that attribute a feeling or state of mind: never in a figure.

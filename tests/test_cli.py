@@ -19,8 +19,8 @@ from bson import ObjectId
 from hiremate import attempt_counts, auth
 from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
-from hiremate.cli import main
-from hiremate.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_PASSWORD, seed_demo
+from hiremate.ops.cli import main
+from hiremate.ops.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_PASSWORD, seed_demo
 from hiremate.settings import load_settings
 from hiremate.task_library import LIBRARY
 from hiremate.timeutil import parse_iso, utcnow

@@ -13,10 +13,11 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from hiremate import attempts as attemptsmod
-from hiremate import auth, dashboard, simulate
+from hiremate import auth, dashboard
 from hiremate import db as dbmod
 from hiremate import tasks as tasksmod
 from hiremate.models import CandidateInfo
+from hiremate.ops import simulate
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
 

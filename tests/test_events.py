@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hiremate import events as ev
-from hiremate import simulate
 from hiremate.models import BehaviorEvent, CandidateInfo, EventType, Task, TaskAttempt, TaskOption
+from hiremate.ops import simulate
 from hiremate.timeutil import iso, to_ms
 
 T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from hiremate import events as ev
-from hiremate import simulate
 from hiremate.models import BehaviorEvent
+from hiremate.ops import simulate
 from hiremate.timeutil import iso
 from tests.abuse_helpers import (
     PROTOCOL_ERROR_CODES,

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hiremate import attempts
-from hiremate.live import mint_ticket
+from hiremate.live_tickets import mint_ticket
 from hiremate.timeutil import utcnow
 from tests.conftest import TEST_SECRET, free_port
 from tests.ingest_helpers import (

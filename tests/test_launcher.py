@@ -31,7 +31,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hiremate.launcher"],
+        [sys.executable, "-m", "hiremate.ops.launcher"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""hiremate.live: signed live tickets."""
+"""hiremate.live_tickets: signed live tickets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hiremate.live import (
+from hiremate.live_tickets import (
     TicketError,
     TicketExpired,
     TicketForged,

@@ -11,9 +11,10 @@ from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
 from hiremate import db as dbmod
-from hiremate import live_view, simulate
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType
+from hiremate.ops import simulate
 from hiremate.scope import Scope
+from recruiter import live_panel
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -70,14 +71,14 @@ def first_task_events(attempt):
 
 
 def test_start_state_knows_the_tasks(attempt):
-    state = live_view.start_state(attempt)
+    state = live_panel.start_state(attempt)
     assert state.total_tasks == 3
     assert state.task_titles == tuple(task.title for task in attempt.task_snapshots)
     assert state.last_seq == 0 and state.lines == ()
 
 
 def test_advance_tracks_progress_and_the_open_task(attempt):
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt))
     assert state.last_seq == 7
     assert state.events_seen == 7
     assert state.tasks_completed == 1
@@ -88,32 +89,32 @@ def test_advance_tracks_progress_and_the_open_task(attempt):
 
 
 def test_lines_describe_events_with_option_texts_and_keep_candidate_text_verbatim(attempt):
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt))
     selected = state.lines[1]
     assert attempt.task_snapshots[0].options[0].text in selected.description
     assert selected.task_number == 1
     assert state.lines[3].candidate_text == "Because **bold** <b>x</b>"
     assert state.lines[6].task_number == 2
-    table = live_view.lines_table(state.lines)
+    table = live_panel.lines_table(state.lines)
     assert table[3]["Candidate's text"] == "Because **bold** <b>x</b>"
     assert table[0]["Time (UTC)"] == "09:00:00"
 
 
 def test_advance_is_incremental_and_ignores_what_it_has_seen(attempt):
     events = first_task_events(attempt)
-    start = live_view.start_state(attempt)
-    first = live_view.advance(start, attempt, events[:4])
+    start = live_panel.start_state(attempt)
+    first = live_panel.advance(start, attempt, events[:4])
     assert start.last_seq == 0  # states are immutable
     # A later batch that overlaps the first, delivered out of order.
-    second = live_view.advance(first, attempt, list(reversed(events[2:])))
+    second = live_panel.advance(first, attempt, list(reversed(events[2:])))
     assert second.events_seen == 7
     assert [line.sequence_number for line in second.lines] == [1, 2, 3, 4, 5, 6, 7]
-    assert live_view.advance(second, attempt, events) is second
+    assert live_panel.advance(second, attempt, events) is second
 
 
 def test_events_of_another_attempt_are_ignored(attempt, tasks):
     other = simulate.make_attempt(tasks, random.Random(99))
-    state = live_view.advance(live_view.start_state(attempt), attempt, [event(other, 1, EventType.TASK_STARTED, 0)])
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, [event(other, 1, EventType.TASK_STARTED, 0)])
     assert state.events_seen == 0
 
 
@@ -122,12 +123,12 @@ def test_lines_are_bounded_but_counters_are_not(attempt):
         event(attempt, seq, EventType.FOCUS_LOST if seq % 2 else EventType.FOCUS_GAINED, seq, trigger="tab_switch")
         for seq in range(1, 301)
     ]
-    state = live_view.start_state(attempt)
+    state = live_panel.start_state(attempt)
     for first in range(0, 300, 70):
-        state = live_view.advance(state, attempt, events[first : first + 70])
-    assert len(state.lines) == live_view.MAX_LINES
+        state = live_panel.advance(state, attempt, events[first : first + 70])
+    assert len(state.lines) == live_panel.MAX_LINES
     assert state.lines[-1].sequence_number == 300
-    assert state.lines[0].sequence_number == 300 - live_view.MAX_LINES + 1
+    assert state.lines[0].sequence_number == 300 - live_panel.MAX_LINES + 1
     assert state.focus_losses == 150
     assert state.events_seen == 300
 
@@ -136,8 +137,8 @@ def test_lines_are_bounded_but_counters_are_not(attempt):
 
 
 def test_panel_shows_current_task_time_on_it_and_progress(attempt):
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt))
-    view = live_view.panel(state, "in_progress", now=T0 + timedelta(seconds=37))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt))
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=37))
     title = attempt.task_snapshots[1].title
     assert view.current_task == f"Task 2 of 3: {title}"
     assert view.time_on_task_seconds == pytest.approx(7.0)
@@ -149,21 +150,21 @@ def test_panel_shows_current_task_time_on_it_and_progress(attempt):
 
 
 def test_panel_reports_quiet_time_after_the_idle_threshold(attempt):
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt))
-    view = live_view.panel(state, "in_progress", now=T0 + timedelta(seconds=35 + 8))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt))
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=35 + 8))
     assert view.quiet_seconds == pytest.approx(8.0)
 
 
 def test_panel_shows_away_until_focus_returns(attempt):
     events = first_task_events(attempt)
     away = [*events, event(attempt, 8, EventType.FOCUS_LOST, 40, task=1, trigger="tab_switch")]
-    state = live_view.advance(live_view.start_state(attempt), attempt, away)
-    view = live_view.panel(state, "in_progress", now=T0 + timedelta(seconds=52))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, away)
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=52))
     assert view.away_seconds == pytest.approx(12.0)
     assert view.quiet_seconds is None  # away explains the silence
     assert view.focus_losses == 1
-    back = live_view.advance(state, attempt, [event(attempt, 9, EventType.FOCUS_GAINED, 55, task=1)])
-    assert live_view.panel(back, "in_progress", now=T0 + timedelta(seconds=56)).away_seconds is None
+    back = live_panel.advance(state, attempt, [event(attempt, 9, EventType.FOCUS_GAINED, 55, task=1)])
+    assert live_panel.panel(back, "in_progress", now=T0 + timedelta(seconds=56)).away_seconds is None
 
 
 def test_panel_counts_idle_periods(attempt):
@@ -172,26 +173,26 @@ def test_panel_counts_idle_periods(attempt):
         event(attempt, 8, EventType.IDLE_DETECTED, 50, task=1, idle_duration_ms=9000, last_activity_type="x"),
         event(attempt, 9, EventType.IDLE_DETECTED, 70, task=1, idle_duration_ms=6500, last_activity_type="x"),
     ]
-    state = live_view.advance(live_view.start_state(attempt), attempt, events)
-    view = live_view.panel(state, "in_progress", now=T0 + timedelta(seconds=71))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, events)
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=71))
     assert view.idle_periods == 2
     assert view.idle_seconds_total == pytest.approx(15.5)
 
 
 def test_panel_before_any_event_and_after_the_end(attempt):
-    empty = live_view.panel(live_view.start_state(attempt), "in_progress", now=T0)
+    empty = live_panel.panel(live_panel.start_state(attempt), "in_progress", now=T0)
     assert empty.current_task == "Waiting for the first task to start"
     assert empty.time_on_task_seconds is None and empty.quiet_seconds is None
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt))
-    ended = live_view.panel(state, "completed", now=T0 + timedelta(hours=1))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt))
+    ended = live_panel.panel(state, "completed", now=T0 + timedelta(hours=1))
     assert ended.is_final
     assert ended.current_task == "The attempt is completed"
     assert ended.time_on_task_seconds is None and ended.quiet_seconds is None and ended.away_seconds is None
 
 
 def test_panel_between_tasks(attempt):
-    state = live_view.advance(live_view.start_state(attempt), attempt, first_task_events(attempt)[:5])
-    view = live_view.panel(state, "in_progress", now=T0 + timedelta(seconds=23))
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, first_task_events(attempt)[:5])
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=23))
     assert view.current_task == "Between tasks (1 of 3 done)"
     assert view.time_on_task_seconds is None
 
@@ -208,14 +209,14 @@ def test_panel_between_tasks(attempt):
     ],
 )
 def test_live_socket_url(public_url, expected):
-    assert live_view.live_socket_url(public_url, "abc", "v1.t") == expected
+    assert live_panel.live_socket_url(public_url, "abc", "v1.t") == expected
 
 
 def test_live_socket_url_refuses_what_is_not_http():
     with pytest.raises(ValueError):
-        live_view.live_socket_url("ftp://example.com", "abc", "t")
+        live_panel.live_socket_url("ftp://example.com", "abc", "t")
     with pytest.raises(ValueError):
-        live_view.live_socket_url("localhost:8765", "abc", "t")
+        live_panel.live_socket_url("localhost:8765", "abc", "t")
 
 
 # ---------------------------------------------------------------- reads (real store)
@@ -245,11 +246,11 @@ def test_events_after_reads_only_newer_events_in_batches(db, tasks):
     ]
     db[dbmod.EVENTS].insert_many([e.to_doc() for e in events])
 
-    everything = live_view.events_after(scope, attempt, 0)
+    everything = live_panel.events_after(scope, attempt, 0)
     assert [e.sequence_number for e in everything] == list(range(1, 1201))
-    assert [e.sequence_number for e in live_view.events_after(scope, attempt, 1150)] == list(range(1151, 1201))
-    assert live_view.events_after(scope, attempt, 1200) == []
-    assert len(live_view.events_after(scope, attempt, 0, limit=700)) == 700
+    assert [e.sequence_number for e in live_panel.events_after(scope, attempt, 1150)] == list(range(1151, 1201))
+    assert live_panel.events_after(scope, attempt, 1200) == []
+    assert len(live_panel.events_after(scope, attempt, 0, limit=700)) == 700
 
 
 def test_events_after_asks_by_attempt_and_sequence_only(store_uri, db_name, db, tasks):
@@ -260,7 +261,7 @@ def test_events_after_asks_by_attempt_and_sequence_only(store_uri, db_name, db, 
     listener = _Finds()
     watched = MongoClient(store_uri, tz_aware=True, event_listeners=[listener])
     try:
-        fresh = live_view.events_after(Scope(watched[db_name], scope.organization_id), attempt, 15)
+        fresh = live_panel.events_after(Scope(watched[db_name], scope.organization_id), attempt, 15)
     finally:
         watched.close()
     assert [e.sequence_number for e in fresh] == [16, 17, 18, 19, 20]
@@ -273,7 +274,7 @@ def test_events_after_refuses_an_attempt_of_another_organisation(db, tasks):
     scope = Scope(db, ObjectId(), ObjectId())
     foreign = simulate.make_attempt(tasks, random.Random(7), organization_id=ObjectId())
     with pytest.raises(ValueError):
-        live_view.events_after(scope, foreign, 0)
+        live_panel.events_after(scope, foreign, 0)
 
 
 def test_reads_are_scoped_to_the_organisation(db, tasks):
@@ -293,9 +294,9 @@ def test_reads_are_scoped_to_the_organisation(db, tasks):
     )
     db[dbmod.ATTEMPTS].insert_many([a.to_doc() for a in (older, newer, done, foreign)])
 
-    assert [s.attempt_id for s in live_view.in_progress_attempts(mine)] == [str(newer.id), str(older.id)]
-    assert [s.attempt_id for s in live_view.in_progress_attempts(theirs)] == [str(foreign.id)]
-    assert live_view.attempt_status(mine, newer.id).status == "in_progress"
-    assert live_view.attempt_status(mine, str(done.id)).is_final
-    assert live_view.attempt_status(mine, foreign.id) is None
-    assert live_view.attempt_status(mine, "not-an-id") is None
+    assert [s.attempt_id for s in live_panel.in_progress_attempts(mine)] == [str(newer.id), str(older.id)]
+    assert [s.attempt_id for s in live_panel.in_progress_attempts(theirs)] == [str(foreign.id)]
+    assert live_panel.attempt_status(mine, newer.id).status == "in_progress"
+    assert live_panel.attempt_status(mine, str(done.id)).is_final
+    assert live_panel.attempt_status(mine, foreign.id) is None
+    assert live_panel.attempt_status(mine, "not-an-id") is None

@@ -27,7 +27,7 @@ from hiremate.models import (
     TaskAttempt,
     TaskOption,
 )
-from hiremate.simulate import simulate_session
+from hiremate.ops.simulate import simulate_session
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 COMPUTED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -11,10 +11,12 @@ from datetime import timedelta
 
 import streamlit as st
 
-from hiremate import attempts, simulate, task_library, tasks, ui
+from hiremate import attempts, task_library, tasks
 from hiremate import db as dbmod
 from hiremate.models import CandidateInfo, Task
+from hiremate.ops import simulate
 from hiremate.scope import Scope
+from recruiter import ui
 from tests.page_helpers import (  # noqa: F401
     _fast_bcrypt,
     click,

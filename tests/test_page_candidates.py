@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 
 from hiremate import db as dbmod
-from hiremate import simulate
 from hiremate.models import AttemptStatus, ThinkingStyle
+from hiremate.ops import simulate
 from tests.page_helpers import make_org, seed_completed, seed_session, stored_profile, texts, words
 
 CANDIDATES = "app_pages/candidates.py"

@@ -8,10 +8,12 @@ import random
 import statistics
 from datetime import timedelta
 
-from hiremate import attempts, simulate, task_library, tasks, ui
+from hiremate import attempts, task_library, tasks
 from hiremate import db as dbmod
 from hiremate.models import CandidateInfo
+from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
+from recruiter import ui
 from tests.page_helpers import _fast_bcrypt, make_admin, open_page, scope_of, texts  # noqa: F401
 
 PAGE = "app_pages/dashboard.py"

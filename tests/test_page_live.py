@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from hiremate import db as dbmod
-from hiremate import live
+from hiremate import live_tickets
 from hiremate.models import AttemptStatus
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
@@ -118,7 +118,7 @@ def test_mint_a_live_ticket(app_env, db):
     assert f"{parts.netloc}" == urlsplit(get_settings().public_url).netloc
     assert parts.path == f"/ws/live/{attempt.id}"
     (ticket,) = parse_qs(parts.query)["ticket"]
-    claims = live.verify_ticket(get_settings().secret, ticket)
+    claims = live_tickets.verify_ticket(get_settings().secret, ticket)
     assert claims.attempt_id == str(attempt.id)
     assert claims.user_id == str(org.user.id)
     assert claims.organization_id == str(org.scope.organization_id)

@@ -4,8 +4,8 @@ attempts stored in the embedded store, profiles computed by the real rules."""
 from __future__ import annotations
 
 from hiremate import db as dbmod
-from hiremate import web
 from hiremate.models import AttemptStatus
+from recruiter import session
 from tests.page_helpers import make_org, seed_completed, seed_session, stored_profile, texts, words
 
 PROFILE = "app_pages/profile.py"
@@ -67,7 +67,7 @@ def test_a_candidate_name_is_not_rendered_as_markdown(app_env, db):
     org = make_org(db)
     attempt = seed_completed(org, name="Eve [click](http://evil.test) **x**", email="eve@example.com")
     at = org.open_page(PROFILE, attempt=str(attempt.id))
-    assert at.header[0].value == web.escape_markdown("Eve [click](http://evil.test) **x**")
+    assert at.header[0].value == session.escape_markdown("Eve [click](http://evil.test) **x**")
     assert "](http" not in at.header[0].value
 
 

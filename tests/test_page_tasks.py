@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 from hiremate import db as dbmod
-from hiremate import task_forms, task_library, tasks
+from hiremate import task_library, tasks
 from hiremate.models import Task
+from recruiter import task_forms
 from tests.page_helpers import _fast_bcrypt, click, make_admin, open_page, run_ok, scope_of, texts, unescape  # noqa: F401
 
 PAGE = "app_pages/tasks.py"

@@ -12,8 +12,8 @@ from bson import ObjectId
 
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
 from hiremate.models import AttemptStatus, ComputedMetrics, SkillProfile
+from hiremate.ops.simulate import SimulatedSession, simulate_session
 from hiremate.profiles import _upsert, compute_and_store, recompute_all
-from hiremate.simulate import SimulatedSession, simulate_session
 
 ORG = ObjectId("65f000000000000000000001")
 FIRST = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

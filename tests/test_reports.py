@@ -14,9 +14,10 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
-from hiremate import attempt_counts, csvsafe, reports, simulate
+from hiremate import attempt_counts, csvsafe, reports
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, EventType, RiskOrientationLabel, ThinkingStyle
+from hiremate.ops import simulate
 from hiremate.profiles import build_profile, compute_and_store
 from hiremate.scope import Scope
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
 from hiremate.metrics import compute_metrics
 from hiremate.models import PAYLOAD_MODELS, AttemptStatus, BehaviorEvent, CandidateInfo, EventType, SkillProfile, Task
-from hiremate.simulate import (
+from hiremate.ops.simulate import (
     make_tasks,
     seed_completed_attempt,
     seed_completed_attempts,

@@ -21,7 +21,7 @@ from hiremate.models import (
     PerTaskMetrics,
     RiskPreference,
 )
-from hiremate.simulate import simulate_session
+from hiremate.ops.simulate import simulate_session
 from hiremate.skills import NO_TASK_SUMMARY, SUMMARY_TEMPLATES, VERSION, interpret
 from tests.test_metrics import COMPUTED_AT, completed_at, decisions_script, make_attempt, make_task
 

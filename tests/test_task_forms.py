@@ -1,4 +1,4 @@
-"""hiremate.task_forms: drafts, widget state, validation messages and the
+"""recruiter.task_forms: drafts, widget state, validation messages and the
 candidate's view, without Streamlit."""
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from hiremate import simulate, task_forms
 from hiremate.models import Task
-from hiremate.task_forms import OptionDraft, TaskDraft
+from hiremate.ops import simulate
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import AUTHORED_FIELDS, TaskValidationError
 from hiremate.timeutil import utcnow
+from recruiter import task_forms
+from recruiter.task_forms import OptionDraft, TaskDraft
 
 P = "tasks_f_"
 

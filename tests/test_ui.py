@@ -1,4 +1,4 @@
-"""hiremate.ui: the pure helpers directly, the Streamlit ones in small
+"""recruiter.ui: the pure helpers directly, the Streamlit ones in small
 AppTest scripts."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from hiremate import ui
 from hiremate.models import AttemptStatus
+from recruiter import ui
 
 # ---------------------------------------------------------------- pure helpers
 
@@ -124,7 +124,7 @@ def test_page_exists():
 def _pager_script(total: int, category: str) -> None:
     import streamlit as st
 
-    from hiremate import ui
+    from recruiter import ui
 
     window = ui.paginate(total, key="t_page", page_size=10, reset_on=(category,), noun="row")
     st.text(f"skip={window.skip} limit={window.limit}")
@@ -167,7 +167,7 @@ def test_paginate_clamps_when_the_list_shrank():
 def _secret_script() -> None:
     import streamlit as st
 
-    from hiremate import ui
+    from recruiter import ui
 
     if st.button("make", key="make"):
         ui.remember_secret("t_secret", "s3cr3t-*token*", title="Link for *Ada*", note="valid 7 days")
@@ -192,7 +192,7 @@ def test_a_secret_is_shown_until_dismissed_then_forgotten():
 def _flash_script() -> None:
     import streamlit as st
 
-    from hiremate import ui
+    from recruiter import ui
 
     ui.show_flash("t_flash")
     if st.button("save", key="save"):
@@ -212,9 +212,9 @@ def _refusal_script(kind: str) -> None:
     import streamlit as st
     from pymongo.errors import ServerSelectionTimeoutError
 
-    from hiremate import ui
-    from hiremate.assessment_forms import FormProblems
     from hiremate.attempts import AttemptClosed
+    from recruiter import ui
+    from recruiter.assessment_forms import FormProblems
 
     errors = {
         "closed": AttemptClosed("cannot lock an attempt that is completed"),
@@ -242,7 +242,7 @@ def test_refusals_become_messages_and_the_page_goes_on(kind, message):
 
 
 def _bug_script() -> None:
-    from hiremate import ui
+    from recruiter import ui
 
     with ui.refusals():
         raise KeyError("a bug is not a refusal")
@@ -254,7 +254,7 @@ def test_a_bug_is_not_swallowed():
 
 
 def _link_script() -> None:
-    from hiremate import ui
+    from recruiter import ui
 
     ui.link_to_page("app_pages/no_such_page.py", label="Open *it*")
 

@@ -125,7 +125,7 @@ def _drain(stream, lines: list[str], ready: threading.Event, log_path: Path) -> 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`python -m hiremate.launcher` (what `make run` runs) on free ports and a
+    """`python -m hiremate.ops.launcher` (what `make run` runs) on free ports and a
     fresh data dir. Shared by the e2e tests, stopped with Ctrl-C (SIGINT)
     after the last of them, which must exit 0."""
     ports = {name: free_port() for name in ("store", "ingest", "app")}
@@ -141,7 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "stack.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "hiremate.launcher"],
+        [sys.executable, "-m", "hiremate.ops.launcher"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from hiremate import db as dbmod
-from hiremate.live import mint_ticket
+from hiremate.live_tickets import mint_ticket
 from tests.conftest import TEST_SECRET, free_port
 from tests.e2e.helpers import (
     PAGE_TIMEOUT,

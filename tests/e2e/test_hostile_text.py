@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from hiremate import attempts, tasks
 from hiremate import db as dbmod
-from hiremate.demo import DEMO_EMAIL
 from hiremate.models import CandidateInfo
+from hiremate.ops.demo import DEMO_EMAIL
 from hiremate.scope import Scope
 from tests.e2e.helpers import APP_TIMEOUT, Candidate, log_in, main_area, wait_for_profile
 

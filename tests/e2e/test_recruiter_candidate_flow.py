@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 
 from hiremate import attempts
 from hiremate import db as dbmod
-from hiremate.demo import DEMO_EMAIL
 from hiremate.models import CandidateInfo
+from hiremate.ops.demo import DEMO_EMAIL
 from hiremate.scope import Scope
 from tests.e2e.helpers import (
     APP_TIMEOUT,

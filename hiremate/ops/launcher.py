@@ -23,7 +23,7 @@ from pathlib import Path
 from hiremate import db as dbmod
 from hiremate.settings import Settings, get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60.0
 
 
@@ -117,7 +117,7 @@ class Stack:
 
 
 def _seed_demo(settings: Settings) -> str:
-    from hiremate.demo import seed_demo
+    from hiremate.ops.demo import seed_demo
 
     result = seed_demo(dbmod.get_db(settings))
     dbmod.reset_client()  # children open their own clients; this process only waits
@@ -125,7 +125,7 @@ def _seed_demo(settings: Settings) -> str:
 
 
 def banner(settings: Settings) -> str:
-    from hiremate.demo import DEMO_EMAIL, DEMO_PASSWORD
+    from hiremate.ops.demo import DEMO_EMAIL, DEMO_PASSWORD
 
     store = "embedded store in " + str(settings.data_dir / "db") if settings.uses_embedded_store else "MongoDB"
     return "\n".join(
@@ -143,7 +143,7 @@ def banner(settings: Settings) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hiremate.launcher", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hiremate.ops.launcher", description=__doc__)
     parser.parse_args(argv)
     settings = get_settings()
     stack = Stack(settings)

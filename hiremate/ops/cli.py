@@ -21,8 +21,8 @@ from pymongo.errors import ConnectionFailure
 from hiremate import db as dbmod
 from hiremate.attempts import AttemptError, issue_attempt
 from hiremate.auth import AuthError, create_organization, create_user, password_problems
-from hiremate.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
+from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.scope import Scope
 from hiremate.settings import ConfigError
 from hiremate.tasks import TaskError, as_object_id

@@ -3,7 +3,7 @@ pagination, a one-time secret box with a copy button, flash messages,
 refusals shown as messages, cached reads several pages make, links to pages
 that may not exist yet, and times and durations for people.
 
-Like ``hiremate.web`` this module imports Streamlit; the domain modules do
+Like ``recruiter.session`` this module imports Streamlit; the domain modules do
 not. Every helper takes the session-state ``key`` it uses from the caller,
 so pages keep their own prefixes ("tasks_page", "assess_new_link").
 """
@@ -23,14 +23,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import reports, task_forms, web
-from hiremate.assessment_forms import FormProblems
+from hiremate import reports
 from hiremate.attempts import AttemptError
 from hiremate.auth import AuthError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
 from hiremate.tasks import TaskError, TaskValidationError
 from hiremate.timeutil import utcnow
+from recruiter import session, task_forms
+from recruiter.assessment_forms import FormProblems
 
 ROOT = Path(__file__).resolve().parent.parent  # where app.py and app_pages/ live
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
@@ -201,10 +202,10 @@ def show_secret(key: str, *, warning: str = SECRET_WARNING) -> bool:
     if not isinstance(secret, dict) or not secret.get("value"):
         return False
     with st.container(border=True):
-        st.markdown(f":material/key: **{web.escape_markdown(str(secret.get('title') or 'Copy this'))}**")
+        st.markdown(f":material/key: **{session.escape_markdown(str(secret.get('title') or 'Copy this'))}**")
         copy_box(str(secret["value"]))
         if secret.get("note"):
-            st.caption(web.escape_markdown(str(secret["note"])))
+            st.caption(session.escape_markdown(str(secret["note"])))
         st.warning(warning, icon=":material/visibility_off:")
         st.button("Done, I have copied it", key=f"{key}__done", on_click=forget, args=(key,))
     return True
@@ -233,7 +234,7 @@ def show_flash(key: str) -> None:
 
 def problems_markdown(problems: Sequence[str], intro: str = "Please fix:") -> str:
     """A list of problems as escaped markdown bullets."""
-    return "\n".join([intro, "", *(f"- {web.escape_markdown(p)}" for p in problems)])
+    return "\n".join([intro, "", *(f"- {session.escape_markdown(p)}" for p in problems)])
 
 
 def sentence(text: str) -> str:
@@ -256,10 +257,10 @@ def refusals(container: DeltaGenerator | None = None) -> Iterator[None]:
     except (TaskValidationError, FormProblems) as error:
         target.error(problems_markdown(error.problems), icon=":material/error:")
     except REFUSALS as error:
-        target.error(web.escape_markdown(sentence(str(error))), icon=":material/block:")
-    except web.DATABASE_DOWN as error:
+        target.error(session.escape_markdown(sentence(str(error))), icon=":material/block:")
+    except session.DATABASE_DOWN as error:
         _log.warning("database unavailable: %s", error)
-        target.error(web.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
+        target.error(session.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
 
 
 def invalidate_reads() -> None:
@@ -299,7 +300,7 @@ def link_to_page(
     """A link to another page of the app, carrying ``query_params``; a page
     that is not there (yet) shows as plain text. Returns whether it linked."""
     if not page_exists(path):
-        st.caption(f"{web.escape_markdown(label)} (not available yet)")
+        st.caption(f"{session.escape_markdown(label)} (not available yet)")
         return False
     st.page_link(path, label=label, icon=icon, query_params=dict(query_params or {}) or None, help=help)
     return True
