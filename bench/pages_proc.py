@@ -54,7 +54,6 @@ def main() -> None:
     queries = {"compare": {"attempts": args.compare}}
     # Warm-up without touching the measured pages' data: the first AppTest run in a process and the
     # modules the pages import (charts, tables) cost once per process, not per visit.
-    import recruiter.charts
 
     import hiremate.reports  # noqa: F401
 

@@ -27,10 +27,10 @@ from pymongo.database import Database
 
 from hiremate import attempt_counts
 from hiremate import db as dbmod
+from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
-from hiremate.tasks import as_object_id
 from hiremate.timeutil import to_ms, utcnow
 
 MAX_PAGE_SIZE = 500

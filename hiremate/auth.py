@@ -24,9 +24,9 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
 from hiremate.scope import Scope
-from hiremate.tasks import as_object_id
 from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10

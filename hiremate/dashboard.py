@@ -17,9 +17,9 @@ from bson import ObjectId
 
 from hiremate import attempt_counts
 from hiremate import db as dbmod
+from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
-from hiremate.tasks import as_object_id
 from hiremate.timeutil import utcnow
 from hiremate.windowed import newest_first
 

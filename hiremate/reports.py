@@ -26,6 +26,7 @@ from pymongo.collection import Collection
 from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.csvsafe import CsvWriter
+from hiremate.ids import as_object_id
 from hiremate.models import (
     PAYLOAD_MODELS,
     AttemptStatus,
@@ -43,7 +44,6 @@ from hiremate.models import (
     ThinkingStyle,
 )
 from hiremate.scope import Scope
-from hiremate.tasks import as_object_id
 from hiremate.windowed import newest_first
 
 MAX_PAGE_SIZE = 200

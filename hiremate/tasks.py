@@ -8,14 +8,15 @@ such a field is refused outright rather than silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pymongo import ASCENDING, ReturnDocument
 
 from hiremate import db as dbmod
+from hiremate.ids import as_object_id
 from hiremate.models import Category, Difficulty, Task, TaskOption
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
@@ -171,13 +172,63 @@ def validate_task_input(data: TaskInput | Mapping[str, Any]) -> TaskInput:
         raise TaskValidationError([_describe(error) for error in exc.errors()]) from None
 
 
-def as_object_id(value: ObjectId | str | None) -> ObjectId | None:
-    """An ObjectId from an id or its hex string; None for anything else."""
-    if isinstance(value, ObjectId):
-        return value
-    if isinstance(value, str) and ObjectId.is_valid(value):
-        return ObjectId(value)
-    return None
+def candidate_view(task: CandidateViewable) -> dict[str, Any]:
+    """The task as a candidate sees it, the ``task`` of the socket's ``task``
+    message (docs/protocol.md): no risk levels, no behavioural tags. The one
+    definition: the ingest server sends it and the recruiter's preview draws
+    it. A draft not yet saved has no id (``None``)."""
+    task_id = getattr(task, "id", None)
+    return {
+        "id": None if task_id is None else str(task_id),
+        "title": task.title,
+        "description": task.description,
+        "scenario": task.scenario,
+        "category": str(task.category),
+        "difficulty": str(task.difficulty),
+        "time_limit_seconds": task.time_limit_seconds,
+        "reasoning_required": task.reasoning_required,
+        "reasoning_min_length": task.reasoning_min_length,
+        "options": [{"id": option.id, "text": option.text} for option in task.options],
+    }
+
+
+class _OptionViewable(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class CandidateViewable(Protocol):
+    """A stored task, a validated input or a recruiter's draft."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def scenario(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def difficulty(self) -> str: ...
+
+    @property
+    def time_limit_seconds(self) -> int | None: ...
+
+    @property
+    def reasoning_required(self) -> bool: ...
+
+    @property
+    def reasoning_min_length(self) -> int: ...
+
+    @property
+    def options(self) -> Sequence[_OptionViewable]: ...
 
 
 # ---------------------------------------------------------------- helpers

@@ -31,6 +31,7 @@ from hiremate import attempts
 from hiremate import db as dbmod
 from hiremate import events as ev
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
+from hiremate.tasks import candidate_view
 from hiremate.timeutil import iso, utcnow
 from ingest_server.commit import Verdict, WriteOutcome
 
@@ -66,22 +67,6 @@ def _client_event_seq(message: Any) -> int | None:
         if isinstance(seq, int) and not isinstance(seq, bool):
             return seq
     return None
-
-
-def task_for_candidate(task: Task) -> dict[str, Any]:
-    """The task as a candidate may see it: no risk levels, no behavioural tags."""
-    return {
-        "id": str(task.id),
-        "title": task.title,
-        "description": task.description,
-        "scenario": task.scenario,
-        "category": str(task.category),
-        "difficulty": str(task.difficulty),
-        "time_limit_seconds": task.time_limit_seconds,
-        "reasoning_required": task.reasoning_required,
-        "reasoning_min_length": task.reasoning_min_length,
-        "options": [{"id": option.id, "text": option.text} for option in task.options],
-    }
 
 
 class CandidateSession:
@@ -515,7 +500,7 @@ class CandidateSession:
                 ).to_message()
             )
             return
-        await self._send({"type": "task", "index": index, "task": task_for_candidate(self.tasks[index])})
+        await self._send({"type": "task", "index": index, "task": candidate_view(self.tasks[index])})
 
     async def _complete_requested(self) -> None:
         state = await self._current_state()

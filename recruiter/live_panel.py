@@ -24,11 +24,11 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
 from hiremate import db as dbmod
+from hiremate.ids import as_object_id
 from hiremate.metrics import IDLE_THRESHOLD_MS
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType, TaskAttempt
 from hiremate.reports import ATTEMPT_ROW_PROJECTION, COLUMN_LABELS, AttemptSummary, attempt_summary, timeline_frame
 from hiremate.scope import Scope
-from hiremate.tasks import as_object_id
 
 MAX_LINES = 200  # event lines kept for the stream (older ones are dropped)
 FETCH_BATCH = 500  # events read per query

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
+from hiremate import tasks
 from hiremate.models import Category, Difficulty, RiskLevel, Task
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import AUTHORED_FIELDS, TaskInput, TaskValidationError, validate_task_input
@@ -332,25 +333,6 @@ def changed_fields(task: Task, data: TaskInput) -> dict[str, Any]:
 # ---------------------------------------------------------------- the candidate's view
 
 
-class _OptionLike(Protocol):
-    id: str
-    text: str
-
-
-class _TaskLike(Protocol):
-    title: str
-    description: str
-    scenario: str
-    reasoning_required: bool
-    reasoning_min_length: int
-
-    @property
-    def time_limit_seconds(self) -> int | None: ...
-
-    @property
-    def options(self) -> Sequence[_OptionLike]: ...
-
-
 @dataclass(frozen=True)
 class CandidateOption:
     id: str
@@ -376,17 +358,20 @@ class CandidateTaskView:
         return self.reasoning_min_length if self.reasoning_required else 0
 
 
-def candidate_view(task: _TaskLike) -> CandidateTaskView:
-    """``task`` (stored, validated or a draft) as the candidate will see it."""
+def candidate_view(task: tasks.CandidateViewable) -> CandidateTaskView:
+    """``task`` (stored, validated or a draft) as the candidate will see it:
+    the server's definition (``hiremate.tasks.candidate_view``) with the
+    page's hints in words."""
+    sent = tasks.candidate_view(task)
     return CandidateTaskView(
-        title=task.title,
-        description=task.description,
-        scenario=task.scenario,
-        time_hint=time_hint(task.time_limit_seconds),
-        options=tuple(CandidateOption(o.id, o.text) for o in task.options),
-        reasoning_required=task.reasoning_required,
-        reasoning_min_length=task.reasoning_min_length,
-        reasoning_hint=reasoning_hint(task.reasoning_required, task.reasoning_min_length),
+        title=sent["title"],
+        description=sent["description"],
+        scenario=sent["scenario"],
+        time_hint=time_hint(sent["time_limit_seconds"]),
+        options=tuple(CandidateOption(o["id"], o["text"]) for o in sent["options"]),
+        reasoning_required=sent["reasoning_required"],
+        reasoning_min_length=sent["reasoning_min_length"],
+        reasoning_hint=reasoning_hint(sent["reasoning_required"], sent["reasoning_min_length"]),
     )
 
 

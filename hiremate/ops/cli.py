@@ -21,11 +21,12 @@ from pymongo.errors import ConnectionFailure
 from hiremate import db as dbmod
 from hiremate.attempts import AttemptError, issue_attempt
 from hiremate.auth import AuthError, create_organization, create_user, password_problems
+from hiremate.ids import as_object_id
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
 from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.scope import Scope
 from hiremate.settings import ConfigError
-from hiremate.tasks import TaskError, as_object_id
+from hiremate.tasks import TaskError
 from hiremate.timeutil import iso
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
