@@ -27,6 +27,7 @@ from pymongo.database import Database
 
 from hiremate import attempt_counts
 from hiremate import db as dbmod
+from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, TokenAlreadyUsed
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt
 from hiremate.scope import Scope
@@ -35,28 +36,6 @@ from hiremate.timeutil import to_ms, utcnow
 
 MAX_PAGE_SIZE = 500
 _OPEN = [AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value]
-
-
-class AttemptError(Exception):
-    """An attempt operation was refused; the message is meant for people."""
-
-    code = "attempt_error"
-
-
-class AttemptNotFound(AttemptError):
-    code = "not_found"
-
-
-class TokenAlreadyUsed(AttemptError):
-    """The link already started the attempt, was re-issued, or the session key is wrong."""
-
-    code = "token_already_used"
-
-
-class AttemptClosed(AttemptError):
-    """The attempt is completed, expired or locked."""
-
-    code = "attempt_closed"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate.errors import AuthError, LoginThrottled
 from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
 from hiremate.scope import Scope
@@ -78,19 +79,6 @@ _COMMON_PASSWORDS = frozenset(
         "recruiter123",
     }
 )
-
-
-class AuthError(Exception):
-    """A refusal whose message is fit to show the user."""
-
-
-class LoginThrottled(AuthError):
-    """Too many failed logins lately for this account or this client."""
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        minutes = max(1, -(-retry_after_seconds // 60))
-        super().__init__(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
-        self.retry_after_seconds = retry_after_seconds
 
 
 # ---------------------------------------------------------------- passwords and emails

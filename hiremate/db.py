@@ -25,6 +25,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
+from hiremate.errors import StoreUnavailable
 from hiremate.settings import Settings, get_settings
 
 # Collection names, in one place.
@@ -42,10 +43,6 @@ METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 
 STORE_START_TIMEOUT_SECONDS = 30.0
-
-
-class StoreUnavailable(RuntimeError):
-    """The database does not answer; the message says where and what to do."""
 
 
 INDEXES: dict[str, list[IndexModel]] = {

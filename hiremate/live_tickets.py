@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hiremate.errors import TicketError as TicketError  # re-exported: live_tickets.TicketError
+from hiremate.errors import TicketExpired, TicketForged, TicketMalformed
 from hiremate.timeutil import utcnow
 
 TICKET_TTL_SECONDS = 300
@@ -27,22 +29,6 @@ _VERSION = "v1"
 _DOMAIN = b"hiremate/live-ticket/v1\x00"
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MAC = re.compile(r"^[A-Za-z0-9_\-]{43}$")
-
-
-class TicketError(ValueError):
-    """The ticket does not grant access (401)."""
-
-
-class TicketMalformed(TicketError):
-    pass
-
-
-class TicketForged(TicketError):
-    pass
-
-
-class TicketExpired(TicketError):
-    pass
 
 
 @dataclass(frozen=True)

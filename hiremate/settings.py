@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-
-class ConfigError(RuntimeError):
-    """The configuration cannot work; the message says which variable to fix."""
+from hiremate.errors import ConfigError
 
 
 def _env_int(name: str, default: int) -> int:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymongo import ASCENDING, ReturnDocument
 
 from hiremate import db as dbmod
+from hiremate.errors import TaskError as TaskError  # re-exported: tasks.TaskError
+from hiremate.errors import TaskNotFound, TaskValidationError
 from hiremate.ids import as_object_id
 from hiremate.models import Category, Difficulty, Task, TaskOption
 from hiremate.scope import Scope
@@ -25,22 +27,6 @@ MAX_PAGE_SIZE = 500
 
 # Field names that would smuggle a "right answer" into a task.
 _CORRECTNESS_WORDS = ("correct", "right", "answer", "score", "best", "wrong", "expected")
-
-
-class TaskError(Exception):
-    """A task operation failed; the message is meant for the recruiter."""
-
-
-class TaskValidationError(TaskError, ValueError):
-    """The task is invalid. ``problems`` lists one readable line per field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("Invalid task: " + "; ".join(problems))
-
-
-class TaskNotFound(TaskError, LookupError):
-    """No task with this id in the organisation."""
 
 
 class TaskInput(BaseModel):

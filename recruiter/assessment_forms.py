@@ -13,19 +13,12 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from hiremate.errors import FormProblems
 from hiremate.models import CandidateInfo
 
 MAX_EXPIRY_DAYS = 90
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^[0-9+()./\- ]{3,50}$")
-
-
-class FormProblems(ValueError):
-    """The form cannot be used as filled in; ``problems`` has one line per field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -19,22 +19,17 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
 from hiremate import db as dbmod
-from hiremate.attempts import AttemptError, issue_attempt
-from hiremate.auth import AuthError, create_organization, create_user, password_problems
+from hiremate.attempts import issue_attempt
+from hiremate.auth import create_organization, create_user, password_problems
+from hiremate.errors import ConfigError, Refusal, UsageError
 from hiremate.ids import as_object_id
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
 from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.scope import Scope
-from hiremate.settings import ConfigError
-from hiremate.tasks import TaskError
 from hiremate.timeutil import iso
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
 PROGRESS_WIDTH = 30
-
-
-class UsageError(Exception):
-    """Bad input from the command line; the message says what to fix."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         args.command(args)
-    except (UsageError, ConfigError, AttemptError, AuthError, TaskError) as exc:
+    except (Refusal, ConfigError) as exc:  # bad input, or a configuration to fix: exit 2
         return _fail(EXIT_BAD_INPUT, str(exc))
     except dbmod.StoreUnavailable as exc:
         return _fail(EXIT_UNREACHABLE, str(exc))

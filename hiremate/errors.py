@@ -1,0 +1,197 @@
+"""Every exception HireMate raises on purpose, in one hierarchy:
+
+    HireMateError
+    ├── Refusal
+    │   ├── AuthError
+    │   │   └── LoginThrottled
+    │   ├── TaskError
+    │   │   ├── TaskValidationError (also ValueError)
+    │   │   └── TaskNotFound (also LookupError)
+    │   ├── AttemptError
+    │   │   ├── AttemptNotFound
+    │   │   ├── TokenAlreadyUsed
+    │   │   └── AttemptClosed
+    │   ├── FormProblems (also ValueError)
+    │   ├── ReportError (also ValueError)
+    │   ├── TicketError (also ValueError)
+    │   │   ├── TicketMalformed
+    │   │   ├── TicketForged
+    │   │   └── TicketExpired
+    │   └── UsageError
+    ├── ConfigError (also RuntimeError)
+    └── StoreUnavailable (also RuntimeError)
+
+A ``Refusal`` is the answer "no, because ..." to someone who asked for
+something: bad input, a rule of the domain, a lost race. Its ``str()`` is a
+message written for that person and safe to show as is (no ids of other
+organisations, no stack, no configuration): the recruiter app shows it as an
+error message (``recruiter.ui.refusals``), the CLI prints it and exits 2, the
+ingest server answers a ``TicketError`` with 401 and its message. Nothing
+else is shown that way: any other exception is a bug and keeps Streamlit's
+error page (and a log line).
+
+``ConfigError`` and ``StoreUnavailable`` are not refusals: the deployment
+is broken, and only its operator can fix it. The CLI and the servers report
+them at start; the app shows the "database does not answer" message for
+``StoreUnavailable`` (``recruiter.session.DATABASE_DOWN``) and its error
+page for a ``ConfigError``.
+
+The classes are defined here and re-exported by the modules that raise
+them (``hiremate.auth.AuthError``, ``hiremate.attempts.AttemptClosed``,
+``recruiter.assessment_forms.FormProblems`` ...), so either name works.
+A class also derived from ``ValueError`` or ``LookupError`` keeps that base
+for callers that catch it, but pages and the CLI catch ``Refusal``: a
+plain ``ValueError`` is never taken for a refusal. This module imports
+nothing from HireMate, so any module may import it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AttemptClosed",
+    "AttemptError",
+    "AttemptNotFound",
+    "AuthError",
+    "ConfigError",
+    "FormProblems",
+    "HireMateError",
+    "LoginThrottled",
+    "Refusal",
+    "ReportError",
+    "StoreUnavailable",
+    "TaskError",
+    "TaskNotFound",
+    "TaskValidationError",
+    "TicketError",
+    "TicketExpired",
+    "TicketForged",
+    "TicketMalformed",
+    "TokenAlreadyUsed",
+    "UsageError",
+]
+
+
+class HireMateError(Exception):
+    """The base of every exception HireMate raises on purpose."""
+
+
+class Refusal(HireMateError):
+    """A request refused for a reason its author can act on; ``str()`` is
+    the message to show them, as is."""
+
+
+# ---------------------------------------------------------------- accounts (hiremate.auth)
+
+
+class AuthError(Refusal):
+    """A refusal whose message is fit to show the user."""
+
+
+class LoginThrottled(AuthError):
+    """Too many failed logins lately for this account or this client."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        minutes = max(1, -(-retry_after_seconds // 60))
+        super().__init__(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        self.retry_after_seconds = retry_after_seconds
+
+
+# ---------------------------------------------------------------- tasks (hiremate.tasks)
+
+
+class TaskError(Refusal):
+    """A task operation failed; the message is meant for the recruiter."""
+
+
+class TaskValidationError(TaskError, ValueError):
+    """The task is invalid. ``problems`` lists one readable line per field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid task: " + "; ".join(problems))
+
+
+class TaskNotFound(TaskError, LookupError):
+    """No task with this id in the organisation."""
+
+
+# ---------------------------------------------------------------- attempts (hiremate.attempts)
+
+
+class AttemptError(Refusal):
+    """An attempt operation was refused; the message is meant for people."""
+
+    code = "attempt_error"
+
+
+class AttemptNotFound(AttemptError):
+    code = "not_found"
+
+
+class TokenAlreadyUsed(AttemptError):
+    """The link already started the attempt, was re-issued, or the session key is wrong."""
+
+    code = "token_already_used"
+
+
+class AttemptClosed(AttemptError):
+    """The attempt is completed, expired or locked."""
+
+    code = "attempt_closed"
+
+
+# ---------------------------------------------------------------- forms (recruiter.assessment_forms)
+
+
+class FormProblems(Refusal, ValueError):
+    """The form cannot be used as filled in; ``problems`` has one line per field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+# ---------------------------------------------------------------- reports (hiremate.reports)
+
+
+class ReportError(Refusal, ValueError):
+    """This report cannot be built for what was chosen (a comparison of
+    attempts that are not completed ones of the organisation, or have no
+    profile yet); the message says which."""
+
+
+# ---------------------------------------------------------------- live tickets (hiremate.live_tickets)
+
+
+class TicketError(Refusal, ValueError):
+    """The ticket does not grant access (401)."""
+
+
+class TicketMalformed(TicketError):
+    pass
+
+
+class TicketForged(TicketError):
+    pass
+
+
+class TicketExpired(TicketError):
+    pass
+
+
+# ---------------------------------------------------------------- command line (hiremate.ops.cli)
+
+
+class UsageError(Refusal):
+    """Bad input from the command line; the message says what to fix."""
+
+
+# ---------------------------------------------------------------- operations
+
+
+class ConfigError(HireMateError, RuntimeError):
+    """The configuration cannot work; the message says which variable to fix."""
+
+
+class StoreUnavailable(HireMateError, RuntimeError):
+    """The database does not answer; the message says where and what to do."""
