@@ -26,6 +26,7 @@ from pymongo.collection import Collection
 from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.csvsafe import CsvWriter
+from hiremate.errors import ReportError
 from hiremate.ids import as_object_id
 from hiremate.models import (
     PAYLOAD_MODELS,
@@ -708,13 +709,13 @@ def compare_frame(scope: Scope, attempt_ids: Sequence[str | ObjectId]) -> pd.Dat
     )
     missing = [str(oid) for oid in ids if oid not in attempts]
     if missing:
-        raise ValueError(f"not a completed attempt of your organisation: {', '.join(missing)}")
+        raise ReportError(f"not a completed attempt of your organisation: {', '.join(missing)}")
     # Reached only through attempts found in scope above.
     metrics = _lookup(scope.collection(dbmod.METRICS), {}, "attempt_id", ids)
     profiles = _lookup(scope.collection(dbmod.PROFILES), {}, "attempt_id", ids)
     not_computed = [str(oid) for oid in ids if oid not in metrics or oid not in profiles]
     if not_computed:
-        raise ValueError(f"no computed profile yet for: {', '.join(not_computed)}")
+        raise ReportError(f"no computed profile yet for: {', '.join(not_computed)}")
     columns = _column_names([attempts[oid] for oid in ids])
     data = {
         column: _compare_values(
@@ -732,11 +733,11 @@ def _distinct_ids(attempt_ids: Sequence[str | ObjectId]) -> list[ObjectId]:
     for value in attempt_ids:
         oid = as_object_id(value)
         if oid is None:
-            raise ValueError(f"not an attempt id: {value!r}")
+            raise ReportError(f"not an attempt id: {value!r}")
         if oid not in ids:
             ids.append(oid)
     if not MIN_COMPARED <= len(ids) <= MAX_COMPARED:
-        raise ValueError(f"choose {MIN_COMPARED} to {MAX_COMPARED} different candidates to compare (got {len(ids)})")
+        raise ReportError(f"choose {MIN_COMPARED} to {MAX_COMPARED} different candidates to compare (got {len(ids)})")
     return ids
 
 
@@ -1012,7 +1013,7 @@ def _scoped_attempt(scope: Scope, attempt_id: str | ObjectId) -> dict[str, Any]:
     if oid is not None:
         attempt = scope.collection(dbmod.ATTEMPTS).find_one(scope.where({"_id": oid}), {"candidate_info": 1})
     if attempt is None:
-        raise ValueError(f"no attempt {attempt_id} in your organisation")
+        raise ReportError(f"no attempt {attempt_id} in your organisation")
     return attempt
 
 
