@@ -17,8 +17,6 @@ Chromium with streamlit 1.67), and breaks AppTest reruns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from hiremate import auth
 from hiremate.models import Role, User
-from recruiter import session
+from recruiter import session, ui
 
 ROOT = Path(__file__).parent
 
@@ -89,7 +87,7 @@ def _login_form() -> None:
         password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
     if submitted:
-        with _auth_errors_shown():
+        with ui.refusals(as_written=True):
             user = auth.authenticate(session.database(), email, password, client_key=session.client_key())
             session.log_in(user)
 
@@ -113,7 +111,7 @@ def _register_form(*, with_invitation: bool) -> None:
         label = "Join" if with_invitation else "Create organisation"
         submitted = st.form_submit_button(label, type="primary", key=f"{prefix}_submit")
     if submitted:
-        with _auth_errors_shown():
+        with ui.refusals(as_written=True):
             user = auth.register(
                 session.database(),
                 email=email,
@@ -123,17 +121,6 @@ def _register_form(*, with_invitation: bool) -> None:
                 invitation_token=token if with_invitation else None,
             )
             session.log_in(user)
-
-
-@contextmanager
-def _auth_errors_shown() -> Iterator[None]:
-    """Refusals and database failures become messages, never tracebacks."""
-    try:
-        yield
-    except auth.AuthError as error:
-        st.error(str(error))
-    except session.DATABASE_DOWN:
-        st.error(session.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
 
 
 # ---------------------------------------------------------------- logged in

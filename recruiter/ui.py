@@ -24,19 +24,15 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from hiremate import reports
-from hiremate.attempts import AttemptError
-from hiremate.auth import AuthError
+from hiremate.errors import FormProblems, Refusal, TaskValidationError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
-from hiremate.tasks import TaskError, TaskValidationError
 from hiremate.timeutil import utcnow
 from recruiter import session, task_forms
-from recruiter.assessment_forms import FormProblems
 
 ROOT = Path(__file__).resolve().parent.parent  # where app.py and app_pages/ live
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
 FlashKind = Literal["success", "info", "warning", "error"]
-REFUSALS: tuple[type[Exception], ...] = (AuthError, TaskError, AttemptError, FormProblems)
 
 _log = logging.getLogger(__name__)
 
@@ -247,17 +243,28 @@ def sentence(text: str) -> str:
 
 
 @contextmanager
-def refusals(container: DeltaGenerator | None = None) -> Iterator[None]:
-    """Run a recruiter's action; a refusal (invalid input, a lost race, a
-    database that does not answer) becomes an error message in ``container``
-    (default: here) and the rest of the ``with`` block is skipped."""
+def refusals(container: DeltaGenerator | None = None, *, as_written: bool = False) -> Iterator[None]:
+    """Run a user's action; a ``Refusal`` (invalid input, a rule of the
+    domain, a lost race) or a database that does not answer becomes an error
+    message in ``container`` (default: here) and the rest of the ``with``
+    block is skipped. Nothing else is caught: any other exception, a
+    ``ValueError`` included, is a bug and gets Streamlit's error page and
+    log line, never a polite message.
+
+    A refusal with ``problems`` (a form) is a list; any other is its message
+    as a sentence with an icon, or exactly as written and without an icon
+    when ``as_written`` (the login forms, whose messages are finished
+    sentences). Every message is escaped: typed names stay literal."""
     target: Any = container if container is not None else st
     try:
         yield
     except (TaskValidationError, FormProblems) as error:
         target.error(problems_markdown(error.problems), icon=":material/error:")
-    except REFUSALS as error:
-        target.error(session.escape_markdown(sentence(str(error))), icon=":material/block:")
+    except Refusal as error:
+        if as_written:
+            target.error(session.escape_markdown(str(error)))
+        else:
+            target.error(session.escape_markdown(sentence(str(error))), icon=":material/block:")
     except session.DATABASE_DOWN as error:
         _log.warning("database unavailable: %s", error)
         target.error(session.DATABASE_DOWN_MESSAGE, icon=":material/cloud_off:")
