@@ -87,12 +87,8 @@ query = {
     "risk_orientation": risk or None,
 }
 guessed_skip = (max(1, int(st.session_state.get(PAGE_KEY) or 1)) - 1) * page_size
-try:
-    with session.database_guard():
-        frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size, counts=counts)
-except ValueError as error:
-    st.error(str(error))
-    st.stop()
+with session.database_guard():  # every filter comes from a closed list: nothing to refuse
+    frame, total = reports.candidates_page(scope, **query, skip=guessed_skip, limit=page_size, counts=counts)
 
 if total == 0:
     if filtered:

@@ -13,7 +13,7 @@ import streamlit as st
 from hiremate import attempts, reports
 from hiremate.models import AttemptStatus
 from hiremate.reports import MAX_COMPARED, MIN_COMPARED, RADAR_ROWS
-from recruiter import charts, session
+from recruiter import charts, session, ui
 from recruiter.task_forms import humanize
 
 SELECTION_KEY = "compare_selection"
@@ -119,11 +119,10 @@ if len(chosen) < MIN_COMPARED:
         st.info(f"Choose {MIN_COMPARED} to {MAX_COMPARED} candidates to see them side by side.")
     st.stop()
 
-try:
-    with session.database_guard():
-        frame = reports.compare_frame(scope, chosen)
-except ValueError as error:
-    st.error(str(error))
+frame = None
+with ui.refusals():  # e.g. a shared link names a completed attempt whose profile is not computed yet
+    frame = reports.compare_frame(scope, chosen)
+if frame is None:
     st.stop()
 
 st.dataframe(_display(frame), width="stretch", height=min(36 * (len(frame) + 1) + 4, 1200), key="compare_table")

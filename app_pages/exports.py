@@ -79,18 +79,14 @@ for kind, (title, description, build) in EXPORTS.items():
         st.markdown(f"**{title}**")
         st.caption(description)
         if st.button("Prepare file", key=f"exports_prepare_{kind}", icon=":material/build:"):
-            try:
-                with session.database_guard(), st.spinner("Building the file…"):
-                    data = build(scope, **filters)
-            except ValueError as error:
-                st.error(str(error))
-            else:
-                prepared[kind] = {
-                    "filters": dict(filters),
-                    "data": data,
-                    "rows": _data_rows(data),
-                    "file_name": _file_name(kind, filters),
-                }
+            with session.database_guard(), st.spinner("Building the file…"):
+                data = build(scope, **filters)  # any filters make a file (dates in order: checked above)
+            prepared[kind] = {
+                "filters": dict(filters),
+                "data": data,
+                "rows": _data_rows(data),
+                "file_name": _file_name(kind, filters),
+            }
         ready = prepared.get(kind)
         if ready is None:
             continue
