@@ -10,7 +10,6 @@ import streamlit as st
 
 from hiremate import reports
 from hiremate.models import AttemptStatus, RiskOrientationLabel, ThinkingStyle
-from hiremate.reports import COLUMN_LABELS
 from recruiter import session, ui
 from recruiter.task_forms import humanize
 
@@ -120,8 +119,8 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     column_config={
-        COLUMN_LABELS["issued_at"]: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        COLUMN_LABELS["completed_at"]: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        reports.column_label("issued_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        reports.column_label("completed_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     },
 )
 st.caption("Select a row to open the candidate's profile.")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from hiremate import attempts, live_tickets
 from hiremate.models import TaskAttempt
-from hiremate.reports import COLUMN_LABELS
+from hiremate.reports import column_label
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
 from recruiter import live_panel, session, ui
@@ -140,7 +140,7 @@ def _render_panel(current: TaskAttempt) -> bool:
             live_panel.lines_table(view.lines),
             hide_index=True,
             width="stretch",
-            column_config={COLUMN_LABELS["candidate_text"]: st.column_config.TextColumn(width="large")},
+            column_config={column_label("candidate_text"): st.column_config.TextColumn(width="large")},
         )
     return view.is_final
 

@@ -7,7 +7,6 @@ import streamlit as st
 
 from hiremate import attempts, profiles, reports
 from hiremate.models import AttemptStatus
-from hiremate.reports import COLUMN_LABELS
 from recruiter import charts, session, ui
 from recruiter.task_forms import humanize
 
@@ -242,7 +241,7 @@ else:
         hide_index=True,
         width="stretch",
         key="profile_timeline",
-        column_config={COLUMN_LABELS["candidate_text"]: st.column_config.TextColumn(width="large")},
+        column_config={reports.column_label("candidate_text"): st.column_config.TextColumn(width="large")},
     )
 
 # ---------------------------------------------------------------- actions

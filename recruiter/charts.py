@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hiremate.reports import COLUMN_LABELS, RADAR_ROWS
+from hiremate.reports import RADAR_ROWS, column_label
 
 ACTIVE_COLOUR = "#3B6EA5"
 HESITATION_COLOUR = "#B8C4D6"
@@ -142,7 +142,7 @@ def compare_radar_chart(compare: pd.DataFrame) -> go.Figure:
     title = "Behaviour patterns (0 to 1)"
     if compare.empty:
         return _empty(title, "No candidates to compare")
-    axes = [COLUMN_LABELS[row] for row in RADAR_ROWS]
+    axes = [column_label(row) for row in RADAR_ROWS]
     figure = go.Figure()
     for index, candidate in enumerate(compare.columns):
         values = [float(compare.at[row, candidate]) for row in RADAR_ROWS]
@@ -180,7 +180,7 @@ def compare_bars_chart(compare: pd.DataFrame) -> go.Figure:
             figure.add_trace(
                 go.Bar(
                     name=str(candidate),
-                    x=[COLUMN_LABELS[row] for row in rows],
+                    x=[column_label(row) for row in rows],
                     y=[float(compare.at[row, candidate]) for row in rows],
                     marker_color=colour,
                     legendgroup=str(candidate),

@@ -27,7 +27,7 @@ from hiremate import db as dbmod
 from hiremate.ids import as_object_id
 from hiremate.metrics import IDLE_THRESHOLD_MS
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType, TaskAttempt
-from hiremate.reports import ATTEMPT_ROW_PROJECTION, COLUMN_LABELS, AttemptSummary, attempt_summary, timeline_frame
+from hiremate.reports import ATTEMPT_ROW_PROJECTION, AttemptSummary, attempt_summary, column_label, timeline_frame
 from hiremate.scope import Scope
 
 MAX_LINES = 200  # event lines kept for the stream (older ones are dropped)
@@ -316,12 +316,12 @@ def lines_table(lines: tuple[EventLine, ...]) -> list[dict[str, Any]]:
     """The stream's rows, for a table (column names are the shown words)."""
     return [
         {
-            COLUMN_LABELS["sequence_number"]: line.sequence_number,
+            column_label("sequence_number"): line.sequence_number,
             "Time (UTC)": line.at.strftime("%H:%M:%S"),
             "Task": line.task_number or None,
-            COLUMN_LABELS["event_type"]: line.event_type,
-            COLUMN_LABELS["description"]: line.description,
-            COLUMN_LABELS["candidate_text"]: line.candidate_text,
+            column_label("event_type"): line.event_type,
+            column_label("description"): line.description,
+            column_label("candidate_text"): line.candidate_text,
         }
         for line in lines
     ]

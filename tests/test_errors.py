@@ -103,7 +103,6 @@ def test_the_drawing_is_parsed_as_a_tree():
         (settings, ["ConfigError"]),
         (dbmod, ["StoreUnavailable"]),
         (cli, ["UsageError"]),
-        (reports, ["ReportError"]),
     ],
 )
 def test_the_old_names_are_the_same_classes(module, names):

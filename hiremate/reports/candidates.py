@@ -1,0 +1,309 @@
+"""The candidates list (one page at a time, with its total), the
+organisation's counts and positions, and the attempt summaries that pickers
+and a candidate's history list."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from bson import ObjectId
+
+from hiremate import attempt_counts
+from hiremate import db as dbmod
+from hiremate.models import AttemptStatus
+from hiremate.reports._common import _NEWEST_COMPLETED, _get, _lookup
+from hiremate.reports.columns import _PROFILE_LABELS, CANDIDATE_COLUMNS
+from hiremate.scope import Scope
+from hiremate.windowed import newest_first
+
+MAX_PAGE_SIZE = 200
+MAX_ATTEMPTS_PER_EMAIL = 200
+
+_NEWEST_ISSUED = [("created_at", -1), ("_id", -1)]
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """One attempt as a picker or a candidate's history lists it."""
+
+    attempt_id: str
+    candidate_name: str
+    candidate_email: str
+    position: str
+    status: str
+    issued_at: datetime | None
+    completed_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        when = self.completed_at or self.issued_at
+        parts = [self.candidate_name, self.position, when.strftime("%Y-%m-%d") if when else ""]
+        return " · ".join(part for part in parts if part)
+
+
+def _contains(text: str) -> dict[str, str]:
+    """A case-insensitive substring match; the user's text is never a pattern."""
+    return {"$regex": re.escape(text.strip()), "$options": "i"}
+
+
+def _label_value(enum: type[StrEnum], value: str | None, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value).value
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"unknown {what} {value!r}; expected one of: {allowed}") from None
+
+
+# ---------------------------------------------------------------- candidates list
+
+# The attempt fields a list row or an ``attempt_summary`` reads.
+ATTEMPT_ROW_PROJECTION = {
+    "candidate_info.name": 1,
+    "candidate_info.email": 1,
+    "candidate_info.position": 1,
+    "status": 1,
+    "created_at": 1,
+    "completed_at": 1,
+}
+_PROFILE_ROW_PROJECTION = {
+    "attempt_id": 1,
+    "candidate_name": 1,
+    "candidate_email": 1,
+    "position": 1,
+    "attempt_status": 1,
+    "completed_at": 1,
+    **{path: 1 for path, _ in _PROFILE_LABELS.values()},
+}
+
+
+def candidates_page(
+    scope: Scope,
+    *,
+    search: str | None = None,
+    position: str | None = None,
+    status: str | None = None,
+    thinking_style: str | None = None,
+    risk_orientation: str | None = None,
+    skip: int = 0,
+    limit: int = 25,
+    counts: CandidateCounts | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the candidates list and the number of rows matching.
+
+    One row per attempt (``CANDIDATE_COLUMNS``), with its profile's labels
+    (empty until the attempt has a profile). Without a label filter the
+    list is every attempt, newest issued first; with one, only attempts with
+    a matching profile can match, so the list is read from ``skill_profiles``,
+    newest completion first. ``search`` matches name or email, any case.
+    ``counts`` (from ``candidate_counts``, read in the same run) gives the
+    number of rows without another count when the only filters are position
+    and status. Raises ValueError for an unknown status or label.
+    """
+    if skip < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"skip must be >= 0 and limit between 1 and {MAX_PAGE_SIZE}")
+    status = _label_value(AttemptStatus, status, "status")
+    labels = _label_filters(thinking_style=thinking_style, risk_orientation=risk_orientation)
+    search = (search or "").strip() or None
+    position = position or None
+    if labels:
+        rows, total = _page_from_profiles(scope, labels, search, position, status, skip, limit)
+    else:
+        rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts)
+    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS), total
+
+
+def _label_filters(**chosen: str | None) -> dict[str, str]:
+    """Profile path -> label to match, for each label chosen (by column name)."""
+    filters = {}
+    for column, value in chosen.items():
+        path, enum = _PROFILE_LABELS[column]
+        label = _label_value(enum, value, column.replace("_", " "))
+        if label is not None:
+            filters[path] = label
+    return filters
+
+
+# Where an attempt and a profile (which repeats the candidate's fields) keep
+# the candidate's name, email and position, and the attempt's status.
+_ATTEMPT_FIELDS = ("candidate_info.name", "candidate_info.email", "candidate_info.position", "status")
+_PROFILE_FIELDS = ("candidate_name", "candidate_email", "position", "attempt_status")
+
+
+def _candidate_filter(
+    fields: tuple[str, str, str, str], search: str | None, position: str | None, status: str | None
+) -> dict[str, Any]:
+    """Match ``search`` in the name or email (any case), and the position and
+    status when given, at the paths ``fields`` names."""
+    name, email, position_path, status_path = fields
+    query: dict[str, Any] = {}
+    if search and search.strip():
+        query["$or"] = [{name: _contains(search)}, {email: _contains(search)}]
+    if position:
+        query[position_path] = position
+    if status:
+        query[status_path] = status
+    return query
+
+
+def _page_from_attempts(
+    scope: Scope,
+    search: str | None,
+    position: str | None,
+    status: str | None,
+    skip: int,
+    limit: int,
+    counts: CandidateCounts | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    query = scope.where(_candidate_filter(_ATTEMPT_FIELDS, search, position, status))
+    attempts = scope.collection(dbmod.ATTEMPTS)
+    if counts is not None and not search:
+        total = counts.total(position=position, status=status)
+    else:
+        total = attempts.count_documents(query)
+    if position and status:  # no index serves both with a range of created_at: one read, not one per window
+        page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
+    else:
+        page = newest_first(attempts, query, "created_at", projection=ATTEMPT_ROW_PROJECTION, skip=skip, limit=limit)
+    profiles = _profiles_for(scope, [doc["_id"] for doc in page])
+    return [_candidate_row(doc, profiles.get(doc["_id"])) for doc in page], total
+
+
+def _page_from_profiles(
+    scope: Scope,
+    labels: dict[str, str],
+    search: str | None,
+    position: str | None,
+    status: str | None,
+    skip: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    query = scope.where({**labels, **_candidate_filter(_PROFILE_FIELDS, search, position, status)})
+    profiles = scope.collection(dbmod.PROFILES)
+    total = profiles.count_documents(query)
+    page = list(profiles.find(query, _PROFILE_ROW_PROJECTION).sort(_NEWEST_COMPLETED).skip(skip).limit(limit))
+    attempts = _attempts_for(scope, [doc["attempt_id"] for doc in page])
+    return [_candidate_row(attempts.get(doc["attempt_id"]), doc) for doc in page], total
+
+
+def _profiles_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    return _lookup(scope.collection(dbmod.PROFILES), scope.where(), "attempt_id", attempt_ids, _PROFILE_ROW_PROJECTION)
+
+
+def _attempts_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    return _lookup(scope.collection(dbmod.ATTEMPTS), scope.where(), "_id", attempt_ids, ATTEMPT_ROW_PROJECTION)
+
+
+def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | None) -> dict[str, Any]:
+    """A list row; the profile's copies of the candidate fields stand in for
+    an attempt that is gone (erased since the page was read)."""
+    attempt_id = attempt["_id"] if attempt else _get(profile, "attempt_id")
+    row = {
+        "attempt_id": str(attempt_id),
+        "candidate_name": _get(attempt, "candidate_info.name") or _get(profile, "candidate_name"),
+        "candidate_email": _get(attempt, "candidate_info.email") or _get(profile, "candidate_email"),
+        "position": _get(attempt, "candidate_info.position") or _get(profile, "position") or "",
+        "status": _get(attempt, "status") or _get(profile, "attempt_status"),
+        "issued_at": _get(attempt, "created_at"),
+        "completed_at": _get(attempt, "completed_at") or _get(profile, "completed_at"),
+    }
+    for column, (path, _) in _PROFILE_LABELS.items():
+        row[column] = _get(profile, path)
+    return row
+
+
+@dataclass(frozen=True)
+class CandidateCounts:
+    """The organisation's attempts counted by (position, status), read from
+    the counters: the position filter's choices and the candidates list's
+    totals."""
+
+    by_position_status: dict[tuple[Any, Any], int]
+
+    @property
+    def positions(self) -> list[str]:
+        """What ``positions`` returns."""
+        return sorted({p for p, _ in self.by_position_status if isinstance(p, str) and p})
+
+    def total(self, *, position: str | None = None, status: str | None = None) -> int:
+        """What ``count_documents`` gives for these filters (no search)."""
+        return sum(
+            n
+            for (p, s), n in self.by_position_status.items()
+            if (not position or p == position) and (not status or s == status)
+        )
+
+
+def candidate_counts(scope: Scope) -> CandidateCounts:
+    """The organisation's attempts by position and status, from its counter
+    documents (``hiremate.attempt_counts``): a few small documents, however
+    many attempts there are."""
+    return CandidateCounts(attempt_counts.by_position_status(scope.db, scope.organization_id))
+
+
+def positions(scope: Scope) -> list[str]:
+    """Every position the organisation has issued assessments for, sorted
+    (from the counters, as ``candidate_counts``)."""
+    return candidate_counts(scope).positions
+
+
+def attempts_for_email(scope: Scope, email: str) -> list[AttemptSummary]:
+    """A candidate's attempts, newest issued first (at most 200)."""
+    email = email.strip()
+    if not email:
+        return []
+    # Exact matches keep the email index useful; the lower-cased variant
+    # finds addresses stored normalised when the link was typed otherwise.
+    query = scope.where({"candidate_info.email": {"$in": sorted({email, email.lower()})}})
+    cursor = (
+        scope.collection(dbmod.ATTEMPTS)
+        .find(query, ATTEMPT_ROW_PROJECTION)
+        .sort(_NEWEST_ISSUED)
+        .limit(MAX_ATTEMPTS_PER_EMAIL)
+    )
+    return [attempt_summary(doc) for doc in cursor]
+
+
+def attempt_summary(attempt: dict[str, Any]) -> AttemptSummary:
+    """An attempt document (or its ``ATTEMPT_ROW_PROJECTION``) as a picker shows it."""
+    return AttemptSummary(
+        attempt_id=str(attempt["_id"]),
+        candidate_name=_get(attempt, "candidate_info.name") or "",
+        candidate_email=_get(attempt, "candidate_info.email") or "",
+        position=_get(attempt, "candidate_info.position") or "",
+        status=attempt.get("status") or "",
+        issued_at=attempt.get("created_at"),
+        completed_at=attempt.get("completed_at"),
+    )
+
+
+def completed_candidates(scope: Scope, *, search: str | None = None, limit: int = 200) -> list[AttemptSummary]:
+    """Completed attempts with a profile, newest completion first: the
+    choices of the compare picker."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    query = _candidate_filter(_PROFILE_FIELDS, search, None, AttemptStatus.COMPLETED.value)
+    cursor = newest_first(
+        scope.collection(dbmod.PROFILES),
+        scope.where(query),
+        "completed_at",
+        projection=_PROFILE_ROW_PROJECTION,
+        limit=limit,
+    )
+    return [
+        AttemptSummary(
+            attempt_id=str(doc["attempt_id"]),
+            candidate_name=doc.get("candidate_name") or "",
+            candidate_email=doc.get("candidate_email") or "",
+            position=doc.get("position") or "",
+            status=doc.get("attempt_status") or "",
+            issued_at=None,
+            completed_at=doc.get("completed_at"),
+        )
+        for doc in cursor
+    ]
