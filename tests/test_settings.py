@@ -1,16 +1,20 @@
-"""hiremate.settings: every HIREMATE_* variable, its default and its parsing.
+"""hiremate.settings: every HIREMATE_* variable, its default, its parsing and
+the .env.example rendered from the one declaration.
 
 tests/conftest.py removes ambient HIREMATE_* variables before each test."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
 import pytest
 
 from hiremate import settings as settingsmod
-from hiremate.settings import ConfigError, IngestLimits, Settings, env_name, get_settings, load_settings
+from hiremate.settings import ConfigError, IngestLimits, Settings, env_example, env_name, get_settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The contract (ARCHITECTURE.md's configuration table and .env.example):
 # variable -> (field, default). None: unset by default.
@@ -215,3 +219,32 @@ def test_the_local_secret_is_generated_once_into_the_data_dir(tmp_path):
     assert len(first) >= 48
     settingsmod._resolve_secret.cache_clear()
     assert Settings(data_dir=tmp_path).secret == first
+
+
+# ---------------------------------------------------------------- .env.example
+
+
+def test_committed_env_example_is_the_rendering():
+    committed = (ROOT / ".env.example").read_text()
+    assert committed == env_example(), (
+        ".env.example differs from hiremate/settings.py: run `python -m hiremate env-example > .env.example`"
+    )
+
+
+def test_env_example_shows_each_variable_once_with_its_meaning():
+    example = env_example()
+    for field, info in Settings.model_fields.items():
+        name = env_name(field)
+        assert len(re.findall(rf"^(# )?{name}=", example, flags=re.MULTILINE)) == 1, name
+        assert info.description, f"{name} has no description"
+        assert info.description.split()[0] in example
+
+
+def test_the_values_env_example_shows_are_the_defaults(monkeypatch):
+    defaults = load_settings()
+    assigned = re.findall(r"^(HIREMATE_[A-Z_]+)=(.*)$", env_example(), flags=re.MULTILINE)
+    declared = {env_name(field) for field, info in Settings.model_fields.items() if info.default is not None}
+    assert {name for name, _ in assigned} == declared
+    for name, value in assigned:
+        monkeypatch.setenv(name, value)
+    assert load_settings() == defaults
