@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from ingest_server.server import IngestServer, freeze_startup_heap
 
 
 async def main(port: int, stats: Path) -> None:
-    settings = dataclasses.replace(load_settings(), ingest_port=port, ingest_host="127.0.0.1")
+    settings = load_settings().model_copy(update={"ingest_port": port, "ingest_host": "127.0.0.1"})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

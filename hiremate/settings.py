@@ -1,79 +1,205 @@
-"""Configuration from HIREMATE_* environment variables.
+"""Configuration from HIREMATE_* environment variables, each declared once.
 
 The variable names in ARCHITECTURE.md's configuration table are a contract;
 everything else here has a sane local default.
+
+Every variable is one ``Field`` below: its type, its default and its meaning.
+From that one declaration come the reading of the environment, the type
+conversion, the errors (which name the variable) and ``.env.example``
+(:func:`env_example`, printed by ``python -m hiremate env-example``; a test
+fails when the committed file differs). Before, each default was written three
+times (a dataclass field, ``load_settings()`` and ``.env.example``) and they
+could drift apart.
+
+Why pydantic-settings rather than hand-written parsing: pydantic is already
+HireMate's model layer, so this adds one small package by the same authors, not
+a new way of thinking; a ``BaseSettings`` class reads prefixed variables,
+converts them to the annotated types and reports a bad value with its field,
+which :class:`Settings` turns into a :class:`ConfigError` naming the variable.
+Hand-written, each of those is a helper per type plus a line per variable in a
+loader (the code this replaces), and the documentation stays a separate copy.
+
+``Settings()`` reads the environment; keywords override it
+(``Settings(mongodb_uri=..., secret_from_env=...)``). An empty or blank value
+counts as unset. HIREMATE_* variables that are not declared here are ignored,
+as they always were: other modules read a few of their own
+(``HIREMATE_COOKIE_ROUTES``) and so do the tests (``HIREMATE_REQUIRE_CHROMIUM``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+import textwrap
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HIREMATE_"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 from hiremate.errors import ConfigError
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+def _parse_bool(value: Any) -> Any:
+    """1/true/yes/on and 0/false/no/off, in any case; nothing else."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise ValueError("must be true or false (1/0, yes/no, on/off)")
+    return value
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+EnvBool = Annotated[bool, BeforeValidator(_parse_bool)]
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+class IngestLimits(BaseModel):
+    """The configurable limits of PROTOCOL.md (each also a setting)."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    max_frame_bytes: int = Field(
+        64 * 1024, description="Largest WebSocket frame in bytes; larger ones close the socket with 1009."
+    )
+    max_batch_events: int = Field(500, description="Most events in one batch message.")
+    max_batch_bytes: int = Field(48 * 1024, description="Largest batch message in bytes.")
+    events_per_second: float = Field(
+        50.0,
+        validation_alias="HIREMATE_RATE_EVENTS_PER_SECOND",
+        description="Sustained events a second per attempt.",
+    )
+    event_burst: int = Field(
+        200,
+        validation_alias="HIREMATE_RATE_BURST",
+        description="Burst of events per attempt above the sustained rate.",
+    )
+    connections_per_minute: int = Field(30, description="New connections a minute per client address.")
+    ping_interval_seconds: float = Field(20.0, description="Seconds between keep-alive pings.")
+    peer_timeout_seconds: float = Field(60.0, description="Seconds of silence before a peer is dropped.")
+    live_queue_size: int = Field(
+        1000, description="Messages queued for one live subscriber before it is closed with 4408."
+    )
+    group_commit_ms: float = Field(
+        0.0,
+        description=(
+            "Milliseconds the ingest writer waits for more events before writing a group. "
+            "0: a group is what queued while the previous one was being written (measured best "
+            "for both latency and throughput on the embedded store; see bench/README.md)."
+        ),
+    )
 
 
-@dataclass(frozen=True)
-class IngestLimits:
-    """The configurable limits of PROTOCOL.md."""
+class Settings(BaseSettings, IngestLimits):
+    """Every HireMate setting; the limits are also grouped as ``limits``."""
 
-    max_frame_bytes: int = 64 * 1024
-    max_batch_events: int = 500
-    max_batch_bytes: int = 48 * 1024
-    events_per_second: float = 50.0
-    event_burst: int = 200
-    connections_per_minute: int = 30
-    ping_interval_seconds: float = 20.0
-    peer_timeout_seconds: float = 60.0
-    live_queue_size: int = 1000
-    group_commit_ms: float = 0.0
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
+    mongodb_uri: str | None = Field(
+        None,
+        description="A MongoDB connection string (MongoDB 7+, a replica set); unset: the embedded store.",
+        examples=["mongodb+srv://user:password@cluster.example.net/"],
+    )
+    db_name: str = Field("hiremate", description="Database name.")
+    data_dir: Path = Field(
+        "./data",  # shown as written in .env.example; _resolve_data_dir makes it a Path
+        validate_default=True,
+        description="Embedded store files, the generated local secret and lock files.",
+    )
+    embedded_port: int = Field(27018, description="Port of the embedded store (only without HIREMATE_MONGODB_URI).")
+    embedded_sync_on_commit: EnvBool = Field(
+        True, description="Embedded store fsyncs every commit, so an acknowledged event survives a crash."
+    )
+    secret_from_env: str | None = Field(
+        None,
+        validation_alias="HIREMATE_SECRET",
+        repr=False,
+        description=(
+            "Signs sessions, live tickets and IP hashes; required with HIREMATE_MONGODB_URI, "
+            "the same in every process. Unset locally: generated into HIREMATE_DATA_DIR/secret."
+        ),
+        examples=["change-me-to-a-long-random-string"],
+    )
+    ingest_host: str = Field("127.0.0.1", description="Interface the ingest server listens on.")
+    ingest_port: int = Field(
+        8765, description="Port of the ingest server (candidate page, candidate and live sockets, /healthz)."
+    )
+    public_url: str = Field(
+        None,  # unset: _public_url derives it from ingest_port
+        validate_default=True,
+        description="Base of candidate links; unset: http://localhost:<HIREMATE_INGEST_PORT>.",
+        examples=["https://assess.example.com"],
+    )
+    trust_proxy: EnvBool = Field(
+        False,
+        description=(
+            "Take the client address from X-Forwarded-For, and HTTPS from X-Forwarded-Proto "
+            "(only behind a trusted proxy)."
+        ),
+    )
+    app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
+    session_days: int = Field(7, description="Days a recruiter stays signed in.")
+    token_expiry_days: int = Field(
+        7, description="Days an assessment link stays valid unless issued with another expiry."
+    )
 
-@dataclass(frozen=True)
-class Settings:
-    mongodb_uri: str | None = None
-    db_name: str = "hiremate"
-    data_dir: Path = Path("./data")
-    secret_from_env: str | None = None
-    ingest_host: str = "127.0.0.1"
-    ingest_port: int = 8765
-    app_port: int = 8501
-    public_url: str = "http://localhost:8765"
-    embedded_port: int = 27018
-    embedded_sync_on_commit: bool = True
-    token_expiry_days: int = 7
-    session_days: int = 7
-    trust_proxy: bool = False
-    limits: IngestLimits = field(default_factory=IngestLimits)
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+        if self.mongodb_uri and not self.secret_from_env:
+            raise ConfigError(
+                "HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set: "
+                "every process of a deployment must sign with the same secret"
+            )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
+        return data
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            port = info.data.get("ingest_port", cls.model_fields["ingest_port"].default)
+            return f"http://localhost:{port}"
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @property
+    def limits(self) -> IngestLimits:
+        """The ingest limits as one value (what the ingest server takes)."""
+        return IngestLimits.model_construct(**{name: getattr(self, name) for name in IngestLimits.model_fields})
 
     @property
     def uses_embedded_store(self) -> bool:
@@ -91,50 +217,95 @@ class Settings:
         return _resolve_secret(self.secret_from_env, self.data_dir, self.uses_embedded_store)
 
 
+def env_name(field: str) -> str:
+    """The environment variable of a Settings field."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+def _explain(exc: ValidationError) -> str:
+    """One sentence per bad value, naming the variable to fix."""
+    names = {field: env_name(field) for field in Settings.model_fields}
+    names |= {variable: variable for variable in names.values()}
+    sentences = []
+    for error in exc.errors():
+        where = str(error["loc"][0]) if error["loc"] else ""
+        name = names.get(where, where)
+        got = error.get("input")
+        kind = error["type"]
+        if kind.startswith("int_"):
+            sentences.append(f"{name} must be a whole number, got {got!r}")
+        elif kind.startswith("float_"):
+            sentences.append(f"{name} must be a number, got {got!r}")
+        elif kind == "value_error":
+            sentences.append(f"{name} {error['ctx']['error']}, got {got!r}")
+        else:
+            sentences.append(f"{name}: {error['msg']}, got {got!r}")
+    return "; ".join(sentences)
+
+
 def load_settings() -> Settings:
     """Read the environment now (tests build their own Settings this way)."""
-    uri = os.environ.get("HIREMATE_MONGODB_URI") or None
-    secret = os.environ.get("HIREMATE_SECRET") or None
-    if uri and not secret:
-        raise ConfigError(
-            "HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set: "
-            "every process of a deployment must sign with the same secret"
-        )
-    limits = IngestLimits(
-        max_frame_bytes=_env_int("HIREMATE_MAX_FRAME_BYTES", 64 * 1024),
-        max_batch_events=_env_int("HIREMATE_MAX_BATCH_EVENTS", 500),
-        max_batch_bytes=_env_int("HIREMATE_MAX_BATCH_BYTES", 48 * 1024),
-        events_per_second=_env_float("HIREMATE_RATE_EVENTS_PER_SECOND", 50.0),
-        event_burst=_env_int("HIREMATE_RATE_BURST", 200),
-        connections_per_minute=_env_int("HIREMATE_CONNECTIONS_PER_MINUTE", 30),
-        ping_interval_seconds=_env_float("HIREMATE_PING_INTERVAL_SECONDS", 20.0),
-        peer_timeout_seconds=_env_float("HIREMATE_PEER_TIMEOUT_SECONDS", 60.0),
-        live_queue_size=_env_int("HIREMATE_LIVE_QUEUE_SIZE", 1000),
-        group_commit_ms=_env_float("HIREMATE_GROUP_COMMIT_MS", 0.0),
-    )
-    port = _env_int("HIREMATE_INGEST_PORT", 8765)
-    return Settings(
-        mongodb_uri=uri,
-        db_name=os.environ.get("HIREMATE_DB_NAME") or "hiremate",
-        data_dir=Path(os.environ.get("HIREMATE_DATA_DIR") or "./data").resolve(),
-        secret_from_env=secret,
-        ingest_host=os.environ.get("HIREMATE_INGEST_HOST") or "127.0.0.1",
-        ingest_port=port,
-        app_port=_env_int("HIREMATE_APP_PORT", 8501),
-        public_url=(os.environ.get("HIREMATE_PUBLIC_URL") or f"http://localhost:{port}").rstrip("/"),
-        embedded_port=_env_int("HIREMATE_EMBEDDED_PORT", 27018),
-        embedded_sync_on_commit=_env_bool("HIREMATE_EMBEDDED_SYNC_ON_COMMIT", True),
-        token_expiry_days=_env_int("HIREMATE_TOKEN_EXPIRY_DAYS", 7),
-        session_days=_env_int("HIREMATE_SESSION_DAYS", 7),
-        trust_proxy=_env_bool("HIREMATE_TRUST_PROXY"),
-        limits=limits,
-    )
+    return Settings()
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+# ---------------------------------------------------------------- .env.example
+
+_ENV_EXAMPLE_HEADER = """\
+# HireMate configuration: every HIREMATE_* variable hiremate/settings.py reads.
+# All are optional for local use; the values shown are the defaults.
+# Commented-out lines are unset by default; an empty value counts as unset.
+# Generated by `python -m hiremate env-example` from hiremate/settings.py: edit there."""
+
+# Sections of .env.example, in order; every setting is in exactly one.
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
+    "secrets": ("secret_from_env",),
+    "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
+    "recruiter app": ("app_port", "session_days", "token_expiry_days"),
+    'ingest limits (PROTOCOL.md "Limits")': tuple(IngestLimits.model_fields),
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _describe(field: str, info: FieldInfo) -> list[str]:
+    lines = textwrap.wrap(info.description or "", width=86, initial_indent="# ", subsequent_indent="# ")
+    if info.default is None:
+        example = info.examples[0] if info.examples else "..."
+        lines.append(f"# {env_name(field)}={example}")
+    else:
+        lines.append(f"{env_name(field)}={_shown(info.default)}")
+    return lines
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: each variable, its meaning and its default."""
+    placed = [field for fields in _SECTIONS.values() for field in fields]
+    if sorted(placed) != sorted(Settings.model_fields):
+        raise AssertionError(f"_SECTIONS must list every setting once: {sorted(placed)}")
+    parts = [_ENV_EXAMPLE_HEADER]
+    for title, fields in _SECTIONS.items():
+        lines = [f"# --- {title}"]
+        for field in fields:
+            lines += _describe(field, Settings.model_fields[field])
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------- the secret
 
 
 @lru_cache(maxsize=8)

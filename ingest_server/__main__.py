@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
 import sys
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         overrides = {k: v for k, v in (("ingest_host", args.host), ("ingest_port", args.port)) if v is not None}
-        settings = dataclasses.replace(settings, **overrides)
+        settings = settings.model_copy(update=overrides)
         asyncio.run(serve(settings))
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

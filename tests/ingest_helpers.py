@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import random
@@ -42,7 +41,10 @@ OPEN_LIMITS = IngestLimits(events_per_second=100_000.0, event_burst=100_000, con
 
 
 def with_limits(settings: Settings, **changes: Any) -> Settings:
-    return dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, **changes))
+    assert set(changes) <= set(IngestLimits.model_fields), (
+        f"not a limit: {set(changes) - set(IngestLimits.model_fields)}"
+    )
+    return settings.model_copy(update=changes)
 
 
 # ---------------------------------------------------------------- attempts
@@ -359,7 +361,7 @@ def server_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str
 
 @pytest.fixture
 def ingest_settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, limits=OPEN_LIMITS)
+    return with_limits(settings, **OPEN_LIMITS.model_dump())
 
 
 @pytest.fixture
@@ -383,7 +385,7 @@ class OwnStore:
         """Settings of an ingest server on this store (open limits) and its
         database, indexes made."""
         settings = Settings(
-            mongodb_uri=self.uri, db_name=db_name, data_dir=tmp_path, secret_from_env="s", limits=OPEN_LIMITS
+            mongodb_uri=self.uri, db_name=db_name, data_dir=tmp_path, secret_from_env="s", **OPEN_LIMITS.model_dump()
         )
         db = self.client().get_database(db_name)
         dbmod.ensure_indexes(db)

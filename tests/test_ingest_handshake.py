@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -96,7 +94,7 @@ async def test_429_connection_rate_per_address(ingest_settings, db):
 async def test_x_forwarded_for_only_with_trust_proxy(ingest_settings, db):
     issued = issue(db)
     for trust in (False, True):
-        settings = dataclasses.replace(with_limits(ingest_settings, connections_per_minute=2), trust_proxy=trust)
+        settings = with_limits(ingest_settings, connections_per_minute=2).model_copy(update={"trust_proxy": trust})
         async with running_server(settings, db) as running:
             for address in ("10.0.0.1", "10.0.0.1"):
                 async with Client.open(running.port, issued.token, additional_headers={"X-Forwarded-For": address}):

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -204,7 +203,7 @@ def test_state_script_escapes():
 async def test_page_with_database_down(own_store, tmp_path):
     settings, db = own_store.server_setup(tmp_path, "p")
     issued = issue(db)
-    async with running_server(dataclasses.replace(settings), db) as running:
+    async with running_server(settings.model_copy(), db) as running:
         own_store.store.stop()
         answer = await http_get(running.port, f"/a/{issued.token}")
         assert answer.status == 503

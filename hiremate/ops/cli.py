@@ -1,5 +1,5 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
-recount the attempt counters.
+recount the attempt counters, print the .env.example the settings declare.
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer.
@@ -26,6 +26,7 @@ from hiremate.ids import as_object_id
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
 from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.scope import Scope
+from hiremate.settings import env_example
 from hiremate.timeutil import iso
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -146,6 +147,10 @@ def _recount(args: argparse.Namespace) -> None:
     )
 
 
+def _env_example(args: argparse.Namespace) -> None:
+    print(env_example(), end="")
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -190,6 +195,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     recount.add_argument("--organization", metavar="ID", help="one organisation's id (default: all)")
     recount.set_defaults(command=_recount)
+
+    example = commands.add_parser(
+        "env-example", help="print .env.example: every HIREMATE_* variable, its meaning and its default"
+    )
+    example.set_defaults(command=_env_example)
     return parser
 
 
