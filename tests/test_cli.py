@@ -21,8 +21,9 @@ from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
 from hiremate.ops.cli import main
 from hiremate.ops.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_PASSWORD, seed_demo
+from hiremate.scope import Scope
 from hiremate.settings import load_settings
-from hiremate.task_library import LIBRARY
+from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
 
@@ -332,6 +333,98 @@ def test_recount_refuses_bad_input(cli, args, message):
     result = cli("recount", *args)
     assert result.returncode == 2
     assert message in one_error_line(result)
+
+
+# ---------------------------------------------------------------- simulate
+
+
+def organization_with_library(db, name="Acme Hiring"):
+    organization = auth.create_organization(db, name)
+    install_library(Scope(db, organization.id, None, is_admin=True))
+    attempt_counts.recount(db, organization.id)  # counted (empty): reads below show what simulate wrote
+    return organization
+
+
+def counters(db, org):
+    return (
+        attempt_counts.by_position_status(db, org),
+        attempt_counts.duration_histogram(db, org),
+        attempt_counts.completed_since(db, org, utcnow() - timedelta(days=365)),
+    )
+
+
+def test_simulate_stores_completed_candidates_with_profiles_and_counts_them(db, hiremate, cli):
+    acme = organization_with_library(db)
+    other = organization_with_library(db, "Globex")
+    library_ids = {doc["_id"] for doc in db[dbmod.TASKS].find({"organization_id": acme.id}, {"_id": 1})}
+
+    result = hiremate("simulate", "--org", acme.slug, "--count", "7", "--seed", "5")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert json.loads(line) == {"organization": acme.slug, "attempts": 7, "seed": 5}
+    attempts = list(db[dbmod.ATTEMPTS].find({}))
+    assert len(attempts) == 7 and {a["organization_id"] for a in attempts} == {acme.id}
+    assert {a["status"] for a in attempts} == {"completed"}
+    for attempt in attempts:
+        assert set(attempt["task_ids"]) <= library_ids and len(attempt["task_ids"]) == 5
+        assert {t["title"] for t in attempt["task_snapshots"]} <= {t.title for t in LIBRARY.values()}
+        profile = db[dbmod.PROFILES].find_one({"attempt_id": attempt["_id"]})
+        assert profile["organization_id"] == acme.id
+        assert profile["candidate_name"] == attempt["candidate_info"]["name"]
+        assert db[dbmod.METRICS].count_documents({"attempt_id": attempt["_id"]}) == 1
+        assert db[dbmod.EVENTS].count_documents({"attempt_id": attempt["_id"]}) > 5 * 4
+    audit = db[dbmod.AUDIT_LOG].find_one({"action": "attempts.simulated"})
+    assert (audit["organization_id"], audit["details"]) == (acme.id, {"attempts": 7, "seed": 5, "via": "cli"})
+
+    # The counters the pages read are what a recount makes of the attempts.
+    simulated = counters(db, acme.id)
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 7 and simulated[2] == 7
+    assert cli("recount").returncode == 0
+    assert counters(db, acme.id) == simulated
+    assert attempt_counts.by_status(db, other.id)["completed"] == 0
+
+    # By name, with a seed of its own (printed, so the run can be repeated elsewhere).
+    more = hiremate("simulate", "--org", "Acme Hiring", "--count", "3")
+    assert more.returncode == 0, more.stderr
+    line = json.loads(more.stdout)
+    assert line["attempts"] == 3 and isinstance(line["seed"], int)
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 10
+
+
+def test_simulate_the_same_seed_twice_is_refused_and_adds_nothing(db, cli):
+    acme = organization_with_library(db)
+    assert cli("simulate", "--org", acme.slug, "--count", "3", "--seed", "11").returncode == 0
+    before = {name: db[name].count_documents({}) for name in (dbmod.ATTEMPTS, dbmod.EVENTS, dbmod.PROFILES)}
+
+    again = cli("simulate", "--org", acme.slug, "--count", "5", "--seed", "11")
+
+    assert again.returncode == 2
+    assert "3 of these simulated attempts are stored already" in one_error_line(again)
+    assert "use another --seed" in one_error_line(again)
+    assert {name: db[name].count_documents({}) for name in before} == before
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--org", "nowhere", "--count", "2"], "no organisation with slug or name 'nowhere'"),
+        (["--org", "empty", "--count", "2"], "organisation empty has no active tasks"),
+        (["--org", "empty", "--count", "0"], "must be at least 1"),
+        (["--org", "empty", "--count", "2", "--seed", "x"], "invalid int value: 'x'"),
+        (["--count", "2"], "the following arguments are required: --org"),
+    ],
+)
+def test_simulate_refuses_bad_input(db, cli, args, message):
+    auth.create_organization(db, "Empty")
+    result = cli("simulate", *args)
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert result.stdout == "" and db[dbmod.ATTEMPTS].count_documents({}) == 0
+
+
+# ---------------------------------------------------------------- errors
 
 
 def test_unreachable_database_exits_with_1(hiremate, env):
