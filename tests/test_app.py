@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import subprocess
 import sys
 import time
@@ -211,6 +212,15 @@ def test_every_page_file_is_registered(app_env, db):
     stems = {Path(name).stem for name in page_files()}
     assert url_paths.count("") == 1  # the default page, at /
     assert len(url_paths) == len(stems) and set(url_paths) - {""} < stems
+
+
+def test_every_page_the_code_links_to_exists():
+    """Links are plain st.page_link: a wrong path fails only when the link
+    renders, so every page path written in the code is checked here."""
+    sources = [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "recruiter").glob("*.py")]
+    named = {path for source in sources for path in re.findall(r"app_pages/\w+\.py", source.read_text())}
+    assert len(named) >= 10
+    assert sorted(path for path in named if not (ROOT / path).is_file()) == []
 
 
 def test_no_pages_directory_beside_the_router():
