@@ -110,7 +110,7 @@ window = ui.paginate(
     key=PAGE_KEY,
     page_size=page_size,
     reset_on=(search.strip(), position, status, thinking_style, risk, page_size),
-    noun="candidates",
+    noun="candidate",
 )
 if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page
     with session.database_guard():
