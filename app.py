@@ -6,8 +6,9 @@ an admin-only page shows a notice to recruiters. The sidebar lists only the
 pages the user may open. Serve it with `streamlit run asgi.py` (which adds
 the cookie routes that keep a login across reloads).
 
-To add a page: put its file in app_pages/ and its spec in PAGES; a spec
-whose file does not exist yet is skipped.
+To add a page: put its file in app_pages/ and its spec in PAGES. A spec
+whose file is missing stops the app at start-up with an error naming the
+file (a typo or a deleted page never just vanishes from the sidebar).
 
 The folder must not be called `pages/`: next to the main script that name
 switches on Streamlit's older multipage mode, which runs a deep-linked page
@@ -57,10 +58,13 @@ def _may_open(user: User, spec: PageSpec) -> bool:
 
 
 def _register_pages() -> dict[str, tuple[StreamlitPage, PageSpec]]:
-    """url path -> (page, spec) for every spec whose file exists; the first is the default."""
-    existing = [spec for spec in PAGES if (ROOT / spec.file).exists()]
+    """url path -> (page, spec) for every spec; the first is the default.
+    Raises FileNotFoundError, naming them, when files of specs are missing."""
+    missing = [spec.file for spec in PAGES if not (ROOT / spec.file).is_file()]
+    if missing:
+        raise FileNotFoundError(f"app.py lists pages whose files do not exist in {ROOT}: {', '.join(missing)}")
     registered = {}
-    for index, spec in enumerate(existing):
+    for index, spec in enumerate(PAGES):
         page = st.Page(spec.file, title=spec.title, icon=spec.icon, default=index == 0)
         registered[page.url_path] = (page, spec)
     return registered

@@ -179,12 +179,12 @@ def _when(attempt: TaskAttempt, now: datetime) -> str:
 def _open_link(attempt: TaskAttempt) -> None:
     params = {"attempt": str(attempt.id)}
     if attempt.status == AttemptStatus.IN_PROGRESS:
-        ui.link_to_page("app_pages/live.py", label="Watch live", icon=":material/sensors:", query_params=params)
+        st.page_link("app_pages/live.py", label="Watch live", icon=":material/sensors:", query_params=params)
     elif attempt.status in (AttemptStatus.COMPLETED, AttemptStatus.EXPIRED, AttemptStatus.LOCKED):
         if attempt.started_at is None:
             st.caption("Never started")
         else:
-            ui.link_to_page(
+            st.page_link(
                 "app_pages/profile.py", label="Open profile", icon=":material/person_search:", query_params=params
             )
 
@@ -291,7 +291,7 @@ with session.database_guard():
 with st.expander("Issue an assessment", expanded=not issued_any, icon=":material/send:"):
     if active_count == 0:
         st.info("There are no active tasks to assess with yet. Write some or install the library first.")
-        ui.link_to_page("app_pages/tasks.py", label="Go to Tasks", icon=":material/checklist:")
+        st.page_link("app_pages/tasks.py", label="Go to Tasks", icon=":material/checklist:")
     else:
         _issue_form(scope, labels, active_count)
 

@@ -95,7 +95,7 @@ if total == 0:
         st.button("Clear filters", key="candidates_clear", on_click=_clear_filters, icon=":material/filter_alt_off:")
     else:
         st.info("No candidates yet. Issue an assessment; each candidate appears here as soon as their link is issued.")
-        ui.link_to_page("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
+        st.page_link("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
     st.stop()
 
 if thinking_style or risk:
@@ -105,7 +105,7 @@ window = ui.paginate(
     key=PAGE_KEY,
     page_size=page_size,
     reset_on=(search.strip(), position, status, thinking_style, risk, page_size),
-    noun="candidates",
+    noun="candidate",
 )
 if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page
     with session.database_guard():

@@ -83,9 +83,9 @@ def _feed(items: list[ActivityItem]) -> None:
 def _links(user_role: str) -> None:
     st.subheader("Go to")
     for path, label, icon in QUICK_LINKS:
-        ui.link_to_page(path, label=label, icon=icon)
+        st.page_link(path, label=label, icon=icon)
     if user_role == Role.ADMIN:
-        ui.link_to_page("app_pages/team.py", label="Manage the team", icon=":material/admin_panel_settings:")
+        st.page_link("app_pages/team.py", label="Manage the team", icon=":material/admin_panel_settings:")
 
 
 # ---------------------------------------------------------------- the page
@@ -112,9 +112,9 @@ if stats.active_tasks == 0 and stats.total_attempts == 0:
             "2. **Assessments**: issue a one-time link to a candidate.\n"
             "3. **Candidates**: read the profile when they finish; watch live meanwhile."
         )
-        ui.link_to_page("app_pages/tasks.py", label="Start with tasks", icon=":material/checklist:")
+        st.page_link("app_pages/tasks.py", label="Start with tasks", icon=":material/checklist:")
     if user.role == Role.ADMIN:
-        ui.link_to_page("app_pages/team.py", label="Invite your team", icon=":material/group_add:")
+        st.page_link("app_pages/team.py", label="Invite your team", icon=":material/group_add:")
 else:
     _headline(stats)
     main, side = st.columns([3, 1], gap="large")

@@ -42,7 +42,7 @@ if not labels:
         "Nobody is taking an assessment right now. When a candidate opens their link and starts, "
         "the attempt appears here; you can also open this page from an attempt with ?attempt=ID."
     )
-    ui.link_to_page("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
+    st.page_link("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
     st.stop()
 
 if requested in labels:

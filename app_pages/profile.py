@@ -36,7 +36,7 @@ if not attempt_param and not email_param:
     if found and email.strip():
         st.query_params["email"] = email.strip()
         st.rerun()
-    ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+    st.page_link("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
     st.stop()
 
 attempt_id = attempt_param
@@ -48,7 +48,7 @@ if not attempt_id:
             f"No assessment for {session.escape_markdown(email_param or '')} was found in your organisation. "
             "Check the address, or search on the Candidates page."
         )
-        ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+        st.page_link("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
         st.stop()
     choices = {item.attempt_id: f"{item.label} · {ui.status_label(item.status)}" for item in history}
     if st.session_state.get(PICKER_KEY) not in choices:
@@ -69,7 +69,7 @@ with session.database_guard():
     bundle = reports.profile_bundle(scope, attempt_id or "")
 if bundle is None:
     st.error("Attempt not found in your organisation. It may have been erased, or the link is mistyped.")
-    ui.link_to_page("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
+    st.page_link("app_pages/candidates.py", label="All candidates", icon=":material/groups:")
     st.stop()
 
 attempt = bundle.attempt
@@ -118,7 +118,7 @@ if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
             "This assessment is in progress. Watch it live; the profile is computed when it ends.",
             icon=":material/sensors:",
         )
-        ui.link_to_page(
+        st.page_link(
             "app_pages/live.py",
             label="Watch live",
             icon=":material/sensors:",

@@ -48,12 +48,12 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hiremate.errors import ConfigError
+
 ENV_PREFIX = "HIREMATE_"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-from hiremate.errors import ConfigError
 
 
 def _parse_bool(value: Any) -> Any:

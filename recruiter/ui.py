@@ -1,7 +1,7 @@
 """Small Streamlit helpers every recruiter page shares: status badges,
 pagination, a one-time secret box with a copy button, flash messages,
-refusals shown as messages, cached reads several pages make, links to pages
-that may not exist yet, and times and durations for people.
+refusals shown as messages, cached reads several pages make, and times and
+durations for people.
 
 Like ``recruiter.session`` this module imports Streamlit; the domain modules do
 not. Every helper takes the session-state ``key`` it uses from the caller,
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +29,6 @@ from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
 from recruiter import session, task_forms
 
-ROOT = Path(__file__).resolve().parent.parent  # where app.py and app_pages/ live
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
 FlashKind = Literal["success", "info", "warning", "error"]
 
@@ -286,31 +284,6 @@ def positions(scope: Scope) -> list[str]:
 @st.cache_data(ttl=60, show_spinner=False)
 def _positions(organization_id: str, _scope: Scope) -> list[str]:
     return reports.positions(_scope)
-
-
-# ---------------------------------------------------------------- links between pages
-
-
-def page_exists(path: str) -> bool:
-    """Whether ``app_pages/x.py`` is in the tree (app.py registers only those)."""
-    return (ROOT / path).is_file()
-
-
-def link_to_page(
-    path: str,
-    *,
-    label: str,
-    icon: str | None = None,
-    query_params: Mapping[str, str] | None = None,
-    help: str | None = None,
-) -> bool:
-    """A link to another page of the app, carrying ``query_params``; a page
-    that is not there (yet) shows as plain text. Returns whether it linked."""
-    if not page_exists(path):
-        st.caption(f"{session.escape_markdown(label)} (not available yet)")
-        return False
-    st.page_link(path, label=label, icon=icon, query_params=dict(query_params or {}) or None, help=help)
-    return True
 
 
 # ---------------------------------------------------------------- times for people

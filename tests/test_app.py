@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import subprocess
 import sys
 import time
@@ -171,6 +172,55 @@ def test_unreachable_database_shows_a_message(app_env, monkeypatch):
     at = log_in(new_app(), "ada@acme.test")  # waits out the client's 5 s server selection
     assert not at.exception
     assert "database does not answer" in at.error[0].value
+
+
+def app_beside(folder: Path, pages: list[str]) -> AppTest:
+    """This app.py, run from ``folder`` with only ``pages`` (empty files) in its app_pages/."""
+    (folder / "app_pages").mkdir()
+    for name in pages:
+        (folder / "app_pages" / name).touch()
+    (folder / "app.py").write_text((ROOT / "app.py").read_text())
+    return AppTest.from_file(str(folder / "app.py"), default_timeout=15)
+
+
+def page_files() -> list[str]:
+    return sorted(path.name for path in (ROOT / "app_pages").glob("*.py"))
+
+
+def test_a_missing_page_file_stops_the_app_at_start_up(tmp_path, caplog):
+    at = app_beside(tmp_path, [name for name in page_files() if name not in ("compare.py", "team.py")]).run()
+    assert len(at.exception) == 1  # the browser gets a redacted message (showErrorDetails = "none") ...
+    assert not at.text_input and not at.markdown  # ... and nothing else ran
+    # ... the server's log says what is wrong
+    assert "FileNotFoundError: app.py lists pages whose files do not exist" in caplog.text
+    assert "app_pages/compare.py, app_pages/team.py" in caplog.text
+
+
+def test_the_same_app_beside_every_page_file_starts(app_env, tmp_path):
+    at = app_beside(tmp_path, page_files()).run()
+    assert not at.exception
+    assert at.text_input(key="login_email") is not None
+
+
+def test_every_page_file_is_registered(app_env, db):
+    """Every file in app_pages/ is in an admin's sidebar (and the app
+    started, so every page it registers exists)."""
+    make_admin(db)
+    at = log_in(new_app(), "ada@acme.test")
+    assert not at.exception
+    url_paths = [link.proto.page for link in at.sidebar.get("page_link")]  # an admin sees every page
+    stems = {Path(name).stem for name in page_files()}
+    assert url_paths.count("") == 1  # the default page, at /
+    assert len(url_paths) == len(stems) and set(url_paths) - {""} < stems
+
+
+def test_every_page_the_code_links_to_exists():
+    """Links are plain st.page_link: a wrong path fails only when the link
+    renders, so every page path written in the code is checked here."""
+    sources = [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "recruiter").glob("*.py")]
+    named = {path for source in sources for path in re.findall(r"app_pages/\w+\.py", source.read_text())}
+    assert len(named) >= 10
+    assert sorted(path for path in named if not (ROOT / path).is_file()) == []
 
 
 def test_no_pages_directory_beside_the_router():

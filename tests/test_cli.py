@@ -19,9 +19,19 @@ from hiremate import attempt_counts, auth
 from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
 from hiremate.ops.cli import main
-from hiremate.ops.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_PASSWORD, seed_demo
+from hiremate.ops.demo import (
+    DEMO_CANDIDATES,
+    DEMO_EMAIL,
+    DEMO_FULL_NAME,
+    DEMO_ORG_NAME,
+    DEMO_ORG_SLUG,
+    DEMO_PASSWORD,
+    demo_candidate_ids,
+    seed_demo,
+)
+from hiremate.scope import Scope
 from hiremate.settings import env_example
-from hiremate.task_library import LIBRARY
+from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
 
@@ -83,6 +93,34 @@ def counts(db):
     return {name: db[name].count_documents({}) for name in (dbmod.ORGANIZATIONS, dbmod.USERS, dbmod.TASKS)}
 
 
+SEEDED = {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+SIMULATED = (dbmod.ATTEMPTS, dbmod.METRICS, dbmod.PROFILES)
+
+
+def simulated_counts(db):
+    return {name: db[name].count_documents({}) for name in (*SIMULATED, dbmod.EVENTS)}
+
+
+def assert_demo_candidates_complete(db, organization_id):
+    """A dozen completed attempts over the demo's library tasks, each stored
+    once with its events (one gapless sequence), metrics and profile, and
+    counted as a recount counts them."""
+    assert {name: db[name].count_documents({}) for name in SIMULATED} == dict.fromkeys(SIMULATED, DEMO_CANDIDATES)
+    library = {doc["_id"]: doc["title"] for doc in db[dbmod.TASKS].find({"organization_id": organization_id})}
+    for attempt in db[dbmod.ATTEMPTS].find({}):
+        assert attempt["_id"] in demo_candidate_ids(organization_id)
+        assert attempt["organization_id"] == organization_id and attempt["status"] == "completed"
+        assert set(attempt["task_ids"]) <= set(library)
+        profile = db[dbmod.PROFILES].find_one({"attempt_id": attempt["_id"]})
+        assert profile["organization_id"] == organization_id and profile["position"]
+        sequence = sorted(e["sequence_number"] for e in db[dbmod.EVENTS].find({"attempt_id": attempt["_id"]}))
+        assert sequence == list(range(1, len(sequence) + 1)) and len(sequence) > 20
+    as_seeded = attempt_counts.by_position_status(db, organization_id)
+    assert sum(as_seeded.values()) == DEMO_CANDIDATES
+    attempt_counts.recount(db, organization_id)
+    assert attempt_counts.by_position_status(db, organization_id) == as_seeded
+
+
 def one_error_line(result):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -95,13 +133,16 @@ def one_error_line(result):
 def test_seed_demo_twice_duplicates_nothing(db, hiremate):
     first = hiremate("seed-demo")
     assert first.returncode == 0, first.stderr
-    assert f"{len(LIBRARY)} library tasks added" in first.stdout
-    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+    assert f"{len(LIBRARY)} library tasks added, {DEMO_CANDIDATES} simulated candidates added" in first.stdout
+    assert counts(db) == SEEDED
+    simulated = simulated_counts(db)
+    assert simulated[dbmod.ATTEMPTS] == DEMO_CANDIDATES
 
     second = hiremate("seed-demo")
     assert second.returncode == 0, second.stderr
     assert "already present" in second.stdout
-    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+    assert counts(db) == SEEDED
+    assert simulated_counts(db) == simulated
 
     organization = db[dbmod.ORGANIZATIONS].find_one({})
     assert (organization["name"], organization["slug"]) == (DEMO_ORG_NAME, DEMO_ORG_SLUG)
@@ -109,16 +150,48 @@ def test_seed_demo_twice_duplicates_nothing(db, hiremate):
     assert user.full_name == DEMO_FULL_NAME and user.role == "admin"
     assert user.organization_id == organization["_id"]
     assert db[dbmod.TASKS].count_documents({"organization_id": organization["_id"]}) == len(LIBRARY)
+    assert_demo_candidates_complete(db, organization["_id"])
+    # Their profiles show the library's task titles.
+    titles = {task.title for task in LIBRARY.values()}
+    for attempt in db[dbmod.ATTEMPTS].find({}):
+        assert {snapshot["title"] for snapshot in attempt["task_snapshots"]} <= titles
 
 
 def test_seed_demo_reports_what_it_did(db):
     result = seed_demo(db)
     assert result.organization_created and result.user_created and result.tasks_added == len(LIBRARY)
+    assert result.candidates_added == DEMO_CANDIDATES
     assert "created" in str(result)
 
     again = seed_demo(db)
     assert (again.organization_id, again.user_id) == (result.organization_id, result.user_id)
-    assert not (again.organization_created or again.user_created or again.tasks_added)
+    assert not (again.organization_created or again.user_created or again.tasks_added or again.candidates_added)
+    assert "already present" in str(again)
+
+
+def test_seed_demo_adds_only_the_candidates_missing(db):
+    """A demo seeded before it had candidates gets them at the next start
+    (once); here a demo that lacks five of them gets those five."""
+    result = seed_demo(db)
+    first_ids = demo_candidate_ids(result.organization_id)
+    db[dbmod.ATTEMPTS].delete_many({"_id": {"$in": first_ids[:5]}})
+    for name in (dbmod.EVENTS, dbmod.METRICS, dbmod.PROFILES):
+        db[name].delete_many({"attempt_id": {"$in": first_ids[:5]}})
+
+    again = seed_demo(db)
+
+    assert again.candidates_added == 5 and not again.tasks_added
+    assert "5 simulated candidates added" in str(again)
+    assert_demo_candidates_complete(db, result.organization_id)
+
+
+def test_demo_candidates_are_only_simulated_over_active_library_tasks(db):
+    result = seed_demo(db)
+    db[dbmod.ATTEMPTS].delete_many({})
+    db[dbmod.TASKS].update_many({}, {"$set": {"is_active": False}})
+    assert seed_demo(db).candidates_added == 0
+    assert db[dbmod.ATTEMPTS].count_documents({}) == 0
+    assert result.candidates_added == DEMO_CANDIDATES
 
 
 def test_concurrent_seeds_create_one_of_everything(db):
@@ -136,9 +209,11 @@ def test_concurrent_seeds_create_one_of_everything(db):
         thread.join()
 
     assert len(results) == 3
-    assert counts(db) == {dbmod.ORGANIZATIONS: 1, dbmod.USERS: 1, dbmod.TASKS: len(LIBRARY)}
+    assert counts(db) == SEEDED
     assert sum(r.organization_created for r in results) == 1 and sum(r.user_created for r in results) == 1
     assert sum(r.tasks_added for r in results) == len(LIBRARY)
+    assert sum(r.candidates_added for r in results) == DEMO_CANDIDATES
+    assert_demo_candidates_complete(db, results[0].organization_id)
 
 
 # ---------------------------------------------------------------- issue
@@ -208,7 +283,7 @@ def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, me
     assert result.returncode == 2
     assert message in one_error_line(result)
     assert result.stdout == ""
-    assert db[dbmod.ATTEMPTS].count_documents({}) == 0
+    assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES  # the demo's simulated ones only
 
 
 def test_issue_without_the_demo_organisation_says_how_to_get_it(db, cli):
@@ -284,8 +359,9 @@ def test_recompute_one_attempt_and_all(db, hiremate):
 
     everything = hiremate("recompute", "--all")
     assert everything.returncode == 0, everything.stderr
-    assert everything.stdout.strip() == "recomputed 1 attempt"
-    assert "1/1" in everything.stderr
+    total = DEMO_CANDIDATES + 1  # with the demo's simulated candidates
+    assert everything.stdout.strip() == f"recomputed {total} attempts"
+    assert f"{total}/{total}" in everything.stderr
 
 
 @pytest.mark.parametrize(
@@ -314,9 +390,11 @@ def test_recount_repairs_the_counters_the_pages_read(db, cli):
 
     result = cli("recount", "--organization", str(org))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "recounted 1 attempt in 1 organisation"
+    assert result.stdout.strip() == f"recounted {DEMO_CANDIDATES + 1} attempts in 1 organisation"
     assert attempt_counts.by_status(db, org)["pending"] == 1
-    assert attempt_counts.by_position_status(db, org) == {("Analyst", "pending"): 1}
+    assert attempt_counts.by_status(db, org)["completed"] == DEMO_CANDIDATES
+    pending = {key: n for key, n in attempt_counts.by_position_status(db, org).items() if key[1] == "pending"}
+    assert pending == {("Analyst", "pending"): 1}
     assert issued["attempt_id"]
 
 
@@ -331,6 +409,98 @@ def test_recount_refuses_bad_input(cli, args, message):
     result = cli("recount", *args)
     assert result.returncode == 2
     assert message in one_error_line(result)
+
+
+# ---------------------------------------------------------------- simulate
+
+
+def organization_with_library(db, name="Acme Hiring"):
+    organization = auth.create_organization(db, name)
+    install_library(Scope(db, organization.id, None, is_admin=True))
+    attempt_counts.recount(db, organization.id)  # counted (empty): reads below show what simulate wrote
+    return organization
+
+
+def counters(db, org):
+    return (
+        attempt_counts.by_position_status(db, org),
+        attempt_counts.duration_histogram(db, org),
+        attempt_counts.completed_since(db, org, utcnow() - timedelta(days=365)),
+    )
+
+
+def test_simulate_stores_completed_candidates_with_profiles_and_counts_them(db, hiremate, cli):
+    acme = organization_with_library(db)
+    other = organization_with_library(db, "Globex")
+    library_ids = {doc["_id"] for doc in db[dbmod.TASKS].find({"organization_id": acme.id}, {"_id": 1})}
+
+    result = hiremate("simulate", "--org", acme.slug, "--count", "7", "--seed", "5")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert json.loads(line) == {"organization": acme.slug, "attempts": 7, "seed": 5}
+    attempts = list(db[dbmod.ATTEMPTS].find({}))
+    assert len(attempts) == 7 and {a["organization_id"] for a in attempts} == {acme.id}
+    assert {a["status"] for a in attempts} == {"completed"}
+    for attempt in attempts:
+        assert set(attempt["task_ids"]) <= library_ids and len(attempt["task_ids"]) == 5
+        assert {t["title"] for t in attempt["task_snapshots"]} <= {t.title for t in LIBRARY.values()}
+        profile = db[dbmod.PROFILES].find_one({"attempt_id": attempt["_id"]})
+        assert profile["organization_id"] == acme.id
+        assert profile["candidate_name"] == attempt["candidate_info"]["name"]
+        assert db[dbmod.METRICS].count_documents({"attempt_id": attempt["_id"]}) == 1
+        assert db[dbmod.EVENTS].count_documents({"attempt_id": attempt["_id"]}) > 5 * 4
+    audit = db[dbmod.AUDIT_LOG].find_one({"action": "attempts.simulated"})
+    assert (audit["organization_id"], audit["details"]) == (acme.id, {"attempts": 7, "seed": 5, "via": "cli"})
+
+    # The counters the pages read are what a recount makes of the attempts.
+    simulated = counters(db, acme.id)
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 7 and simulated[2] == 7
+    assert cli("recount").returncode == 0
+    assert counters(db, acme.id) == simulated
+    assert attempt_counts.by_status(db, other.id)["completed"] == 0
+
+    # By name, with a seed of its own (printed, so the run can be repeated elsewhere).
+    more = hiremate("simulate", "--org", "Acme Hiring", "--count", "3")
+    assert more.returncode == 0, more.stderr
+    line = json.loads(more.stdout)
+    assert line["attempts"] == 3 and isinstance(line["seed"], int)
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 10
+
+
+def test_simulate_the_same_seed_twice_is_refused_and_adds_nothing(db, cli):
+    acme = organization_with_library(db)
+    assert cli("simulate", "--org", acme.slug, "--count", "3", "--seed", "11").returncode == 0
+    before = {name: db[name].count_documents({}) for name in (dbmod.ATTEMPTS, dbmod.EVENTS, dbmod.PROFILES)}
+
+    again = cli("simulate", "--org", acme.slug, "--count", "5", "--seed", "11")
+
+    assert again.returncode == 2
+    assert "3 of these simulated attempts are stored already" in one_error_line(again)
+    assert "use another --seed" in one_error_line(again)
+    assert {name: db[name].count_documents({}) for name in before} == before
+    assert attempt_counts.by_status(db, acme.id)["completed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--org", "nowhere", "--count", "2"], "no organisation with slug or name 'nowhere'"),
+        (["--org", "empty", "--count", "2"], "organisation empty has no active tasks"),
+        (["--org", "empty", "--count", "0"], "must be at least 1"),
+        (["--org", "empty", "--count", "2", "--seed", "x"], "invalid int value: 'x'"),
+        (["--count", "2"], "the following arguments are required: --org"),
+    ],
+)
+def test_simulate_refuses_bad_input(db, cli, args, message):
+    auth.create_organization(db, "Empty")
+    result = cli("simulate", *args)
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert result.stdout == "" and db[dbmod.ATTEMPTS].count_documents({}) == 0
+
+
+# ---------------------------------------------------------------- errors
 
 
 def test_unreachable_database_exits_with_1(hiremate, env):

@@ -13,16 +13,20 @@ from bson import ObjectId
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hiremate import attempt_counts
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
 from hiremate.metrics import compute_metrics
 from hiremate.models import PAYLOAD_MODELS, AttemptStatus, BehaviorEvent, CandidateInfo, EventType, SkillProfile, Task
+from hiremate.ops import simulate
 from hiremate.ops.simulate import (
+    AlreadySeeded,
     make_tasks,
     seed_completed_attempt,
     seed_completed_attempts,
     simulate_session,
 )
 from hiremate.skills import interpret
+from hiremate.task_library import LIBRARY
 from hiremate.timeutil import parse_iso
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -146,6 +150,31 @@ def test_the_ingest_validator_accepts_every_generated_event(seed, task_count, st
         result = events.validate(state, message, now=at, sent_at=message["client_timestamp"])
         assert isinstance(result, BehaviorEvent), (message, result)
         assert result.event_time == at
+        state.apply(result)
+
+
+def library_tasks() -> list[Task]:
+    """The task library as an organisation has it installed."""
+    return [
+        Task(id=ObjectId(), organization_id=ObjectId(), library_key=key, created_at=NOW, updated_at=NOW,
+             **task.model_dump())
+        for key, task in LIBRARY.items()
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sessions_over_the_task_library_obey_the_protocol(seed):
+    rng = random.Random(seed)
+    tasks = rng.sample(library_tasks(), 5)
+    session = simulate_session(rng, tasks=tasks)
+    ProtocolChecker(tasks).check(session.messages)
+    assert session.attempt.status == AttemptStatus.COMPLETED
+    events = pytest.importorskip("hiremate.events")
+    state = events.AttemptState.initial(session.attempt)
+    for message in session.messages:
+        at = parse_iso(message["client_timestamp"])
+        result = events.validate(state, message, now=at, sent_at=message["client_timestamp"])
+        assert isinstance(result, BehaviorEvent), (message, result)
         state.apply(result)
 
 
@@ -290,3 +319,87 @@ def test_seed_completed_attempts_in_bulk(db, with_events):
     assert (db[EVENTS].count_documents({}) > 23 * 4 * 5) is with_events
     assert all(len(a.task_ids) == 4 and set(a.task_ids) <= {t.id for t in pool} for a in attempts)
     assert all(a.completed_at < until for a in attempts)
+
+
+def stored_counts(db) -> dict[str, int]:
+    return {name: db[name].count_documents({}) for name in (ATTEMPTS, EVENTS, METRICS, PROFILES)}
+
+
+def counted_organization(db) -> ObjectId:
+    """A new organisation whose (empty) counters are marked counted, so that
+    reading them shows what seeding wrote (not a recount on first read)."""
+    org = ObjectId()
+    attempt_counts.recount(db, org)
+    return org
+
+
+def counters_are_right(db, org) -> bool:
+    """The counters as seeding left them equal what a recount from the attempts makes of them."""
+    kept = (attempt_counts.by_position_status(db, org), attempt_counts.duration_histogram(db, org))
+    attempt_counts.recount(db, org)
+    return kept == (attempt_counts.by_position_status(db, org), attempt_counts.duration_histogram(db, org))
+
+
+def test_the_same_seed_again_in_the_same_store_is_refused_before_writing(db):
+    org = counted_organization(db)
+    pool = make_tasks(random.Random(1), 6, organization_id=org)
+    seed_completed_attempts(db, organization_id=org, tasks=pool, count=4, rng=random.Random(9))
+    before = stored_counts(db)
+    with pytest.raises(AlreadySeeded, match="4 of these simulated attempts are stored already"):
+        seed_completed_attempts(db, organization_id=org, tasks=pool, count=6, rng=random.Random(9))
+    assert stored_counts(db) == before
+    assert attempt_counts.by_status(db, org)["completed"] == 4
+    assert counters_are_right(db, org)
+
+
+def test_fixed_attempt_ids_seed_each_attempt_once(db):
+    org = counted_organization(db)
+    pool = make_tasks(random.Random(1), 6, organization_id=org)
+    ids = [ObjectId() for _ in range(5)]
+    first = seed_completed_attempts(
+        db, organization_id=org, tasks=pool, count=3, rng=random.Random(1), attempt_ids=ids[:3]
+    )
+    assert [a.id for a in first] == ids[:3]
+    after_first = stored_counts(db)
+
+    again = seed_completed_attempts(db, organization_id=org, tasks=pool, count=5, rng=random.Random(2), attempt_ids=ids)
+    assert [a.id for a in again] == ids[3:]  # only the two that were missing
+    assert stored_counts(db)[ATTEMPTS] == after_first[ATTEMPTS] + 2
+    assert db[PROFILES].count_documents({}) == db[METRICS].count_documents({}) == 5
+    assert set(db[EVENTS].distinct("attempt_id")) == set(ids)
+    assert (
+        seed_completed_attempts(db, organization_id=org, tasks=pool, count=5, rng=random.Random(3), attempt_ids=ids)
+        == []
+    )
+    assert attempt_counts.by_status(db, org)["completed"] == 5
+    assert counters_are_right(db, org)
+    with pytest.raises(ValueError, match="2 attempt ids for 3 attempts"):
+        seed_completed_attempts(db, organization_id=org, tasks=pool, count=3, rng=random.Random(1), attempt_ids=ids[:2])
+
+
+def test_fixed_ids_another_process_stores_meanwhile_are_skipped(db, monkeypatch):
+    """Two seeds at once: both find the ids missing, the second one's insert
+    then meets the first one's attempts and stores only the rest."""
+    org = counted_organization(db)
+    pool = make_tasks(random.Random(1), 6, organization_id=org)
+    ids = [ObjectId() for _ in range(4)]
+    seed_completed_attempts(db, organization_id=org, tasks=pool, count=2, rng=random.Random(1), attempt_ids=ids[:2])
+    looked = simulate._stored_ids
+    calls = []
+
+    def missed_them(db_, wanted):
+        calls.append(list(wanted))
+        return set() if len(calls) == 1 else looked(db_, wanted)  # the check ran before the other seed stored
+
+    monkeypatch.setattr(simulate, "_stored_ids", missed_them)
+    stored = seed_completed_attempts(
+        db, organization_id=org, tasks=pool, count=4, rng=random.Random(2), attempt_ids=ids
+    )
+    assert [a.id for a in stored] == ids[2:] and len(calls) == 2
+    assert db[ATTEMPTS].count_documents({}) == 4
+    assert db[PROFILES].count_documents({}) == db[METRICS].count_documents({}) == 4
+    for attempt_id in ids:  # one session's events each, not two
+        sequence = [e["sequence_number"] for e in db[EVENTS].find({"attempt_id": attempt_id})]
+        assert sorted(sequence) == list(range(1, len(sequence) + 1))
+    assert attempt_counts.by_status(db, org)["completed"] == 4
+    assert counters_are_right(db, org)

@@ -113,11 +113,6 @@ def test_sentence_and_problem_markdown():
     assert ui.problems_markdown(["Title: *is* required"]) == "Please fix:\n\n- Title\\: \\*is\\* required"
 
 
-def test_page_exists():
-    assert ui.page_exists("app_pages/home.py")
-    assert not ui.page_exists("app_pages/no_such_page.py")
-
-
 # ---------------------------------------------------------------- Streamlit helpers
 
 
@@ -251,15 +246,3 @@ def _bug_script() -> None:
 def test_a_bug_is_not_swallowed():
     at = AppTest.from_function(_bug_script, default_timeout=10).run()
     assert at.exception and not at.error
-
-
-def _link_script() -> None:
-    from recruiter import ui
-
-    ui.link_to_page("app_pages/no_such_page.py", label="Open *it*")
-
-
-def test_a_link_to_a_missing_page_is_plain_text():
-    at = AppTest.from_function(_link_script, default_timeout=10).run()
-    assert not at.exception
-    assert [c.value for c in at.caption] == ["Open \\*it\\* (not available yet)"]

@@ -1,5 +1,6 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
-recount the attempt counters, print the .env.example the settings declare.
+recount the attempt counters, simulate completed attempts, print the .env.example the settings
+declare.
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import random
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -27,6 +29,7 @@ from hiremate.models import CandidateInfo, Category, Difficulty, Organization, R
 from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
 from hiremate.scope import Scope
 from hiremate.settings import env_example
+from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 from hiremate.timeutil import iso
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -151,6 +154,28 @@ def _env_example(args: argparse.Namespace) -> None:
     print(env_example(), end="")
 
 
+def _simulate(args: argparse.Namespace) -> None:
+    from hiremate.ops import simulate  # the metrics pipeline, loaded only by this command
+
+    db = _db()
+    organization = _find_organization(db, args.org)
+    if organization is None:
+        raise UsageError(f"no organisation with slug or name {args.org!r}")
+    scope = Scope(db, organization.id, None, is_admin=True)
+    pool = list_tasks(scope, limit=MAX_PAGE_SIZE)
+    if not pool:
+        raise UsageError(f"organisation {organization.slug} has no active tasks to simulate attempts over")
+    seed = random.SystemRandom().randrange(2**32) if args.seed is None else args.seed
+    try:
+        stored = simulate.seed_completed_attempts(
+            db, organization_id=organization.id, tasks=pool, count=args.count, rng=random.Random(seed)
+        )
+    except simulate.AlreadySeeded as exc:
+        raise UsageError(f"{exc}: use another --seed") from None
+    scope.audit("attempts.simulated", "organization", organization.id, attempts=len(stored), seed=seed, via="cli")
+    print(json.dumps({"organization": organization.slug, "attempts": len(stored), "seed": seed}))
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -200,6 +225,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "env-example", help="print .env.example: every HIREMATE_* variable, its meaning and its default"
     )
     example.set_defaults(command=_env_example)
+    simulated = commands.add_parser(
+        "simulate",
+        help="store simulated completed attempts (events, metrics, profiles) over an organisation's active tasks; "
+        "prints one JSON line",
+    )
+    simulated.add_argument("--org", required=True, help="organisation slug or name")
+    simulated.add_argument("--count", type=_positive_int, required=True, metavar="N", help="how many attempts")
+    simulated.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="the same seed gives the same candidates again, in another store (default: random; printed)",
+    )
+    simulated.set_defaults(command=_simulate)
     return parser
 
 

@@ -10,7 +10,8 @@ current option, reasoning started before it is updated or submitted,
 selected option, focus and idle events only while the attempt runs.
 
 Three forms: ``BehaviorEvent`` models (for metrics), protocol messages (for
-the ingest server) and stored documents (``seed_completed_attempt(s)``).
+the ingest server) and stored documents (``seed_completed_attempt(s)``, which
+tests, benchmarks, ``python -m hiremate simulate`` and the demo seed share).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from hiremate import attempt_counts
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
@@ -44,8 +46,15 @@ from hiremate.profiles import Computed, build_profile
 from hiremate.timeutil import iso, to_ms, utcnow
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DUPLICATE_KEY = 11000
 SESSION_MARGIN = timedelta(hours=6)  # seeded sessions end before "now"
 MAX_TEMPO = 4.0  # nobody pauses minutes between clicks without going idle
+
+
+class AlreadySeeded(ValueError):
+    """Simulated attempts whose ids are stored already: the same seed in the
+    same store draws the same ids."""
+
 
 # ---------------------------------------------------------------- vocabulary
 
@@ -516,12 +525,14 @@ def make_attempt(
     candidate: CandidateInfo | None = None,
     created_at: datetime = DEFAULT_START,
     created_by: ObjectId | None = None,
+    attempt_id: ObjectId | None = None,
 ) -> TaskAttempt:
     """A pending attempt over ``tasks`` with their snapshots; its token is
-    random and not kept (only its hash is stored)."""
+    random and not kept (only its hash is stored). Its id is ``attempt_id``,
+    or drawn from ``rng``."""
     token = rng.randbytes(32).hex()
     return TaskAttempt(
-        id=new_object_id(rng),
+        id=attempt_id or new_object_id(rng),
         organization_id=organization_id,
         token_hash=hashlib.sha256(token.encode()).hexdigest(),
         candidate_info=candidate or make_candidate(rng),
@@ -575,8 +586,10 @@ def simulate_session(
     persona: Persona | None = None,
     stop_after_tasks: int | None = None,
     leave_open: bool = False,
+    attempt_id: ObjectId | None = None,
 ) -> SimulatedSession:
-    """A whole session: tasks (made or given), attempt and events.
+    """A whole session: tasks (made or given), attempt (its id ``attempt_id``
+    or drawn from ``rng``) and events.
 
     The attempt is ``completed`` (``completed_at`` = the last event) when
     every task was completed, ``in_progress`` otherwise.
@@ -590,6 +603,7 @@ def simulate_session(
         organization_id=organization_id,
         candidate=candidate,
         created_at=started_at - timedelta(minutes=rng.randint(5, 4 * 24 * 60)),
+        attempt_id=attempt_id,
     )
     events = simulate_events(
         tasks, rng, start=started_at, persona=persona, stop_after_tasks=stop_after_tasks, leave_open=leave_open
@@ -626,10 +640,11 @@ def seed_completed_attempt(
 ) -> TaskAttempt:
     """Store one completed attempt over ``tasks``, in order: the attempt
     (with task snapshots), its events and, by default, its metrics and
-    profile. It starts at ``started_at`` (default: six hours ago)."""
+    profile. It starts at ``started_at`` (default: six hours ago). Raises
+    ``AlreadySeeded``, writing nothing, when its id is stored already."""
     start = started_at or utcnow() - SESSION_MARGIN
     session = simulate_session(rng, tasks=tasks, started_at=start, organization_id=organization_id, candidate=candidate)
-    _store_sessions(db, [session], with_events=True, with_profiles=with_profile)
+    _store_sessions(db, [session], with_events=True, with_profiles=with_profile, skip_stored=False)
     return session.attempt
 
 
@@ -646,15 +661,28 @@ def seed_completed_attempts(
     with_events: bool = True,
     with_profiles: bool = True,
     batch_size: int = 500,
+    attempt_ids: Sequence[ObjectId] | None = None,
 ) -> list[TaskAttempt]:
-    """Store ``count`` completed attempts with ``insert_many``, in batches.
+    """Store ``count`` completed attempts with ``insert_many``, in batches,
+    and count them in the organisation's attempt counters; returns the
+    attempts stored.
 
     Each attempt takes ``tasks_per_attempt`` tasks sampled from ``tasks``
     (all of them, in order, when it asks for as many) and starts within the
     ``spread_days`` before ``until`` (default: now) minus six hours, so every
     session has ended by then. ``with_events=False`` seeds much faster for
     pages that only read profiles, but a recompute then finds no events.
+
+    Ids are drawn from ``rng``: ids that are stored already (the same seed
+    again in the same store) raise ``AlreadySeeded`` before anything of
+    their batch is written. ``attempt_ids`` (``count`` of them) fixes the ids
+    instead, to seed idempotently: an attempt whose id is stored already is
+    skipped with its events, metrics and profile, also when another process
+    stores it at the same moment.
     """
+    if attempt_ids is not None and len(attempt_ids) != count:
+        raise ValueError(f"{len(attempt_ids)} attempt ids for {count} attempts")
+    ids = list(attempt_ids) if attempt_ids is not None else [None] * count
     until = to_ms(until or utcnow())
     attempts: list[TaskAttempt] = []
     for first in range(0, count, batch_size):
@@ -664,11 +692,14 @@ def seed_completed_attempts(
                 tasks=_pick_tasks(rng, tasks, tasks_per_attempt),
                 started_at=until - SESSION_MARGIN - timedelta(days=rng.uniform(0, spread_days)),
                 organization_id=organization_id,
+                attempt_id=attempt_id,
             )
-            for _ in range(min(batch_size, count - first))
+            for attempt_id in ids[first : first + batch_size]
         ]
-        _store_sessions(db, sessions, with_events=with_events, with_profiles=with_profiles)
-        attempts.extend(session.attempt for session in sessions)
+        stored = _store_sessions(
+            db, sessions, with_events=with_events, with_profiles=with_profiles, skip_stored=attempt_ids is not None
+        )
+        attempts.extend(session.attempt for session in stored)
     return attempts
 
 
@@ -677,10 +708,29 @@ def _pick_tasks(rng: random.Random, tasks: Sequence[Task], count: int) -> list[T
 
 
 def _store_sessions(
-    db: Database, sessions: Sequence[SimulatedSession], *, with_events: bool, with_profiles: bool
-) -> None:
+    db: Database, sessions: Sequence[SimulatedSession], *, with_events: bool, with_profiles: bool, skip_stored: bool
+) -> list[SimulatedSession]:
+    """Store the sessions whose attempts are new; those already stored are
+    skipped (``skip_stored``) or refused before anything is written."""
+    stored = _stored_ids(db, [session.attempt.id for session in sessions])
+    if stored and not skip_stored:
+        raise AlreadySeeded(
+            f"{len(stored)} of these simulated attempts are stored already "
+            "(the same seed in the same store draws the same ids)"
+        )
+    sessions = [session for session in sessions if session.attempt.id not in stored]
+    if not sessions:
+        return []
     attempt_docs = [session.attempt.to_doc() for session in sessions]
-    db[ATTEMPTS].insert_many(attempt_docs, ordered=False)
+    try:
+        db[ATTEMPTS].insert_many(attempt_docs, ordered=False)
+    except BulkWriteError as exc:
+        if not skip_stored:
+            raise
+        sessions = _inserted_despite(db, sessions, exc)
+        if not sessions:
+            return []
+        attempt_docs = [session.attempt.to_doc() for session in sessions]
     attempt_counts.record_new(db, attempt_docs)  # the pages count from these, not from the attempts
     events = [session.behavior_events for session in sessions]
     if with_events:
@@ -692,6 +742,24 @@ def _store_sessions(
             for session, batch in zip(sessions, events, strict=True)
         ]
         _insert_computed(db, computed)
+    return list(sessions)
+
+
+def _stored_ids(db: Database, ids: Sequence[ObjectId]) -> set[ObjectId]:
+    return {doc["_id"] for doc in db[ATTEMPTS].find({"_id": {"$in": list(ids)}}, {"_id": 1})}
+
+
+def _inserted_despite(db: Database, sessions: list[SimulatedSession], exc: BulkWriteError) -> list[SimulatedSession]:
+    """The sessions an ``insert_many`` that failed in part did insert, when
+    every failure is an attempt another process stored meanwhile (a
+    duplicate key on an id now stored); any other failure is raised."""
+    failed = {error["index"] for error in exc.details.get("writeErrors", []) if error.get("code") == DUPLICATE_KEY}
+    if exc.details.get("writeConcernErrors") or len(failed) != len(exc.details.get("writeErrors", [])):
+        raise exc
+    now_stored = _stored_ids(db, [sessions[index].attempt.id for index in failed])
+    if len(now_stored) != len(failed):
+        raise exc  # a duplicate of something else than the id (a token hash)
+    return [session for index, session in enumerate(sessions) if index not in failed]
 
 
 def _insert_computed(db: Database, computed: Sequence[Computed]) -> None:
