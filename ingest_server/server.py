@@ -34,7 +34,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts
+from hiremate import attempts, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -322,11 +322,6 @@ class IngestServer:
 
     async def compute_profile(self, attempt_id: ObjectId) -> None:
         """Metrics and profile of an ended attempt, off the event loop; never raises."""
-        try:
-            from hiremate import profiles
-        except ImportError:  # pragma: no cover - profiles.py is another module's
-            log.warning("hiremate.profiles is not available: no profile for %s", attempt_id)
-            return
         try:
             await self.run_db(profiles.compute_and_store, self.db, attempt_id)
         except Exception:
