@@ -15,12 +15,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import db as dbmod
+from hiremate import attempts, events
 from hiremate.models import AttemptStatus
 from hiremate.timeutil import iso
 from ingest_server.fanout import Change, SequenceGate, Subscription
@@ -106,12 +105,14 @@ class LiveSession:
 
     async def _catch_up(self) -> None:
         """Send the stored events from the next expected seq on."""
-        docs = await self.server.run_db(_events_from, self.server.db, self.attempt_id, self.gate.next_seq)
+        docs = await self.server.run_db(
+            events.stored_events, self.server.db, self.attempt_id, from_seq=self.gate.next_seq
+        )
         for doc in docs:
             await self._deliver(doc)
 
     async def _refresh_attempt(self) -> None:
-        doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+        doc = await self.server.run_db(attempts.live_fields, self.server.db, self.attempt_id)
         if doc is not None:
             await self._status_changed(doc, force=self.status is None)
 
@@ -140,23 +141,9 @@ class LiveSession:
         if status == AttemptStatus.COMPLETED.value and not self.completed_sent:
             completed_at = fields.get("completed_at")
             if completed_at is None:
-                doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+                doc = await self.server.run_db(attempts.live_fields, self.server.db, self.attempt_id)
                 completed_at = None if doc is None else doc.get("completed_at")
             self.completed_sent = True
             await self._send(
                 {"type": "assessment_completed", "attempt_id": str(self.attempt_id), "completed_at": iso(completed_at)}
             )
-
-
-def _events_from(db: Any, attempt_id: ObjectId, first_seq: int) -> list[dict[str, Any]]:
-    return list(
-        db[dbmod.EVENTS]
-        .find({"attempt_id": attempt_id, "sequence_number": {"$gte": first_seq}})
-        .sort("sequence_number", ASCENDING)
-    )
-
-
-def _attempt_fields(db: Any, attempt_id: ObjectId) -> dict[str, Any] | None:
-    return db[dbmod.ATTEMPTS].find_one(
-        {"_id": attempt_id}, {"status": 1, "current_task_index": 1, "completed_at": 1, "task_ids": 1}
-    )

@@ -242,10 +242,7 @@ class IngestServer:
         """The attempt's tasks as issued (snapshots; today's tasks for old attempts)."""
         if attempt.task_snapshots:
             return list(attempt.task_snapshots)
-        docs = await self.run_db(
-            lambda: {d["_id"]: d for d in self.db[dbmod.TASKS].find({"_id": {"$in": attempt.task_ids}})}
-        )
-        return [Task.from_doc(docs[i]) for i in attempt.task_ids if i in docs]
+        return await self.run_db(attempts.issued_tasks, self.db, attempt)
 
     def ip_hash(self, address: str) -> str:
         return hmac.new(self._secret, b"ip:" + address.encode(), hashlib.sha256).hexdigest()[:32]
@@ -263,9 +260,7 @@ class IngestServer:
         if not ObjectId.is_valid(attempt_id):
             return httpd.not_found()
         try:
-            doc = await self.run_db(
-                self.db[dbmod.ATTEMPTS].find_one, {"_id": ObjectId(attempt_id)}, {"organization_id": 1, "task_ids": 1}
-            )
+            doc = await self.run_db(attempts.live_fields, self.db, ObjectId(attempt_id))
         except PyMongoError:
             return httpd.text_response(503, "The live service is unavailable; try again in a moment.\n")
         if doc is None:
@@ -361,26 +356,16 @@ class IngestServer:
             for attempt in expired:
                 if attempt.started_at is not None and attempt.id is not None:
                     await self.compute_profile(attempt.id)
-            for attempt_id in await self.run_db(_unprofiled_attempts, self.db):
+            now = utcnow()
+            unprofiled = await self.run_db(
+                attempts.ended_without_metrics,
+                self.db,
+                updated_from=now - PROFILE_LOOKBACK,
+                updated_to=now - PROFILE_GRACE,
+            )
+            for attempt_id in unprofiled:
                 await self.compute_profile(attempt_id)
             return [a.id for a in expired if a.id is not None]
-
-
-def _unprofiled_attempts(db: Database, limit: int = 100) -> list[ObjectId]:
-    """Attempts that ended after starting a little while ago and have no metrics."""
-    now = utcnow()
-    query = {
-        "$or": [
-            {"status": AttemptStatus.COMPLETED.value},
-            {"status": {"$in": [AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value]}, "started_at": {"$ne": None}},
-        ],
-        "updated_at": {"$gte": now - PROFILE_LOOKBACK, "$lte": now - PROFILE_GRACE},
-    }
-    ids = [doc["_id"] for doc in db[dbmod.ATTEMPTS].find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
-    if not ids:
-        return []
-    have = {doc["attempt_id"] for doc in db[dbmod.METRICS].find({"attempt_id": {"$in": ids}}, {"attempt_id": 1})}
-    return [attempt_id for attempt_id in ids if attempt_id not in have]
 
 
 def freeze_startup_heap() -> None:

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from hiremate import attempts
-from hiremate import db as dbmod
 from hiremate import events as ev
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
 from hiremate.tasks import candidate_view
@@ -310,7 +308,7 @@ class CandidateSession:
         self.server.register_session(self)
 
     async def _load_state(self) -> ev.AttemptState:
-        docs = await self.server.run_db(_stored_events, self.server.db, self.attempt_id)
+        docs = await self.server.run_db(ev.stored_events, self.server.db, self.attempt_id)
         return ev.AttemptState.rebuild(self.attempt, docs, tasks=self.tasks)
 
     async def _resync(self) -> None:
@@ -396,7 +394,7 @@ class CandidateSession:
         wanted = [s for s, event in pending.items if event is None and s not in self.recent_ids]
         known: dict[int, ObjectId] = {}
         if wanted and outcome.verdict is Verdict.OK:
-            known = await self.server.run_db(self.server.committer.lookup_stored, self.attempt_id, wanted)
+            known = await self.server.run_db(ev.stored_ids, self.server.db, self.attempt_id, wanted)
 
         seqs: list[int] = []
         event_ids: list[str] = []
@@ -528,7 +526,7 @@ class CandidateSession:
         await self.server.run_db(attempts.set_current_task_index, db, self.attempt_id, len(self.tasks))
         done = await self.server.run_db(attempts.complete, db, self.attempt_id, completed_at=completed_at)
         if done is None:
-            current = await self.server.run_db(_read_attempt, db, self.attempt_id)
+            current = await self.server.run_db(attempts.read_attempt, db, self.attempt_id)
             if current is None or current.status != AttemptStatus.COMPLETED:
                 self.completing = False
                 await self._closed_reply(None if current is None else str(current.status), "this assessment is closed")
@@ -546,15 +544,3 @@ class CandidateSession:
             }
         )
         await self.close(CLOSE_NORMAL, "assessment completed")
-
-
-# ---------------------------------------------------------------- blocking helpers (run in threads)
-
-
-def _stored_events(db: Any, attempt_id: ObjectId) -> list[dict[str, Any]]:
-    return list(db[dbmod.EVENTS].find({"attempt_id": attempt_id}).sort("sequence_number", ASCENDING))
-
-
-def _read_attempt(db: Any, attempt_id: ObjectId) -> TaskAttempt | None:
-    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id})
-    return TaskAttempt.from_doc(doc) if doc else None
