@@ -43,9 +43,9 @@ from hiremate.timeutil import utcnow
 from ingest_server import httpd
 from ingest_server.commit import GroupCommitter
 from ingest_server.fanout import LiveHub
-from ingest_server.livesocket import LiveSession
+from ingest_server.livesocket import LiveContext, LiveSession
 from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
-from ingest_server.session import CandidateSession
+from ingest_server.session import CandidateSession, SessionContext
 
 log = logging.getLogger("ingest_server")
 
@@ -91,6 +91,18 @@ class IngestServer:
         self._sweep_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self._health: asyncio.Future[bool] | None = None
+        # What the connections may use of the server: they never import it.
+        self.session_context = SessionContext(
+            settings=settings,
+            committer=self.committer,
+            event_limiter=self.event_limiter,
+            call_db=self.call_db,
+            request_sweep=self.request_sweep,
+            register=self.register_session,
+            unregister=self.unregister_session,
+            compute_profile=self.compute_profile,
+        )
+        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db)
 
     # ------------------------------------------------------------ life cycle
 
@@ -144,6 +156,10 @@ class IngestServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
+    async def call_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(db, *args)`` off the event loop: the sessions' ``DbCall``."""
+        return await self.run_db(fn, self.db, *args, **kwargs)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
@@ -180,9 +196,9 @@ class IngestServer:
         kind, payload = route
         if kind == "assessment":
             token, attempt, tasks, metadata = payload
-            await CandidateSession(self, connection, token, attempt, tasks, metadata).run()
+            await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
         elif kind == "live":
-            await LiveSession(self, connection, payload).run()
+            await LiveSession(self.live_context, connection, payload).run()
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
         if self.settings.trust_proxy:
@@ -278,14 +294,10 @@ class IngestServer:
         if session not in sessions:
             sessions.add(session)
             self.hub.watch_attempt(session.attempt_id)
-        for other in list(sessions):
-            if (
-                other is not session
-                and other.epoch is not None
-                and session.epoch is not None
-                and other.epoch < session.epoch
-            ):
-                other.take_over()
+        if session.epoch is not None:
+            for other in list(sessions):
+                if other is not session:
+                    other.newer_epoch(session.epoch)
 
     def unregister_session(self, session: CandidateSession) -> None:
         sessions = self.sessions.get(session.attempt_id)
@@ -300,16 +312,7 @@ class IngestServer:
         epoch = fields.get("session_epoch")
         status = fields.get("status")
         for session in list(self.sessions.get(attempt_id, ())):
-            if (
-                epoch is not None
-                and session.epoch is not None
-                and not session.switching_epoch
-                and epoch > session.epoch
-            ):
-                session.take_over()
-            if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
-                session.closed = True
-                session.closed_status = status
+            session.attempt_changed(epoch=epoch, status=status)
         if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
             self._spawn(self.ensure_profile(attempt_id))
 

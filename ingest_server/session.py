@@ -7,6 +7,11 @@ goes through one ordered outbox, so acks and errors leave in the order the
 messages came in, and an ack leaves only once its write is durable. Other
 messages (start, resume, get_task, complete) wait until everything before
 them is answered.
+
+What the session needs of the process it runs in (the database, the group
+committer, the rate limiter, settings, the session registry, profiles) comes
+in a ``SessionContext`` that the server builds: nothing here imports the
+server.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import PyMongoError
@@ -29,12 +34,12 @@ from websockets.exceptions import ConnectionClosed
 from hiremate import attempts
 from hiremate import events as ev
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
+from hiremate.settings import Settings
 from hiremate.tasks import candidate_view
 from hiremate.timeutil import iso, utcnow
-from ingest_server.commit import Verdict, WriteOutcome
-
-if TYPE_CHECKING:
-    from ingest_server.server import IngestServer
+from ingest_server.commit import GroupCommitter, Verdict, WriteOutcome
+from ingest_server.dbcall import DbCall
+from ingest_server.ratelimit import EventRateLimiter
 
 log = logging.getLogger("ingest_server.session")
 
@@ -44,6 +49,23 @@ CLOSE_TOKEN_USED = 4403
 CLOSE_TAKEN_OVER = 4409
 
 RECENT_IDS = 2000
+
+_STATUSES = frozenset(status.value for status in AttemptStatus)
+_ENDED_ELSEWHERE = frozenset({AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value})
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What a candidate session uses of the process it runs in; ``IngestServer`` builds one."""
+
+    settings: Settings
+    committer: GroupCommitter  # submit(): the validated events, written in groups
+    event_limiter: EventRateLimiter
+    call_db: DbCall  # call_db(fn, *args): fn(db, *args), off the event loop
+    request_sweep: Callable[[], None]  # an attempt looks expired: run the expiry sweep now
+    register: Callable[[CandidateSession], None]  # took an epoch: older local sessions are taken over
+    unregister: Callable[[CandidateSession], None]
+    compute_profile: Callable[[ObjectId], Awaitable[None]]  # never raises
 
 
 @dataclass
@@ -70,14 +92,14 @@ def _client_event_seq(message: Any) -> int | None:
 class CandidateSession:
     def __init__(
         self,
-        server: IngestServer,
+        ctx: SessionContext,
         ws: ServerConnection,
         token: str,
         attempt: TaskAttempt,
         tasks: list[Task],
         metadata: EventMetadata,
     ) -> None:
-        self.server = server
+        self.ctx = ctx
         self.ws = ws
         self.token = token
         self.attempt = attempt
@@ -130,7 +152,7 @@ class CandidateSession:
                     await asyncio.wait_for(asyncio.shield(self._sender_task), timeout=1.0)
                 except (TimeoutError, asyncio.CancelledError):
                     self._sender_task.cancel()
-            self.server.unregister_session(self)
+            self.ctx.unregister(self)
 
     async def _sender(self) -> None:
         while True:
@@ -192,6 +214,24 @@ class CandidateSession:
             self.closing = True
             asyncio.get_running_loop().create_task(self.close(CLOSE_TAKEN_OVER, "session taken over"))
 
+    def newer_epoch(self, epoch: int) -> None:
+        """A session of this server took ``epoch``: an older one here is taken over."""
+        if self.epoch is not None and self.epoch < epoch:
+            self.take_over()
+
+    def attempt_changed(self, *, epoch: int | None, status: str | None) -> None:
+        """The change stream saw the attempt change (a write of any server)."""
+        if epoch is not None and self.epoch is not None and not self.switching_epoch and epoch > self.epoch:
+            self.take_over()
+        if status in _ENDED_ELSEWHERE:
+            self.note_attempt_over(status)
+
+    def note_attempt_over(self, status: str | None) -> None:
+        """The attempt is completed, expired or locked (``status`` when known)."""
+        self.closed = True
+        if status in _STATUSES:
+            self.closed_status = status
+
     def attempt_status(self) -> dict[str, Any]:
         state = self.state
         return {
@@ -252,7 +292,7 @@ class CandidateSession:
         epoch on); a refusal is answered here and gives None."""
         self.switching_epoch = True
         try:
-            return await self.server.run_db(operation, self.server.db, *args)
+            return await self.ctx.call_db(operation, *args)
         except attempts.TokenAlreadyUsed as exc:
             await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
             await self.close(CLOSE_TOKEN_USED, "token already used")
@@ -305,10 +345,10 @@ class CandidateSession:
         self.epoch = attempt.session_epoch
         self.recent_ids.clear()
         self.state = await self._load_state()
-        self.server.register_session(self)
+        self.ctx.register(self)
 
     async def _load_state(self) -> ev.AttemptState:
-        docs = await self.server.run_db(ev.stored_events, self.server.db, self.attempt_id)
+        docs = await self.ctx.call_db(ev.stored_events, self.attempt_id)
         return ev.AttemptState.rebuild(self.attempt, docs, tasks=self.tasks)
 
     async def _resync(self) -> None:
@@ -324,7 +364,7 @@ class CandidateSession:
         first_seq = _client_event_seq(events[0]) if events else None
         pending = Pending(single=single, first_seq=first_seq)
         seq_for_errors = first_seq if single else None
-        limits = self.server.settings.limits
+        limits = self.ctx.settings.limits
         state = self.state
         if state is None or self.epoch is None:
             self._reply_now(ev.Rejection(ev.NOT_STARTED, "send start or resume first", seq=seq_for_errors).to_message())
@@ -338,8 +378,8 @@ class CandidateSession:
         elif self.closed or self.attempt.expires_at <= now:
             pending.refusal = ev.Rejection(ev.ATTEMPT_CLOSED, "this assessment is closed", seq=seq_for_errors)
             if not self.closed:
-                self.server.request_sweep()
-        elif not self.server.event_limiter.allow(self.attempt_id, max(len(events), 1), time.monotonic()):
+                self.ctx.request_sweep()
+        elif not self.ctx.event_limiter.allow(self.attempt_id, max(len(events), 1), time.monotonic()):
             pending.refusal = ev.Rejection(
                 ev.RATE_LIMITED,
                 f"more than {limits.events_per_second:g} events a second (burst {limits.event_burst}); slow down",
@@ -367,7 +407,7 @@ class CandidateSession:
             pending.all_done = state.all_tasks_completed
 
         docs = [event.to_doc() for _, event in pending.items if event is not None]
-        future = self.server.committer.submit(self.attempt_id, self.epoch, docs)
+        future = self.ctx.committer.submit(self.attempt_id, self.epoch, docs)
 
         async def reply() -> None:
             await self._reply_events(pending, await future)
@@ -381,7 +421,7 @@ class CandidateSession:
             return
         if outcome.verdict is Verdict.CLOSED:
             if outcome.expired:
-                self.server.request_sweep()
+                self.ctx.request_sweep()
             await self._closed_reply(outcome.status, "this assessment is closed", seq=seq)
             return
         if pending.refusal is not None:
@@ -394,7 +434,7 @@ class CandidateSession:
         wanted = [s for s, event in pending.items if event is None and s not in self.recent_ids]
         known: dict[int, ObjectId] = {}
         if wanted and outcome.verdict is Verdict.OK:
-            known = await self.server.run_db(ev.stored_ids, self.server.db, self.attempt_id, wanted)
+            known = await self.ctx.call_db(ev.stored_ids, self.attempt_id, wanted)
 
         seqs: list[int] = []
         event_ids: list[str] = []
@@ -436,9 +476,7 @@ class CandidateSession:
         if pending.rejection is not None:
             await self._send(pending.rejection.to_message())
         if pending.completed_tasks is not None:
-            await self.server.run_db(
-                attempts.set_current_task_index, self.server.db, self.attempt_id, pending.completed_tasks
-            )
+            await self.ctx.call_db(attempts.set_current_task_index, self.attempt_id, pending.completed_tasks)
         if pending.all_done and pending.items:
             await self._complete()
 
@@ -449,9 +487,7 @@ class CandidateSession:
             self.recent_ids.popitem(last=False)
 
     async def _closed_reply(self, status: str | None, text: str, *, seq: int | None = None) -> None:
-        self.closed = True
-        if status in {s.value for s in AttemptStatus}:
-            self.closed_status = status
+        self.note_attempt_over(status)
         await self._send(ev.Rejection(ev.ATTEMPT_CLOSED, text, seq=seq).to_message())
 
     # ------------------------------------------------------------ tasks and completion
@@ -460,13 +496,13 @@ class CandidateSession:
         """Before a non-event message: is this connection still the attempt's,
         and the attempt still open? Answers and returns False otherwise."""
         assert self.epoch is not None
-        outcome = await self.server.committer.submit(self.attempt_id, self.epoch, [])
+        outcome = await self.ctx.committer.submit(self.attempt_id, self.epoch, [])
         if outcome.verdict is Verdict.STALE:
             await self.close(CLOSE_TAKEN_OVER, "session taken over")
             return False
         if outcome.verdict is Verdict.CLOSED:
             if outcome.expired:
-                self.server.request_sweep()
+                self.ctx.request_sweep()
             await self._closed_reply(outcome.status, "this assessment is closed")
             return False
         if outcome.verdict is Verdict.FAILED:
@@ -522,20 +558,18 @@ class CandidateSession:
         state = self.state
         assert state is not None
         completed_at = state.last_event_time or utcnow()
-        db = self.server.db
-        await self.server.run_db(attempts.set_current_task_index, db, self.attempt_id, len(self.tasks))
-        done = await self.server.run_db(attempts.complete, db, self.attempt_id, completed_at=completed_at)
+        await self.ctx.call_db(attempts.set_current_task_index, self.attempt_id, len(self.tasks))
+        done = await self.ctx.call_db(attempts.complete, self.attempt_id, completed_at=completed_at)
         if done is None:
-            current = await self.server.run_db(attempts.read_attempt, db, self.attempt_id)
+            current = await self.ctx.call_db(attempts.read_attempt, self.attempt_id)
             if current is None or current.status != AttemptStatus.COMPLETED:
                 self.completing = False
                 await self._closed_reply(None if current is None else str(current.status), "this assessment is closed")
                 return
             done = current
         else:
-            await self.server.compute_profile(self.attempt_id)
-        self.closed = True
-        self.closed_status = AttemptStatus.COMPLETED.value
+            await self.ctx.compute_profile(self.attempt_id)
+        self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {
                 "type": "assessment_completed",
