@@ -200,7 +200,7 @@ def find_by_token(db: Database, token: str, *, now: datetime | None = None) -> T
     if attempt.status in _OPEN and attempt.expires_at < now:
         # Whoever wins the race, the attempt is expired now; read what it became.
         _expire(db, attempt.id, now)
-        return _read(db, attempt.id)
+        return read_attempt(db, attempt.id)
     return attempt
 
 
@@ -266,6 +266,50 @@ def current_epoch(db: Database, attempt_id: ObjectId | str) -> int | None:
     return None if doc is None else int(doc.get("session_epoch", 0))
 
 
+def read_attempt(db: Database, attempt_id: ObjectId | str) -> TaskAttempt | None:
+    """The attempt as stored now, unscoped (the ingest server's read); None when unknown."""
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": as_object_id(attempt_id)})
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+def live_fields(db: Database, attempt_id: ObjectId | str) -> dict[str, Any] | None:
+    """What a live view follows of an attempt, as stored: organisation, status,
+    task position and task ids, completion time. None when unknown."""
+    return db[dbmod.ATTEMPTS].find_one(
+        {"_id": as_object_id(attempt_id)},
+        {"organization_id": 1, "status": 1, "current_task_index": 1, "completed_at": 1, "task_ids": 1},
+    )
+
+
+def issued_tasks(db: Database, attempt: TaskAttempt) -> list[Task]:
+    """The attempt's tasks as issued: its snapshots, or today's tasks for an
+    attempt issued before snapshots were kept (the ones still stored, in order)."""
+    if attempt.task_snapshots:
+        return list(attempt.task_snapshots)
+    docs = {doc["_id"]: doc for doc in db[dbmod.TASKS].find({"_id": {"$in": attempt.task_ids}})}
+    return [Task.from_doc(docs[task_id]) for task_id in attempt.task_ids if task_id in docs]
+
+
+def ended_without_metrics(
+    db: Database, *, updated_from: datetime, updated_to: datetime, limit: int = 100
+) -> list[ObjectId]:
+    """Attempts that ended after starting (completed, or expired/locked once
+    started), last updated in ``[updated_from, updated_to]``, with no metrics
+    stored: the ones whose profile a crash lost. Oldest id first."""
+    query = {
+        "$or": [
+            {"status": AttemptStatus.COMPLETED.value},
+            {"status": {"$in": [AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value]}, "started_at": {"$ne": None}},
+        ],
+        "updated_at": {"$gte": updated_from, "$lte": updated_to},
+    }
+    ids = [doc["_id"] for doc in db[dbmod.ATTEMPTS].find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
+    if not ids:
+        return []
+    have = {doc["attempt_id"] for doc in db[dbmod.METRICS].find({"attempt_id": {"$in": ids}}, {"attempt_id": 1})}
+    return [attempt_id for attempt_id in ids if attempt_id not in have]
+
+
 def set_current_task_index(db: Database, attempt_id: ObjectId | str, index: int) -> bool:
     """Advance the cached task index; it never moves back. True when it moved."""
     result = db[dbmod.ATTEMPTS].update_one(
@@ -291,11 +335,6 @@ def _now(now: datetime | None) -> datetime:
 def _link(token: str, public_url: str | None) -> str:
     base = (public_url or get_settings().public_url).rstrip("/")
     return f"{base}/a/{token}"
-
-
-def _read(db: Database, attempt_id: ObjectId) -> TaskAttempt | None:
-    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id})
-    return TaskAttempt.from_doc(doc) if doc else None
 
 
 def _expire(db: Database, attempt_id: ObjectId, now: datetime) -> TaskAttempt | None:
@@ -333,7 +372,7 @@ def _raise_lost_race(scope: Scope, attempt_id: ObjectId, verb: str) -> None:
 
 def _raise_candidate_refusal(db: Database, attempt_id: ObjectId, token_hash: str | None, now: datetime) -> None:
     """Explain why a candidate's compare-and-set changed nothing."""
-    attempt = _read(db, attempt_id)
+    attempt = read_attempt(db, attempt_id)
     if attempt is None or (token_hash is not None and attempt.token_hash != token_hash):
         raise TokenAlreadyUsed("this link is no longer valid")
     if attempt.status in _OPEN and attempt.expires_at < now:

@@ -1,12 +1,14 @@
 """Event validation: a sans-I/O state machine (PROTOCOL.md, "Events").
 
-Like the ``websockets`` protocol classes, nothing here touches a socket, the
-database or the clock: the ingest server feeds in the attempt, its stored
-events and each incoming message (with the server's ``now``), and gets back
-either a ``BehaviorEvent`` ready to insert, a ``Duplicate`` (the seq is
-already stored: acknowledge it again) or a ``Rejection`` (the error code of
-PROTOCOL.md). ``AttemptState`` is rebuilt from the attempt's stored events,
-so every ingest server, after any restart, validates the same way.
+Like the ``websockets`` protocol classes, the validation touches no socket,
+database or clock: the ingest server feeds in the attempt, its stored events
+(read with ``stored_events``: the readers at the end are the only functions
+here that touch the database) and each incoming message (with the server's
+``now``), and gets back either a ``BehaviorEvent`` ready to insert, a
+``Duplicate`` (the seq is already stored: acknowledge it again) or a
+``Rejection`` (the error code of PROTOCOL.md). ``AttemptState`` is rebuilt
+from the attempt's stored events, so every ingest server, after any restart,
+validates the same way.
 
 Checks, in this order: ``seq`` (duplicate / gap / next), ``event_type``,
 ``task_id``, payload model (strict), timestamps, ``word_count``,
@@ -25,7 +27,10 @@ import bson
 import bson.errors
 from bson import ObjectId
 from pydantic import ValidationError
+from pymongo import ASCENDING
+from pymongo.database import Database
 
+from hiremate import db as dbmod
 from hiremate.models import PAYLOAD_MODELS, BehaviorEvent, EventMetadata, EventType, Task, TaskAttempt
 from hiremate.timeutil import parse_iso, to_ms
 
@@ -510,3 +515,22 @@ def _transition_refusal(
         case _:
             pass
     return None
+
+
+# ---------------------------------------------------------------- reads
+
+
+def stored_events(db: Database, attempt_id: ObjectId, *, from_seq: int = 1) -> list[dict[str, Any]]:
+    """The attempt's stored event documents from ``from_seq`` on, in ``sequence_number`` order."""
+    query: dict[str, Any] = {"attempt_id": attempt_id}
+    if from_seq > 1:
+        query["sequence_number"] = {"$gte": from_seq}
+    return list(db[dbmod.EVENTS].find(query).sort("sequence_number", ASCENDING))
+
+
+def stored_ids(db: Database, attempt_id: ObjectId, seqs: list[int]) -> dict[int, ObjectId]:
+    """seq -> stored ``_id``, for those of ``seqs`` the attempt has stored."""
+    cursor = db[dbmod.EVENTS].find(
+        {"attempt_id": attempt_id, "sequence_number": {"$in": seqs}}, {"_id": 1, "sequence_number": 1}
+    )
+    return {doc["sequence_number"]: doc["_id"] for doc in cursor}

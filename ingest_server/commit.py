@@ -42,6 +42,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from hiremate import db as dbmod
+from hiremate import events
 from hiremate.models import AttemptStatus
 from hiremate.timeutil import utcnow
 
@@ -270,16 +271,9 @@ class GroupCommitter:
                 wanted[doc["attempt_id"]][doc["sequence_number"]] = doc["_id"]
         found: dict[ObjectId, ObjectId] = {}
         for attempt_id, by_seq in wanted.items():
-            for seq, stored_id in self.lookup_stored(attempt_id, list(by_seq)).items():
+            for seq, stored_id in events.stored_ids(self.db, attempt_id, list(by_seq)).items():
                 found[by_seq[seq]] = stored_id
         return found
-
-    def lookup_stored(self, attempt_id: ObjectId, seqs: list[int]) -> dict[int, ObjectId]:
-        """Blocking: seq -> stored _id for these seqs of one attempt."""
-        cursor = self.db[dbmod.EVENTS].find(
-            {"attempt_id": attempt_id, "sequence_number": {"$in": seqs}}, {"_id": 1, "sequence_number": 1}
-        )
-        return {doc["sequence_number"]: doc["_id"] for doc in cursor}
 
 
 def _check(doc: dict[str, Any] | None, epoch: int, now: datetime) -> WriteOutcome | None:

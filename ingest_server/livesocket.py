@@ -4,6 +4,9 @@ Subscribe first, then read the backlog: an event stored in between is in
 both, and the ``SequenceGate`` lets each ``sequence_number`` through once,
 in order. Then every new event, ``attempt_status`` when the status or the
 task index moves, and ``assessment_completed``.
+
+What it needs of the server (the live hub, database calls) comes in a
+``LiveContext``: nothing here imports the server.
 """
 
 from __future__ import annotations
@@ -12,21 +15,19 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import db as dbmod
+from hiremate import attempts, events
 from hiremate.models import AttemptStatus
 from hiremate.timeutil import iso
-from ingest_server.fanout import Change, SequenceGate, Subscription
-
-if TYPE_CHECKING:
-    from ingest_server.server import IngestServer
+from ingest_server.dbcall import DbCall
+from ingest_server.fanout import Change, LiveHub, SequenceGate, Subscription
 
 log = logging.getLogger("ingest_server.live")
 
@@ -47,9 +48,17 @@ def event_logged(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class LiveContext:
+    """What a live session uses of the process it runs in; ``IngestServer`` builds one."""
+
+    hub: LiveHub
+    call_db: DbCall  # call_db(fn, *args): fn(db, *args), off the event loop
+
+
 class LiveSession:
-    def __init__(self, server: IngestServer, ws: ServerConnection, attempt_doc: dict[str, Any]) -> None:
-        self.server = server
+    def __init__(self, ctx: LiveContext, ws: ServerConnection, attempt_doc: dict[str, Any]) -> None:
+        self.ctx = ctx
         self.ws = ws
         self.attempt_id: ObjectId = attempt_doc["_id"]
         self.total_tasks = len(attempt_doc.get("task_ids") or [])
@@ -63,7 +72,7 @@ class LiveSession:
         await self.ws.send(json.dumps(message, separators=(",", ":")))
 
     async def run(self) -> None:
-        hub = self.server.hub
+        hub = self.ctx.hub
         sub = self.sub = hub.subscribe(self.attempt_id)
         sub.on_overflow = self._too_slow
         watcher = asyncio.get_running_loop().create_task(self._watch_close(sub))
@@ -106,12 +115,12 @@ class LiveSession:
 
     async def _catch_up(self) -> None:
         """Send the stored events from the next expected seq on."""
-        docs = await self.server.run_db(_events_from, self.server.db, self.attempt_id, self.gate.next_seq)
+        docs = await self.ctx.call_db(events.stored_events, self.attempt_id, from_seq=self.gate.next_seq)
         for doc in docs:
             await self._deliver(doc)
 
     async def _refresh_attempt(self) -> None:
-        doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+        doc = await self.ctx.call_db(attempts.live_fields, self.attempt_id)
         if doc is not None:
             await self._status_changed(doc, force=self.status is None)
 
@@ -140,23 +149,9 @@ class LiveSession:
         if status == AttemptStatus.COMPLETED.value and not self.completed_sent:
             completed_at = fields.get("completed_at")
             if completed_at is None:
-                doc = await self.server.run_db(_attempt_fields, self.server.db, self.attempt_id)
+                doc = await self.ctx.call_db(attempts.live_fields, self.attempt_id)
                 completed_at = None if doc is None else doc.get("completed_at")
             self.completed_sent = True
             await self._send(
                 {"type": "assessment_completed", "attempt_id": str(self.attempt_id), "completed_at": iso(completed_at)}
             )
-
-
-def _events_from(db: Any, attempt_id: ObjectId, first_seq: int) -> list[dict[str, Any]]:
-    return list(
-        db[dbmod.EVENTS]
-        .find({"attempt_id": attempt_id, "sequence_number": {"$gte": first_seq}})
-        .sort("sequence_number", ASCENDING)
-    )
-
-
-def _attempt_fields(db: Any, attempt_id: ObjectId) -> dict[str, Any] | None:
-    return db[dbmod.ATTEMPTS].find_one(
-        {"_id": attempt_id}, {"status": 1, "current_task_index": 1, "completed_at": 1, "task_ids": 1}
-    )

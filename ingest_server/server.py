@@ -34,7 +34,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts
+from hiremate import attempts, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -43,9 +43,9 @@ from hiremate.timeutil import utcnow
 from ingest_server import httpd
 from ingest_server.commit import GroupCommitter
 from ingest_server.fanout import LiveHub
-from ingest_server.livesocket import LiveSession
+from ingest_server.livesocket import LiveContext, LiveSession
 from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
-from ingest_server.session import CandidateSession
+from ingest_server.session import CandidateSession, SessionContext
 
 log = logging.getLogger("ingest_server")
 
@@ -91,6 +91,18 @@ class IngestServer:
         self._sweep_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self._health: asyncio.Future[bool] | None = None
+        # What the connections may use of the server: they never import it.
+        self.session_context = SessionContext(
+            settings=settings,
+            committer=self.committer,
+            event_limiter=self.event_limiter,
+            call_db=self.call_db,
+            request_sweep=self.request_sweep,
+            register=self.register_session,
+            unregister=self.unregister_session,
+            compute_profile=self.compute_profile,
+        )
+        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db)
 
     # ------------------------------------------------------------ life cycle
 
@@ -144,6 +156,10 @@ class IngestServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
+    async def call_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(db, *args)`` off the event loop: the sessions' ``DbCall``."""
+        return await self.run_db(fn, self.db, *args, **kwargs)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
@@ -180,9 +196,9 @@ class IngestServer:
         kind, payload = route
         if kind == "assessment":
             token, attempt, tasks, metadata = payload
-            await CandidateSession(self, connection, token, attempt, tasks, metadata).run()
+            await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
         elif kind == "live":
-            await LiveSession(self, connection, payload).run()
+            await LiveSession(self.live_context, connection, payload).run()
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
         if self.settings.trust_proxy:
@@ -242,10 +258,7 @@ class IngestServer:
         """The attempt's tasks as issued (snapshots; today's tasks for old attempts)."""
         if attempt.task_snapshots:
             return list(attempt.task_snapshots)
-        docs = await self.run_db(
-            lambda: {d["_id"]: d for d in self.db[dbmod.TASKS].find({"_id": {"$in": attempt.task_ids}})}
-        )
-        return [Task.from_doc(docs[i]) for i in attempt.task_ids if i in docs]
+        return await self.run_db(attempts.issued_tasks, self.db, attempt)
 
     def ip_hash(self, address: str) -> str:
         return hmac.new(self._secret, b"ip:" + address.encode(), hashlib.sha256).hexdigest()[:32]
@@ -263,9 +276,7 @@ class IngestServer:
         if not ObjectId.is_valid(attempt_id):
             return httpd.not_found()
         try:
-            doc = await self.run_db(
-                self.db[dbmod.ATTEMPTS].find_one, {"_id": ObjectId(attempt_id)}, {"organization_id": 1, "task_ids": 1}
-            )
+            doc = await self.run_db(attempts.live_fields, self.db, ObjectId(attempt_id))
         except PyMongoError:
             return httpd.text_response(503, "The live service is unavailable; try again in a moment.\n")
         if doc is None:
@@ -283,14 +294,10 @@ class IngestServer:
         if session not in sessions:
             sessions.add(session)
             self.hub.watch_attempt(session.attempt_id)
-        for other in list(sessions):
-            if (
-                other is not session
-                and other.epoch is not None
-                and session.epoch is not None
-                and other.epoch < session.epoch
-            ):
-                other.take_over()
+        if session.epoch is not None:
+            for other in list(sessions):
+                if other is not session:
+                    other.newer_epoch(session.epoch)
 
     def unregister_session(self, session: CandidateSession) -> None:
         sessions = self.sessions.get(session.attempt_id)
@@ -305,16 +312,7 @@ class IngestServer:
         epoch = fields.get("session_epoch")
         status = fields.get("status")
         for session in list(self.sessions.get(attempt_id, ())):
-            if (
-                epoch is not None
-                and session.epoch is not None
-                and not session.switching_epoch
-                and epoch > session.epoch
-            ):
-                session.take_over()
-            if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
-                session.closed = True
-                session.closed_status = status
+            session.attempt_changed(epoch=epoch, status=status)
         if status in {AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value}:
             self._spawn(self.ensure_profile(attempt_id))
 
@@ -322,11 +320,6 @@ class IngestServer:
 
     async def compute_profile(self, attempt_id: ObjectId) -> None:
         """Metrics and profile of an ended attempt, off the event loop; never raises."""
-        try:
-            from hiremate import profiles
-        except ImportError:  # pragma: no cover - profiles.py is another module's
-            log.warning("hiremate.profiles is not available: no profile for %s", attempt_id)
-            return
         try:
             await self.run_db(profiles.compute_and_store, self.db, attempt_id)
         except Exception:
@@ -366,26 +359,16 @@ class IngestServer:
             for attempt in expired:
                 if attempt.started_at is not None and attempt.id is not None:
                     await self.compute_profile(attempt.id)
-            for attempt_id in await self.run_db(_unprofiled_attempts, self.db):
+            now = utcnow()
+            unprofiled = await self.run_db(
+                attempts.ended_without_metrics,
+                self.db,
+                updated_from=now - PROFILE_LOOKBACK,
+                updated_to=now - PROFILE_GRACE,
+            )
+            for attempt_id in unprofiled:
                 await self.compute_profile(attempt_id)
             return [a.id for a in expired if a.id is not None]
-
-
-def _unprofiled_attempts(db: Database, limit: int = 100) -> list[ObjectId]:
-    """Attempts that ended after starting a little while ago and have no metrics."""
-    now = utcnow()
-    query = {
-        "$or": [
-            {"status": AttemptStatus.COMPLETED.value},
-            {"status": {"$in": [AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value]}, "started_at": {"$ne": None}},
-        ],
-        "updated_at": {"$gte": now - PROFILE_LOOKBACK, "$lte": now - PROFILE_GRACE},
-    }
-    ids = [doc["_id"] for doc in db[dbmod.ATTEMPTS].find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
-    if not ids:
-        return []
-    have = {doc["attempt_id"] for doc in db[dbmod.METRICS].find({"attempt_id": {"$in": ids}}, {"attempt_id": 1})}
-    return [attempt_id for attempt_id in ids if attempt_id not in have]
 
 
 def freeze_startup_heap() -> None:

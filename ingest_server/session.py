@@ -7,6 +7,12 @@ goes through one ordered outbox, so acks and errors leave in the order the
 messages came in, and an ack leaves only once its write is durable. Other
 messages (start, resume, get_task, complete) wait until everything before
 them is answered.
+
+The connection's phase is a ``ConnState`` kept by a sans-I/O ``ConnMachine``
+(``connstate.py``); this class is the asyncio around it. What the session
+needs of the process it runs in (the database, the group committer, the rate
+limiter, settings, the session registry, profiles) comes in a
+``SessionContext`` that the server builds: nothing here imports the server.
 """
 
 from __future__ import annotations
@@ -19,24 +25,23 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from hiremate import attempts
-from hiremate import db as dbmod
 from hiremate import events as ev
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
+from hiremate.settings import Settings
 from hiremate.tasks import candidate_view
 from hiremate.timeutil import iso, utcnow
-from ingest_server.commit import Verdict, WriteOutcome
-
-if TYPE_CHECKING:
-    from ingest_server.server import IngestServer
+from ingest_server.commit import GroupCommitter, Verdict, WriteOutcome
+from ingest_server.connstate import ConnMachine, ConnState
+from ingest_server.dbcall import DbCall
+from ingest_server.ratelimit import EventRateLimiter
 
 log = logging.getLogger("ingest_server.session")
 
@@ -46,6 +51,23 @@ CLOSE_TOKEN_USED = 4403
 CLOSE_TAKEN_OVER = 4409
 
 RECENT_IDS = 2000
+
+_STATUSES = frozenset(status.value for status in AttemptStatus)
+_ENDED_ELSEWHERE = frozenset({AttemptStatus.EXPIRED.value, AttemptStatus.LOCKED.value})
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What a candidate session uses of the process it runs in; ``IngestServer`` builds one."""
+
+    settings: Settings
+    committer: GroupCommitter  # submit(): the validated events, written in groups
+    event_limiter: EventRateLimiter
+    call_db: DbCall  # call_db(fn, *args): fn(db, *args), off the event loop
+    request_sweep: Callable[[], None]  # an attempt looks expired: run the expiry sweep now
+    register: Callable[[CandidateSession], None]  # took an epoch: older local sessions are taken over
+    unregister: Callable[[CandidateSession], None]
+    compute_profile: Callable[[ObjectId], Awaitable[None]]  # never raises
 
 
 @dataclass
@@ -72,28 +94,35 @@ def _client_event_seq(message: Any) -> int | None:
 class CandidateSession:
     def __init__(
         self,
-        server: IngestServer,
+        ctx: SessionContext,
         ws: ServerConnection,
         token: str,
         attempt: TaskAttempt,
         tasks: list[Task],
         metadata: EventMetadata,
     ) -> None:
-        self.server = server
+        self.ctx = ctx
         self.ws = ws
         self.token = token
         self.attempt = attempt
         self.attempt_id: ObjectId = attempt.id  # type: ignore[assignment]
         self.tasks = tasks
         self.metadata = metadata
-        self.state: ev.AttemptState | None = None
-        self.epoch: int | None = None
-        self.switching_epoch = False
-        self.closed = False  # the attempt is known completed, expired or locked
-        self.closed_status: str | None = None
-        self.closing = False
-        self.completing = False
-        self.dirty = False
+        self.machine = ConnMachine()
+        # The attempt's state rebuilt from its stored events (and the events in
+        # flight): what each event is validated against. Set once started.
+        self.attempt_state: ev.AttemptState | None = None
+        # Two facts that are not phases of the connection, so not ConnStates:
+        # * the attempt is known completed, expired or locked (and as what).
+        #   That is news about the attempt: it may come in any phase (even
+        #   while the epoch switches or the attempt completes) and outlives the
+        #   phase; the connection stays open and answers ``attempt_closed``.
+        self.attempt_over = False
+        self.final_status: str | None = None
+        # * another connection stored seqs this one validated: ``attempt_state``
+        #   may be behind the database, rebuild it before the next message.
+        #   A flag on a cache, set while ACTIVE or COMPLETING alike.
+        self.resync_needed = False
         self.recent_ids: OrderedDict[int, ObjectId] = OrderedDict()
         self._outbox: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
         self._sender_task: asyncio.Task[None] | None = None
@@ -101,8 +130,13 @@ class CandidateSession:
     # ------------------------------------------------------------ life cycle
 
     @property
-    def started(self) -> bool:
-        return self.state is not None and self.epoch is not None
+    def state(self) -> ConnState:
+        return self.machine.state
+
+    @property
+    def epoch(self) -> int | None:
+        """The attempt's session epoch this connection holds (None before its first start or resume)."""
+        return self.machine.epoch
 
     async def run(self) -> None:
         self._sender_task = asyncio.get_running_loop().create_task(self._sender())
@@ -118,21 +152,23 @@ class CandidateSession:
                     "expires_at": iso(self.attempt.expires_at),
                 }
             )
+            self.machine.info_sent()
             async for raw in self.ws:
-                if self.closing:
+                if self.machine.closing:
                     break
                 await self._on_message(raw)
         except ConnectionClosed:
             pass
         finally:
-            self.closing = True
+            self.machine.close()
             self._outbox.put_nowait(None)
             if self._sender_task is not None:
                 try:
                     await asyncio.wait_for(asyncio.shield(self._sender_task), timeout=1.0)
                 except (TimeoutError, asyncio.CancelledError):
                     self._sender_task.cancel()
-            self.server.unregister_session(self)
+            self.ctx.unregister(self)
+            self.machine.finished()
 
     async def _sender(self) -> None:
         while True:
@@ -140,10 +176,10 @@ class CandidateSession:
             try:
                 if item is None:
                     return
-                if not self.closing:
+                if not self.machine.closing:
                     await item()
             except ConnectionClosed:
-                self.closing = True
+                self.machine.close()
             except PyMongoError as exc:
                 log.warning("database failure on attempt %s: %s", self.attempt_id, exc)
                 await self.close(CLOSE_TRY_AGAIN, "database unavailable, try again later")
@@ -173,7 +209,7 @@ class CandidateSession:
     def _reply_error(self, rejection: ev.Rejection) -> None:
         """An error for a message that stores nothing; once started, the
         connection is still checked first (a stale one gets 4409 instead)."""
-        if not self.started:
+        if not self.machine.started:
             self._reply_now(rejection.to_message())
             return
 
@@ -184,21 +220,38 @@ class CandidateSession:
         self._enqueue(send)
 
     async def close(self, code: int, reason: str) -> None:
-        self.closing = True
+        self.machine.close()
         with contextlib.suppress(ConnectionClosed):
             await self.ws.close(code, reason)
 
     def take_over(self) -> None:
         """Another connection started or resumed the attempt: close with 4409."""
-        if not self.closing:
-            self.closing = True
+        if self.machine.close():
             asyncio.get_running_loop().create_task(self.close(CLOSE_TAKEN_OVER, "session taken over"))
 
+    def newer_epoch(self, epoch: int) -> None:
+        """A session of this server took ``epoch``: an older one here is taken over."""
+        if self.machine.is_taken_over(epoch):
+            self.take_over()
+
+    def attempt_changed(self, *, epoch: int | None, status: str | None) -> None:
+        """The change stream saw the attempt change (a write of any server)."""
+        if epoch is not None and self.machine.is_taken_over(epoch, reported=True):
+            self.take_over()
+        if status in _ENDED_ELSEWHERE:
+            self.note_attempt_over(status)
+
+    def note_attempt_over(self, status: str | None) -> None:
+        """The attempt is completed, expired or locked (``status`` when known)."""
+        self.attempt_over = True
+        if status in _STATUSES:
+            self.final_status = status
+
     def attempt_status(self) -> dict[str, Any]:
-        state = self.state
+        state = self.attempt_state
         return {
             "type": "attempt_status",
-            "status": self.closed_status or str(self.attempt.status),
+            "status": self.final_status or str(self.attempt.status),
             "current_task_index": state.current_task_index if state else self.attempt.current_task_index,
             "total_tasks": len(self.tasks),
         }
@@ -215,7 +268,7 @@ class CandidateSession:
             self._reply_error(ev.Rejection(ev.INVALID_JSON, "the frame is not valid JSON"))
             return
         kind = message.get("type") if isinstance(message, dict) else None
-        if self.dirty:
+        if self.resync_needed:
             await self._in_order(self._resync)
         match kind:
             case "event":
@@ -252,17 +305,17 @@ class CandidateSession:
     async def _take_session(self, operation: Callable[..., Any], *args: Any) -> Any | None:
         """Run ``attempts.start`` or ``attempts.resume`` (each moves the session
         epoch on); a refusal is answered here and gives None."""
-        self.switching_epoch = True
+        self.machine.switch_epoch()
         try:
-            return await self.server.run_db(operation, self.server.db, *args)
+            return await self.ctx.call_db(operation, *args)  # _begin takes the epoch, at once
         except attempts.TokenAlreadyUsed as exc:
             await self._send(ev.Rejection(ev.TOKEN_ALREADY_USED, str(exc)).to_message())
             await self.close(CLOSE_TOKEN_USED, "token already used")
+            return None
         except attempts.AttemptClosed as exc:
             await self._closed_reply(None, str(exc))
-        finally:
-            self.switching_epoch = False
-        return None
+            self.machine.switch_refused()
+            return None
 
     async def _start(self) -> None:
         was_started = self.attempt.started_at is not None
@@ -271,7 +324,7 @@ class CandidateSession:
             return
         attempt, session_key = taken
         await self._begin(attempt)
-        state = self.state
+        state = self.attempt_state
         assert state is not None
         message: dict[str, Any] = {
             "type": "started",
@@ -290,7 +343,7 @@ class CandidateSession:
         if attempt is None:
             return
         await self._begin(attempt)
-        state = self.state
+        state = self.attempt_state
         assert state is not None
         await self._send(
             {
@@ -303,22 +356,22 @@ class CandidateSession:
 
     async def _begin(self, attempt: TaskAttempt) -> None:
         """Take the attempt's new epoch and rebuild the state from the stored events."""
+        self.machine.epoch_taken(attempt.session_epoch)
         self.attempt = attempt
-        self.epoch = attempt.session_epoch
         self.recent_ids.clear()
-        self.state = await self._load_state()
-        self.server.register_session(self)
+        self.attempt_state = await self._load_state()
+        self.ctx.register(self)
 
     async def _load_state(self) -> ev.AttemptState:
-        docs = await self.server.run_db(_stored_events, self.server.db, self.attempt_id)
+        docs = await self.ctx.call_db(ev.stored_events, self.attempt_id)
         return ev.AttemptState.rebuild(self.attempt, docs, tasks=self.tasks)
 
     async def _resync(self) -> None:
         """A write found seqs already stored by someone else: re-read the truth."""
-        if self.started:
-            self.state = await self._load_state()
+        if self.machine.started:
+            self.attempt_state = await self._load_state()
         self.recent_ids.clear()
-        self.dirty = False
+        self.resync_needed = False
 
     # ------------------------------------------------------------ events
 
@@ -326,9 +379,10 @@ class CandidateSession:
         first_seq = _client_event_seq(events[0]) if events else None
         pending = Pending(single=single, first_seq=first_seq)
         seq_for_errors = first_seq if single else None
-        limits = self.server.settings.limits
-        state = self.state
-        if state is None or self.epoch is None:
+        limits = self.ctx.settings.limits
+        state = self.attempt_state
+        epoch = self.machine.epoch
+        if state is None or epoch is None:
             self._reply_now(ev.Rejection(ev.NOT_STARTED, "send start or resume first", seq=seq_for_errors).to_message())
             return
         now = utcnow()
@@ -337,11 +391,11 @@ class CandidateSession:
                 ev.BATCH_TOO_LARGE,
                 f"a batch holds at most {limits.max_batch_events} events and {limits.max_batch_bytes} bytes",
             )
-        elif self.closed or self.attempt.expires_at <= now:
+        elif self.attempt_over or self.attempt.expires_at <= now:
             pending.refusal = ev.Rejection(ev.ATTEMPT_CLOSED, "this assessment is closed", seq=seq_for_errors)
-            if not self.closed:
-                self.server.request_sweep()
-        elif not self.server.event_limiter.allow(self.attempt_id, max(len(events), 1), time.monotonic()):
+            if not self.attempt_over:
+                self.ctx.request_sweep()
+        elif not self.ctx.event_limiter.allow(self.attempt_id, max(len(events), 1), time.monotonic()):
             pending.refusal = ev.Rejection(
                 ev.RATE_LIMITED,
                 f"more than {limits.events_per_second:g} events a second (burst {limits.event_burst}); slow down",
@@ -369,7 +423,7 @@ class CandidateSession:
             pending.all_done = state.all_tasks_completed
 
         docs = [event.to_doc() for _, event in pending.items if event is not None]
-        future = self.server.committer.submit(self.attempt_id, self.epoch, docs)
+        future = self.ctx.committer.submit(self.attempt_id, epoch, docs)
 
         async def reply() -> None:
             await self._reply_events(pending, await future)
@@ -383,7 +437,7 @@ class CandidateSession:
             return
         if outcome.verdict is Verdict.CLOSED:
             if outcome.expired:
-                self.server.request_sweep()
+                self.ctx.request_sweep()
             await self._closed_reply(outcome.status, "this assessment is closed", seq=seq)
             return
         if pending.refusal is not None:
@@ -392,11 +446,11 @@ class CandidateSession:
 
         stored = {result.seq: result for result in outcome.results}
         if any(result.duplicate for result in outcome.results):
-            self.dirty = True  # another connection stored these seqs: our state may be off
+            self.resync_needed = True  # another connection stored these seqs: our state may be off
         wanted = [s for s, event in pending.items if event is None and s not in self.recent_ids]
         known: dict[int, ObjectId] = {}
         if wanted and outcome.verdict is Verdict.OK:
-            known = await self.server.run_db(self.server.committer.lookup_stored, self.attempt_id, wanted)
+            known = await self.ctx.call_db(ev.stored_ids, self.attempt_id, wanted)
 
         seqs: list[int] = []
         event_ids: list[str] = []
@@ -438,9 +492,7 @@ class CandidateSession:
         if pending.rejection is not None:
             await self._send(pending.rejection.to_message())
         if pending.completed_tasks is not None:
-            await self.server.run_db(
-                attempts.set_current_task_index, self.server.db, self.attempt_id, pending.completed_tasks
-            )
+            await self.ctx.call_db(attempts.set_current_task_index, self.attempt_id, pending.completed_tasks)
         if pending.all_done and pending.items:
             await self._complete()
 
@@ -451,9 +503,7 @@ class CandidateSession:
             self.recent_ids.popitem(last=False)
 
     async def _closed_reply(self, status: str | None, text: str, *, seq: int | None = None) -> None:
-        self.closed = True
-        if status in {s.value for s in AttemptStatus}:
-            self.closed_status = status
+        self.note_attempt_over(status)
         await self._send(ev.Rejection(ev.ATTEMPT_CLOSED, text, seq=seq).to_message())
 
     # ------------------------------------------------------------ tasks and completion
@@ -461,14 +511,15 @@ class CandidateSession:
     async def _check_current(self) -> bool:
         """Before a non-event message: is this connection still the attempt's,
         and the attempt still open? Answers and returns False otherwise."""
-        assert self.epoch is not None
-        outcome = await self.server.committer.submit(self.attempt_id, self.epoch, [])
+        epoch = self.machine.epoch
+        assert epoch is not None
+        outcome = await self.ctx.committer.submit(self.attempt_id, epoch, [])
         if outcome.verdict is Verdict.STALE:
             await self.close(CLOSE_TAKEN_OVER, "session taken over")
             return False
         if outcome.verdict is Verdict.CLOSED:
             if outcome.expired:
-                self.server.request_sweep()
+                self.ctx.request_sweep()
             await self._closed_reply(outcome.status, "this assessment is closed")
             return False
         if outcome.verdict is Verdict.FAILED:
@@ -479,13 +530,13 @@ class CandidateSession:
     async def _current_state(self) -> ev.AttemptState | None:
         """The attempt's state when this connection has started and is still
         the current one; None (the client told, or the connection closing) otherwise."""
-        if not self.started:
+        if not self.machine.started:
             await self._send(ev.Rejection(ev.NOT_STARTED, "send start or resume first").to_message())
             return None
         if not await self._check_current():
             return None
-        assert self.state is not None
-        return self.state
+        assert self.attempt_state is not None
+        return self.attempt_state
 
     async def _get_task(self, index: Any) -> None:
         state = await self._current_state()
@@ -518,26 +569,23 @@ class CandidateSession:
 
     async def _complete(self) -> None:
         """The last task is stored: complete the attempt, profile it, say so, close."""
-        if self.completing:
+        if not self.machine.begin_completion():
             return
-        self.completing = True
-        state = self.state
+        state = self.attempt_state
         assert state is not None
         completed_at = state.last_event_time or utcnow()
-        db = self.server.db
-        await self.server.run_db(attempts.set_current_task_index, db, self.attempt_id, len(self.tasks))
-        done = await self.server.run_db(attempts.complete, db, self.attempt_id, completed_at=completed_at)
+        await self.ctx.call_db(attempts.set_current_task_index, self.attempt_id, len(self.tasks))
+        done = await self.ctx.call_db(attempts.complete, self.attempt_id, completed_at=completed_at)
         if done is None:
-            current = await self.server.run_db(_read_attempt, db, self.attempt_id)
+            current = await self.ctx.call_db(attempts.read_attempt, self.attempt_id)
             if current is None or current.status != AttemptStatus.COMPLETED:
-                self.completing = False
+                self.machine.completion_refused()
                 await self._closed_reply(None if current is None else str(current.status), "this assessment is closed")
                 return
             done = current
         else:
-            await self.server.compute_profile(self.attempt_id)
-        self.closed = True
-        self.closed_status = AttemptStatus.COMPLETED.value
+            await self.ctx.compute_profile(self.attempt_id)
+        self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {
                 "type": "assessment_completed",
@@ -546,15 +594,3 @@ class CandidateSession:
             }
         )
         await self.close(CLOSE_NORMAL, "assessment completed")
-
-
-# ---------------------------------------------------------------- blocking helpers (run in threads)
-
-
-def _stored_events(db: Any, attempt_id: ObjectId) -> list[dict[str, Any]]:
-    return list(db[dbmod.EVENTS].find({"attempt_id": attempt_id}).sort("sequence_number", ASCENDING))
-
-
-def _read_attempt(db: Any, attempt_id: ObjectId) -> TaskAttempt | None:
-    doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id})
-    return TaskAttempt.from_doc(doc) if doc else None

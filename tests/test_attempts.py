@@ -420,6 +420,57 @@ def test_complete_only_from_in_progress(db, issue):
         start(db, find_by_token(db, issued.token))
 
 
+# ---------------------------------------------------------------- the ingest server's reads
+
+
+def test_read_attempt_is_the_stored_attempt_unscoped(db, issue):
+    issued = issue()
+    attempt, _ = started(db, issued)
+    read = attempts.read_attempt(db, attempt.id)
+    assert read.id == attempt.id and read.status == "in_progress" and read.session_epoch == 1
+    assert attempts.read_attempt(db, str(attempt.id)).id == attempt.id
+    assert attempts.read_attempt(db, ObjectId()) is None
+
+
+def test_live_fields_are_what_a_live_view_follows(db, scope, issue):
+    attempt, _ = started(db, issue())
+    set_current_task_index(db, attempt.id, 1)
+    fields = attempts.live_fields(db, attempt.id)
+    assert set(fields) == {"_id", "organization_id", "status", "current_task_index", "completed_at", "task_ids"}
+    assert fields["organization_id"] == scope.organization_id
+    assert (fields["status"], fields["current_task_index"], fields["completed_at"]) == ("in_progress", 1, None)
+    assert attempts.live_fields(db, ObjectId()) is None
+
+
+def test_issued_tasks_are_the_snapshots_or_todays_tasks_for_old_attempts(db, scope, tasks, issue):
+    issued = issue()
+    update_task(scope, tasks[0].id, {"title": "Renamed later"})
+    assert [t.title for t in attempts.issued_tasks(db, issued.attempt)] == [tasks[0].title, tasks[1].title]
+
+    # An attempt from before snapshots: the tasks as stored today, in the attempt's order, gone ones left out.
+    old = issued.attempt.model_copy(update={"task_snapshots": [], "task_ids": [tasks[1].id, ObjectId(), tasks[0].id]})
+    assert [t.title for t in attempts.issued_tasks(db, old)] == [tasks[1].title, "Renamed later"]
+
+
+def test_ended_without_metrics_finds_started_attempts_that_lost_their_profile(db, scope, issue):
+    _pending, running, done, profiled, expired_unstarted, expired_started = (issue() for _ in range(6))
+    started(db, running)
+    for issued in (done, profiled):
+        complete(db, started(db, issued)[0].id, completed_at=utcnow())
+    started(db, expired_started)
+    for issued in (expired_unstarted, expired_started):
+        db[dbmod.ATTEMPTS].update_one({"_id": issued.attempt.id}, {"$set": {"status": "expired"}})
+    db[dbmod.METRICS].insert_one({"attempt_id": profiled.attempt.id})
+    now = utcnow()
+
+    found = attempts.ended_without_metrics(db, updated_from=now - timedelta(hours=1), updated_to=now)
+    assert found == sorted([done.attempt.id, expired_started.attempt.id])
+    assert attempts.ended_without_metrics(db, updated_from=now - timedelta(hours=1), updated_to=now, limit=1) == [
+        min(done.attempt.id, expired_started.attempt.id)
+    ]
+    assert attempts.ended_without_metrics(db, updated_from=now + timedelta(seconds=1), updated_to=now) == []
+
+
 # ---------------------------------------------------------------- listing and scoping
 
 

@@ -11,6 +11,7 @@ from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hiremate import db as dbmod
 from hiremate import events as ev
 from hiremate.models import BehaviorEvent, CandidateInfo, EventType, Task, TaskAttempt, TaskOption
 from hiremate.ops import simulate
@@ -540,3 +541,21 @@ def test_validate_never_raises_on_junk(seq, event_type, payload, extra):
     message = {"seq": seq, "task_id": str(run.tasks[0].id), "event_type": event_type, "payload": payload, **extra}
     result = ev.validate(run.state, message, now=run.now)
     assert isinstance(result, BehaviorEvent | ev.Duplicate | ev.Rejection)
+
+
+# ---------------------------------------------------------------- the readers
+
+
+def test_stored_events_and_ids_read_one_attempt_in_seq_order(db):
+    attempt_id, other = ObjectId(), ObjectId()
+    ids = {seq: ObjectId() for seq in (1, 2, 3, 4)}
+    db[dbmod.EVENTS].insert_many(
+        [{"_id": ids[seq], "attempt_id": attempt_id, "sequence_number": seq} for seq in (3, 1, 4, 2)]
+        + [{"_id": ObjectId(), "attempt_id": other, "sequence_number": 1}]
+    )
+
+    assert [doc["_id"] for doc in ev.stored_events(db, attempt_id)] == [ids[1], ids[2], ids[3], ids[4]]
+    assert [doc["sequence_number"] for doc in ev.stored_events(db, attempt_id, from_seq=3)] == [3, 4]
+    assert ev.stored_events(db, ObjectId()) == []
+    assert ev.stored_ids(db, attempt_id, [2, 4, 9]) == {2: ids[2], 4: ids[4]}
+    assert ev.stored_ids(db, attempt_id, []) == {}

@@ -12,6 +12,7 @@ from hiremate import db as dbmod
 from hiremate.attempts import hash_secret
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType
 from hiremate.timeutil import utcnow
+from ingest_server.connstate import ConnState
 from tests.ingest_helpers import (
     Client,
     all_tasks_messages,
@@ -197,11 +198,13 @@ async def test_stale_connection_on_another_server_stores_nothing(ingest_settings
     async with running_server(ingest_settings, db) as one, Client.open(one.port, issued.token) as old:
         key = (await old.start())["session_key"]
         server_side = next(iter(one.sessions[issued.attempt_id]))
-        server_side.switching_epoch = True  # deaf to the change stream: only the write path can tell
+        server_side.machine.switch_epoch()  # as if its own resume were in flight: deaf to the change stream
+        assert server_side.state is ConnState.SWITCHING_EPOCH
         attempts.resume(db, issued.attempt_id, key)
         await old.send({"type": "event", **focus_events(task.id, 1, 1)[0]})
         code, seen = await old.closed()
-        assert code == 4409 and seen == []
+        assert code == 4409 and seen == []  # only the write path could tell
+        assert server_side.state in {ConnState.CLOSING, ConnState.CLOSED}
     assert stored_seqs(db, issued.attempt_id) == []
 
 
