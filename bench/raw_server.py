@@ -1,6 +1,6 @@
 """Ceiling (a): a bare `websockets` server that only parses and acks.
 
-It speaks just enough of PROTOCOL.md for the benchmark client: an
+It speaks just enough of docs/protocol.md for the benchmark client: an
 ``assessment_info`` greeting, ``started`` for ``start``, an ``ack`` for each
 ``event`` and one for each ``batch``. No validation, no storage.
 

@@ -1,4 +1,4 @@
-"""Assessment links and the attempt life cycle (PROTOCOL.md's table).
+"""Assessment links and the attempt life cycle (docs/protocol.md's table).
 
 Recruiter-side functions take a ``Scope`` and are audited; candidate-side
 ones take the database and are called by the ingest server. Every status

@@ -1,4 +1,4 @@
-"""Event validation: a sans-I/O state machine (PROTOCOL.md, "Events").
+"""Event validation: a sans-I/O state machine (docs/protocol.md, "Events").
 
 Like the ``websockets`` protocol classes, the validation touches no socket,
 database or clock: the ingest server feeds in the attempt, its stored events
@@ -6,7 +6,7 @@ database or clock: the ingest server feeds in the attempt, its stored events
 here that touch the database) and each incoming message (with the server's
 ``now``), and gets back either a ``BehaviorEvent`` ready to insert, a
 ``Duplicate`` (the seq is already stored: acknowledge it again) or a
-``Rejection`` (the error code of PROTOCOL.md). ``AttemptState`` is rebuilt
+``Rejection`` (the error code of docs/protocol.md). ``AttemptState`` is rebuilt
 from the attempt's stored events, so every ingest server, after any restart,
 validates the same way.
 
@@ -34,7 +34,7 @@ from hiremate import db as dbmod
 from hiremate.models import PAYLOAD_MODELS, BehaviorEvent, EventMetadata, EventType, Task, TaskAttempt
 from hiremate.timeutil import parse_iso, to_ms
 
-# The complete list of PROTOCOL.md's error codes.
+# The complete list of docs/protocol.md's error codes.
 INVALID_JSON = "invalid_json"
 UNKNOWN_MESSAGE = "unknown_message"
 NOT_STARTED = "not_started"
@@ -89,7 +89,7 @@ _EVENT_TYPES = {member.value: member for member in EventType}
 
 @dataclass(frozen=True)
 class Rejection:
-    """An event or message refused with one of PROTOCOL.md's error codes."""
+    """An event or message refused with one of docs/protocol.md's error codes."""
 
     code: str
     message: str
@@ -466,7 +466,7 @@ def _option_keys(event_type: EventType) -> tuple[str, ...]:
 def _transition_refusal(
     state: AttemptState, event_type: EventType, task: TaskRules, payload: dict[str, Any]
 ) -> str | None:
-    """Why PROTOCOL.md's table refuses this event now (None: allowed)."""
+    """Why docs/protocol.md's table refuses this event now (None: allowed)."""
     open_task = state.open_task
     if event_type is EventType.TASK_STARTED:
         if open_task is not None:

@@ -31,7 +31,7 @@ class KeywordHits:
 
 @lru_cache(maxsize=8192)  # a pure function of the word; reasoning texts repeat words a lot
 def normalise_word(word: str) -> str:
-    """A word as keyword matching sees it (METRICS.md's tokenisation fix):
+    """A word as keyword matching sees it (docs/metrics.md's tokenisation fix):
     lower-cased, leading and trailing ASCII punctuation stripped, so that
     "Therefore," and "because." count."""
     return word.lower().strip(string.punctuation)

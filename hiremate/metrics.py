@@ -1,4 +1,4 @@
-"""Behaviour events -> computed metrics, exactly as METRICS.md defines them.
+"""Behaviour events -> computed metrics, exactly as docs/metrics.md defines them.
 
 Pure: no database, no clock. Every time comes from ``event_time`` in whole
 milliseconds, so sums are exact integers until they become seconds; floats
@@ -302,7 +302,7 @@ def _aggregated_patterns(facts: Sequence[_TaskFacts]) -> AggregatedPatterns:
 
 
 def risk_preference(levels: Sequence[RiskLevel | str]) -> RiskPreference:
-    """Seed 7.4 with METRICS.md's fix: where the seed falls through to
+    """Seed 7.4 with docs/metrics.md's fix: where the seed falls through to
     'medium', the most frequent level wins, and a tie for the top is
     'balanced'."""
     counts = {level: 0 for level in RiskLevel}

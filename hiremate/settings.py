@@ -1,6 +1,6 @@
 """Configuration from HIREMATE_* environment variables, each declared once.
 
-The variable names in ARCHITECTURE.md's configuration table are a contract;
+The variable names in docs/architecture.md's configuration table are a contract;
 everything else here has a sane local default.
 
 Every variable is one ``Field`` below: its type, its default and its meaning.
@@ -72,7 +72,7 @@ EnvBool = Annotated[bool, BeforeValidator(_parse_bool)]
 
 
 class IngestLimits(BaseModel):
-    """The configurable limits of PROTOCOL.md (each also a setting)."""
+    """The configurable limits of docs/protocol.md (each also a setting)."""
 
     model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
 
@@ -269,7 +269,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "secrets": ("secret_from_env",),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
     "recruiter app": ("app_port", "session_days", "token_expiry_days"),
-    'ingest limits (PROTOCOL.md "Limits")': tuple(IngestLimits.model_fields),
+    'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
 }
 
 

@@ -1,5 +1,5 @@
 """Computed metrics -> an explainable skill profile (seed section 8 as fixed
-by METRICS.md).
+by docs/metrics.md).
 
 Pure: no database, no clock. It reads the metrics document as stored, with
 floats already rounded, so every threshold compares the numbers a
@@ -162,7 +162,7 @@ def thinking_style(metrics: ComputedMetrics) -> ThinkingStyleResult:
 
 
 def decision_pattern(metrics: ComputedMetrics) -> DecisionPatternResult:
-    """METRICS.md's rule (the seed names the fields only)."""
+    """docs/metrics.md's rule (the seed names the fields only)."""
     decisions = [t.first_decision_speed_seconds for t in metrics.per_task_metrics]
     consistency = metrics.aggregated_patterns.decision_consistency
     average = _mean(decisions)
@@ -246,7 +246,7 @@ def strengths(
     decision: DecisionPatternResult,
     communication: CommunicationStyleResult,
 ) -> list[str]:
-    """METRICS.md's strengths table, in its order."""
+    """docs/metrics.md's strengths table, in its order."""
     rules = [
         (
             communication.logical_structure == LogicalStructure.STRUCTURED,
@@ -267,7 +267,7 @@ def strengths(
 def considerations(
     metrics: ComputedMetrics, decision: DecisionPatternResult, communication: CommunicationStyleResult
 ) -> list[str]:
-    """METRICS.md's considerations table, in its order: neutral
+    """docs/metrics.md's considerations table, in its order: neutral
     observations, never weaknesses."""
     avg_changes = _mean_changes(metrics.per_task_metrics)
     focus_losses = sum(t.focus_loss_count for t in metrics.per_task_metrics)

@@ -18,7 +18,7 @@ def utcnow() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 with milliseconds and a Z, as PROTOCOL.md writes times."""
+    """ISO 8601 with milliseconds and a Z, as docs/protocol.md writes times."""
     if value is None:
         return None
     value = to_ms(value)

@@ -1,5 +1,5 @@
 """HireMate ingest server: the candidate page, the candidate socket, the live
-socket and ``/healthz`` on one port (PROTOCOL.md). Start it with
+socket and ``/healthz`` on one port (docs/protocol.md). Start it with
 ``python -m ingest_server``; embed it with ``IngestServer(...).running()``."""
 
 from ingest_server.server import IngestServer

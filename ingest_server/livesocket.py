@@ -1,4 +1,4 @@
-"""One recruiter connection on ``/ws/live/{attempt_id}`` (PROTOCOL.md).
+"""One recruiter connection on ``/ws/live/{attempt_id}`` (docs/protocol.md).
 
 Subscribe first, then read the backlog: an event stored in between is in
 both, and the ``SequenceGate`` lets each ``sequence_number`` through once,

@@ -1,4 +1,4 @@
-"""Rate limits of PROTOCOL.md: events per attempt (token bucket) and new
+"""Rate limits of docs/protocol.md: events per attempt (token bucket) and new
 connections per client address (sliding window). Pure: callers pass the
 monotonic clock."""
 

@@ -1,4 +1,4 @@
-"""One candidate connection on ``/ws/assessment/{token}`` (PROTOCOL.md).
+"""One candidate connection on ``/ws/assessment/{token}`` (docs/protocol.md).
 
 The reader validates each event at once against the connection's state,
 which already includes the events still in flight, and hands the accepted

@@ -1,4 +1,4 @@
-"""Shared pieces of the fuzzing, abuse and load tests: PROTOCOL.md's codes,
+"""Shared pieces of the fuzzing, abuse and load tests: docs/protocol.md's codes,
 junk values, message mutations, an independent oracle of the event rules,
 and a check that what is stored re-validates from scratch."""
 
@@ -19,9 +19,9 @@ from hiremate import events as ev
 from hiremate.models import BehaviorEvent, EventType, Task, TaskAttempt
 from hiremate.timeutil import iso
 
-SHARED_PROTOCOL = Path("/work/shared/PROTOCOL.md")
+PROTOCOL_DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
-# PROTOCOL.md, "Error codes (the complete list)", word for word.
+# docs/protocol.md, "Error codes (the complete list)", word for word.
 PROTOCOL_ERROR_CODES = frozenset(
     {
         "invalid_json",
@@ -44,7 +44,7 @@ PROTOCOL_ERROR_CODES = frozenset(
     }
 )
 
-# Every close code PROTOCOL.md names for the candidate socket: completed (1000),
+# Every close code docs/protocol.md names for the candidate socket: completed (1000),
 # frame too large (1009), database failure (1013), token already used (4403),
 # slow live subscriber (4408), taken over (4409).
 PROTOCOL_CLOSE_CODES = frozenset({1000, 1009, 1013, 4403, 4408, 4409})
@@ -298,7 +298,7 @@ AMBIENT = {"focus_lost", "focus_gained", "idle_detected"}
 
 @dataclass
 class Oracle:
-    """PROTOCOL.md's "What each event is allowed to follow", written again
+    """docs/protocol.md's "What each event is allowed to follow", written again
     from the table (not from hiremate.events)."""
 
     tasks: list[Task]
@@ -433,11 +433,9 @@ def check_stored_events(db: Database, attempt: TaskAttempt | dict[str, Any]) -> 
     return len(docs)
 
 
-def documented_error_codes() -> frozenset[str] | None:
-    """The error codes as /work/shared/PROTOCOL.md lists them (None when the file is not here)."""
-    if not SHARED_PROTOCOL.exists():
-        return None
-    text = SHARED_PROTOCOL.read_text()
+def documented_error_codes() -> frozenset[str]:
+    """The error codes as docs/protocol.md lists them."""
+    text = PROTOCOL_DOC.read_text()
     start = text.index("Error codes (the complete list):")
     block = text[start : text.index("\n\n", start)]
     return frozenset(part.strip(" `.,\n") for part in block.split(":", 1)[1].split(",") if part.strip(" `.,\n"))

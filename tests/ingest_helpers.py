@@ -179,7 +179,7 @@ def ws_url(server: IngestServer | int, path: str) -> str:
 
 
 class Client:
-    """A candidate's socket, speaking PROTOCOL.md."""
+    """A candidate's socket, speaking docs/protocol.md."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws

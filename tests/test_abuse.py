@@ -144,7 +144,7 @@ async def _handshake(port: int, path: str, *, headers: dict[str, str] | None = N
 
 
 async def test_connection_flood_is_bounded_and_others_are_still_served(settings, db):
-    limit = 30  # PROTOCOL.md's default: 30 new connections a minute per client address
+    limit = 30  # docs/protocol.md's default: 30 new connections a minute per client address
     flood_settings = with_limits(settings, **{**OPEN_LIMITS.model_dump(), "connections_per_minute": limit})
     assert not flood_settings.trust_proxy
     issued = issue(db, count=1)

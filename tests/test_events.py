@@ -1,4 +1,4 @@
-"""hiremate.events: the sans-I/O validator, row by row of PROTOCOL.md."""
+"""hiremate.events: the sans-I/O validator, row by row of docs/protocol.md."""
 
 from __future__ import annotations
 

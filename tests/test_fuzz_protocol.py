@@ -7,7 +7,7 @@ frames, valid events out of order, mutated events and batches. A connection
 is reused across examples and a new one opened only when the server closed
 the previous one (and a new attempt issued once one completes), so 2,000
 cases stay fast. Checked throughout: every answer is a JSON object, every
-error carries a code of PROTOCOL.md's list, every close code is one PROTOCOL.md
+error carries a code of docs/protocol.md's list, every close code is one docs/protocol.md
 names. Checked at the end: the server process is alive and logged no
 traceback, /healthz is ok, every stored event of every attempt re-validates
 from a fresh state with seqs exactly 1..N, and a valid session still
@@ -154,7 +154,7 @@ class Fuzzer:
                     break
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
-            assert code in PROTOCOL_CLOSE_CODES, f"close code {code} ({exc.rcvd}) is not in PROTOCOL.md"
+            assert code in PROTOCOL_CLOSE_CODES, f"close code {code} ({exc.rcvd}) is not in docs/protocol.md"
             self.close_codes[code] = self.close_codes.get(code, 0) + 1
             if code == 1000:
                 assert completed, "closed 1000 without assessment_completed"

@@ -1,4 +1,4 @@
-"""compute_metrics against METRICS.md, rule by rule, on hand-built sessions
+"""compute_metrics against docs/metrics.md, rule by rule, on hand-built sessions
 whose numbers are worked out by hand, plus properties of generated ones."""
 
 from __future__ import annotations

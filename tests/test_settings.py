@@ -16,7 +16,7 @@ from hiremate.settings import ConfigError, IngestLimits, Settings, env_example, 
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The contract (ARCHITECTURE.md's configuration table and .env.example):
+# The contract (docs/architecture.md's configuration table and .env.example):
 # variable -> (field, default). None: unset by default.
 DEFAULTS = {
     "HIREMATE_MONGODB_URI": ("mongodb_uri", None),

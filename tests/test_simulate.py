@@ -1,5 +1,5 @@
 """The session generator: deterministic, realistic, and always within
-PROTOCOL.md's rules (checked here by an independent little state machine)."""
+docs/protocol.md's rules (checked here by an independent little state machine)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ AMBIENT = {"focus_lost", "focus_gained", "idle_detected"}
 
 
 class ProtocolChecker:
-    """PROTOCOL.md's "What each event is allowed to follow", from messages."""
+    """docs/protocol.md's "What each event is allowed to follow", from messages."""
 
     def __init__(self, tasks: list[Task]) -> None:
         self.tasks = tasks

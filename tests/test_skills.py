@@ -1,4 +1,4 @@
-"""interpret against seed section 8 and METRICS.md: every branch, every
+"""interpret against seed section 8 and docs/metrics.md: every branch, every
 threshold's edge, every template, strength and consideration."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A ``random.Random`` drives everything (ids included), so a seed always gives
 the same tasks, persona and events. Every generated sequence obeys
-PROTOCOL.md's "What each event is allowed to follow" table and payload
+docs/protocol.md's "What each event is allowed to follow" table and payload
 rules: one selection per task then ``option_changed`` chains from the
 current option, reasoning started before it is updated or submitted,
 ``word_count == len(final_text.split())``, reasoning at least
@@ -258,7 +258,7 @@ class SimEvent:
     at: datetime
 
     def message(self) -> dict[str, Any]:
-        """The event as a client sends it (PROTOCOL.md, without ``type``)."""
+        """The event as a client sends it (docs/protocol.md, without ``type``)."""
         return {
             "seq": self.seq,
             "task_id": str(self.task_id),

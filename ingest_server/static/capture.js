@@ -1,4 +1,4 @@
-// What the candidate does, turned into events (PROTOCOL.md, seed section 3).
+// What the candidate does, turned into events (docs/protocol.md, seed section 3).
 // No DOM here: app.js calls these methods from its listeners, and node tests
 // call them with a fake clock.
 //

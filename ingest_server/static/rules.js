@@ -1,5 +1,5 @@
 // A mirror of the server's "what each event is allowed to follow" table
-// (PROTOCOL.md). The page only ever sends events this mirror allows, so a
+// (docs/protocol.md). The page only ever sends events this mirror allows, so a
 // correct page never earns an invalid_transition.
 //
 // State (plain JSON, persisted with the outbox):

@@ -1,5 +1,5 @@
 // Test helpers: an in-memory localStorage, a fake clock with timers, and a
-// fake ingest server written independently of rules.js from PROTOCOL.md.
+// fake ingest server written independently of rules.js from docs/protocol.md.
 
 export class MemStorage {
   constructor() { this.map = new Map(); this.failWrites = false; }
@@ -81,7 +81,7 @@ export function refWordCount(text) {
 }
 
 /**
- * The PROTOCOL.md table, implemented again for the tests: returns an error
+ * The docs/protocol.md table, implemented again for the tests: returns an error
  * code or null. `st` is mutated when the event is accepted.
  */
 export function refCheck(st, ev, tasks) {
