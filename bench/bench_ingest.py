@@ -29,7 +29,7 @@ from hiremate import db as dbmod
 from hiremate import live_tickets as livemod
 from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
-from tests.ingest_helpers import Client, issue, tiny_events, ws_url
+from tests.support.ingest_helpers import Client, issue, tiny_events, ws_url
 
 DB_NAME = "bench_ingest"
 CONNECTIONS = (1, 10, 100)

@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 from bench.bench_ingest import DB_NAME, Bench
 from bench.common import Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
 from hiremate import auth
-from tests.chromium import launch
-from tests.ingest_helpers import issue, tiny_events, ws_url
+from tests.support.chromium import launch
+from tests.support.ingest_helpers import issue, tiny_events, ws_url
 
 EVENTS = 12
 GAP_SECONDS = 0.7  # between events: not in step with the page's 1 s refresh

@@ -24,8 +24,8 @@ from hiremate import auth
 from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.models import User
-from tests.chromium import launch, require_chromium
 from tests.conftest import TEST_SECRET, free_port
+from tests.support.chromium import launch, require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-7"

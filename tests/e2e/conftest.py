@@ -25,8 +25,8 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from tests.chromium import launch, require_chromium
 from tests.conftest import free_port
+from tests.support.chromium import launch, require_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"

@@ -41,7 +41,7 @@ from tests.e2e.helpers import (
     wait_for_profile,
     wait_until,
 )
-from tests.ingest_helpers import Issued, ServerProcess, issue, server_env
+from tests.support.ingest_helpers import Issued, ServerProcess, issue, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -1,0 +1,314 @@
+"""The live socket: ticket checks, backlog then live, status messages, slow
+subscribers, polling mode, several ingest server processes."""
+
+# ruff: noqa: F401, F811 - fixtures imported from tests.support.ingest_helpers are used as arguments
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from datetime import timedelta
+
+import pytest
+from bson import ObjectId
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from hiremate import attempts
+from hiremate.live_tickets import mint_ticket
+from hiremate.timeutil import utcnow
+from tests.conftest import TEST_SECRET, free_port
+from tests.support.ingest_helpers import (
+    Client,
+    ServerProcess,
+    all_tasks_messages,
+    focus_events,
+    ingest_settings,
+    issue,
+    running_server,
+    server,
+    server_env,
+    session_messages,
+    with_limits,
+    ws_url,
+)
+
+SECRET = TEST_SECRET.encode()
+
+
+def ticket_for(issued, **changes) -> str:
+    claims = {
+        "attempt_id": issued.attempt_id,
+        "user_id": ObjectId(),
+        "organization_id": issued.scope.organization_id,
+        **changes,
+    }
+    return mint_ticket(changes.pop("secret", SECRET), **{k: v for k, v in claims.items() if k != "secret"})
+
+
+def live_path(attempt_id, ticket: str | None) -> str:
+    return f"/ws/live/{attempt_id}" + ("" if ticket is None else f"?ticket={ticket}")
+
+
+async def live_status(port: int, path: str) -> int:
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(ws_url(port, path)):
+            pass
+    return caught.value.response.status_code
+
+
+class Watcher:
+    """A recruiter's live socket, collecting what arrives."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.messages: list[dict] = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, port: int, issued, **kwargs):
+        async with connect(ws_url(port, live_path(issued.attempt_id, ticket_for(issued))), **kwargs) as ws:
+            yield cls(ws)
+
+    async def next(self, timeout: float = 10.0) -> dict:
+        message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.messages.append(message)
+        return message
+
+    async def until(self, predicate, timeout: float = 15.0) -> list[dict]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not any(predicate(m) for m in self.messages):
+            await self.next(max(0.01, deadline - loop.time()))
+        return self.messages
+
+    def seqs(self) -> list[int]:
+        return [m["sequence_number"] for m in self.messages if m["type"] == "event_logged"]
+
+
+# ---------------------------------------------------------------- tickets
+
+
+async def test_401_missing_malformed_forged_expired(server, db):
+    issued = issue(db)
+    aid = issued.attempt_id
+    assert await live_status(server.port, live_path(aid, None)) == 401
+    assert await live_status(server.port, live_path(aid, "")) == 401
+    assert await live_status(server.port, live_path(aid, "garbage")) == 401
+    forged = mint_ticket(
+        b"another-secret", attempt_id=aid, user_id=ObjectId(), organization_id=issued.scope.organization_id
+    )
+    assert await live_status(server.port, live_path(aid, forged)) == 401
+    expired = mint_ticket(
+        SECRET,
+        attempt_id=aid,
+        user_id=ObjectId(),
+        organization_id=issued.scope.organization_id,
+        now=utcnow() - timedelta(minutes=6),
+    )
+    assert await live_status(server.port, live_path(aid, expired)) == 401
+
+
+async def test_403_other_attempt_or_organisation(server, db):
+    issued = issue(db)
+    other = issue(db)
+    # a valid ticket for another attempt
+    assert await live_status(server.port, live_path(issued.attempt_id, ticket_for(other))) == 403
+    # a valid ticket for this attempt, but minted for another organisation
+    wrong_org = ticket_for(issued, organization_id=ObjectId())
+    assert await live_status(server.port, live_path(issued.attempt_id, wrong_org)) == 403
+
+
+async def test_unknown_attempt_with_a_valid_ticket(server, db):
+    issued = issue(db)
+    ghost = ObjectId()
+    ticket = mint_ticket(SECRET, attempt_id=ghost, user_id=ObjectId(), organization_id=issued.scope.organization_id)
+    assert await live_status(server.port, live_path(ghost, ticket)) == 404
+
+
+# ---------------------------------------------------------------- backlog, live, status
+
+
+async def test_backlog_then_live_then_completion(server, db):
+    issued = issue(db, count=2, reasoning_required=True)
+    messages = all_tasks_messages(issued.tasks)
+    async with Client.open(server.port, issued.token) as candidate:
+        await candidate.start()
+        await candidate.send_batch(messages[:3])
+        async with Watcher.open(server.port, issued) as watcher:
+            for seq in (1, 2, 3):
+                logged = await watcher.next()
+                assert logged["type"] == "event_logged" and logged["sequence_number"] == seq
+            status = await watcher.next()
+            assert status == {
+                "type": "attempt_status",
+                "status": "in_progress",
+                "current_task_index": 0,
+                "total_tasks": 2,
+            }
+            await candidate.send_batch(messages[3:])
+            await watcher.until(lambda m: m["type"] == "assessment_completed")
+            assert (await candidate.closed())[0] == 1000
+    assert watcher.seqs() == list(range(1, len(messages) + 1))
+    first = watcher.messages[0]
+    assert set(first) >= {"type", "event_id", "sequence_number", "event_type", "task_id", "timestamp", "payload"}
+    assert first["event_type"] == "task_started" and first["payload"] == {"task_index": 0}
+    assert first["task_id"] == str(issued.tasks[0].id)
+    statuses = [m for m in watcher.messages if m["type"] == "attempt_status"]
+    assert [s["current_task_index"] for s in statuses][-1] == 2 and statuses[-1]["status"] == "completed"
+    done = watcher.messages[-1]
+    assert done == {
+        "type": "assessment_completed",
+        "attempt_id": str(issued.attempt_id),
+        "completed_at": done["completed_at"],
+    }
+    # After the backlog the events came in order and the completion came last of them.
+    logged_positions = [i for i, m in enumerate(watcher.messages) if m["type"] == "event_logged"]
+    assert logged_positions[-1] < len(watcher.messages) - 1
+
+
+async def test_watching_a_completed_attempt(server, db):
+    issued = issue(db, count=1)
+    messages = all_tasks_messages(issued.tasks)
+    async with Client.open(server.port, issued.token) as candidate:
+        await candidate.start()
+        await candidate.send_batch(messages)
+        await candidate.closed()
+    async with Watcher.open(server.port, issued) as watcher:
+        await watcher.until(lambda m: m["type"] == "assessment_completed")
+    assert watcher.seqs() == list(range(1, len(messages) + 1))
+
+
+async def test_no_gap_no_repeat_while_subscribers_join_mid_stream(server, db):
+    """Subscribers connect at random moments while events stream in: each one
+    sees 1..N exactly once, in order."""
+    issued = issue(db, count=1)
+    task_id = issued.tasks[0].id
+    total = 400
+    rng = random.Random(5)
+    watchers: list[Watcher] = []
+    stack = contextlib.AsyncExitStack()
+    async with stack, Client.open(server.port, issued.token) as candidate:
+        await candidate.start()
+        seq = 1
+        while seq <= total:
+            size = rng.randint(1, 12)
+            events = focus_events(task_id, seq, min(size, total - seq + 1))
+            await candidate.send({"type": "batch", "events": events})  # not waiting for the ack
+            seq += len(events)
+            if rng.random() < 0.15:
+                watchers.append(await stack.enter_async_context(Watcher.open(server.port, issued)))
+        while True:  # drain the acks
+            answer = await candidate.recv()
+            if answer.get("seqs") and answer["seqs"][-1] == total:
+                break
+        for watcher in watchers:
+            await watcher.until(lambda m: m.get("sequence_number") == total)
+            assert watcher.seqs() == list(range(1, total + 1))
+    assert len(watchers) >= 5
+
+
+async def test_a_slow_subscriber_is_closed_4408(ingest_settings, db):
+    settings = with_limits(ingest_settings, live_queue_size=3)
+    issued = issue(db, count=1)
+    async with running_server(settings, db) as running, Client.open(running.port, issued.token) as candidate:
+        await candidate.start()
+        async with Watcher.open(running.port, issued) as slow, Watcher.open(running.port, issued) as fine:
+            await slow.next()  # the attempt_status after the (empty) backlog
+            await fine.next()
+            # A burst larger than the queue arrives at once.
+            await candidate.send_batch(focus_events(issued.tasks[0].id, 1, 50))
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await slow.next()
+            assert slow.ws.close_code == 4408
+        # On reconnect the backlog comes again, complete.
+        async with Watcher.open(running.port, issued) as again:
+            await again.until(lambda m: m.get("sequence_number") == 50)
+            assert again.seqs() == list(range(1, 51))
+
+
+async def test_polling_mode_works_the_same(ingest_settings, db):
+    issued = issue(db, count=2)
+    messages = all_tasks_messages(issued.tasks)
+    async with (
+        running_server(ingest_settings, db, live_mode="poll", poll_interval=0.05) as running,
+        Client.open(running.port, issued.token) as candidate,
+    ):
+        assert running.hub.mode == "poll"
+        key = (await candidate.start())["session_key"]
+        await candidate.send_batch(messages[:2])
+        async with Watcher.open(running.port, issued) as watcher:
+            await watcher.until(lambda m: m["type"] == "attempt_status")
+            await candidate.send_batch(messages[2:])
+            await watcher.until(lambda m: m["type"] == "assessment_completed")
+        assert watcher.seqs() == list(range(1, len(messages) + 1))
+        del key
+
+
+async def test_polling_mode_still_takes_over(ingest_settings, db):
+    issued = issue(db)
+    async with (
+        running_server(ingest_settings, db, live_mode="poll", poll_interval=0.05) as running,
+        Client.open(running.port, issued.token) as old,
+    ):
+        key = (await old.start())["session_key"]
+        attempts.resume(db, issued.attempt_id, key)  # another server took it over
+        code, _ = await old.closed(timeout=5)
+        assert code == 4409
+
+
+async def test_lock_is_seen_live_and_profiled(server, db):
+    issued = issue(db, count=2)
+    messages = all_tasks_messages(issued.tasks)
+    first = len([m for m in messages if m["task_id"] == str(issued.tasks[0].id)])
+    async with Client.open(server.port, issued.token) as candidate:
+        await candidate.start()
+        await candidate.send_batch(messages[:first])
+        async with Watcher.open(server.port, issued) as watcher:
+            await watcher.until(lambda m: m["type"] == "attempt_status")
+            attempts.lock_attempt(issued.scope, issued.attempt_id, "withdrawn")
+            await watcher.until(lambda m: m["type"] == "attempt_status" and m["status"] == "locked")
+    for _ in range(50):
+        if db.computed_metrics.find_one({"attempt_id": issued.attempt_id}):
+            break
+        await asyncio.sleep(0.1)
+    metrics = db.computed_metrics.find_one({"attempt_id": issued.attempt_id})
+    assert metrics is not None and metrics["global_metrics"]["tasks_completed"] == 1
+    assert db.skill_profiles.count_documents({"attempt_id": issued.attempt_id}) == 1
+
+
+# ---------------------------------------------------------------- several processes
+
+
+async def test_live_across_two_ingest_server_processes(store_uri, db, db_name, tmp_path):
+    issued = issue(db, count=3)
+    messages = session_messages(issued.tasks)
+    ports = free_port(), free_port()
+    servers = [
+        ServerProcess(server_env(store_uri, db_name, tmp_path), port, tmp_path / f"ingest-{port}.log") for port in ports
+    ]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers))
+        async with Watcher.open(ports[0], issued) as watcher, Client.open(ports[1], issued.token) as candidate:
+            await candidate.start()
+            answers = await candidate.send_all(messages, batch=25)
+            assert all(a["type"] == "ack" for a in answers)
+            await watcher.until(lambda m: m["type"] == "assessment_completed")
+            assert watcher.seqs() == list(range(1, len(messages) + 1))
+        # And the other way round, with a takeover between the processes.
+        second = issue(db, count=1)
+        async with Client.open(ports[0], second.token) as old:
+            key = (await old.start())["session_key"]
+            async with Client.open(ports[1], second.token) as new:
+                await new.resume(key)
+                assert (await old.closed(timeout=5))[0] == 4409
+        for process in servers:
+            assert process.terminate() == 0  # a clean SIGTERM shutdown
+        log = servers[0].log_path.read_text()
+        assert "listening on http://" in log
+    finally:
+        for process in servers:
+            process.kill()
