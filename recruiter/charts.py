@@ -84,16 +84,13 @@ def decision_changes_chart(per_task: pd.DataFrame) -> go.Figure:
     title = "Decision changes per task"
     if per_task.empty:
         return _empty(title)
-    figure = go.Figure(
-        go.Bar(
-            x=_task_labels(per_task),
-            y=per_task["decision_changes"],
-            marker_color=BAR_COLOUR,
-            hovertemplate="%{x}<br>%{y} change(s)<extra></extra>",
-        )
+    bars = go.Bar(
+        x=_task_labels(per_task),
+        y=per_task["decision_changes"],
+        marker_color=BAR_COLOUR,
+        hovertemplate="%{x}<br>%{y} change(s)<extra></extra>",
     )
-    figure.update_yaxes(rangemode="tozero", dtick=1)
-    return _layout(figure, title, xaxis_title="Task", yaxis_title="Changes", showlegend=False)
+    return _counts(bars, title, xaxis_title="Task", yaxis_title="Changes")
 
 
 def risk_mix_chart(per_task: pd.DataFrame) -> go.Figure:
@@ -103,16 +100,20 @@ def risk_mix_chart(per_task: pd.DataFrame) -> go.Figure:
         return _empty(title)
     counts = per_task["risk_level"].value_counts()
     levels = list(RISK_COLOURS)
-    figure = go.Figure(
-        go.Bar(
-            x=[level.capitalize() for level in levels],
-            y=[int(counts.get(level, 0)) for level in levels],
-            marker_color=[RISK_COLOURS[level] for level in levels],
-            hovertemplate="%{x} risk: %{y} task(s)<extra></extra>",
-        )
+    bars = go.Bar(
+        x=[level.capitalize() for level in levels],
+        y=[int(counts.get(level, 0)) for level in levels],
+        marker_color=[RISK_COLOURS[level] for level in levels],
+        hovertemplate="%{x} risk: %{y} task(s)<extra></extra>",
     )
+    return _counts(bars, title, xaxis_title="Risk level", yaxis_title="Tasks")
+
+
+def _counts(bars: go.Bar, title: str, *, xaxis_title: str, yaxis_title: str) -> go.Figure:
+    """One series of whole counts: the axis starts at zero and steps by one."""
+    figure = go.Figure(bars)
     figure.update_yaxes(rangemode="tozero", dtick=1)
-    return _layout(figure, title, xaxis_title="Risk level", yaxis_title="Tasks", showlegend=False)
+    return _layout(figure, title, xaxis_title=xaxis_title, yaxis_title=yaxis_title, showlegend=False)
 
 
 def first_decision_chart(per_task: pd.DataFrame) -> go.Figure:

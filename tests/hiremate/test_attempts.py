@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -36,6 +35,7 @@ from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task, soft_delete_task, update_task
 from hiremate.timeutil import utcnow
+from tests.support.concurrency import at_once
 
 URL = "https://assess.example"
 KEYS = ["ps_flaky_build", "com_late_handoffs", "dc_team_tool", "at_price_test", "sa_report_error", "ps_night_incident"]
@@ -218,23 +218,14 @@ def test_unknown_tokens_find_nothing(db, issue):
 @pytest.mark.parametrize("round_", range(6))
 def test_exactly_one_of_two_racing_starts_wins(db, issue, round_):
     issued = issue()
-    barrier = threading.Barrier(2)
-    outcomes = []
 
-    def race():
-        attempt = find_by_token(db, issued.token)
-        barrier.wait()
+    def race() -> str | None:
         try:
-            outcomes.append(start(db, attempt)[1])
+            return start(db, find_by_token(db, issued.token))[1]
         except TokenAlreadyUsed:
-            outcomes.append(None)
+            return None
 
-    threads = [threading.Thread(target=race) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    outcomes = at_once(2, race)
     winners = [key for key in outcomes if key is not None]
     assert len(outcomes) == 2 and len(winners) == 1
     doc = stored(db, issued.attempt.id)

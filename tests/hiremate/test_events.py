@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from hiremate import db as dbmod
 from hiremate import events as ev
-from hiremate.models import BehaviorEvent, CandidateInfo, EventType, Task, TaskAttempt, TaskOption
+from hiremate.models import AttemptStatus, BehaviorEvent, EventType, Task, TaskAttempt, TaskOption
 from hiremate.ops import simulate
 from hiremate.timeutil import iso, to_ms
+from tests.support import builders
 
 T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
@@ -40,18 +41,7 @@ def make_task(index: int, *, reasoning_required: bool = True, min_length: int = 
 
 
 def make_attempt(tasks: list[Task], started_at: datetime | None = T0) -> TaskAttempt:
-    return TaskAttempt(
-        id=ObjectId(),
-        token_hash="x",
-        candidate_info=CandidateInfo(name="Ada", email="ada@example.com"),
-        task_ids=[t.id for t in tasks],
-        task_snapshots=tasks,
-        status="in_progress",
-        started_at=started_at,
-        expires_at=T0 + timedelta(days=7),
-        created_at=T0,
-        updated_at=T0,
-    )
+    return builders.make_attempt(tasks, issued_at=T0, status=AttemptStatus.IN_PROGRESS, started_at=started_at)
 
 
 class Run:

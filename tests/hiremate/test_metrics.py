@@ -18,7 +18,6 @@ from hiremate.metrics import IDLE_THRESHOLD_MS, VERSION, compute_metrics, risk_p
 from hiremate.models import (
     AttemptStatus,
     BehaviorEvent,
-    CandidateInfo,
     Category,
     ComputedMetrics,
     Difficulty,
@@ -28,6 +27,7 @@ from hiremate.models import (
     TaskOption,
 )
 from hiremate.ops.simulate import simulate_session
+from tests.support import builders
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 COMPUTED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -60,19 +60,7 @@ def make_attempt(
     started_at: datetime | None = T0,
     completed_at: datetime | None = None,
 ) -> TaskAttempt:
-    return TaskAttempt(
-        id=ObjectId(),
-        token_hash="h",
-        candidate_info=CandidateInfo(name="Ada", email="ada@example.com"),
-        task_ids=[task.id for task in tasks],
-        task_snapshots=tasks,
-        status=status,
-        started_at=started_at,
-        completed_at=completed_at,
-        expires_at=T0 + timedelta(days=7),
-        created_at=T0,
-        updated_at=T0,
-    )
+    return builders.make_attempt(tasks, issued_at=T0, status=status, started_at=started_at, completed_at=completed_at)
 
 
 class Script:

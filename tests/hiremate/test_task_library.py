@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -11,6 +9,7 @@ from hiremate.models import Category, Difficulty
 from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.tasks import create_task, list_tasks, soft_delete_task, update_task
+from tests.support.concurrency import at_once
 
 CORRECTNESS_WORDS = ("correct", "right", "answer", "score", "best", "wrong", "expected", "solution")
 
@@ -82,18 +81,7 @@ def test_each_organisation_gets_its_own_copy(db, scope):
 
 
 def test_concurrent_installs_add_each_task_once(db, scope):
-    barrier = threading.Barrier(3)
-    added = []
-
-    def install():
-        barrier.wait()
-        added.append(install_library(scope))
-
-    threads = [threading.Thread(target=install) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    added = at_once(3, lambda: install_library(scope))
 
     assert sum(added) == len(LIBRARY)
     assert db[dbmod.TASKS].count_documents({"organization_id": scope.organization_id}) == len(LIBRARY)

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from hiremate.settings import env_example
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
+from tests.support.concurrency import at_once
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLIC_URL = "https://assess.example"
@@ -195,18 +195,7 @@ def test_demo_candidates_are_only_simulated_over_active_library_tasks(db):
 
 
 def test_concurrent_seeds_create_one_of_everything(db):
-    barrier = threading.Barrier(3)
-    results = []
-
-    def seed():
-        barrier.wait()
-        results.append(seed_demo(db))
-
-    threads = [threading.Thread(target=seed) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(3, lambda: seed_demo(db))
 
     assert len(results) == 3
     assert counts(db) == SEEDED
