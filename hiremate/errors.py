@@ -17,7 +17,8 @@
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
     │   │   └── TicketExpired
-    │   └── UsageError
+    │   ├── UsageError
+    │   └── AlreadySeeded (also ValueError)
     ├── ConfigError (also RuntimeError)
     └── StoreUnavailable (also RuntimeError)
 
@@ -48,6 +49,7 @@ nothing from HireMate, so any module may import it.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadySeeded",
     "AttemptClosed",
     "AttemptError",
     "AttemptNotFound",
@@ -195,3 +197,8 @@ class ConfigError(HireMateError, RuntimeError):
 
 class StoreUnavailable(HireMateError, RuntimeError):
     """The database does not answer; the message says where and what to do."""
+
+
+class AlreadySeeded(Refusal, ValueError):
+    """Simulated attempts whose ids are stored already: the same seed in the
+    same store draws the same ids."""

@@ -30,6 +30,7 @@ from pymongo.errors import BulkWriteError
 
 from hiremate import attempt_counts
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
+from hiremate.errors import AlreadySeeded
 from hiremate.models import (
     AttemptStatus,
     BehaviorEvent,
@@ -49,11 +50,6 @@ DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DUPLICATE_KEY = 11000
 SESSION_MARGIN = timedelta(hours=6)  # seeded sessions end before "now"
 MAX_TEMPO = 4.0  # nobody pauses minutes between clicks without going idle
-
-
-class AlreadySeeded(ValueError):
-    """Simulated attempts whose ids are stored already: the same seed in the
-    same store draws the same ids."""
 
 
 # ---------------------------------------------------------------- vocabulary
