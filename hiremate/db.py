@@ -25,6 +25,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
+from hiremate import datadir
 from hiremate.errors import StoreUnavailable
 from hiremate.settings import Settings, get_settings
 
@@ -210,13 +211,16 @@ def start_embedded_store(
         command.append("--sync-on-commit")
     if log_path is None:
         log_path = Path(os.devnull)
+        log = os.open(os.devnull, os.O_WRONLY)
     else:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
+        log = datadir.open_private_log(log_path)  # 0600, in a folder created 0700
     # Its own session: a Ctrl-C in a terminal reaches the launcher, which then
-    # stops the store in order, after the processes that write to it.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
+    # stops the store in order, after the processes that write to it. umask
+    # 077: the store's files are its user's only, like the rest of the data dir.
+    try:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+    finally:
+        os.close(log)  # the child keeps its own copy
     uri = f"mongodb://127.0.0.1:{port}/"
     deadline = time.monotonic() + STORE_START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -244,8 +248,9 @@ def ensure_embedded_store(settings: Settings) -> EmbeddedStore | None:
         return None
     if _answers(settings.mongo_uri):
         return None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.data_dir / "embedded-store.lock"), timeout=STORE_START_TIMEOUT_SECONDS + 10):
+    datadir.ensure_private_dir(settings.data_dir)
+    lock_path = str(settings.data_dir / "embedded-store.lock")
+    with FileLock(lock_path, timeout=STORE_START_TIMEOUT_SECONDS + 10, mode=datadir.FILE_MODE):
         if _answers(settings.mongo_uri):
             return None  # another process started it while we waited
         return start_embedded_store(

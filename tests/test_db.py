@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate.settings import Settings
+from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(
@@ -37,11 +43,9 @@ def test_event_sequence_is_unique_per_attempt_only(db):
 
 
 def test_unreachable_uri_gives_clear_error(tmp_path):
-    from hiremate.settings import Settings
-
     dbmod.reset_client()
     settings = Settings(
-        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x"
+        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x" * 32
     )
     with pytest.raises(dbmod.StoreUnavailable, match=r"127\.0\.0\.1:1"):
         dbmod.get_client(settings)
@@ -72,3 +76,23 @@ def test_clients_of_the_embedded_store_do_not_retry_writes(settings):
 )
 def test_retryable_writes_only_for_a_mongodb_server(build_info, uri, wanted):
     assert dbmod.wants_retryable_writes(build_info, uri) is wanted
+
+
+def test_the_embedded_store_keeps_the_data_dir_private(tmp_path):
+    # The folder holds the secret and the database: its user's only, the
+    # store's own files (umask 077), its log and its lock included.
+    settings = Settings(data_dir=tmp_path / "data", embedded_port=free_port())
+    store = dbmod.ensure_embedded_store(settings)
+    assert store is not None
+    try:
+        client = dbmod.make_client(settings.mongo_uri)
+        client["t"]["c"].insert_one({"a": 1})
+        client.close()
+    finally:
+        store.stop()
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    for folder, dirs, files in os.walk(settings.data_dir):
+        for name in dirs + files:
+            mode = stat.S_IMODE((Path(folder) / name).lstat().st_mode)
+            assert not mode & 0o077, f"{name} is {oct(mode)}"
+    assert {"db", "secantusd.log", "embedded-store.lock"} <= set(os.listdir(settings.data_dir))
