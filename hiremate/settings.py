@@ -147,7 +147,13 @@ class Settings(BaseSettings, IngestLimits):
         # Too short on purpose: uncommented as it is, it is refused with how to make one.
         examples=["change-me"],
     )
-    ingest_host: str = Field("127.0.0.1", description="Interface the ingest server listens on.")
+    ingest_host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface the ingest server listens on; 127.0.0.1: this machine only. "
+            "0.0.0.0 opens it to every network the machine is on (candidates must reach it)."
+        ),
+    )
     ingest_port: int = Field(
         8765, description="Port of the ingest server (candidate page, candidate and live sockets, /healthz)."
     )
@@ -164,7 +170,22 @@ class Settings(BaseSettings, IngestLimits):
             "(only behind a trusted proxy)."
         ),
     )
+    app_host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface the recruiter app started by `make run` listens on; 127.0.0.1: this machine only. "
+            "0.0.0.0 opens it to every network the machine is on."
+        ),
+    )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
+    demo: EnvBool = Field(
+        True,
+        description=(
+            "`make run` seeds the demo organisation, whose admin's random password is kept in "
+            "HIREMATE_DATA_DIR/demo-password; never when HIREMATE_MONGODB_URI is set. "
+            "0: not seeded (`python -m hiremate seed-demo` seeds it on request)."
+        ),
+    )
     session_days: int = Field(7, description="Days a recruiter stays signed in.")
     token_expiry_days: int = Field(
         7, description="Days an assessment link stays valid unless issued with another expiry."
@@ -280,7 +301,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
-    "recruiter app": ("app_port", "session_days", "token_expiry_days"),
+    "recruiter app": ("app_host", "app_port", "demo", "session_days", "token_expiry_days"),
     'ingest limits (PROTOCOL.md "Limits")': tuple(IngestLimits.model_fields),
 }
 

@@ -31,7 +31,9 @@ DEFAULTS = {
     "HIREMATE_INGEST_PORT": ("ingest_port", 8765),
     "HIREMATE_PUBLIC_URL": ("public_url", "http://localhost:8765"),
     "HIREMATE_TRUST_PROXY": ("trust_proxy", False),
+    "HIREMATE_APP_HOST": ("app_host", "127.0.0.1"),
     "HIREMATE_APP_PORT": ("app_port", 8501),
+    "HIREMATE_DEMO": ("demo", True),
     "HIREMATE_SESSION_DAYS": ("session_days", 7),
     "HIREMATE_TOKEN_EXPIRY_DAYS": ("token_expiry_days", 7),
     "HIREMATE_MAX_FRAME_BYTES": ("max_frame_bytes", 65536),
@@ -93,6 +95,8 @@ def test_environment_overrides_with_types(monkeypatch, tmp_path):
         "HIREMATE_EMBEDDED_SYNC_ON_COMMIT": "false",
         "HIREMATE_INGEST_HOST": "0.0.0.0",
         "HIREMATE_INGEST_PORT": " 9000 ",
+        "HIREMATE_APP_HOST": "0.0.0.0",
+        "HIREMATE_DEMO": "0",
         "HIREMATE_PUBLIC_URL": "https://assess.example.com/",
         "HIREMATE_TRUST_PROXY": "YES",
         "HIREMATE_RATE_EVENTS_PER_SECOND": "2.5",
@@ -111,6 +115,8 @@ def test_environment_overrides_with_types(monkeypatch, tmp_path):
     assert settings.embedded_sync_on_commit is False
     assert settings.ingest_host == "0.0.0.0"
     assert settings.ingest_port == 9000
+    assert settings.app_host == "0.0.0.0"
+    assert settings.demo is False
     assert settings.public_url == "https://assess.example.com"
     assert settings.trust_proxy is True
     assert settings.limits.events_per_second == 2.5
