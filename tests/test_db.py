@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
@@ -76,6 +78,28 @@ def test_clients_of_the_embedded_store_do_not_retry_writes(settings):
 )
 def test_retryable_writes_only_for_a_mongodb_server(build_info, uri, wanted):
     assert dbmod.wants_retryable_writes(build_info, uri) is wanted
+
+
+def test_while_the_store_owner_restarts_it_others_wait_instead_of_starting_a_second(tmp_path):
+    # `make run` owns the embedded store (it keeps the store's file lock) and
+    # restarts it when it crashes; a HireMate process that needs the store in
+    # the meantime waits for that restart rather than racing it with its own.
+    settings = Settings(data_dir=tmp_path / "data", embedded_port=free_port())
+    owner = dbmod.ensure_embedded_store(settings, own=True)
+    assert owner is not None and owner.lock is not None
+    try:
+        owner.process.kill()  # the crash
+        owner.process.wait()
+        restart = threading.Timer(2.0, owner.respawn)
+        restart.start()
+        assert dbmod.ensure_embedded_store(settings) is None  # waited; started nothing
+        restart.join()
+        assert dbmod._answers(settings.mongo_uri)
+        assert owner.process.poll() is None  # the store that answers is the owner's
+    finally:
+        owner.stop()
+    with FileLock(str(settings.data_dir / "embedded-store.lock")).acquire(timeout=0):
+        pass  # released with the stop
 
 
 def test_the_embedded_store_keeps_the_data_dir_private(tmp_path):
