@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-not-for-production"
+SECRET = "bench-secret-not-for-production-0123456789"
 
 
 def free_port() -> int:

@@ -14,17 +14,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
+from hiremate import datadir
 from hiremate.errors import StoreUnavailable
 from hiremate.settings import Settings, get_settings
 
@@ -43,6 +44,7 @@ METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 
 STORE_START_TIMEOUT_SECONDS = 30.0
+STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
 
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -157,20 +159,36 @@ def ensure_indexes(db: Database) -> None:
 @dataclass
 class EmbeddedStore:
     """A SecantusDB process this process started (None of these when it was
-    already running)."""
+    already running). ``respawn`` starts the same command again on the same
+    files (the launcher's supervision); ``lock``, when set, is the store's
+    file lock, held for as long as this process owns the store, so that no
+    other HireMate process starts a second one while it is being restarted."""
 
     process: subprocess.Popen[bytes]
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    lock: FileLock | None = None
+
+    def respawn(self) -> None:
+        """Start the store's command again (after it exited); does not wait."""
+        if self.process.poll() is None:
+            raise RuntimeError("the embedded store is still running")
+        self.process = _spawn(self.command, self.log_path)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+            if self.process.poll() is not None:
+                return
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
 
 
 def _store_command() -> str:
@@ -197,6 +215,45 @@ def _answers(uri: str, timeout_ms: int = 500) -> bool:
         client.close()
 
 
+def store_command(storage_path: str | Path, port: int, *, sync_on_commit: bool = True) -> list[str]:
+    """The embedded store's command line: on the loopback interface only (it
+    has no authentication; only processes of this machine may talk to it)."""
+    command = [_store_command(), "--storage-path", str(storage_path), "--host", STORE_HOST, "--port", str(port)]
+    if sync_on_commit:
+        command.append("--sync-on-commit")
+    return command
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    devnull = log_path == Path(os.devnull)
+    log = os.open(os.devnull, os.O_WRONLY) if devnull else datadir.open_private_log(log_path)
+    try:
+        # Its own session: a Ctrl-C in a terminal reaches the launcher, which then
+        # stops the store in order, after the processes that write to it. umask
+        # 077: the store's files are its user's only, like the rest of the data dir.
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+    finally:
+        os.close(log)  # the child keeps its own copy
+
+
+def wait_until_answers(store: EmbeddedStore, uri: str, *, timeout: float = STORE_START_TIMEOUT_SECONDS) -> None:
+    """Wait until a store just spawned answers; StoreUnavailable (and the
+    process killed) when it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.process.poll() is not None:
+            raise StoreUnavailable(
+                f"the embedded store exited with code {store.process.returncode} at start "
+                f"({' '.join(store.command[1:])}); see {store.log_path}"
+            )
+        if _answers(uri, 300):
+            return
+        time.sleep(0.1)
+    store.process.kill()
+    store.process.wait()
+    raise StoreUnavailable(f"the embedded store did not answer within {timeout:.0f}s; see {store.log_path}")
+
+
 def start_embedded_store(
     storage_path: str | Path,
     port: int,
@@ -205,55 +262,68 @@ def start_embedded_store(
     log_path: Path | None = None,
 ) -> EmbeddedStore:
     """Start a SecantusDB server and wait until it answers."""
-    command = [_store_command(), "--storage-path", str(storage_path), "--host", "127.0.0.1", "--port", str(port)]
-    if sync_on_commit:
-        command.append("--sync-on-commit")
-    if log_path is None:
-        log_path = Path(os.devnull)
-    else:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
-    # Its own session: a Ctrl-C in a terminal reaches the launcher, which then
-    # stops the store in order, after the processes that write to it.
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    uri = f"mongodb://127.0.0.1:{port}/"
-    deadline = time.monotonic() + STORE_START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StoreUnavailable(
-                f"the embedded store exited with code {process.returncode} at start "
-                f"(storage {storage_path}, port {port}); see {log_path}"
-            )
-        if _answers(uri, 300):
-            return EmbeddedStore(process, log_path)
-        time.sleep(0.1)
-    process.kill()
-    raise StoreUnavailable(
-        f"the embedded store did not answer on port {port} within {STORE_START_TIMEOUT_SECONDS:.0f}s; see {log_path}"
-    )
+    command = store_command(storage_path, port, sync_on_commit=sync_on_commit)
+    log_path = Path(os.devnull) if log_path is None else log_path
+    store = EmbeddedStore(_spawn(command, log_path), log_path, command)
+    wait_until_answers(store, f"mongodb://{STORE_HOST}:{port}/")
+    return store
 
 
-def ensure_embedded_store(settings: Settings) -> EmbeddedStore | None:
+def _store_lock(settings: Settings) -> FileLock:
+    datadir.ensure_private_dir(settings.data_dir)
+    return FileLock(str(settings.data_dir / "embedded-store.lock"), mode=datadir.FILE_MODE)
+
+
+def ensure_embedded_store(settings: Settings, *, own: bool = False) -> EmbeddedStore | None:
     """Make sure the embedded store answers; start it when nobody has.
 
     Returns the store when this call started it (the caller owns stopping
     it), None when it already answered or a Mongo URI is configured.
+
+    The store is started under the file lock ``embedded-store.lock``, so only
+    one process starts it. While the lock is held by another process (which
+    is starting the store, or, as ``make run`` does, owns it and restarts it
+    when it crashes), this waits for the store to answer instead. With
+    ``own=True`` the returned store keeps holding the lock until it is
+    stopped (the launcher, which supervises it).
     """
     if not settings.uses_embedded_store:
         return None
     if _answers(settings.mongo_uri):
         return None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.data_dir / "embedded-store.lock"), timeout=STORE_START_TIMEOUT_SECONDS + 10):
+    lock = _store_lock(settings)
+    deadline = time.monotonic() + STORE_START_TIMEOUT_SECONDS + 10
+    while True:
+        try:
+            lock.acquire(timeout=0.5)
+        except Timeout:
+            if _answers(settings.mongo_uri):
+                return None  # the lock's holder has it running
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"the embedded store does not answer on port {settings.embedded_port} and another process "
+                    f"holds {lock.lock_file} (is `make run` restarting it?); see {settings.data_dir / 'secantusd.log'}"
+                ) from None
+            continue
+        break
+    try:
         if _answers(settings.mongo_uri):
+            lock.release()
             return None  # another process started it while we waited
-        return start_embedded_store(
+        store = start_embedded_store(
             settings.data_dir / "db",
             settings.embedded_port,
             sync_on_commit=settings.embedded_sync_on_commit,
             log_path=settings.data_dir / "secantusd.log",
         )
+    except BaseException:
+        lock.release()
+        raise
+    if own:
+        store.lock = lock
+    else:
+        lock.release()
+    return store
 
 
 # ---------------------------------------------------------------- the client

@@ -28,7 +28,6 @@ as they always were: other modules read a few of their own
 
 from __future__ import annotations
 
-import os
 import secrets
 import textwrap
 from functools import lru_cache
@@ -48,9 +47,13 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hiremate.datadir import read_or_create
 from hiremate.errors import ConfigError
 
 ENV_PREFIX = "HIREMATE_"
+# HMAC keys shorter than this are guessable offline from one signed cookie or
+# ticket; the generated local secret has 64 characters.
+MIN_SECRET_LENGTH = 32
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -137,12 +140,20 @@ class Settings(BaseSettings, IngestLimits):
         validation_alias="HIREMATE_SECRET",
         repr=False,
         description=(
-            "Signs sessions, live tickets and IP hashes; required with HIREMATE_MONGODB_URI, "
-            "the same in every process. Unset locally: generated into HIREMATE_DATA_DIR/secret."
+            "Signs sessions, live tickets and IP hashes; at least 32 characters; required with "
+            "HIREMATE_MONGODB_URI, the same in every process. Unset locally: generated into "
+            "HIREMATE_DATA_DIR/secret."
         ),
-        examples=["change-me-to-a-long-random-string"],
+        # Too short on purpose: uncommented as it is, it is refused with how to make one.
+        examples=["change-me"],
     )
-    ingest_host: str = Field("127.0.0.1", description="Interface the ingest server listens on.")
+    ingest_host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface the ingest server listens on; 127.0.0.1: this machine only. "
+            "0.0.0.0 opens it to every network the machine is on (candidates must reach it)."
+        ),
+    )
     ingest_port: int = Field(
         8765, description="Port of the ingest server (candidate page, candidate and live sockets, /healthz)."
     )
@@ -159,7 +170,22 @@ class Settings(BaseSettings, IngestLimits):
             "(only behind a trusted proxy)."
         ),
     )
+    app_host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface the recruiter app started by `make run` listens on; 127.0.0.1: this machine only. "
+            "0.0.0.0 opens it to every network the machine is on."
+        ),
+    )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
+    demo: EnvBool = Field(
+        True,
+        description=(
+            "`make run` seeds the demo organisation, whose admin's random password is kept in "
+            "HIREMATE_DATA_DIR/demo-password; never when HIREMATE_MONGODB_URI is set. "
+            "0: not seeded (`python -m hiremate seed-demo` seeds it on request)."
+        ),
+    )
     session_days: int = Field(7, description="Days a recruiter stays signed in.")
     token_expiry_days: int = Field(
         7, description="Days an assessment link stays valid unless issued with another expiry."
@@ -174,6 +200,13 @@ class Settings(BaseSettings, IngestLimits):
             raise ConfigError(
                 "HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set: "
                 "every process of a deployment must sign with the same secret"
+            )
+        if self.secret_from_env is not None and len(self.secret_from_env) < MIN_SECRET_LENGTH:
+            # Checked here, not by a field validator, so the message never repeats the value.
+            raise ConfigError(
+                f"HIREMATE_SECRET must be at least {MIN_SECRET_LENGTH} characters long "
+                f"(it has {len(self.secret_from_env)}); make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
 
     @model_validator(mode="before")
@@ -268,7 +301,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
-    "recruiter app": ("app_port", "session_days", "token_expiry_days"),
+    "recruiter app": ("app_host", "app_port", "demo", "session_days", "token_expiry_days"),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
 }
 
@@ -314,22 +347,10 @@ def _resolve_secret(from_env: str | None, data_dir: Path, local: bool) -> bytes:
         return from_env.encode()
     if not local:
         raise ConfigError("HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set")
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "secret"
-    # Exclusive create: of several processes starting together exactly one
-    # writes the secret, and every one of them then reads the same bytes.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    for _ in range(100):
-        text = path.read_text().strip()
-        if text:
-            return text.encode()
-        import time
-
-        time.sleep(0.01)  # the creator has not written yet
-    raise ConfigError(f"{path} is empty: delete it and start again")
+    # Exclusive create (0600): of several processes starting together exactly
+    # one writes the secret, and every one of them then reads the same bytes.
+    text = read_or_create(path, lambda: secrets.token_urlsafe(48))
+    if len(text) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{path} holds fewer than {MIN_SECRET_LENGTH} characters: delete it and start again")
+    return text.encode()

@@ -17,7 +17,7 @@ from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.settings import Settings
 
-TEST_SECRET = "test-secret-not-for-production"
+TEST_SECRET = "test-secret-not-for-production-0123456789"  # at least 32 characters, as required
 
 
 def free_port() -> int:

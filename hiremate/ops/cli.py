@@ -26,9 +26,9 @@ from hiremate.auth import create_organization, create_user, password_problems
 from hiremate.errors import ConfigError, Refusal, UsageError
 from hiremate.ids import as_object_id
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
-from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
+from hiremate.ops.demo import DEMO_ORG_SLUG, demo_password, seed_demo
 from hiremate.scope import Scope
-from hiremate.settings import env_example
+from hiremate.settings import env_example, get_settings
 from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 from hiremate.timeutil import iso
 
@@ -60,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _seed_demo(args: argparse.Namespace) -> None:
-    print(seed_demo(_db()))
+    # On request, in every configuration (HIREMATE_DEMO and a URI only stop
+    # `make run` from seeding by itself); the password is the data folder's.
+    db = _db()
+    result = seed_demo(db, demo_password(get_settings().data_dir))
+    print(result)
+    print(result.login_line.strip())
 
 
 def _create_user(args: argparse.Namespace) -> None:
@@ -183,7 +188,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m hiremate", description="HireMate command line")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    seed = commands.add_parser("seed-demo", help="create the demo organisation, its admin and the task library")
+    seed = commands.add_parser(
+        "seed-demo", help="create the demo organisation, its admin and the task library; print the demo login"
+    )
     seed.set_defaults(command=_seed_demo)
 
     user = commands.add_parser("create-user", help="create a user (password from a prompt or standard input)")

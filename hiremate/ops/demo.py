@@ -11,20 +11,32 @@ its events, metrics and profile (``simulate.seed_completed_attempts`` with
 stays. It ends by recounting the demo organisation's attempt counters
 (idempotent, and cheap for demo data; the launcher seeds before it starts
 the ingest server, so no writer races it).
+
+The admin's password is random per data folder: generated once into
+``HIREMATE_DATA_DIR/demo-password`` (exclusive create, mode 0600, like the
+local secret) and printed by ``make run`` and ``seed-demo``; the demo user
+is never asked to change it. Before, every demo admin had the same published
+password (``PUBLISHED_DEMO_PASSWORD``); a demo user that still has it gets
+the data folder's random one instead at the next start or seed
+(``retire_published_password``), and its sessions end.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts
+from hiremate import attempt_counts, auth
 from hiremate import db as dbmod
 from hiremate.auth import AuthError, create_organization, create_user
+from hiremate.datadir import read_or_create
 from hiremate.models import Organization, Role, User
 from hiremate.scope import Scope
 from hiremate.task_library import install_library
@@ -33,7 +45,11 @@ from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 DEMO_ORG_NAME = "Demo Organisation"
 DEMO_ORG_SLUG = "demo"
 DEMO_EMAIL = "demo@hiremate.example"
-DEMO_PASSWORD = "hiremate-demo-2026"
+# The demo admin's password before it became random: published in the
+# README, so anyone could sign in as an admin of a demo that kept it. Kept
+# only to recognise and replace it (retire_published_password).
+PUBLISHED_DEMO_PASSWORD = "hiremate-demo-2026"
+DEMO_PASSWORD_FILE = "demo-password"
 DEMO_FULL_NAME = "Demo Recruiter"
 DEMO_CANDIDATES = 12
 DEMO_SEED = 2026  # the same candidates in every new demo organisation
@@ -48,9 +64,13 @@ class DemoSeedResult:
     user_created: bool
     tasks_added: int
     candidates_added: int = 0
+    password_replaced: bool = False  # it still had the published password: now the random one
+    password: str = ""  # the data folder's demo password
+    password_works: bool = True  # False: somebody changed it since; the file's no longer signs in
 
     def __str__(self) -> str:
-        if not (self.organization_created or self.user_created or self.tasks_added or self.candidates_added):
+        changed = (self.organization_created, self.user_created, self.tasks_added, self.candidates_added)
+        if not any(changed) and not self.password_replaced:
             return f"demo data already present (organisation {DEMO_ORG_SLUG!r}, login {DEMO_EMAIL})"
         done = [
             f"organisation {DEMO_ORG_NAME!r} {'created' if self.organization_created else 'exists'}",
@@ -58,19 +78,77 @@ class DemoSeedResult:
             f"{self.tasks_added} library task{'s' if self.tasks_added != 1 else ''} added",
             f"{self.candidates_added} simulated candidate{'s' if self.candidates_added != 1 else ''} added",
         ]
+        if self.password_replaced:
+            done.append("the published demo password replaced by this data folder's (its sessions ended)")
         return "demo data: " + ", ".join(done)
 
+    @property
+    def login_line(self) -> str:
+        """The banner's line: ``  demo login      EMAIL / PASSWORD``."""
+        if self.password_works:
+            return f"  demo login      {DEMO_EMAIL} / {self.password}"
+        return (
+            f"  demo login      {DEMO_EMAIL} / (its password was changed after seeding: "
+            f"the one in {DEMO_PASSWORD_FILE} no longer signs in)"
+        )
 
-def seed_demo(db: Database) -> DemoSeedResult:
-    """Create the demo organisation, its admin, its tasks and its simulated
-    candidates, where missing."""
+
+def new_demo_password() -> str:
+    """Three groups of six hex digits: 72 random bits, easy to type, and
+    always letters mixed with a symbol, as HireMate's password rules ask."""
+    while True:
+        password = "-".join(secrets.token_hex(3) for _ in range(3))
+        if not auth.password_problems(password, email=DEMO_EMAIL):
+            return password
+
+
+def demo_password(data_dir: Path) -> str:
+    """The demo admin's password of this data folder, generated on first use
+    (exclusive create, mode 0600: concurrent starts agree on it)."""
+    return read_or_create(data_dir / DEMO_PASSWORD_FILE, new_demo_password)
+
+
+def seed_demo(db: Database, password: str) -> DemoSeedResult:
+    """Create the demo organisation, its admin (with ``password``: the data
+    folder's ``demo_password``), its tasks and its simulated candidates, where
+    missing; replace the published password if the admin still has it."""
     organization, organization_created = _demo_organization(db)
-    user, user_created = _demo_user(db, organization.id)
+    user, user_created = _demo_user(db, organization.id, password)
+    replaced = not user_created and retire_published_password(db, lambda: password)
+    works = user_created or replaced or _signs_in_with(db, user.id, password)
     scope = Scope(db, organization.id, user.id, is_admin=True)
     tasks_added = install_library(scope)
     candidates_added = _simulated_candidates(scope)
     attempt_counts.recount(db, organization.id)
-    return DemoSeedResult(organization.id, user.id, organization_created, user_created, tasks_added, candidates_added)
+    return DemoSeedResult(
+        organization.id,
+        user.id,
+        organization_created,
+        user_created,
+        tasks_added,
+        candidates_added,
+        password_replaced=replaced,
+        password=password,
+        password_works=works,
+    )
+
+
+def retire_published_password(db: Database, new_password: Callable[[], str]) -> bool:
+    """If the demo admin still has the published password, give it
+    ``new_password()`` instead and end its sessions (anyone who read the old
+    README may hold one); True when it did. One bcrypt check when the user
+    exists; ``new_password`` is only called when it is needed."""
+    doc = db[dbmod.USERS].find_one({"email": DEMO_EMAIL})
+    if doc is None or not auth._password_matches(PUBLISHED_DEMO_PASSWORD, doc.get("password_hash", "")):
+        return False
+    user = User.from_doc(doc)
+    auth.reset_password(Scope(db, user.organization_id, user.id, is_admin=True), user.id, new_password())
+    return True
+
+
+def _signs_in_with(db: Database, user_id: ObjectId | None, password: str) -> bool:
+    doc = db[dbmod.USERS].find_one({"_id": user_id}, {"password_hash": 1})
+    return doc is not None and auth._password_matches(password, doc.get("password_hash", ""))
 
 
 def demo_candidate_ids(organization_id: ObjectId) -> list[ObjectId]:
@@ -124,7 +202,7 @@ def _demo_organization(db: Database) -> tuple[Organization, bool]:
         return existing, False
 
 
-def _demo_user(db: Database, organization_id: ObjectId) -> tuple[User, bool]:
+def _demo_user(db: Database, organization_id: ObjectId, password: str) -> tuple[User, bool]:
     existing = _find_user(db, DEMO_EMAIL)
     if existing:
         return existing, False
@@ -133,7 +211,7 @@ def _demo_user(db: Database, organization_id: ObjectId) -> tuple[User, bool]:
             db,
             email=DEMO_EMAIL,
             full_name=DEMO_FULL_NAME,
-            password=DEMO_PASSWORD,
+            password=password,
             organization_id=organization_id,
             role=Role.ADMIN,
         )

@@ -26,6 +26,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from tests.conftest import free_port
+from tests.e2e import helpers
 from tests.support.chromium import launch, require_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +103,7 @@ class Stack:
     ingest_port: int
     store_uri: str
     data_dir: Path
+    demo_password: str
     output: list[str] = field(default_factory=list)
 
     @property
@@ -110,6 +112,15 @@ class Stack:
 
     def database(self) -> Database:
         return MongoClient(self.store_uri, serverSelectionTimeoutMS=5000)["hiremate"]
+
+
+def demo_login(lines: list[str]) -> str:
+    """The demo password from the banner's `  demo login      EMAIL / PASSWORD`."""
+    for line in lines:
+        found = re.match(r"^  demo login {6}\S+@\S+ / (\S+)$", line.rstrip("\n"))
+        if found:
+            return found.group(1)
+    pytest.fail("the launcher's banner has no demo login:\n" + "".join(lines[-40:]), pytrace=False)
 
 
 def _drain(stream, lines: list[str], ready: threading.Event, log_path: Path) -> None:
@@ -160,12 +171,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         process.wait(10)
         pytest.fail("the launcher did not become ready:\n" + "".join(lines[-40:]), pytrace=False)
     print(f"stack ready in {time.monotonic() - started:.1f}s (log: {log_path})")
+    demo_password = demo_login(lines)
+    helpers.DEMO_PASSWORD = demo_password  # log_in's default
     stack = Stack(
         process=process,
         app_url=f"http://localhost:{ports['app']}",
         ingest_port=ports["ingest"],
         store_uri=f"mongodb://127.0.0.1:{ports['store']}/",
         data_dir=data_dir,
+        demo_password=demo_password,
         output=lines,
     )
     try:

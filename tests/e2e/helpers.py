@@ -22,7 +22,9 @@ from hiremate import db as dbmod
 T = TypeVar("T")
 
 DEMO_EMAIL = "demo@hiremate.example"
-DEMO_PASSWORD = "hiremate-demo-2026"
+# Random per data folder: the stack fixture (tests/e2e/conftest.py) sets it
+# from the launcher's banner line `  demo login      EMAIL / PASSWORD`.
+DEMO_PASSWORD: str | None = None
 APP_TIMEOUT = 30_000  # ms: a Streamlit page drawn on a busy 2-core machine
 PAGE_TIMEOUT = 15_000  # ms: the candidate page
 TYPING_DELAY_MS = 35  # about 30 characters a second: a quick typist
@@ -80,7 +82,11 @@ def main_area(page: Page) -> Locator:
     return page.get_by_test_id("stMain")
 
 
-def log_in(page: Page, app_url: str, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> None:
+def log_in(page: Page, app_url: str, email: str = DEMO_EMAIL, password: str | None = None) -> None:
+    """Log in; by default as the demo admin of the running stack."""
+    if password is None:
+        assert DEMO_PASSWORD, "the stack fixture did not read the demo login from the banner"
+        password = DEMO_PASSWORD
     page.goto(app_url)
     page.get_by_label("Email").first.fill(email)
     page.get_by_label("Password").first.fill(password)

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+import stat
+import threading
+from pathlib import Path
+
 import pytest
+from filelock import FileLock
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate.settings import Settings
+from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(
@@ -37,11 +45,9 @@ def test_event_sequence_is_unique_per_attempt_only(db):
 
 
 def test_unreachable_uri_gives_clear_error(tmp_path):
-    from hiremate.settings import Settings
-
     dbmod.reset_client()
     settings = Settings(
-        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x"
+        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x" * 32
     )
     with pytest.raises(dbmod.StoreUnavailable, match=r"127\.0\.0\.1:1"):
         dbmod.get_client(settings)
@@ -72,3 +78,45 @@ def test_clients_of_the_embedded_store_do_not_retry_writes(settings):
 )
 def test_retryable_writes_only_for_a_mongodb_server(build_info, uri, wanted):
     assert dbmod.wants_retryable_writes(build_info, uri) is wanted
+
+
+def test_while_the_store_owner_restarts_it_others_wait_instead_of_starting_a_second(tmp_path):
+    # `make run` owns the embedded store (it keeps the store's file lock) and
+    # restarts it when it crashes; a HireMate process that needs the store in
+    # the meantime waits for that restart rather than racing it with its own.
+    settings = Settings(data_dir=tmp_path / "data", embedded_port=free_port())
+    owner = dbmod.ensure_embedded_store(settings, own=True)
+    assert owner is not None and owner.lock is not None
+    try:
+        owner.process.kill()  # the crash
+        owner.process.wait()
+        restart = threading.Timer(2.0, owner.respawn)
+        restart.start()
+        assert dbmod.ensure_embedded_store(settings) is None  # waited; started nothing
+        restart.join()
+        assert dbmod._answers(settings.mongo_uri)
+        assert owner.process.poll() is None  # the store that answers is the owner's
+    finally:
+        owner.stop()
+    with FileLock(str(settings.data_dir / "embedded-store.lock")).acquire(timeout=0):
+        pass  # released with the stop
+
+
+def test_the_embedded_store_keeps_the_data_dir_private(tmp_path):
+    # The folder holds the secret and the database: its user's only, the
+    # store's own files (umask 077), its log and its lock included.
+    settings = Settings(data_dir=tmp_path / "data", embedded_port=free_port())
+    store = dbmod.ensure_embedded_store(settings)
+    assert store is not None
+    try:
+        client = dbmod.make_client(settings.mongo_uri)
+        client["t"]["c"].insert_one({"a": 1})
+        client.close()
+    finally:
+        store.stop()
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    for folder, dirs, files in os.walk(settings.data_dir):
+        for name in dirs + files:
+            mode = stat.S_IMODE((Path(folder) / name).lstat().st_mode)
+            assert not mode & 0o077, f"{name} is {oct(mode)}"
+    assert {"db", "secantusd.log", "embedded-store.lock"} <= set(os.listdir(settings.data_dir))

@@ -6,6 +6,7 @@ tests/conftest.py removes ambient HIREMATE_* variables before each test."""
 from __future__ import annotations
 
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hiremate import settings as settingsmod
 from hiremate.settings import ConfigError, IngestLimits, Settings, env_example, env_name, get_settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+LONG_SECRET = "s3cret-" + "x" * 25  # 32 characters: the shortest accepted
 
 # The contract (docs/architecture.md's configuration table and .env.example):
 # variable -> (field, default). None: unset by default.
@@ -29,7 +31,9 @@ DEFAULTS = {
     "HIREMATE_INGEST_PORT": ("ingest_port", 8765),
     "HIREMATE_PUBLIC_URL": ("public_url", "http://localhost:8765"),
     "HIREMATE_TRUST_PROXY": ("trust_proxy", False),
+    "HIREMATE_APP_HOST": ("app_host", "127.0.0.1"),
     "HIREMATE_APP_PORT": ("app_port", 8501),
+    "HIREMATE_DEMO": ("demo", True),
     "HIREMATE_SESSION_DAYS": ("session_days", 7),
     "HIREMATE_TOKEN_EXPIRY_DAYS": ("token_expiry_days", 7),
     "HIREMATE_MAX_FRAME_BYTES": ("max_frame_bytes", 65536),
@@ -84,13 +88,15 @@ def test_limits_are_the_limit_settings():
 def test_environment_overrides_with_types(monkeypatch, tmp_path):
     values = {
         "HIREMATE_MONGODB_URI": "mongodb://db.example:27017/",
-        "HIREMATE_SECRET": "s3cret",
+        "HIREMATE_SECRET": LONG_SECRET,
         "HIREMATE_DB_NAME": "other",
         "HIREMATE_DATA_DIR": str(tmp_path / "x" / ".." / "data"),
         "HIREMATE_EMBEDDED_PORT": "27100",
         "HIREMATE_EMBEDDED_SYNC_ON_COMMIT": "false",
         "HIREMATE_INGEST_HOST": "0.0.0.0",
         "HIREMATE_INGEST_PORT": " 9000 ",
+        "HIREMATE_APP_HOST": "0.0.0.0",
+        "HIREMATE_DEMO": "0",
         "HIREMATE_PUBLIC_URL": "https://assess.example.com/",
         "HIREMATE_TRUST_PROXY": "YES",
         "HIREMATE_RATE_EVENTS_PER_SECOND": "2.5",
@@ -102,13 +108,15 @@ def test_environment_overrides_with_types(monkeypatch, tmp_path):
     settings = load_settings()
     assert settings.mongodb_uri == settings.mongo_uri == "mongodb://db.example:27017/"
     assert not settings.uses_embedded_store
-    assert settings.secret == b"s3cret"
+    assert settings.secret == LONG_SECRET.encode()
     assert settings.db_name == "other"
     assert settings.data_dir == tmp_path / "data"
     assert settings.embedded_port == 27100
     assert settings.embedded_sync_on_commit is False
     assert settings.ingest_host == "0.0.0.0"
     assert settings.ingest_port == 9000
+    assert settings.app_host == "0.0.0.0"
+    assert settings.demo is False
     assert settings.public_url == "https://assess.example.com"
     assert settings.trust_proxy is True
     assert settings.limits.events_per_second == 2.5
@@ -142,9 +150,9 @@ def test_empty_or_blank_is_unset(monkeypatch, raw):
 
 def test_keywords_override_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("HIREMATE_DB_NAME", "from-env")
-    monkeypatch.setenv("HIREMATE_SECRET", "from-env")
-    settings = Settings(db_name="given", data_dir=tmp_path, secret_from_env="given")
-    assert (settings.db_name, settings.data_dir, settings.secret) == ("given", tmp_path, b"given")
+    monkeypatch.setenv("HIREMATE_SECRET", "from-env".ljust(32, "-"))
+    settings = Settings(db_name="given", data_dir=tmp_path, secret_from_env="given".ljust(32, "-"))
+    assert (settings.db_name, settings.data_dir, settings.secret) == ("given", tmp_path, b"given".ljust(32, b"-"))
 
 
 def test_unknown_hiremate_variables_are_ignored(monkeypatch):
@@ -219,6 +227,49 @@ def test_the_local_secret_is_generated_once_into_the_data_dir(tmp_path):
     assert len(first) >= 48
     settingsmod._resolve_secret.cache_clear()
     assert Settings(data_dir=tmp_path).secret == first
+
+
+@pytest.mark.parametrize("length", [1, 16, 31])
+def test_a_short_secret_is_refused_naming_the_variable_not_the_value(monkeypatch, length):
+    # An HMAC key of a few characters is guessed offline from one signed cookie.
+    short = "k" * (length - 1) + "Z"
+    monkeypatch.setenv("HIREMATE_SECRET", short)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"HIREMATE_SECRET must be at least 32 characters long (it has {length})")
+    assert short not in message
+    with pytest.raises(ConfigError, match="HIREMATE_SECRET must be at least 32"):
+        Settings(mongodb_uri="mongodb://db.example/", secret_from_env=short)
+    monkeypatch.setenv("HIREMATE_SECRET", "k" * 32)
+    assert load_settings().secret == b"k" * 32
+
+
+def test_a_short_local_secret_file_is_refused(tmp_path):
+    settingsmod._resolve_secret.cache_clear()
+    (tmp_path / "secret").write_text("too-short")
+    with pytest.raises(ConfigError, match="fewer than 32 characters"):
+        Settings(data_dir=tmp_path).secret  # noqa: B018
+    settingsmod._resolve_secret.cache_clear()
+
+
+def test_the_data_dir_is_created_private_and_the_secret_file_too(tmp_path):
+    settingsmod._resolve_secret.cache_clear()
+    data_dir = tmp_path / "new" / "data"
+    Settings(data_dir=data_dir).secret  # noqa: B018 - creates the folder and the secret
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "secret").stat().st_mode) == 0o600
+    settingsmod._resolve_secret.cache_clear()
+
+
+def test_a_data_dir_left_open_to_others_is_tightened(tmp_path):
+    settingsmod._resolve_secret.cache_clear()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    Settings(data_dir=data_dir).secret  # noqa: B018
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    settingsmod._resolve_secret.cache_clear()
 
 
 # ---------------------------------------------------------------- .env.example

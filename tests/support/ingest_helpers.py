@@ -346,7 +346,7 @@ def server_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str
             "HIREMATE_MONGODB_URI": uri,
             "HIREMATE_DB_NAME": db_name,
             "HIREMATE_DATA_DIR": str(data_dir),
-            "HIREMATE_SECRET": "test-secret-not-for-production",
+            "HIREMATE_SECRET": "test-secret-not-for-production-0123456789",
             "HIREMATE_RATE_EVENTS_PER_SECOND": "100000",
             "HIREMATE_RATE_BURST": "100000",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -385,7 +385,11 @@ class OwnStore:
         """Settings of an ingest server on this store (open limits) and its
         database, indexes made."""
         settings = Settings(
-            mongodb_uri=self.uri, db_name=db_name, data_dir=tmp_path, secret_from_env="s", **OPEN_LIMITS.model_dump()
+            mongodb_uri=self.uri,
+            db_name=db_name,
+            data_dir=tmp_path,
+            secret_from_env="s" * 32,
+            **OPEN_LIMITS.model_dump(),
         )
         db = self.client().get_database(db_name)
         dbmod.ensure_indexes(db)

@@ -24,8 +24,9 @@ from hiremate.ops.demo import (
     DEMO_FULL_NAME,
     DEMO_ORG_NAME,
     DEMO_ORG_SLUG,
-    DEMO_PASSWORD,
+    PUBLISHED_DEMO_PASSWORD,
     demo_candidate_ids,
+    demo_password,
     seed_demo,
 )
 from hiremate.scope import Scope
@@ -37,6 +38,7 @@ from tests.support.concurrency import at_once
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLIC_URL = "https://assess.example"
+PASSWORD = "demo-pass-1234"  # what seed_demo is given here (make run: the data folder's demo_password)
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +132,7 @@ def one_error_line(result):
 # ---------------------------------------------------------------- seed-demo
 
 
-def test_seed_demo_twice_duplicates_nothing(db, hiremate):
+def test_seed_demo_twice_duplicates_nothing(db, hiremate, tmp_path):
     first = hiremate("seed-demo")
     assert first.returncode == 0, first.stderr
     assert f"{len(LIBRARY)} library tasks added, {DEMO_CANDIDATES} simulated candidates added" in first.stdout
@@ -146,7 +148,12 @@ def test_seed_demo_twice_duplicates_nothing(db, hiremate):
 
     organization = db[dbmod.ORGANIZATIONS].find_one({})
     assert (organization["name"], organization["slug"]) == (DEMO_ORG_NAME, DEMO_ORG_SLUG)
-    user = auth.authenticate(db, DEMO_EMAIL, DEMO_PASSWORD)
+    # The login it printed is the data folder's random password, the same both times.
+    password = demo_password(tmp_path)
+    assert f"demo login      {DEMO_EMAIL} / {password}" in first.stdout
+    assert f"demo login      {DEMO_EMAIL} / {password}" in second.stdout
+    assert password != PUBLISHED_DEMO_PASSWORD
+    user = auth.authenticate(db, DEMO_EMAIL, password)
     assert user.full_name == DEMO_FULL_NAME and user.role == "admin"
     assert user.organization_id == organization["_id"]
     assert db[dbmod.TASKS].count_documents({"organization_id": organization["_id"]}) == len(LIBRARY)
@@ -158,12 +165,12 @@ def test_seed_demo_twice_duplicates_nothing(db, hiremate):
 
 
 def test_seed_demo_reports_what_it_did(db):
-    result = seed_demo(db)
+    result = seed_demo(db, PASSWORD)
     assert result.organization_created and result.user_created and result.tasks_added == len(LIBRARY)
     assert result.candidates_added == DEMO_CANDIDATES
     assert "created" in str(result)
 
-    again = seed_demo(db)
+    again = seed_demo(db, PASSWORD)
     assert (again.organization_id, again.user_id) == (result.organization_id, result.user_id)
     assert not (again.organization_created or again.user_created or again.tasks_added or again.candidates_added)
     assert "already present" in str(again)
@@ -172,13 +179,13 @@ def test_seed_demo_reports_what_it_did(db):
 def test_seed_demo_adds_only_the_candidates_missing(db):
     """A demo seeded before it had candidates gets them at the next start
     (once); here a demo that lacks five of them gets those five."""
-    result = seed_demo(db)
+    result = seed_demo(db, PASSWORD)
     first_ids = demo_candidate_ids(result.organization_id)
     db[dbmod.ATTEMPTS].delete_many({"_id": {"$in": first_ids[:5]}})
     for name in (dbmod.EVENTS, dbmod.METRICS, dbmod.PROFILES):
         db[name].delete_many({"attempt_id": {"$in": first_ids[:5]}})
 
-    again = seed_demo(db)
+    again = seed_demo(db, PASSWORD)
 
     assert again.candidates_added == 5 and not again.tasks_added
     assert "5 simulated candidates added" in str(again)
@@ -186,16 +193,16 @@ def test_seed_demo_adds_only_the_candidates_missing(db):
 
 
 def test_demo_candidates_are_only_simulated_over_active_library_tasks(db):
-    result = seed_demo(db)
+    result = seed_demo(db, PASSWORD)
     db[dbmod.ATTEMPTS].delete_many({})
     db[dbmod.TASKS].update_many({}, {"$set": {"is_active": False}})
-    assert seed_demo(db).candidates_added == 0
+    assert seed_demo(db, PASSWORD).candidates_added == 0
     assert db[dbmod.ATTEMPTS].count_documents({}) == 0
     assert result.candidates_added == DEMO_CANDIDATES
 
 
 def test_concurrent_seeds_create_one_of_everything(db):
-    results = at_once(3, lambda: seed_demo(db))
+    results = at_once(3, lambda: seed_demo(db, PASSWORD))
 
     assert len(results) == 3
     assert counts(db) == SEEDED
@@ -209,7 +216,7 @@ def test_concurrent_seeds_create_one_of_everything(db):
 
 
 def test_issue_prints_one_json_line_whose_token_hash_is_stored(db, hiremate):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
 
     result = hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com",
                       "--position", "Analyst", "--sample", "3", "--difficulty", "medium")  # fmt: skip
@@ -235,7 +242,7 @@ def test_issue_prints_one_json_line_whose_token_hash_is_stored(db, hiremate):
 
 
 def test_issue_by_task_ids_keeps_their_order(db, hiremate):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
     second, first = (str(doc["_id"]) for doc in db[dbmod.TASKS].find({}).sort("_id", 1).limit(2))
 
     result = hiremate("issue", "--candidate-name", "Grace", "--candidate-email", "grace@example.com",
@@ -265,7 +272,7 @@ def test_issue_by_task_ids_keeps_their_order(db, hiremate):
     ],
 )
 def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, message):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
 
     result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", *args)
 
@@ -319,7 +326,7 @@ def test_create_user_refuses_bad_input(db, cli, email, stdin, message):
 
 
 def test_create_user_refuses_a_taken_email(db, cli):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
     result = cli("create-user", "--email", DEMO_EMAIL, "--name", "Someone", "--org", "demo",
                       stdin="a-long-passphrase-9\n")  # fmt: skip
     assert result.returncode == 2
@@ -331,7 +338,7 @@ def test_create_user_refuses_a_taken_email(db, cli):
 
 
 def test_recompute_one_attempt_and_all(db, hiremate):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
     issued = json.loads(hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
                                  "--sample", "2").stdout)  # fmt: skip
     attempt, _ = start(db, find_by_token(db, issued["token"]))
@@ -368,7 +375,7 @@ def test_recompute_refuses_bad_input(cli, args, message):
 
 
 def test_recount_repairs_the_counters_the_pages_read(db, cli):
-    seed_demo(db)
+    seed_demo(db, PASSWORD)
     issued = json.loads(cli("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
                             "--position", "Analyst", "--sample", "2").stdout)  # fmt: skip
     org = db[dbmod.ORGANIZATIONS].find_one({"slug": DEMO_ORG_SLUG})["_id"]
