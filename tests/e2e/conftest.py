@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pymongo.database import Database
 from tests.conftest import free_port
 from tests.e2e import helpers
 from tests.support.chromium import launch, require_chromium
+from tests.support.stack import start_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -151,14 +151,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "stack.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hiremate.ops.launcher"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_launcher(env)
     lines: list[str] = []
     ready = threading.Event()
     assert process.stdout is not None

@@ -25,6 +25,7 @@ from hiremate.ops.demo import (
     new_demo_password,
     seed_demo,
 )
+from tests.support.stack import published_demo_admin
 
 
 @pytest.fixture(autouse=True)
@@ -77,14 +78,7 @@ def test_a_new_demo_admin_gets_the_given_password_and_the_banner_shows_it(db):
 def _legacy_demo(db):
     """A demo organisation as every start seeded it before: the published password."""
     organization = create_organization(db, DEMO_ORG_NAME, slug=DEMO_ORG_SLUG)
-    return create_user(
-        db,
-        email=DEMO_EMAIL,
-        full_name=DEMO_FULL_NAME,
-        password=PUBLISHED_DEMO_PASSWORD,
-        organization_id=organization.id,
-        role=Role.ADMIN,
-    )
+    return published_demo_admin(db, organization.id)
 
 
 def test_a_demo_with_the_published_password_gets_the_random_one_and_its_sessions_end(db):

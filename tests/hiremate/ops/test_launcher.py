@@ -32,9 +32,10 @@ from hiremate import db as dbmod
 from hiremate.auth import AuthError
 from hiremate.models import Role
 from hiremate.ops import launcher
-from hiremate.ops.demo import DEMO_EMAIL, DEMO_FULL_NAME, DEMO_ORG_NAME, DEMO_ORG_SLUG, PUBLISHED_DEMO_PASSWORD
+from hiremate.ops.demo import DEMO_EMAIL, DEMO_ORG_NAME, DEMO_ORG_SLUG, PUBLISHED_DEMO_PASSWORD
 from hiremate.settings import Settings
 from tests.conftest import TEST_SECRET, free_port
+from tests.support.stack import published_demo_admin
 
 LOGIN_LINE = re.compile(r"^  demo login {6}(\S+@\S+) / (\S+)$", re.MULTILINE)
 
@@ -166,14 +167,7 @@ def _seed_as_before(data_dir: Path, port: int) -> None:
         db = client["hiremate"]
         dbmod.ensure_indexes(db)
         organization = auth.create_organization(db, DEMO_ORG_NAME, slug=DEMO_ORG_SLUG)
-        auth.create_user(
-            db,
-            email=DEMO_EMAIL,
-            full_name=DEMO_FULL_NAME,
-            password=PUBLISHED_DEMO_PASSWORD,
-            organization_id=organization.id,
-            role=Role.ADMIN,
-        )
+        published_demo_admin(db, organization.id)
         client.close()
     finally:
         store.stop()
@@ -254,14 +248,7 @@ def test_no_demo_is_seeded_with_a_mongo_uri_and_a_published_password_is_retired(
     env["HIREMATE_SECRET"] = TEST_SECRET
     # A deployment where someone once ran `seed-demo` with the published password.
     organization = auth.create_organization(db, "Acme", slug="acme")
-    auth.create_user(
-        db,
-        email=DEMO_EMAIL,
-        full_name=DEMO_FULL_NAME,
-        password=PUBLISHED_DEMO_PASSWORD,
-        organization_id=organization.id,
-        role=Role.ADMIN,
-    )
+    published_demo_admin(db, organization.id)
     process, lines = _start(env)
     try:
         output = "".join(lines)

@@ -10,8 +10,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,6 +25,7 @@ from hiremate.ops import launcher
 from hiremate.ops.launcher import Child
 from tests.conftest import free_port
 from tests.support.ingest_helpers import Client, all_tasks_messages, issue, stored_seqs
+from tests.support.stack import start_launcher
 
 ROOT = Path(__file__).resolve().parents[3]
 STARTED = re.compile(r"^hiremate: started the (.+?) \(pid (\d+)")
@@ -120,14 +119,7 @@ class Launcher:
     """`python -m hiremate.ops.launcher` with its output read as it comes."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hiremate.ops.launcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = start_launcher(env)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._drain, daemon=True).start()
