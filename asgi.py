@@ -11,6 +11,7 @@ import contextlib
 import os
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from hiremate import auth
 from hiremate.db import get_db
 from hiremate.settings import get_settings
 from recruiter import session
+from recruiter.security_headers import SecurityHeaders
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -71,6 +73,9 @@ os.environ[session.COOKIE_ROUTES_ENV] = "1"
 app = st.App(
     "app.py",
     on_script_error=session.on_script_error,
+    # Outermost: every HTTP answer (pages, assets, the routes below) gets the
+    # security headers (recruiter/security_headers.py).
+    middleware=[Middleware(SecurityHeaders)],
     routes=[
         Route(session.SESSION_ROUTE, start_cookie_session, methods=["GET"]),
         Route(session.SIGNOUT_ROUTE, sign_out, methods=["GET"]),

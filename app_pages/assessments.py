@@ -243,7 +243,7 @@ def _confirm_lock(scope: Scope, attempt: TaskAttempt) -> None:
     if locked:
         with ui.refusals():
             attempts.lock_attempt(scope, attempt.id, reason)
-            ui.flash(FLASH, f"The assessment of {name} is locked.")
+            ui.flash(FLASH, f"The assessment of {session.escape_markdown(name)} is locked.")
             _cancel()
             ui.invalidate_reads()
             st.rerun()

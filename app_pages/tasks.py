@@ -232,7 +232,7 @@ def _save(scope: Scope, editing: str, draft: task_forms.TaskDraft, problems: Del
         data = task_forms.to_task_input(draft)
         if editing == "new":
             task = tasks.create_task(scope, data)
-            ui.flash(FLASH, f"Task “{task.title}” created.")
+            ui.flash(FLASH, f"Task “{session.escape_markdown(task.title)}” created.")
         else:
             current = tasks.get_task(scope, editing)
             if current is None:
@@ -240,7 +240,7 @@ def _save(scope: Scope, editing: str, draft: task_forms.TaskDraft, problems: Del
             changes = task_forms.changed_fields(current, data)
             if changes:
                 tasks.update_task(scope, current.id, changes)
-                ui.flash(FLASH, f"Task “{data.title}” saved.")
+                ui.flash(FLASH, f"Task “{session.escape_markdown(data.title)}” saved.")
             else:
                 ui.flash(FLASH, "Nothing changed.", kind="info")
         ui.invalidate_reads()
@@ -275,13 +275,16 @@ def _task_row(scope: Scope, task: Task) -> None:
             ):
                 with ui.refusals():
                     tasks.soft_delete_task(scope, task.id)
-                    ui.flash(FLASH, f"Task “{task.title}” deleted. Show “Deleted” tasks to restore it.")
+                    ui.flash(
+                        FLASH,
+                        f"Task “{session.escape_markdown(task.title)}” deleted. Show “Deleted” tasks to restore it.",
+                    )
                     ui.invalidate_reads()
                     st.rerun()
         elif buttons.button("Restore", icon=":material/restore_from_trash:", key=f"tasks_restore_{task_id}"):
             with ui.refusals():
                 tasks.restore_task(scope, task.id)
-                ui.flash(FLASH, f"Task “{task.title}” restored.")
+                ui.flash(FLASH, f"Task “{session.escape_markdown(task.title)}” restored.")
                 ui.invalidate_reads()
                 st.rerun()
         if st.session_state.get(EDITING) == task_id:

@@ -3,9 +3,16 @@
 A spreadsheet runs a cell as a formula when its text starts with ``=``,
 ``+``, ``-`` or ``@`` (and some also after a leading tab or carriage
 return), so candidate text such as ``=HYPERLINK(...)`` could act on the
-recruiter's machine. Such text gets a leading ``'``, which spreadsheets show
-as plain text. Numbers are written as numbers, so a negative number stays a
-negative number and is never prefixed.
+recruiter's machine. Spreadsheets also skip leading spaces and line breaks
+before such a character, and some (Excel with East Asian input, LibreOffice)
+read the full-width forms ``＝ ＋ － ＠`` (U+FF1D, U+FF0B, U+FF0D, U+FF20) as
+the ASCII ones: ``"\n=1+1"``, ``" =1+1"`` and ``"＝1+1"`` were found passing
+through unchanged. So text whose first character that is not whitespace
+(``str.isspace``: spaces, tabs, line breaks, no-break and ideographic
+spaces) is one of those eight, and text starting with a tab or carriage
+return, gets a leading ``'``, which spreadsheets show as plain text. Numbers
+are written as numbers, so a negative number stays a negative number and is
+never prefixed.
 
 Files are UTF-8 with a byte-order mark (without it Excel reads UTF-8 as a
 legacy code page) and CRLF line ends throughout (RFC 4180).
@@ -27,13 +34,18 @@ from bson import ObjectId
 from hiremate.timeutil import iso
 
 BOM = "\ufeff"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What starts a formula, in ASCII and full width (＝ ＋ － ＠).
+FORMULA_CHARS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Cells starting with these are prefixed whatever follows (OWASP's list).
+CONTROL_PREFIXES = ("\t", "\r")
 LIST_SEPARATOR = "; "
 
 
 def neutralise(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet would run it as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if text.startswith(CONTROL_PREFIXES) or text.lstrip().startswith(FORMULA_CHARS):
+        return "'" + text
+    return text
 
 
 def cell(value: Any) -> str | int | float:

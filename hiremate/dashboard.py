@@ -19,7 +19,7 @@ from hiremate import attempt_counts
 from hiremate import db as dbmod
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus
-from hiremate.scope import Scope
+from hiremate.scope import VIA_CLI, Scope
 from hiremate.timeutil import utcnow
 from hiremate.windowed import newest_first
 
@@ -32,6 +32,7 @@ _AUDITED_KINDS = {
     "attempt.link_reissued": "reissued",
     "attempt.locked": "locked",
 }
+COMMAND_LINE = "The command line"  # the actor of what `python -m hiremate` did
 # What the candidate does is read from the attempt's own timestamps.
 _COMPLETED = AttemptStatus.COMPLETED.value
 
@@ -57,7 +58,7 @@ class DashboardStats:
 class ActivityItem:
     kind: str  # issued, reissued, locked (a recruiter did it); started, completed (the candidate did)
     at: datetime
-    actor: str  # the recruiter's name, or the candidate's
+    actor: str  # the recruiter's name, COMMAND_LINE, or the candidate's
     candidate_name: str
     attempt_id: str | None
     detail: str = ""  # a lock's reason
@@ -178,11 +179,22 @@ def _audited_item(
     return ActivityItem(
         kind=_AUDITED_KINDS[entry["action"]],
         at=entry["at"],
-        actor=recruiters.get(entry.get("actor_id"), "") or "A former team member",
+        actor=_actor(entry, recruiters),
         candidate_name=candidates.get(attempt_id, "") if attempt_id else "",
         attempt_id=str(attempt_id) if attempt_id else None,
         detail=str(details.get("reason") or "") if entry["action"] == "attempt.locked" else "",
     )
+
+
+def _actor(entry: dict[str, Any], recruiters: dict[ObjectId, str]) -> str:
+    """Who did it: the recruiter's name; the command line (``python -m
+    hiremate``, which acts as no user: ``via: "cli"``, and before that was
+    recorded, no actor at all, since nothing else acts without a user); or a
+    user no longer in the organisation."""
+    actor_id = entry.get("actor_id")
+    if actor_id is None or (entry.get("details") or {}).get("via") == VIA_CLI:
+        return COMMAND_LINE
+    return recruiters.get(actor_id, "") or "A former team member"
 
 
 def _candidate_item(kind: str, attempt: dict[str, Any], at: datetime) -> ActivityItem:

@@ -17,6 +17,9 @@ from pymongo.database import Database
 from hiremate import db as dbmod
 from hiremate.timeutil import utcnow
 
+# ``via`` of what the command line does (python -m hiremate): no user acts.
+VIA_CLI = "cli"
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -24,6 +27,9 @@ class Scope:
     organization_id: ObjectId
     user_id: ObjectId | None = None
     is_admin: bool = False
+    # How an action without a user came about (VIA_CLI); recorded in every
+    # audit entry of this scope, so the log and the dashboard can say who acted.
+    via: str | None = None
 
     def where(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """``query`` restricted to this organisation (the org key always wins)."""
@@ -34,6 +40,8 @@ class Scope:
 
     def audit(self, action: str, target_type: str | None = None, target_id: Any = None, **details: Any) -> None:
         """Append to the audit log: who did what to which thing, and when."""
+        if self.via:
+            details = {"via": self.via, **details}
         self.db[dbmod.AUDIT_LOG].insert_one(
             {
                 "organization_id": self.organization_id,

@@ -50,13 +50,22 @@ def _empty(title: str, message: str = "No completed tasks to show") -> go.Figure
     return _layout(figure, title)
 
 
+def plain(text: str) -> str:
+    """``text`` shown as typed in a figure. Plotly reads a few HTML tags in
+    axis labels, legends and hover text (``<a href>`` becomes a link, ``<b>``
+    bold), so a candidate named ``<a href="https://evil">…</a>`` would put a
+    phishing link in the compare legend; as entities, which plotly shows as
+    the characters, the text stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _task_labels(per_task: pd.DataFrame) -> list[str]:
     """``3. Budget overrun``: numbered, since two tasks may share a title."""
     labels = []
     for number, title in zip(per_task["task_number"], per_task["task_title"], strict=True):
         title = str(title)
         short = title if len(title) <= _TITLE_LENGTH else title[: _TITLE_LENGTH - 1] + "…"
-        labels.append(f"{number}. {short}")
+        labels.append(f"{number}. {plain(short)}")
     return labels
 
 
@@ -152,7 +161,7 @@ def compare_radar_chart(compare: pd.DataFrame) -> go.Figure:
             go.Scatterpolar(
                 r=[*values, values[0]],  # closes the shape
                 theta=[*axes, axes[0]],
-                name=str(candidate),
+                name=plain(str(candidate)),
                 line={"color": colour, "width": 2},
                 fill="toself",
                 opacity=0.55,
@@ -180,7 +189,7 @@ def compare_bars_chart(compare: pd.DataFrame) -> go.Figure:
         for column, (_, rows) in enumerate(_BAR_PANELS, start=1):
             figure.add_trace(
                 go.Bar(
-                    name=str(candidate),
+                    name=plain(str(candidate)),
                     x=[column_label(row) for row in rows],
                     y=[float(compare.at[row, candidate]) for row in rows],
                     marker_color=colour,

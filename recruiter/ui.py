@@ -213,7 +213,11 @@ def forget(key: str) -> None:
 
 
 def flash(key: str, message: str, *, kind: FlashKind = "success") -> None:
-    """A message for the next run of the page (``show_flash(key)`` shows it once)."""
+    """A message for the next run of the page (``show_flash(key)`` shows it once).
+
+    ``message`` is markdown: pass anyone's text in it through
+    ``session.escape_markdown`` (a name like ``[click](http://evil)`` would
+    otherwise become a link)."""
     st.session_state[key] = (kind, message)
 
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bson import ObjectId
 from pydantic import ValidationError
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
@@ -27,7 +28,7 @@ from hiremate.errors import ConfigError, Refusal, UsageError
 from hiremate.ids import as_object_id
 from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
 from hiremate.ops.demo import DEMO_ORG_SLUG, demo_password, seed_demo
-from hiremate.scope import Scope
+from hiremate.scope import VIA_CLI, Scope
 from hiremate.settings import env_example, get_settings
 from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 from hiremate.timeutil import iso
@@ -77,6 +78,7 @@ def _create_user(args: argparse.Namespace) -> None:
     organization = _find_organization(db, args.org)
     if organization is None:
         organization = create_organization(db, args.org)
+        _command_line(db, organization.id).audit("organization.create", "organization", organization.id)
         print(f"created organisation {organization.name!r} (slug {organization.slug})")
     user = create_user(
         db,
@@ -86,6 +88,7 @@ def _create_user(args: argparse.Namespace) -> None:
         organization_id=organization.id,
         role=Role(args.role),
     )
+    _command_line(db, organization.id).audit("user.create", "user", user.id, role=str(user.role))
     print(f"created {user.role} {user.email} in organisation {organization.slug} (user id {user.id})")
 
 
@@ -100,7 +103,7 @@ def _issue(args: argparse.Namespace) -> None:
         hint = " (run `python -m hiremate seed-demo` first)" if slug == DEMO_ORG_SLUG else ""
         raise UsageError(f"no organisation with slug {slug!r}{hint}")
     issued = issue_attempt(
-        Scope(db, organization.id, None, is_admin=True),
+        _command_line(db, organization.id),
         candidate=candidate,
         task_ids=args.task_id,
         sample=args.sample,
@@ -133,7 +136,7 @@ def _recompute(args: argparse.Namespace) -> None:
         raise UsageError(f"no attempt with id {args.attempt}")
     if profiles.compute_and_store(db, attempt_id) is None:
         raise UsageError(f"attempt {args.attempt} has not ended after starting (it is {doc['status']}): no profile yet")
-    Scope(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id, via="cli")
+    _command_line(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id)
     print("recomputed 1 attempt")
 
 
@@ -166,7 +169,7 @@ def _simulate(args: argparse.Namespace) -> None:
     organization = _find_organization(db, args.org)
     if organization is None:
         raise UsageError(f"no organisation with slug or name {args.org!r}")
-    scope = Scope(db, organization.id, None, is_admin=True)
+    scope = _command_line(db, organization.id)
     pool = list_tasks(scope, limit=MAX_PAGE_SIZE)
     if not pool:
         raise UsageError(f"organisation {organization.slug} has no active tasks to simulate attempts over")
@@ -177,7 +180,7 @@ def _simulate(args: argparse.Namespace) -> None:
         )
     except simulate.AlreadySeeded as exc:
         raise UsageError(f"{exc}: use another --seed") from None
-    scope.audit("attempts.simulated", "organization", organization.id, attempts=len(stored), seed=seed, via="cli")
+    scope.audit("attempts.simulated", "organization", organization.id, attempts=len(stored), seed=seed)
     print(json.dumps({"organization": organization.slug, "attempts": len(stored), "seed": seed}))
 
 
@@ -261,6 +264,13 @@ def _positive_int(text: str) -> int:
 
 def _db() -> Database:
     return dbmod.get_db()
+
+
+def _command_line(db: Database, organization_id: ObjectId) -> Scope:
+    """The scope of a command: an organisation's admin rights and no user, so
+    its audit entries name no actor and say ``via: "cli"`` (the dashboard
+    shows "The command line")."""
+    return Scope(db, organization_id, None, is_admin=True, via=VIA_CLI)
 
 
 def _find_organization(db: Database, slug_or_name: str) -> Organization | None:

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from hiremate import attempts, reports, task_library, tasks
 from hiremate import db as dbmod
-from hiremate import reports
-from hiremate.models import EventType
+from hiremate.models import CandidateInfo, EventType
 from tests.support.abuse_helpers import check_stored_events
 from tests.support.ingest_helpers import (
     OPEN_LIMITS,
@@ -37,13 +37,29 @@ from tests.support.ingest_helpers import (
     stored_seqs,
     with_limits,
 )
-from tests.support.page_helpers import Org, _fast_bcrypt, make_org, open_page, seed_completed, texts  # noqa: F401
+from tests.support.page_helpers import (  # noqa: F401
+    Org,
+    _fast_bcrypt,
+    click,
+    make_org,
+    open_page,
+    run_ok,
+    seed_completed,
+    texts,
+    unescape,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 LINK = "[x](javascript:alert(1))"
-HOSTILE = [SCRIPT, IMG, LINK]
+# An image beacon (loads from the attacker's host when shown) and a phishing link.
+MARKDOWN = "![x](http://evil/b.png) [click](http://evil)"
+HOSTILE = [SCRIPT, IMG, LINK, MARKDOWN]
 FORMULAS = ['=HYPERLINK("http://x")', "+cmd", "-1+2", "@SUM(1)", "\t=1+1", "\r=1+1"]
+# Found passing through unchanged: a formula after leading whitespace or a
+# line break, and the full-width forms spreadsheets also read as formulas.
+HIDDEN_FORMULAS = ["\n=1+1", " =1+1", "\r\n +cmd", "\u3000-1+2", "＝1+1", "＋cmd", "－1+2", "＠SUM(1)", " ＝1+1"]
+FORMULAS += HIDDEN_FORMULAS
 
 
 # ---------------------------------------------------------------- the socket
@@ -214,20 +230,23 @@ def _everything(at: AppTest) -> str:
 
 
 def _rendered_as_markup(at: AppTest) -> list[str]:
-    """What the page hands the browser as markdown or HTML."""
+    """What the page hands the browser as markdown or HTML: markdown, captions,
+    headings and alerts (Streamlit renders all of them as markdown)."""
     out = [str(e.value) for e in at.markdown]
+    for kind in ("caption", "title", "header", "subheader", "success", "info", "warning", "error"):
+        out += [str(e.value) for e in getattr(at, kind)]
     out += [str(e.proto.body) for e in at.get("html")]
     return out
 
 
-# A tag or a javascript: link that markdown would act on: not behind a
+# A tag, an image or a link that markdown would act on: not behind a
 # backslash (session.escape_markdown escapes every markdown character).
-LIVE_MARKUP = re.compile(r"(?<!\\)<\s*/?\s*(script|img)|(?<!\\)\]\(\s*javascript", re.I)
+LIVE_MARKUP = re.compile(r"(?<!\\)<\s*/?\s*(script|img)|(?<!\\)!\[|(?<!\\)\]\(", re.I)
 
 
 def _hostile_org(db) -> tuple[Org, Any]:
     org = make_org(db, "Evil Corp")
-    attempt = seed_completed(org, name=f"{SCRIPT} {IMG} {LINK}", position=f"{IMG} {LINK}")
+    attempt = seed_completed(org, name=f"{SCRIPT} {IMG} {LINK} {MARKDOWN}", position=f"{IMG} {LINK} {MARKDOWN}")
     reasoning = f"I would {SCRIPT} then {IMG} and {LINK} because the data is incomplete."
     db[dbmod.EVENTS].update_many(
         {"attempt_id": attempt.id, "event_type": EventType.REASONING_SUBMITTED.value},
@@ -255,6 +274,73 @@ def test_hostile_reasoning_and_name_are_shown_as_text_on_the_profile(app_env, db
     assert SCRIPT in shown  # shown, as text (in a table cell or a text element) ...
     for markup in _rendered_as_markup(at):  # ... never as markup
         assert not LIVE_MARKUP.search(markup), markup
+
+
+def _assert_no_live_markup(at: AppTest) -> None:
+    for markup in _rendered_as_markup(at):
+        assert not LIVE_MARKUP.search(markup), markup
+
+
+def test_a_name_with_markdown_stays_text_when_its_assessment_is_locked(app_env, db):
+    """Found by attacking a running stack: after locking, "The assessment of
+    <name> is locked." rendered the name's image (a beacon fetched from the
+    attacker's host) and its link."""
+    org = make_org(db, "Markdown Ltd")
+    task = tasks.create_task(org.scope, next(iter(task_library.LIBRARY.values())))
+    issued = attempts.issue_attempt(
+        org.scope,
+        candidate=CandidateInfo(name=MARKDOWN, email="mark@example.com", position=MARKDOWN),
+        task_ids=[task.id],
+    )
+    attempt_id = issued.attempt.id
+    at = org.open_page("app_pages/assessments.py")
+    click(at, f"assess_lock_{attempt_id}")
+    assert f"Lock the assessment of {MARKDOWN}?" in texts(at)  # the confirmation ...
+    _assert_no_live_markup(at)
+    at.text_input(key=f"assess_lock_reason_{attempt_id}").input(MARKDOWN)
+    click(at, f"assess_lock_confirm_{attempt_id}")
+    assert [unescape(s.value) for s in at.success] == [f"The assessment of {MARKDOWN} is locked."]  # ... the flash
+    assert f"Reason: {MARKDOWN}" in texts(at)  # ... and the row, with its reason
+    _assert_no_live_markup(at)
+
+
+def test_a_task_title_with_markdown_stays_text_in_every_task_message(app_env, db):
+    """Found likewise: "Task “<title>” created/saved/deleted/restored." rendered
+    the title's image and link."""
+    org = make_org(db, "Markdown Ltd")
+    at = org.open_page("app_pages/tasks.py")
+    click(at, "tasks_new")
+    at.text_input(key="tasks_f_title").input(MARKDOWN)
+    at.text_area(key="tasks_f_scenario").input("A customer reports an outage at 6pm on a Friday.")
+    for number, text in ((1, "Call the on-call engineer now."), (2, "Wait until Monday.")):
+        at.text_area(key=f"tasks_f_opt_opt_{number}_text").input(text)
+        at.text_input(key=f"tasks_f_opt_opt_{number}_tags").input("cautious")
+    click(at, "tasks_save")
+    flashes = [unescape(s.value) for s in at.success]
+    _assert_no_live_markup(at)
+    task = db[dbmod.TASKS].find_one({"title": MARKDOWN})
+    assert task is not None, [e.value for e in at.error]
+    task_id = task["_id"]
+
+    click(at, f"tasks_edit_{task_id}")
+    at.text_input(key="tasks_f_title").input(MARKDOWN + " (2)")
+    click(at, "tasks_save")
+    flashes += [unescape(s.value) for s in at.success]
+    _assert_no_live_markup(at)
+    click(at, f"tasks_delete_{task_id}")
+    flashes += [unescape(s.value) for s in at.success]
+    _assert_no_live_markup(at)
+    at.selectbox(key="tasks_filter_status").select("Deleted")
+    run_ok(at)
+    click(at, f"tasks_restore_{task_id}")
+    flashes += [unescape(s.value) for s in at.success]
+    _assert_no_live_markup(at)
+    assert flashes == [
+        f"Task “{MARKDOWN}” created.",
+        f"Task “{MARKDOWN} (2)” saved.",
+        f"Task “{MARKDOWN} (2)” deleted. Show “Deleted” tasks to restore it.",
+        f"Task “{MARKDOWN} (2)” restored.",
+    ]
 
 
 @pytest.mark.slow
@@ -328,7 +414,7 @@ def test_formula_injection_is_neutralised_in_every_export(db):
     for attempt in attempts:
         exports[f"metrics {attempt.id}"] = reports.attempt_metrics_csv(scope, attempt.id)
         exports[f"events {attempt.id}"] = reports.attempt_events_csv(scope, attempt.id)
-    dangerous = ("=", "+", "-", "@", "\t", "\r")
+    dangerous = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
     for name, data in exports.items():
         rows = _cells(data)
         assert len(rows) > 1, name
@@ -338,7 +424,8 @@ def test_formula_injection_is_neutralised_in_every_export(db):
                 if _is_number(cell):
                     numbers += 1  # numbers stay numbers (a negative one keeps its sign)
                     continue
-                assert not cell.startswith(dangerous), (name, cell)
+                assert not cell.startswith(("\t", "\r")), (name, cell)
+                assert not cell.lstrip().startswith(dangerous), (name, cell)
         assert numbers > 0 or name.startswith("events"), name
         # The candidate's text is all there, behind its quote.
         text = data.decode("utf-8-sig")

@@ -159,3 +159,63 @@ def test_figures_describe_behaviour_without_emotion_words(per_task, compare):
         assert figure.layout.title.text
         text = figure_text(figure)
         assert not {word for word in EMOTION_WORDS if word in text}
+
+
+# Plotly reads <a href>, <b>, <br> and the like in labels, legends and hover
+# text: typed text must reach the browser as entities, never as tags.
+HOSTILE_TITLE = '<a href="https://evil.test/x">Click</a> <b>now</b> & win'
+
+
+def _hostile(per_task: pd.DataFrame, compare: pd.DataFrame) -> list:
+    titled = per_task.assign(task_title=[HOSTILE_TITLE[:20]] + [HOSTILE_TITLE] * (len(per_task) - 1))
+    named = compare.set_axis([f"{HOSTILE_TITLE} {n}" for n in range(len(compare.columns))], axis=1)
+    figures = [chart(titled) for chart in (charts.time_per_task_chart, charts.decision_changes_chart)]
+    figures.append(charts.first_decision_chart(titled))
+    return [*figures, charts.compare_radar_chart(named), charts.compare_bars_chart(named)]
+
+
+def test_text_from_people_reaches_plotly_as_text_not_tags(per_task, compare):
+    for figure in _hostile(per_task, compare):
+        shown = [str(name) for name in (trace.name for trace in figure.data) if name is not None]
+        shown += [str(x) for trace in figure.data for x in (trace.x if hasattr(trace, "x") and trace.x else ())]
+        assert shown
+        assert not [text for text in shown if "<" in text or ">" in text], shown
+    radar = charts.compare_radar_chart(compare.set_axis(["A <b>&</b> B", "C", "D"], axis=1))
+    assert radar.data[0].name == "A &lt;b&gt;&amp;&lt;/b&gt; B"
+    labels = charts._task_labels(pd.DataFrame({"task_number": [1], "task_title": ["<b>x</b>"]}))
+    assert labels == ["1. &lt;b&gt;x&lt;/b&gt;"]
+
+
+@pytest.mark.e2e
+def test_plotly_in_chromium_draws_the_hostile_text_as_written(per_task, compare, tmp_path):
+    """Plotly.js itself, in Chromium: no link or bold element from typed text,
+    and the legend reads exactly what was typed."""
+    from pathlib import Path
+
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.chromium import launch, require_chromium
+
+    require_chromium()
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    figures = _hostile(per_task, compare)
+    divs = "".join(f'<div id="f{n}"></div>' for n in range(len(figures)))
+    draw = "".join(
+        f"var f{n} = {figure.to_json()}; Plotly.newPlot('f{n}', f{n}.data, f{n}.layout);"
+        for n, figure in enumerate(figures)
+    )
+    page_file = tmp_path / "charts.html"
+    page_file.write_text(f'<html><body>{divs}<script src="{plotly_js.as_uri()}"></script><script>{draw}</script>')
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            page.wait_for_selector("#f4 .legendtext")
+            assert page.locator("svg a").count() == 0
+            assert page.locator("svg text b, svg tspan[style*='bold']").count() == 0
+            legend = page.locator("#f3 .legendtext").all_text_contents()
+            assert legend[0] == f"{HOSTILE_TITLE} 0"
+        finally:
+            browser.close()
