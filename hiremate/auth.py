@@ -24,6 +24,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate import emails
 from hiremate.errors import AuthError, LoginThrottled
 from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
@@ -46,7 +47,6 @@ HANDOVER_SECONDS = 120
 _BCRYPT_ROUNDS = 12  # about 0.25 s a hash here
 _WRONG_CREDENTIALS = "Email or password is incorrect"
 _INVITATION_INVALID = "This invitation is not valid any more; ask for a new one."
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _COMMON_PASSWORDS = frozenset(
     {
         "1234567890",
@@ -105,12 +105,12 @@ def password_problems(password: str, *, email: str = "") -> list[str]:
 
 
 def _normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
+    return emails.normalise(email)
 
 
 def _valid_email(email: str) -> str:
-    email = _normalise_email(email)
-    if len(email) > 254 or not _EMAIL_PATTERN.match(email):
+    email = emails.normalise(email)
+    if not emails.is_valid(email):
         raise AuthError("Enter a valid email address.")
     return email
 

@@ -18,12 +18,19 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from hiremate import emails
 from hiremate.timeutil import to_ms
+
+# The validation context of documents read back from the store
+# (``Document.from_doc``): rules that only new input must meet are skipped
+# there, so data stored before a rule existed can still be read (and fixed).
+STORED = {"stored": True}
 
 
 def _to_object_id(value: Any) -> ObjectId:
@@ -166,7 +173,7 @@ class Document(BaseModel):
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Self:
-        return cls.model_validate(doc)
+        return cls.model_validate(doc, context=STORED)
 
 
 class Part(BaseModel):
@@ -292,6 +299,19 @@ class CandidateInfo(Part):
     phone: str | None = Field(default=None, max_length=50)
     position: str = Field(default="", max_length=200)
     resume_url: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _one_form_of_email(cls, value: Any, info: ValidationInfo) -> Any:
+        """Stored trimmed and lower-case, so lookups by email find every
+        attempt of a candidate; a new one must look like an address (a stored
+        one from before this rule is read as it is, lower-cased)."""
+        if not isinstance(value, str):
+            return value
+        email = emails.normalise(value)
+        if not (info.context or {}).get("stored") and not emails.is_valid(email):
+            raise ValueError("is not an email address")
+        return email
 
 
 class TaskAttempt(Document):

@@ -286,6 +286,31 @@ def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, me
     assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES  # the demo's simulated ones only
 
 
+@pytest.mark.parametrize("email", ["bad", "ada@", "ada @example.com", "ada@localhost", "a@b@example.com"])
+def test_issue_refuses_a_candidate_email_that_is_not_an_address(db, cli, email):
+    """Found attacking the stack: `issue --candidate-email bad` stored "bad"."""
+    seed_demo(db)
+
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", email, "--sample", "1")
+
+    assert result.returncode == 2
+    assert "candidate_email" in one_error_line(result) or "email" in one_error_line(result)
+    assert result.stdout == ""
+    assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES
+
+
+def test_issue_stores_the_candidate_email_lower_case(db, cli):
+    seed_demo(db)
+
+    result = cli(
+        "issue", "--candidate-name", "Ada", "--candidate-email", "  Ada.Lovelace@Example.COM ", "--sample", "1"
+    )
+
+    assert result.returncode == 0, result.stderr
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(json.loads(result.stdout)["attempt_id"])})
+    assert doc["candidate_info"]["email"] == "ada.lovelace@example.com"
+
+
 def test_issue_without_the_demo_organisation_says_how_to_get_it(db, cli):
     result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1")
     assert result.returncode == 2

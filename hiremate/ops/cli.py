@@ -267,7 +267,7 @@ def _candidate(args: argparse.Namespace) -> CandidateInfo:
     try:
         return CandidateInfo(
             name=args.candidate_name.strip(),
-            email=args.candidate_email.strip(),
+            email=args.candidate_email,  # CandidateInfo checks it and stores it lower-case
             phone=args.phone,
             position=args.position.strip(),
             resume_url=args.resume_url,
