@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
-from hiremate import attempt_counts, auth
+from hiremate import attempt_counts, auth, reports
 from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
 from hiremate.ops.cli import main
@@ -34,6 +34,7 @@ from hiremate.settings import env_example
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
+from tests.page_helpers import PASSWORD as PAGE_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "https://assess.example"
@@ -548,3 +549,49 @@ def test_env_example_prints_what_settings_declare(capsys):
     # tests/test_settings.py checks the committed file against the same text.
     assert main(["env-example"]) == 0
     assert capsys.readouterr().out == env_example()
+
+
+# ---------------------------------------------------------------- migrate-emails
+
+
+def test_migrate_emails_lower_cases_stored_emails_and_reports_case_twins(db, cli):
+    """Emails stored before every path normalised them: inserted directly in
+    mixed case, migrated, then found by the lookups that compare the stored form."""
+    from tests.page_helpers import make_admin, make_org, open_page, seed_completed, texts
+
+    org = make_org(db)
+    attempt = seed_completed(org, "Grace Hopper", email="grace.hopper@example.com")
+    db[dbmod.ATTEMPTS].update_one({"_id": attempt.id}, {"$set": {"candidate_info.email": "Grace.Hopper@Example.COM"}})
+    db[dbmod.PROFILES].update_one(
+        {"attempt_id": attempt.id}, {"$set": {"candidate_email": " Grace.Hopper@Example.COM"}}
+    )
+    admin = make_admin(db, org="Other", email="ada@other.test")
+    auth.invite(auth.scope_for(db, admin), "lin@other.test")
+    db[dbmod.INVITATIONS].update_one({"email": "lin@other.test"}, {"$set": {"email": "Lin@Other.test"}})
+    mixed = db[dbmod.USERS].find_one({"_id": org.user.id})
+    db[dbmod.USERS].update_one({"_id": org.user.id}, {"$set": {"email": mixed["email"].upper()}})
+    twin = dict(db[dbmod.USERS].find_one({"_id": admin.id}), _id=ObjectId(), email="Ada@Other.TEST")
+    db[dbmod.USERS].insert_one(twin)
+    assert reports.attempts_for_email(org.scope, "grace.hopper@example.com") == []  # the bug: not found
+
+    result = cli("migrate-emails")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert json.loads(line) == {
+        "users": 1,
+        "invitations": 1,
+        "attempts": 1,
+        "profiles": 1,
+        "user_conflicts": [{"user_id": str(twin["_id"]), "conflicts_with": str(admin.id)}],
+    }
+    [found] = reports.attempts_for_email(org.scope, "grace.hopper@example.com")
+    assert found.attempt_id == str(attempt.id)
+    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["candidate_email"] == "grace.hopper@example.com"
+    assert auth.authenticate(db, org.user.email, PAGE_PASSWORD).id == org.user.id
+    page = open_page(db, org.user, "app_pages/profile.py", email="grace.hopper@example.com")
+    assert "Grace Hopper" in texts(page)
+    # The twin is left for an admin; nothing else changed on a second run.
+    assert db[dbmod.USERS].find_one({"_id": twin["_id"]})["email"] == "Ada@Other.TEST"
+    again = cli("migrate-emails")
+    assert json.loads(again.stdout) == json.loads(line) | {"users": 0, "invitations": 0, "attempts": 0, "profiles": 0}
