@@ -123,6 +123,7 @@ def _register_form(*, with_invitation: bool) -> None:
                 password=password,
                 organization_name=None if with_invitation else organization,
                 invitation_token=token if with_invitation else None,
+                client_key=session.client_key(),
             )
             session.log_in(user)
 

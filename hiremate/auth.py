@@ -24,20 +24,17 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
-from hiremate import emails
-from hiremate.errors import AuthError, LoginThrottled
+from hiremate import emails, throttle
+from hiremate.errors import AuthError, LoginThrottled, RegistrationThrottled  # noqa: F401 - re-exported
 from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
-from hiremate.scope import Scope
+from hiremate.scope import Scope, audit
 from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # The rule ``password_problems`` checks, as forms show it next to a new password.
 PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters, letters mixed with digits or symbols."
-ACCOUNT_FAILURE_LIMIT = 5
-CLIENT_FAILURE_LIMIT = 20
-FAILURE_WINDOW = timedelta(minutes=15)
 # The most pending invitations listed at once (newest first).
 MAX_PENDING_INVITATIONS = 200
 # How long after its start a session's token may still be swapped for the
@@ -220,14 +217,21 @@ def register(
     password: str,
     organization_name: str | None = None,
     invitation_token: str | None = None,
+    client_key: str = "",
 ) -> User:
     """Create an organisation with this user as its first admin, or join one
-    with an invitation token (the invitation then is used up)."""
+    with an invitation token (the invitation then is used up).
+
+    Each attempt that gets past the checks of the input costs a bcrypt and
+    writes, so ``client_key``'s attempts are throttled
+    (``throttle.REGISTRATION_LIMIT`` an hour; RegistrationThrottled)."""
     if organization_name is not None and invitation_token is not None:
         raise AuthError("Give either a new organisation's name or an invitation token, not both.")
     # Refuse bad input before anything is written.
     email = _valid_email(email)
     _check_password(password, email)
+    if throttle.count_registration(db, client_key):
+        audit(db, "auth.registration_limit_reached", organization_id=None, client=client_key)
     if invitation_token is not None:
         return _join(db, email=email, full_name=full_name, password=password, token=invitation_token)
     organization = create_organization(db, organization_name or "")
@@ -404,57 +408,72 @@ def scope_for(db: Database, user: User) -> Scope:
 # ---------------------------------------------------------------- logging in
 
 
-def authenticate(db: Database, email: str, password: str, *, client_key: str = "") -> User:
+def authenticate(db: Database, email: str, password: str, *, client_key: str = "", device: str = "") -> User:
     """The user with these credentials, or AuthError with one message for
-    every wrong email or password. ``client_key`` identifies the client for
-    throttling (pass an HMAC of its IP, never the bare IP)."""
-    email = _normalise_email(email)
-    keys = [f"account:{email[:320]}"] + ([f"client:{client_key[:100]}"] if client_key else [])
-    own_failures = _record_failures(db, keys)
-    _refuse_if_throttled(db, keys, own_failures)
+    every wrong email or password; LoginThrottled while this account waits
+    for this client (``hiremate.throttle``: growing delays per account and
+    client, a ceiling per client).
+
+    ``client_key`` names the client (``throttle.client_key``, never the bare
+    IP); ``device`` is the browser's device token as the server sealed it
+    (``throttle.device_token``), honoured for its own account only: that
+    browser is then a client of its own, which no attacker shares."""
+    email = _normalise_email(email)[:320]
+    account = throttle.account_tag(email)
+    device_id = throttle.trusted_device(device, account)
+    client = f"device:{device_id}" if device_id else f"ip:{client_key}" if client_key else ""
+    check = throttle.claim(db, account, client, client_key=client_key, exempt=bool(device_id))
     doc = db[dbmod.USERS].find_one({"email": email})
     password_hash = doc["password_hash"] if doc else _dummy_hash(_BCRYPT_ROUNDS)
     if not _password_matches(password or "", password_hash) or doc is None:
-        raise AuthError(_WRONG_CREDENTIALS)  # the failures recorded above stand
-    # Right password: forget this account's failures, but not the client's,
-    # so logging into one's own account cannot buy more guesses at others.
-    db[dbmod.LOGIN_FAILURES].delete_many({"$or": [{"_id": {"$in": own_failures}}, {"key": keys[0]}]})
+        _failed_login(db, doc, account, client_key, throttle.fail(db, check))
+        raise AuthError(_WRONG_CREDENTIALS)
+    throttle.succeed(db, check)
     user = User.from_doc(doc)
     if not user.is_active:
+        _audit_user(db, user, "auth.login_refused", reason="deactivated", client=client_key)
         raise AuthError("This account has been deactivated; ask an admin of your organisation.")
+    _audit_user(db, user, "auth.login", client=client_key, device=bool(device_id))
     return user
 
 
-def _record_failures(db: Database, keys: list[str]) -> list[ObjectId]:
-    # Recorded before the password is checked, so concurrent attempts count
-    # each other; a success deletes them again.
-    now = utcnow()
-    collection = db[dbmod.LOGIN_FAILURES]
-    collection.delete_many({"key": {"$in": keys}, "at": {"$lt": now - FAILURE_WINDOW}})
-    return collection.insert_many([{"key": key, "at": now} for key in keys]).inserted_ids
-
-
-def _refuse_if_throttled(db: Database, keys: list[str], own_failures: list[ObjectId]) -> None:
-    now = utcnow()
-    waits = []
-    for key in keys:
-        limit = ACCOUNT_FAILURE_LIMIT if key.startswith("account:") else CLIENT_FAILURE_LIMIT
-        # The limit-th newest earlier failure: once it leaves the window,
-        # fewer than `limit` remain and logging in is allowed again.
-        cursor = (
-            db[dbmod.LOGIN_FAILURES]
-            .find({"key": key, "at": {"$gte": now - FAILURE_WINDOW}, "_id": {"$nin": own_failures}})
-            .sort([("at", -1), ("_id", -1)])
-            .skip(limit - 1)
-            .limit(1)
+def _failed_login(
+    db: Database, doc: dict[str, Any] | None, account: str, client_key: str, failure: throttle.Failure
+) -> None:
+    """Audit a wrong password: under the account's organisation when it
+    exists, under none otherwise; the account by its tag, never its email."""
+    where = {
+        "organization_id": doc.get("organization_id") if doc else None,
+        "target_type": "user" if doc else None,
+        "target_id": doc["_id"] if doc else None,
+    }
+    audit(db, "auth.login_failed", **where, account=account, client=client_key, failures=failure.failures)
+    if failure.delay:
+        audit(
+            db,
+            "auth.login_throttled",
+            **where,
+            account=account,
+            client=client_key,
+            failures=failure.failures,
+            delay_seconds=int(failure.delay.total_seconds()),
         )
-        blocking = next(iter(cursor), None)
-        if blocking is not None:
-            waits.append((blocking["at"] + FAILURE_WINDOW - now).total_seconds())
-    if waits:
-        # A refused attempt is not a guess: it does not extend the lock.
-        db[dbmod.LOGIN_FAILURES].delete_many({"_id": {"$in": own_failures}})
-        raise LoginThrottled(max(1, int(max(waits)) + 1))
+    if failure.client_ceiling_reached:
+        audit(
+            db, "auth.client_throttled", organization_id=None, client=client_key, failures=throttle.CLIENT_FAILURE_LIMIT
+        )
+
+
+def _audit_user(db: Database, user: User, action: str, **details: Any) -> None:
+    audit(
+        db,
+        action,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        **details,
+    )
 
 
 # ---------------------------------------------------------------- sessions

@@ -33,7 +33,8 @@ ORGANIZATIONS = "organizations"
 USERS = "users"
 INVITATIONS = "invitations"
 SESSIONS = "sessions"
-LOGIN_FAILURES = "login_failures"
+LOGIN_FAILURES = "login_failures"  # sliding-window counts per client (hiremate.throttle)
+LOGIN_THROTTLE = "login_throttle"  # failures and delay per (account, client) (hiremate.throttle)
 AUDIT_LOG = "audit_log"
 TASKS = "tasks"
 ATTEMPTS = "task_attempts"
@@ -60,6 +61,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("user_id", ASCENDING)]),
     ],
     LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)])],
+    LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],
     AUDIT_LOG: [
         IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
     ],

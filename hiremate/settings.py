@@ -159,6 +159,15 @@ class Settings(BaseSettings, IngestLimits):
             "(only behind a trusted proxy)."
         ),
     )
+    proxy_hops: int = Field(
+        1,
+        ge=1,
+        description=(
+            "With HIREMATE_TRUST_PROXY: how many trusted proxies stand in front of the recruiter app, each "
+            "appending to X-Forwarded-For; the client is the entry that many places from the right "
+            "(entries further left come from the client and are ignored)."
+        ),
+    )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
     session_days: int = Field(7, description="Days a recruiter stays signed in.")
     token_expiry_days: int = Field(
@@ -267,7 +276,7 @@ _ENV_EXAMPLE_HEADER = """\
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
-    "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
+    "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
     "recruiter app": ("app_port", "session_days", "token_expiry_days"),
     'ingest limits (PROTOCOL.md "Limits")': tuple(IngestLimits.model_fields),
 }

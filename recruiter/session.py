@@ -31,7 +31,7 @@ import streamlit as st
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
-from hiremate import auth
+from hiremate import auth, throttle
 from hiremate.db import StoreUnavailable, get_db
 from hiremate.models import User
 from hiremate.scope import Scope
@@ -150,15 +150,20 @@ def current_scope() -> Scope:
 
 
 def client_key() -> str:
-    """An HMAC of the client's IP, for login throttling ("" when unknown)."""
-    ip = st.context.ip_address
-    if get_settings().trust_proxy:
-        forwarded = st.context.headers.get("X-Forwarded-For")
-        if isinstance(forwarded, str) and forwarded.strip():
-            ip = forwarded.split(",")[0].strip()
-    if not isinstance(ip, str) or not ip:  # None on localhost (and not a str under AppTest)
-        return ""
-    return hmac.new(get_settings().secret, b"client-ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
+    """Who is asking, for throttling: an HMAC of the client's address ("" when
+    unknown, as on localhost). Behind HIREMATE_TRUST_PROXY the address is the
+    right-most X-Forwarded-For entry our proxies did not write
+    (``throttle.client_address``): the left-most is whatever the client sent."""
+    settings = get_settings()
+    peer = st.context.ip_address
+    forwarded = st.context.headers.get_all("X-Forwarded-For") if settings.trust_proxy else []
+    address = throttle.client_address(
+        peer if isinstance(peer, str) else None,  # not a str under AppTest
+        [value for value in forwarded if isinstance(value, str)],
+        trust_proxy=settings.trust_proxy,
+        proxy_hops=settings.proxy_hops,
+    )
+    return throttle.client_key(address, settings.secret)
 
 
 def _session_token() -> str | None:

@@ -14,13 +14,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pymongo.database import Database
 from streamlit.testing.v1 import AppTest
 
-from hiremate import auth
+from hiremate import auth, throttle
 from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.models import User
@@ -134,7 +135,7 @@ def test_wrong_password_shows_a_message_not_a_traceback(app_env, db):
 def test_repeated_failures_show_the_throttle(app_env, db):
     make_admin(db)
     at = new_app()
-    for _ in range(auth.ACCOUNT_FAILURE_LIMIT):
+    for _ in range(throttle.FREE_FAILURES + 1):
         log_in(at, "ada@acme.test", "not-the-password-1")
     log_in(at, "ada@acme.test")
     assert not at.exception
@@ -246,8 +247,7 @@ class Server:
         return response
 
 
-@pytest.fixture(scope="module")
-def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
+def _serve(store_uri: str, mongo_client, data_dir: Path, **extra_env: str) -> Iterator[Server]:
     """`streamlit run asgi.py`, as the launcher starts it, on a free port."""
     db_name = f"t_{uuid.uuid4().hex[:12]}"
     database = mongo_client.get_database(db_name)
@@ -258,7 +258,8 @@ def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
         "HIREMATE_MONGODB_URI": store_uri,
         "HIREMATE_DB_NAME": db_name,
         "HIREMATE_SECRET": TEST_SECRET,
-        "HIREMATE_DATA_DIR": str(tmp_path_factory.mktemp("app-data")),
+        "HIREMATE_DATA_DIR": str(data_dir),
+        **extra_env,
     }
     command = [sys.executable, "-m", "streamlit", "run", "asgi.py", "--server.port", str(port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -274,6 +275,17 @@ def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
             process.kill()
             process.wait(5)
         mongo_client.drop_database(db_name)
+
+
+@pytest.fixture(scope="module")
+def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
+    yield from _serve(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"))
+
+
+@pytest.fixture(scope="module")
+def proxied_server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
+    """The app behind one trusted proxy (HIREMATE_TRUST_PROXY)."""
+    yield from _serve(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"), HIREMATE_TRUST_PROXY="1")
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -366,5 +378,49 @@ def test_a_reload_keeps_the_login_until_logout(server):
             page.reload()
             expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
             expect(page.get_by_text(SIGNED_IN)).to_have_count(0)
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+def test_a_spoofed_left_most_forwarded_for_does_not_make_a_new_client(proxied_server):
+    """The attack: behind the proxy, an attacker who has earned a delay sends
+    another made-up address at the left of X-Forwarded-For. Before, the app
+    took the left-most entry, so each made-up address was a fresh client."""
+    from playwright.sync_api import expect, sync_playwright
+
+    require_chromium()
+    server = proxied_server
+    _server_user(server, "victim@acme.test")
+
+    def attempt(browser, forwarded: str, password: str):
+        context = browser.new_context(extra_http_headers={"X-Forwarded-For": forwarded})
+        page = context.new_page()
+        page.goto(server.url)
+        page.get_by_label("Email").first.fill("victim@acme.test")
+        page.get_by_label("Password").first.fill(password)
+        page.get_by_role("button", name="Log in").click()
+        return context, page
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context, page = attempt(browser, "6.6.6.1, 203.0.113.7", "wrong-guess-123")
+            expect(page.get_by_text("Email or password is incorrect")).to_be_visible(timeout=20_000)
+            context.close()
+            [pair] = server.db[dbmod.LOGIN_THROTTLE].find({})
+            # The attacker's accrued delay (earned over many failures; set here to save the time).
+            server.db[dbmod.LOGIN_THROTTLE].update_one(
+                {"_id": pair["_id"]}, {"$set": {"failures": 12, "locked_until": auth.utcnow() + timedelta(minutes=5)}}
+            )
+
+            context, page = attempt(browser, "6.6.6.2, 203.0.113.7", PASSWORD)  # another made-up left-most entry
+            expect(page.get_by_text("Too many failed logins")).to_be_visible(timeout=20_000)
+            context.close()
+            assert server.db[dbmod.LOGIN_THROTTLE].count_documents({}) == 1  # still the one client
+
+            context, page = attempt(browser, "6.6.6.2, 198.51.100.9", PASSWORD)  # the owner, elsewhere
+            expect(page.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
+            context.close()
         finally:
             browser.close()

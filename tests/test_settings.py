@@ -29,6 +29,7 @@ DEFAULTS = {
     "HIREMATE_INGEST_PORT": ("ingest_port", 8765),
     "HIREMATE_PUBLIC_URL": ("public_url", "http://localhost:8765"),
     "HIREMATE_TRUST_PROXY": ("trust_proxy", False),
+    "HIREMATE_PROXY_HOPS": ("proxy_hops", 1),
     "HIREMATE_APP_PORT": ("app_port", 8501),
     "HIREMATE_SESSION_DAYS": ("session_days", 7),
     "HIREMATE_TOKEN_EXPIRY_DAYS": ("token_expiry_days", 7),
