@@ -74,6 +74,7 @@ def _register_pages() -> dict[str, tuple[StreamlitPage, PageSpec]]:
 
 
 def _show_auth_forms() -> None:
+    session.prepare_login()  # a login nonce in this browser first (may reload the page)
     st.title("HireMate")
     st.caption("Behaviour-based skill observation for hiring")
     login, create, join = st.tabs(["Log in", "Create an organisation", "Join with an invitation"])
@@ -92,7 +93,13 @@ def _login_form() -> None:
         submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
     if submitted:
         with ui.refusals(as_written=True):
-            user = auth.authenticate(session.database(), email, password, client_key=session.client_key())
+            user = auth.authenticate(
+                session.database(),
+                email,
+                password,
+                client_key=session.client_key(),
+                device=session.device_token(),
+            )
             session.log_in(user)
 
 

@@ -37,8 +37,8 @@ MAX_PASSWORD_LENGTH = 256
 PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters, letters mixed with digits or symbols."
 # The most pending invitations listed at once (newest first).
 MAX_PENDING_INVITATIONS = 200
-# How long after its start a session's token may still be swapped for the
-# cookie's (the login form hands the token to the cookie route in a URL).
+# How long after the login form started a session the browser that sent the
+# form may still swap it for a cookie (complete_handover).
 HANDOVER_SECONDS = 120
 
 _BCRYPT_ROUNDS = 12  # about 0.25 s a hash here
@@ -479,8 +479,13 @@ def _audit_user(db: Database, user: User, action: str, **details: Any) -> None:
 # ---------------------------------------------------------------- sessions
 
 
-def start_session(db: Database, user: User, *, days: int) -> str:
-    """A new login session for ``user``; returns its token (stored hashed)."""
+def start_session(db: Database, user: User, *, days: int, handover: str = "", next_path: str = "/") -> str:
+    """A new login session for ``user``; returns its token (stored hashed).
+
+    ``handover``: the login nonce of the browser that submitted the login
+    form (its HttpOnly SameSite=Strict cookie, as the form saw it). That
+    browser, and only it, can then swap the session for a cookie within
+    HANDOVER_SECONDS (``complete_handover``), and is sent on to ``next_path``."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session = LoginSession(
@@ -489,9 +494,60 @@ def start_session(db: Database, user: User, *, days: int) -> str:
         organization_id=user.organization_id,
         created_at=now,
         expires_at=now + timedelta(days=days),
+        handover_hash=_sha256(handover) if handover else None,
+        handover_next=next_path if handover else None,
     )
     db[dbmod.SESSIONS].insert_one(session.to_doc())
     return token
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """A login handed over to a browser's cookie: the session's new token
+    (its id changes at login), where to go next, and whose it is."""
+
+    token: str
+    next_path: str
+    user: User
+
+
+def complete_handover(db: Database, nonce: str) -> HandOver | None:
+    """Give the browser holding ``nonce`` the session its login form started
+    (HANDOVER_SECONDS at most after the login), once, under a fresh token:
+    the token the form held stops working. None for any other browser, or
+    a second time, or late.
+
+    Found attacking the stack: the hand-over was a GET link carrying the
+    token, and any browser that opened it got the session, so an attacker
+    could put a victim's browser into the attacker's account. Now nothing
+    that leaves the logged-in browser in a URL opens a session."""
+    if not nonce:
+        return None
+    now = utcnow()
+    new_token = secrets.token_urlsafe(32)
+    doc = db[dbmod.SESSIONS].find_one_and_update(
+        {
+            "handover_hash": _sha256(nonce),
+            "ended_at": None,
+            "expires_at": {"$gt": now},
+            "created_at": {"$gt": now - timedelta(seconds=HANDOVER_SECONDS)},
+        },
+        {
+            "$set": {
+                "session_hash": _sha256(new_token),
+                "handover_hash": None,
+                "rotated_at": now,
+                "last_seen_at": now,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        return None
+    user = db[dbmod.USERS].find_one({"_id": doc["user_id"], "is_active": True})
+    if user is None:
+        return None
+    return HandOver(new_token, doc.get("handover_next") or "/", User.from_doc(user))
 
 
 def user_for_session(db: Database, token: str) -> User | None:
@@ -505,34 +561,30 @@ def user_for_session(db: Database, token: str) -> User | None:
     return User.from_doc(doc) if doc else None
 
 
+def session_is_live(db: Database, token: str) -> bool:
+    """Whether ``token`` names a session that has not ended or expired."""
+    return bool(token) and db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()), {"_id": 1}) is not None
+
+
 def end_session(db: Database, token: str) -> None:
-    """Log out: the token is worthless afterwards. Ending twice is harmless."""
-    if token:
-        db[dbmod.SESSIONS].update_one(
-            {"session_hash": _sha256(token), "ended_at": None}, {"$set": {"ended_at": utcnow()}}
-        )
-
-
-def rotate_session(db: Database, token: str) -> str | None:
-    """Swap a just-started session's token for a new one, once, within
-    HANDOVER_SECONDS of its start; None when that is not allowed.
-
-    The login form hands its token to the cookie route in a URL; after the
-    swap, that URL (in history or a log) opens nothing.
-    """
+    """Log out: the token is worthless afterwards. Ending twice is harmless;
+    the first time is audited."""
     if not token:
-        return None
-    now = utcnow()
-    new_token = secrets.token_urlsafe(32)
-    swapped = db[dbmod.SESSIONS].update_one(
-        {
-            **_live_session(token, now),
-            "created_at": {"$gte": now - timedelta(seconds=HANDOVER_SECONDS)},
-            "rotated_at": None,
-        },
-        {"$set": {"session_hash": _sha256(new_token), "rotated_at": now}},
+        return
+    doc = db[dbmod.SESSIONS].find_one_and_update(
+        {"session_hash": _sha256(token), "ended_at": None},
+        {"$set": {"ended_at": utcnow()}},
+        projection={"user_id": 1, "organization_id": 1},
     )
-    return new_token if swapped.modified_count == 1 else None
+    if doc is not None:
+        audit(
+            db,
+            "auth.logout",
+            organization_id=doc.get("organization_id"),
+            actor_id=doc["user_id"],
+            target_type="user",
+            target_id=doc["user_id"],
+        )
 
 
 def _live_session(token: str, now: datetime) -> dict[str, Any]:

@@ -59,6 +59,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     SESSIONS: [
         IndexModel([("session_hash", ASCENDING)], unique=True, name="session_hash_unique"),
         IndexModel([("user_id", ASCENDING)]),
+        IndexModel([("handover_hash", ASCENDING)]),
     ],
     LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)])],
     LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],

@@ -222,6 +222,11 @@ class LoginSession(Document):
     created_at: UTCDateTime
     expires_at: UTCDateTime
     ended_at: UTCDateTime | None = None
+    # Until the browser that logged in takes it over (hiremate.auth.complete_handover):
+    # a hash of that browser's login nonce, and where it goes next.
+    handover_hash: str | None = None
+    handover_next: str | None = None
+    rotated_at: UTCDateTime | None = None
 
 
 class AuditEntry(Document):

@@ -637,25 +637,48 @@ def test_unknown_session_tokens_open_nothing(db, token):
     assert auth.user_for_session(db, token) is None
 
 
-def test_rotation_swaps_a_fresh_token_once(db):
+def test_the_hand_over_goes_to_the_browser_that_logged_in_once_under_a_fresh_token(db):
     admin = register_admin(db)
-    token = auth.start_session(db, admin, days=7)
-    rotated = auth.rotate_session(db, token)
-    assert rotated and rotated != token
+    token = auth.start_session(db, admin, days=7, handover="nonce-of-adas-browser", next_path="/tasks")
+    assert auth.complete_handover(db, "nonce-of-another-browser") is None
+    assert auth.complete_handover(db, "") is None
+    handed = auth.complete_handover(db, "nonce-of-adas-browser")
+    assert (handed.next_path, handed.user.id) == ("/tasks", admin.id)
+    assert handed.token != token  # a fresh session id at login
     assert auth.user_for_session(db, token) is None
-    assert auth.user_for_session(db, rotated).id == admin.id
-    assert auth.rotate_session(db, rotated) is None  # once only
-    assert auth.rotate_session(db, "") is None
+    assert auth.user_for_session(db, handed.token).id == admin.id
+    assert auth.complete_handover(db, "nonce-of-adas-browser") is None  # once only
+    stored = str(list(db[dbmod.SESSIONS].find()))
+    assert "nonce-of-adas-browser" not in stored and handed.token not in stored
 
 
-def test_rotation_is_refused_after_the_hand_over_window(db):
+def test_a_session_without_a_hand_over_cannot_be_handed_over(db):
     admin = register_admin(db)
-    token = auth.start_session(db, admin, days=7)
+    auth.start_session(db, admin, days=7)
+    assert auth.complete_handover(db, "anything") is None
+
+
+def test_the_hand_over_is_refused_after_its_window(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7, handover="n1")
     db[dbmod.SESSIONS].update_many(
         {}, {"$set": {"created_at": utcnow() - timedelta(seconds=auth.HANDOVER_SECONDS + 1)}}
     )
-    assert auth.rotate_session(db, token) is None
-    assert auth.user_for_session(db, token).id == admin.id
+    assert auth.complete_handover(db, "n1") is None
+    assert auth.user_for_session(db, token).id == admin.id  # the tab's own login stands
+
+
+def test_logging_out_is_audited_once(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    auth.end_session(db, token)
+    auth.end_session(db, token)
+    [entry] = db[dbmod.AUDIT_LOG].find({"action": "auth.logout"})
+    assert (entry["organization_id"], entry["actor_id"], entry["target_id"]) == (
+        admin.organization_id,
+        admin.id,
+        str(admin.id),
+    )
 
 
 # ---------------------------------------------------------------- team administration
