@@ -29,6 +29,7 @@ from hiremate.errors import AuthError, LoginThrottled, RegistrationThrottled  # 
 from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
 from hiremate.scope import Scope, audit
+from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -40,6 +41,8 @@ MAX_PENDING_INVITATIONS = 200
 # How long after the login form started a session the browser that sent the
 # form may still swap it for a cookie (complete_handover).
 HANDOVER_SECONDS = 120
+# A session's use is written at most this often (its idle timeout counts from it).
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 _BCRYPT_ROUNDS = 12  # about 0.25 s a hash here
 _WRONG_CREDENTIALS = "Email or password is incorrect"
@@ -494,6 +497,7 @@ def start_session(db: Database, user: User, *, days: int, handover: str = "", ne
         organization_id=user.organization_id,
         created_at=now,
         expires_at=now + timedelta(days=days),
+        last_seen_at=now,
         handover_hash=_sha256(handover) if handover else None,
         handover_next=next_path if handover else None,
     )
@@ -550,15 +554,28 @@ def complete_handover(db: Database, nonce: str) -> HandOver | None:
     return HandOver(new_token, doc.get("handover_next") or "/", User.from_doc(user))
 
 
-def user_for_session(db: Database, token: str) -> User | None:
-    """The active user of a live session, else None."""
+def user_for_session(db: Database, token: str, *, idle_hours: float | None = None, touch: bool = True) -> User | None:
+    """The active user of a live session, else None. A session ends after
+    ``idle_hours`` (default HIREMATE_SESSION_IDLE_HOURS) without use as well
+    as at its ``expires_at``. Use (``touch``) is recorded at most once a
+    TOUCH_INTERVAL, not at every rerun of a page."""
     if not token:
         return None
-    session = db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()))
+    now = utcnow()
+    session = db[dbmod.SESSIONS].find_one(_live_session(token, now))
     if session is None:
         return None
+    idle = timedelta(hours=get_settings().session_idle_hours if idle_hours is None else idle_hours)
+    seen = session.get("last_seen_at")
+    last = seen or session["created_at"]
+    if last <= now - idle:
+        return None
     doc = db[dbmod.USERS].find_one({"_id": session["user_id"], "is_active": True})
-    return User.from_doc(doc) if doc else None
+    if doc is None:
+        return None
+    if touch and now - last >= TOUCH_INTERVAL:  # compare-and-set: of two tabs, one writes
+        db[dbmod.SESSIONS].update_one({"_id": session["_id"], "last_seen_at": seen}, {"$set": {"last_seen_at": now}})
+    return User.from_doc(doc)
 
 
 def session_is_live(db: Database, token: str) -> bool:

@@ -220,8 +220,11 @@ class LoginSession(Document):
     user_id: PyObjectId
     organization_id: PyObjectId | None = None
     created_at: UTCDateTime
-    expires_at: UTCDateTime
+    expires_at: UTCDateTime  # the absolute timeout (HIREMATE_SESSION_DAYS)
     ended_at: UTCDateTime | None = None
+    # The last interaction, written at most once a TOUCH_INTERVAL (the idle
+    # timeout, HIREMATE_SESSION_IDLE_HOURS, counts from it).
+    last_seen_at: UTCDateTime | None = None
     # Until the browser that logged in takes it over (hiremate.auth.complete_handover):
     # a hash of that browser's login nonce, and where it goes next.
     handover_hash: str | None = None

@@ -169,7 +169,12 @@ class Settings(BaseSettings, IngestLimits):
         ),
     )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
-    session_days: int = Field(7, description="Days a recruiter stays signed in.")
+    session_days: int = Field(7, ge=1, description="Days a recruiter stays signed in at most (the absolute timeout).")
+    session_idle_hours: float = Field(
+        8,
+        gt=0,
+        description="Hours without any interaction after which a recruiter must log in again (the idle timeout).",
+    )
     token_expiry_days: int = Field(
         7, description="Days an assessment link stays valid unless issued with another expiry."
     )
@@ -277,7 +282,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
-    "recruiter app": ("app_port", "session_days", "token_expiry_days"),
+    "recruiter app": ("app_port", "session_days", "session_idle_hours", "token_expiry_days"),
     'ingest limits (PROTOCOL.md "Limits")': tuple(IngestLimits.model_fields),
 }
 

@@ -160,14 +160,16 @@ def database() -> Database:
         return get_db()
 
 
-def current_user() -> User | None:
+def current_user(*, touch: bool = True) -> User | None:
     """The logged-in user of this tab (re-read each run: a deactivated user
-    or an ended session is logged out at the next interaction)."""
+    or an ended or idle session is logged out at the next interaction).
+    ``touch=False`` for runs nobody asked for (a timer), which must not keep
+    an idle session alive."""
     token = _session_token()
     if not token:
         return None
     with database_guard():
-        user = auth.user_for_session(database(), token)
+        user = auth.user_for_session(database(), token, idle_hours=get_settings().session_idle_hours, touch=touch)
     if user is None:
         st.session_state.pop(_TOKEN_KEY, None)
     return user

@@ -166,6 +166,19 @@ def test_deactivated_user_is_logged_out_at_the_next_interaction(app_env, db):
     assert_logged_out(at)
 
 
+def test_an_idle_session_is_logged_out_and_reruns_do_not_write(app_env, db):
+    make_admin(db)
+    at = log_in(new_app(), "ada@acme.test")
+    seen = db[dbmod.SESSIONS].find_one({})["last_seen_at"]
+    for _ in range(3):
+        at.run()
+    assert SIGNED_IN in page_text(at)
+    assert db[dbmod.SESSIONS].find_one({})["last_seen_at"] == seen  # not a write per rerun
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": auth.utcnow() - timedelta(hours=9)}})
+    at.run()
+    assert_logged_out(at)
+
+
 def test_unreachable_database_shows_a_message(app_env, monkeypatch):
     monkeypatch.setenv("HIREMATE_MONGODB_URI", f"mongodb://127.0.0.1:{free_port()}/")
     settingsmod.get_settings.cache_clear()

@@ -631,6 +631,50 @@ def test_session_expires(db):
     assert auth.user_for_session(db, token) is None
 
 
+def test_a_session_ends_after_hours_without_use(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(hours=7, minutes=59)}})
+    assert auth.user_for_session(db, token, idle_hours=8).id == admin.id  # used just in time: lives on
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(hours=8, seconds=1)}})
+    assert auth.user_for_session(db, token, idle_hours=8) is None
+
+
+def test_the_idle_timeout_is_a_setting(db, monkeypatch):
+    from hiremate.settings import get_settings
+
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(minutes=61)}})
+    assert auth.user_for_session(db, token).id == admin.id  # 8 hours by default
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(minutes=61)}})
+    monkeypatch.setenv("HIREMATE_SESSION_IDLE_HOURS", "1")
+    get_settings.cache_clear()
+    try:
+        assert auth.user_for_session(db, token) is None
+    finally:
+        get_settings.cache_clear()
+
+
+def test_use_is_written_at_most_once_a_minute(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+
+    def last_seen():
+        return db[dbmod.SESSIONS].find_one({})["last_seen_at"]
+
+    started = last_seen()
+    for _ in range(5):
+        assert auth.user_for_session(db, token).id == admin.id
+    assert last_seen() == started  # no write per rerun
+    a_while_ago = utcnow() - auth.TOUCH_INTERVAL - timedelta(seconds=1)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": a_while_ago}})
+    auth.user_for_session(db, token, touch=False)  # a timer's run is not use
+    assert last_seen() == a_while_ago
+    auth.user_for_session(db, token)
+    assert last_seen() > a_while_ago + auth.TOUCH_INTERVAL
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
 def test_unknown_session_tokens_open_nothing(db, token):
     register_admin(db)

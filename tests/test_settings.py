@@ -32,6 +32,7 @@ DEFAULTS = {
     "HIREMATE_PROXY_HOPS": ("proxy_hops", 1),
     "HIREMATE_APP_PORT": ("app_port", 8501),
     "HIREMATE_SESSION_DAYS": ("session_days", 7),
+    "HIREMATE_SESSION_IDLE_HOURS": ("session_idle_hours", 8),
     "HIREMATE_TOKEN_EXPIRY_DAYS": ("token_expiry_days", 7),
     "HIREMATE_MAX_FRAME_BYTES": ("max_frame_bytes", 65536),
     "HIREMATE_MAX_BATCH_EVENTS": ("max_batch_events", 500),
