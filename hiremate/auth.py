@@ -423,9 +423,7 @@ def authenticate(db: Database, email: str, password: str, *, client_key: str = "
     browser is then a client of its own, which no attacker shares."""
     email = _normalise_email(email)[:320]
     account = throttle.account_tag(email)
-    device_id = throttle.trusted_device(device, account)
-    client = f"device:{device_id}" if device_id else f"ip:{client_key}" if client_key else ""
-    check = throttle.claim(db, account, client, client_key=client_key, exempt=bool(device_id))
+    check, device_id = _claim(db, account, client_key, device)
     doc = db[dbmod.USERS].find_one({"email": email})
     password_hash = doc["password_hash"] if doc else _dummy_hash(_BCRYPT_ROUNDS)
     if not _password_matches(password or "", password_hash) or doc is None:
@@ -440,8 +438,21 @@ def authenticate(db: Database, email: str, password: str, *, client_key: str = "
     return user
 
 
+def _claim(db: Database, account: str, client_key: str, device: str) -> tuple[throttle.Claim, str]:
+    """Start a password check of ``account`` (LoginThrottled while it waits);
+    the device id when ``device`` is a token for this account."""
+    device_id = throttle.trusted_device(device, account)
+    client = f"device:{device_id}" if device_id else f"ip:{client_key}" if client_key else ""
+    return throttle.claim(db, account, client, client_key=client_key, exempt=bool(device_id)), device_id
+
+
 def _failed_login(
-    db: Database, doc: dict[str, Any] | None, account: str, client_key: str, failure: throttle.Failure
+    db: Database,
+    doc: dict[str, Any] | None,
+    account: str,
+    client_key: str,
+    failure: throttle.Failure,
+    action: str = "auth.login_failed",
 ) -> None:
     """Audit a wrong password: under the account's organisation when it
     exists, under none otherwise; the account by its tag, never its email."""
@@ -450,7 +461,7 @@ def _failed_login(
         "target_type": "user" if doc else None,
         "target_id": doc["_id"] if doc else None,
     }
-    audit(db, "auth.login_failed", **where, account=account, client=client_key, failures=failure.failures)
+    audit(db, action, **where, account=account, client=client_key, failures=failure.failures)
     if failure.delay:
         audit(
             db,
@@ -608,8 +619,54 @@ def _live_session(token: str, now: datetime) -> dict[str, Any]:
     return {"session_hash": _sha256(token), "ended_at": None, "expires_at": {"$gt": now}}
 
 
-def _end_sessions_of(db: Database, user_id: ObjectId) -> None:
-    db[dbmod.SESSIONS].update_many({"user_id": user_id, "ended_at": None}, {"$set": {"ended_at": utcnow()}})
+def _end_sessions_of(db: Database, user_id: ObjectId, *, keep_token: str = "") -> int:
+    """End the user's sessions (but the one of ``keep_token``); how many ended."""
+    query: dict[str, Any] = {"user_id": user_id, "ended_at": None}
+    if keep_token:
+        query["session_hash"] = {"$ne": _sha256(keep_token)}
+    return db[dbmod.SESSIONS].update_many(query, {"$set": {"ended_at": utcnow()}}).modified_count
+
+
+# ---------------------------------------------------------------- one's own password
+
+
+def change_password(
+    db: Database,
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_token: str = "",
+    client_key: str = "",
+    device: str = "",
+) -> User:
+    """Change ``user``'s own password: the current one is required (checked
+    through the login throttle, so a borrowed session cannot guess at it
+    freely), the new one must meet ``password_problems`` and differ. Every
+    other session of the user ends (the one of ``keep_token`` stays); a reset
+    by an admin is then no longer pending."""
+    account = throttle.account_tag(user.email)
+    check, _ = _claim(db, account, client_key, device)
+    doc = db[dbmod.USERS].find_one({"_id": user.id, "is_active": True})
+    if doc is None or not _password_matches(current_password or "", doc["password_hash"]):
+        failure = throttle.fail(db, check)
+        _failed_login(db, doc, account, client_key, failure, "user.password_change_failed")
+        raise AuthError("Your current password is not correct.")
+    throttle.succeed(db, check)
+    if new_password == current_password:
+        raise AuthError("Choose a new password, not the current one.")
+    _check_password(new_password, doc["email"])
+    now = utcnow()
+    changed = db[dbmod.USERS].find_one_and_update(
+        {"_id": user.id, "password_hash": doc["password_hash"]},  # not a concurrent change undone
+        {"$set": {"password_hash": _hash_password(new_password), "must_change_password": False, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if changed is None:
+        raise AuthError("Your password was changed meanwhile; log in again.")
+    ended = _end_sessions_of(db, user.id, keep_token=keep_token)
+    _audit_user(db, User.from_doc(changed), "user.password_changed", sessions_ended=ended)
+    return User.from_doc(changed)
 
 
 # ---------------------------------------------------------------- team administration
@@ -650,11 +707,13 @@ def set_role(scope: Scope, user_id: ObjectId | str, role: Role) -> User:
 
 
 def reset_password(scope: Scope, user_id: ObjectId | str, new_password: str) -> None:
-    """Set a member's password; their sessions end, so they log in again."""
+    """Set a member's password; their sessions end, so they log in again,
+    and must then choose a password of their own before anything else (the
+    admin knows this one)."""
     _require_admin(scope)
     target = _member(scope, user_id)
     _check_password(new_password, target.email)
-    _update_member(scope, target, {"password_hash": _hash_password(new_password)})
+    _update_member(scope, target, {"password_hash": _hash_password(new_password), "must_change_password": True})
     _end_sessions_of(scope.db, target.id)
     scope.audit("user.password_reset", "user", target.id)
 

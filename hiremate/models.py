@@ -200,6 +200,9 @@ class User(Document):
     created_at: UTCDateTime
     updated_at: UTCDateTime
     is_active: bool = True
+    # Set by an admin's reset (the admin knows the password): the login gate
+    # asks for a new one before anything else.
+    must_change_password: bool = False
 
 
 class Invitation(Document):

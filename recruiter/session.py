@@ -272,6 +272,21 @@ def log_out() -> NoReturn:
     st.rerun()
 
 
+def change_password(user: User, current_password: str, new_password: str) -> User:
+    """Change the user's own password from this tab: this session stays,
+    every other one of the user ends."""
+    with database_guard():
+        return auth.change_password(
+            database(),
+            user,
+            current_password,
+            new_password,
+            keep_token=_session_token() or "",
+            client_key=client_key(),
+            device=device_token(),
+        )
+
+
 def _cookie_routes_enabled() -> bool:
     return os.environ.get(COOKIE_ROUTES_ENV) == "1"
 

@@ -822,5 +822,60 @@ def test_reset_password(db, two_orgs):
     assert auth.user_for_session(db, token) is None
     with pytest.raises(auth.AuthError, match="incorrect"):
         auth.authenticate(db, "rita@a.test", PASSWORD)
-    assert auth.authenticate(db, "rita@a.test", "a-fresh-secret-5").id == recruiter_a.id
+    rita = auth.authenticate(db, "rita@a.test", "a-fresh-secret-5")
+    assert rita.id == recruiter_a.id and rita.must_change_password  # the admin knows it
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.password_reset"}) == 1
+    auth.change_password(db, rita, "a-fresh-secret-5", "ritas-own-secret-6")
+    assert not auth.authenticate(db, "rita@a.test", "ritas-own-secret-6").must_change_password
+
+
+# ---------------------------------------------------------------- one's own password
+
+
+def test_changing_ones_password_logs_out_every_other_session(db, two_orgs):
+    _, rita, _ = two_orgs
+    here, laptop, phone = (auth.start_session(db, rita, days=7) for _ in range(3))
+    changed = auth.change_password(db, rita, PASSWORD, "a-brand-new-one-8", keep_token=here)
+    assert changed.id == rita.id
+    assert auth.user_for_session(db, here).id == rita.id
+    assert auth.user_for_session(db, laptop) is None and auth.user_for_session(db, phone) is None
+    assert auth.authenticate(db, "rita@a.test", "a-brand-new-one-8").id == rita.id
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "rita@a.test", PASSWORD)
+    [entry] = db[dbmod.AUDIT_LOG].find({"action": "user.password_changed"})
+    assert (entry["actor_id"], entry["organization_id"], entry["details"]) == (
+        rita.id,
+        rita.organization_id,
+        {"sessions_ended": 2},
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("not-my-password-1", "a-brand-new-one-8", "current password is not correct"),
+        (PASSWORD, PASSWORD, "not the current one"),
+        (PASSWORD, "short", "at least 10 characters"),
+        (PASSWORD, "rita@a.test", "email address"),
+    ],
+)
+def test_a_password_change_needs_the_current_password_and_a_good_new_one(db, two_orgs, current, new, message):
+    _, rita, _ = two_orgs
+    token = auth.start_session(db, rita, days=7)
+    before = db[dbmod.USERS].find_one({"_id": rita.id})["password_hash"]
+    with pytest.raises(auth.AuthError, match=message):
+        auth.change_password(db, rita, current, new)
+    assert db[dbmod.USERS].find_one({"_id": rita.id})["password_hash"] == before
+    assert auth.user_for_session(db, token).id == rita.id
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(db, two_orgs):
+    """Someone at an unlocked, signed-in browser cannot guess at the password freely."""
+    _, rita, _ = two_orgs
+    for _ in range(throttle.FREE_FAILURES + 1):
+        with pytest.raises(auth.AuthError, match="not correct"):
+            auth.change_password(db, rita, "guess-123456", "a-brand-new-one-8", client_key="intruder")
+    with pytest.raises(auth.LoginThrottled):
+        auth.change_password(db, rita, PASSWORD, "a-brand-new-one-8", client_key="intruder")
+    failed = db[dbmod.AUDIT_LOG].count_documents({"action": "user.password_change_failed"})
+    assert failed == throttle.FREE_FAILURES + 1
