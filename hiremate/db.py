@@ -61,7 +61,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("user_id", ASCENDING)]),
         IndexModel([("handover_hash", ASCENDING)]),
     ],
-    LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)])],
+    LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)]), IndexModel([("at", ASCENDING)])],
     LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],
     AUDIT_LOG: [
         IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),

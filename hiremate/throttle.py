@@ -199,10 +199,13 @@ def fail(db: Database, check: Claim) -> Failure:
         {"_id": check.pair_id},
         {"$set": {"failures": failures, "last_failure_at": now, "locked_until": now + delay}},
     )
-    # Forget pairs whose last failure is long past (and that are not locked).
+    # Forget pairs whose last failure is long past (and that are not locked),
+    # and entries older than every window (of any key: this also clears the
+    # per-account entries of the old throttle, whose keys held the email).
     db[dbmod.LOGIN_THROTTLE].delete_many(
         {"last_failure_at": {"$lt": now - FAILURE_MEMORY}, "locked_until": {"$lt": now}}
     )
+    db[dbmod.LOGIN_FAILURES].delete_many({"at": {"$lt": now - max(CLIENT_WINDOW, REGISTRATION_WINDOW)}})
     reached = bool(check.ceiling_key) and (
         _count(db, check.ceiling_key, CLIENT_WINDOW, CLIENT_FAILURE_LIMIT + 1) == CLIENT_FAILURE_LIMIT
     )

@@ -25,6 +25,7 @@ from hiremate import auth, throttle
 from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.models import User
+from recruiter import session
 from tests.chromium import launch, require_chromium
 from tests.conftest import TEST_SECRET, free_port
 
@@ -148,6 +149,24 @@ def test_deep_link_while_logged_out_shows_the_login(app_env, db):
     at.switch_page("app_pages/home.py").run()
     assert_logged_out(at)
     assert not at.warning  # the gate stopped the run before the page's own check
+
+
+def test_a_browser_without_a_login_nonce_is_sent_for_one_once(app_env, db, monkeypatch):
+    """With the cookie routes, the forms wait for the nonce (the page is
+    reloaded through /auth/begin); a browser that came back from there still
+    without it refuses cookies: it gets the forms and a tab-only login, not a
+    redirect loop."""
+    monkeypatch.setenv(session.COOKIE_ROUTES_ENV, "1")
+    first = new_app()
+    assert not first.text_input and not first.exception  # on its way to /auth/begin
+    back = AppTest.from_file(str(ROOT / "app.py"), default_timeout=15)
+    back.query_params[session.BEGUN_PARAM] = "1"
+    back.run()
+    assert back.text_input(key="login_email") is not None
+    assert "does not keep HireMate's cookies" in back.info[0].value
+    make_admin(db)
+    log_in(back, "ada@acme.test")
+    assert SIGNED_IN in page_text(back)
 
 
 def test_deactivated_user_is_logged_out_at_the_next_interaction(app_env, db):

@@ -463,6 +463,14 @@ def test_failures_are_forgotten_a_day_after_the_last(db):
     assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="c1")
 
 
+def test_old_entries_go_including_the_old_throttles_keys_with_emails(db):
+    """The throttle before this one stored 'account:<email>' keys."""
+    old = utcnow() - timedelta(hours=2)
+    db[dbmod.LOGIN_FAILURES].insert_many([{"key": "account:ada@acme.test", "at": old}, {"key": "client:x", "at": old}])
+    fail(db, "nobody@acme.test", 1, client_key="c1")
+    assert [doc["key"] for doc in db[dbmod.LOGIN_FAILURES].find({})] == ["client:c1"]
+
+
 def test_unknown_accounts_are_throttled_too(db):
     fail(db, "nobody@acme.test", throttle.FREE_FAILURES + 1, client_key="c1")
     with pytest.raises(auth.LoginThrottled):
