@@ -661,3 +661,28 @@ def test_the_owner_gets_in_from_their_own_browser_behind_the_attackers_address(p
             expect(owner.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
         finally:
             browser.close()
+
+
+@pytest.mark.e2e
+def test_a_deep_link_from_another_site_logs_in_and_lands_on_its_page(server):
+    """Arriving from elsewhere (a link in a mail: a cross-site navigation,
+    which carries no SameSite=Strict cookie) at a page deep in the app: the
+    login works, and afterwards the browser is on that page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    require_chromium()
+    _server_user(server, "deep@acme.test")
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.set_content(f'<a id="mail" href="{server.url}/assessments">your assessments</a>')
+            page.click("#mail")
+            page.get_by_label("Email").first.fill("deep@acme.test")
+            page.get_by_label("Password").first.fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Assessments", exact=True)).to_be_visible(timeout=20_000)
+            assert urllib.parse.urlsplit(page.url).path == "/assessments"
+            assert "hm_login" not in page.url
+        finally:
+            browser.close()
