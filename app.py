@@ -1,8 +1,9 @@
 """HireMate's recruiter app: the router.
 
 Every page is registered always (a deep link never hits "Page not found");
-the gate is here: logged out, the login form shows instead of the page, and
-an admin-only page shows a notice to recruiters. The sidebar lists only the
+the gate is here: logged out, the login form shows instead of the page; a
+user whose password an admin reset chooses a new one first; and an
+admin-only page shows a notice to recruiters. The sidebar lists only the
 pages the user may open. Serve it with `streamlit run asgi.py` (which adds
 the cookie routes that keep a login across reloads).
 
@@ -26,7 +27,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from hiremate import auth
 from hiremate.models import Role, User
-from recruiter import session, ui
+from recruiter import account, session, ui
 
 ROOT = Path(__file__).parent
 
@@ -50,6 +51,7 @@ PAGES = [
     PageSpec("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
     PageSpec("app_pages/exports.py", "Exports", ":material/download:"),
     PageSpec("app_pages/team.py", "Team", ":material/admin_panel_settings:", Role.ADMIN),
+    PageSpec("app_pages/account.py", "Account", ":material/manage_accounts:"),
 ]
 
 
@@ -74,6 +76,7 @@ def _register_pages() -> dict[str, tuple[StreamlitPage, PageSpec]]:
 
 
 def _show_auth_forms() -> None:
+    session.prepare_login()  # a login nonce in this browser first (may reload the page)
     st.title("HireMate")
     st.caption("Behaviour-based skill observation for hiring")
     login, create, join = st.tabs(["Log in", "Create an organisation", "Join with an invitation"])
@@ -92,7 +95,13 @@ def _login_form() -> None:
         submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
     if submitted:
         with ui.refusals(as_written=True):
-            user = auth.authenticate(session.database(), email, password, client_key=session.client_key())
+            user = auth.authenticate(
+                session.database(),
+                email,
+                password,
+                client_key=session.client_key(),
+                device=session.device_token(),
+            )
             session.log_in(user)
 
 
@@ -123,11 +132,27 @@ def _register_form(*, with_invitation: bool) -> None:
                 password=password,
                 organization_name=None if with_invitation else organization,
                 invitation_token=token if with_invitation else None,
+                client_key=session.client_key(),
             )
             session.log_in(user)
 
 
 # ---------------------------------------------------------------- logged in
+
+
+def _choose_new_password(user: User) -> None:
+    """After an admin's reset (they know the password): a password of the
+    user's own before anything else."""
+    st.title("Choose a new password")
+    st.info(
+        "An admin of your organisation has reset your password. Choose your own before you continue: "
+        "type the one you were given as the current password.",
+        icon=":material/lock_reset:",
+    )
+    if account.change_password_form(user, key="forced_password", submit_label="Set my password"):
+        st.rerun()
+    if st.button("Log out", key="forced_logout", icon=":material/logout:"):
+        session.log_out()
 
 
 def _sidebar(user: User, registered: dict[str, tuple[StreamlitPage, PageSpec]]) -> None:
@@ -148,6 +173,9 @@ def main() -> None:
     user = session.current_user()
     if user is None:
         _show_auth_forms()
+        st.stop()
+    if user.must_change_password:
+        _choose_new_password(user)
         st.stop()
     _sidebar(user, registered)
     _, spec = registered[current.url_path]

@@ -154,7 +154,9 @@ final_now = status_now is None or status_now.is_final
 
 @st.fragment(run_every=None if final_now else 1.0)
 def live_updates(current: TaskAttempt) -> None:
-    if session.current_user() is None:  # logged out or deactivated since the page was drawn: back to the gate
+    # Logged out, deactivated or idle since the page was drawn: back to the gate.
+    # The timer's runs are not use, so they do not keep an idle session alive.
+    if session.current_user(touch=False) is None:
         st.rerun(scope="app")
     if _render_panel(current) and not final_now:
         st.rerun(scope="app")  # stop the timer

@@ -168,7 +168,11 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
             with ui.refusals():
                 auth.reset_password(scope, member.id, password)
                 who = "You" if member.id == me.id else session.escape_markdown(member.full_name)
-                ui.flash(FLASH, f"Password reset. {who} must log in again with the new password.")
+                ui.flash(
+                    FLASH,
+                    f"Password reset. {who} must log in again with the new password, "
+                    "then choose a password of their own.",
+                )
                 st.rerun()
 
 

@@ -24,29 +24,29 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
-from hiremate.errors import AuthError, LoginThrottled
+from hiremate import emails, throttle
+from hiremate.errors import AuthError, LoginThrottled, RegistrationThrottled  # noqa: F401 - re-exported
 from hiremate.ids import as_object_id
 from hiremate.models import Invitation, LoginSession, Organization, Role, User
-from hiremate.scope import Scope
+from hiremate.scope import Scope, audit
+from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # The rule ``password_problems`` checks, as forms show it next to a new password.
 PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters, letters mixed with digits or symbols."
-ACCOUNT_FAILURE_LIMIT = 5
-CLIENT_FAILURE_LIMIT = 20
-FAILURE_WINDOW = timedelta(minutes=15)
 # The most pending invitations listed at once (newest first).
 MAX_PENDING_INVITATIONS = 200
-# How long after its start a session's token may still be swapped for the
-# cookie's (the login form hands the token to the cookie route in a URL).
+# How long after the login form started a session the browser that sent the
+# form may still swap it for a cookie (complete_handover).
 HANDOVER_SECONDS = 120
+# A session's use is written at most this often (its idle timeout counts from it).
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 _BCRYPT_ROUNDS = 12  # about 0.25 s a hash here
 _WRONG_CREDENTIALS = "Email or password is incorrect"
 _INVITATION_INVALID = "This invitation is not valid any more; ask for a new one."
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _COMMON_PASSWORDS = frozenset(
     {
         "1234567890",
@@ -105,12 +105,12 @@ def password_problems(password: str, *, email: str = "") -> list[str]:
 
 
 def _normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
+    return emails.normalise(email)
 
 
 def _valid_email(email: str) -> str:
-    email = _normalise_email(email)
-    if len(email) > 254 or not _EMAIL_PATTERN.match(email):
+    email = emails.normalise(email)
+    if not emails.is_valid(email):
         raise AuthError("Enter a valid email address.")
     return email
 
@@ -220,14 +220,21 @@ def register(
     password: str,
     organization_name: str | None = None,
     invitation_token: str | None = None,
+    client_key: str = "",
 ) -> User:
     """Create an organisation with this user as its first admin, or join one
-    with an invitation token (the invitation then is used up)."""
+    with an invitation token (the invitation then is used up).
+
+    Each attempt that gets past the checks of the input costs a bcrypt and
+    writes, so ``client_key``'s attempts are throttled
+    (``throttle.REGISTRATION_LIMIT`` an hour; RegistrationThrottled)."""
     if organization_name is not None and invitation_token is not None:
         raise AuthError("Give either a new organisation's name or an invitation token, not both.")
     # Refuse bad input before anything is written.
     email = _valid_email(email)
     _check_password(password, email)
+    if throttle.count_registration(db, client_key):
+        audit(db, "auth.registration_limit_reached", organization_id=None, client=client_key)
     if invitation_token is not None:
         return _join(db, email=email, full_name=full_name, password=password, token=invitation_token)
     organization = create_organization(db, organization_name or "")
@@ -404,64 +411,95 @@ def scope_for(db: Database, user: User) -> Scope:
 # ---------------------------------------------------------------- logging in
 
 
-def authenticate(db: Database, email: str, password: str, *, client_key: str = "") -> User:
+def authenticate(db: Database, email: str, password: str, *, client_key: str = "", device: str = "") -> User:
     """The user with these credentials, or AuthError with one message for
-    every wrong email or password. ``client_key`` identifies the client for
-    throttling (pass an HMAC of its IP, never the bare IP)."""
-    email = _normalise_email(email)
-    keys = [f"account:{email[:320]}"] + ([f"client:{client_key[:100]}"] if client_key else [])
-    own_failures = _record_failures(db, keys)
-    _refuse_if_throttled(db, keys, own_failures)
+    every wrong email or password; LoginThrottled while this account waits
+    for this client (``hiremate.throttle``: growing delays per account and
+    client, a ceiling per client).
+
+    ``client_key`` names the client (``throttle.client_key``, never the bare
+    IP); ``device`` is the browser's device token as the server sealed it
+    (``throttle.device_token``), honoured for its own account only: that
+    browser is then a client of its own, which no attacker shares."""
+    email = _normalise_email(email)[:320]
+    account = throttle.account_tag(email)
+    check, device_id = _claim(db, account, client_key, device)
     doc = db[dbmod.USERS].find_one({"email": email})
     password_hash = doc["password_hash"] if doc else _dummy_hash(_BCRYPT_ROUNDS)
     if not _password_matches(password or "", password_hash) or doc is None:
-        raise AuthError(_WRONG_CREDENTIALS)  # the failures recorded above stand
-    # Right password: forget this account's failures, but not the client's,
-    # so logging into one's own account cannot buy more guesses at others.
-    db[dbmod.LOGIN_FAILURES].delete_many({"$or": [{"_id": {"$in": own_failures}}, {"key": keys[0]}]})
+        _failed_login(db, doc, account, client_key, throttle.fail(db, check))
+        raise AuthError(_WRONG_CREDENTIALS)
+    throttle.succeed(db, check)
     user = User.from_doc(doc)
     if not user.is_active:
+        _audit_user(db, user, "auth.login_refused", reason="deactivated", client=client_key)
         raise AuthError("This account has been deactivated; ask an admin of your organisation.")
+    _audit_user(db, user, "auth.login", client=client_key, device=bool(device_id))
     return user
 
 
-def _record_failures(db: Database, keys: list[str]) -> list[ObjectId]:
-    # Recorded before the password is checked, so concurrent attempts count
-    # each other; a success deletes them again.
-    now = utcnow()
-    collection = db[dbmod.LOGIN_FAILURES]
-    collection.delete_many({"key": {"$in": keys}, "at": {"$lt": now - FAILURE_WINDOW}})
-    return collection.insert_many([{"key": key, "at": now} for key in keys]).inserted_ids
+def _claim(db: Database, account: str, client_key: str, device: str) -> tuple[throttle.Claim, str]:
+    """Start a password check of ``account`` (LoginThrottled while it waits);
+    the device id when ``device`` is a token for this account."""
+    device_id = throttle.trusted_device(device, account)
+    client = f"device:{device_id}" if device_id else f"ip:{client_key}" if client_key else ""
+    return throttle.claim(db, account, client, client_key=client_key, exempt=bool(device_id)), device_id
 
 
-def _refuse_if_throttled(db: Database, keys: list[str], own_failures: list[ObjectId]) -> None:
-    now = utcnow()
-    waits = []
-    for key in keys:
-        limit = ACCOUNT_FAILURE_LIMIT if key.startswith("account:") else CLIENT_FAILURE_LIMIT
-        # The limit-th newest earlier failure: once it leaves the window,
-        # fewer than `limit` remain and logging in is allowed again.
-        cursor = (
-            db[dbmod.LOGIN_FAILURES]
-            .find({"key": key, "at": {"$gte": now - FAILURE_WINDOW}, "_id": {"$nin": own_failures}})
-            .sort([("at", -1), ("_id", -1)])
-            .skip(limit - 1)
-            .limit(1)
+def _failed_login(
+    db: Database,
+    doc: dict[str, Any] | None,
+    account: str,
+    client_key: str,
+    failure: throttle.Failure,
+    action: str = "auth.login_failed",
+) -> None:
+    """Audit a wrong password: under the account's organisation when it
+    exists, under none otherwise; the account by its tag, never its email."""
+    where = {
+        "organization_id": doc.get("organization_id") if doc else None,
+        "target_type": "user" if doc else None,
+        "target_id": doc["_id"] if doc else None,
+    }
+    audit(db, action, **where, account=account, client=client_key, failures=failure.failures)
+    if failure.delay:
+        audit(
+            db,
+            "auth.login_throttled",
+            **where,
+            account=account,
+            client=client_key,
+            failures=failure.failures,
+            delay_seconds=int(failure.delay.total_seconds()),
         )
-        blocking = next(iter(cursor), None)
-        if blocking is not None:
-            waits.append((blocking["at"] + FAILURE_WINDOW - now).total_seconds())
-    if waits:
-        # A refused attempt is not a guess: it does not extend the lock.
-        db[dbmod.LOGIN_FAILURES].delete_many({"_id": {"$in": own_failures}})
-        raise LoginThrottled(max(1, int(max(waits)) + 1))
+    if failure.client_ceiling_reached:
+        audit(
+            db, "auth.client_throttled", organization_id=None, client=client_key, failures=throttle.CLIENT_FAILURE_LIMIT
+        )
+
+
+def _audit_user(db: Database, user: User, action: str, **details: Any) -> None:
+    audit(
+        db,
+        action,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        **details,
+    )
 
 
 # ---------------------------------------------------------------- sessions
 
 
-def start_session(db: Database, user: User, *, days: int) -> str:
-    """A new login session for ``user``; returns its token (stored hashed)."""
+def start_session(db: Database, user: User, *, days: int, handover: str = "", next_path: str = "/") -> str:
+    """A new login session for ``user``; returns its token (stored hashed).
+
+    ``handover``: the login nonce of the browser that submitted the login
+    form (its HttpOnly SameSite=Strict cookie, as the form saw it). That
+    browser, and only it, can then swap the session for a cookie within
+    HANDOVER_SECONDS (``complete_handover``), and is sent on to ``next_path``."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session = LoginSession(
@@ -470,58 +508,165 @@ def start_session(db: Database, user: User, *, days: int) -> str:
         organization_id=user.organization_id,
         created_at=now,
         expires_at=now + timedelta(days=days),
+        last_seen_at=now,
+        handover_hash=_sha256(handover) if handover else None,
+        handover_next=next_path if handover else None,
     )
     db[dbmod.SESSIONS].insert_one(session.to_doc())
     return token
 
 
-def user_for_session(db: Database, token: str) -> User | None:
-    """The active user of a live session, else None."""
-    if not token:
-        return None
-    session = db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()))
-    if session is None:
-        return None
-    doc = db[dbmod.USERS].find_one({"_id": session["user_id"], "is_active": True})
-    return User.from_doc(doc) if doc else None
+@dataclass(frozen=True)
+class HandOver:
+    """A login handed over to a browser's cookie: the session's new token
+    (its id changes at login), where to go next, and whose it is."""
+
+    token: str
+    next_path: str
+    user: User
 
 
-def end_session(db: Database, token: str) -> None:
-    """Log out: the token is worthless afterwards. Ending twice is harmless."""
-    if token:
-        db[dbmod.SESSIONS].update_one(
-            {"session_hash": _sha256(token), "ended_at": None}, {"$set": {"ended_at": utcnow()}}
-        )
+def complete_handover(db: Database, nonce: str) -> HandOver | None:
+    """Give the browser holding ``nonce`` the session its login form started
+    (HANDOVER_SECONDS at most after the login), once, under a fresh token:
+    the token the form held stops working. None for any other browser, or
+    a second time, or late.
 
-
-def rotate_session(db: Database, token: str) -> str | None:
-    """Swap a just-started session's token for a new one, once, within
-    HANDOVER_SECONDS of its start; None when that is not allowed.
-
-    The login form hands its token to the cookie route in a URL; after the
-    swap, that URL (in history or a log) opens nothing.
-    """
-    if not token:
+    Found attacking the stack: the hand-over was a GET link carrying the
+    token, and any browser that opened it got the session, so an attacker
+    could put a victim's browser into the attacker's account. Now nothing
+    that leaves the logged-in browser in a URL opens a session."""
+    if not nonce:
         return None
     now = utcnow()
     new_token = secrets.token_urlsafe(32)
-    swapped = db[dbmod.SESSIONS].update_one(
+    doc = db[dbmod.SESSIONS].find_one_and_update(
         {
-            **_live_session(token, now),
-            "created_at": {"$gte": now - timedelta(seconds=HANDOVER_SECONDS)},
-            "rotated_at": None,
+            "handover_hash": _sha256(nonce),
+            "ended_at": None,
+            "expires_at": {"$gt": now},
+            "created_at": {"$gt": now - timedelta(seconds=HANDOVER_SECONDS)},
         },
-        {"$set": {"session_hash": _sha256(new_token), "rotated_at": now}},
+        {
+            "$set": {
+                "session_hash": _sha256(new_token),
+                "handover_hash": None,
+                "rotated_at": now,
+                "last_seen_at": now,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
     )
-    return new_token if swapped.modified_count == 1 else None
+    if doc is None:
+        return None
+    user = db[dbmod.USERS].find_one({"_id": doc["user_id"], "is_active": True})
+    if user is None:
+        return None
+    return HandOver(new_token, doc.get("handover_next") or "/", User.from_doc(user))
+
+
+def user_for_session(db: Database, token: str, *, idle_hours: float | None = None, touch: bool = True) -> User | None:
+    """The active user of a live session, else None. A session ends after
+    ``idle_hours`` (default HIREMATE_SESSION_IDLE_HOURS) without use as well
+    as at its ``expires_at``. Use (``touch``) is recorded at most once a
+    TOUCH_INTERVAL, not at every rerun of a page."""
+    if not token:
+        return None
+    now = utcnow()
+    session = db[dbmod.SESSIONS].find_one(_live_session(token, now))
+    if session is None:
+        return None
+    idle = timedelta(hours=get_settings().session_idle_hours if idle_hours is None else idle_hours)
+    seen = session.get("last_seen_at")
+    last = seen or session["created_at"]
+    if last <= now - idle:
+        return None
+    doc = db[dbmod.USERS].find_one({"_id": session["user_id"], "is_active": True})
+    if doc is None:
+        return None
+    if touch and now - last >= TOUCH_INTERVAL:  # compare-and-set: of two tabs, one writes
+        db[dbmod.SESSIONS].update_one({"_id": session["_id"], "last_seen_at": seen}, {"$set": {"last_seen_at": now}})
+    return User.from_doc(doc)
+
+
+def session_is_live(db: Database, token: str) -> bool:
+    """Whether ``token`` names a session that has not ended or expired."""
+    return bool(token) and db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()), {"_id": 1}) is not None
+
+
+def end_session(db: Database, token: str) -> None:
+    """Log out: the token is worthless afterwards. Ending twice is harmless;
+    the first time is audited."""
+    if not token:
+        return
+    doc = db[dbmod.SESSIONS].find_one_and_update(
+        {"session_hash": _sha256(token), "ended_at": None},
+        {"$set": {"ended_at": utcnow()}},
+        projection={"user_id": 1, "organization_id": 1},
+    )
+    if doc is not None:
+        audit(
+            db,
+            "auth.logout",
+            organization_id=doc.get("organization_id"),
+            actor_id=doc["user_id"],
+            target_type="user",
+            target_id=doc["user_id"],
+        )
 
 
 def _live_session(token: str, now: datetime) -> dict[str, Any]:
     return {"session_hash": _sha256(token), "ended_at": None, "expires_at": {"$gt": now}}
 
 
-def _end_sessions_of(db: Database, user_id: ObjectId) -> None:
-    db[dbmod.SESSIONS].update_many({"user_id": user_id, "ended_at": None}, {"$set": {"ended_at": utcnow()}})
+def _end_sessions_of(db: Database, user_id: ObjectId, *, keep_token: str = "") -> int:
+    """End the user's sessions (but the one of ``keep_token``); how many ended."""
+    query: dict[str, Any] = {"user_id": user_id, "ended_at": None}
+    if keep_token:
+        query["session_hash"] = {"$ne": _sha256(keep_token)}
+    return db[dbmod.SESSIONS].update_many(query, {"$set": {"ended_at": utcnow()}}).modified_count
+
+
+# ---------------------------------------------------------------- one's own password
+
+
+def change_password(
+    db: Database,
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_token: str = "",
+    client_key: str = "",
+    device: str = "",
+) -> User:
+    """Change ``user``'s own password: the current one is required (checked
+    through the login throttle, so a borrowed session cannot guess at it
+    freely), the new one must meet ``password_problems`` and differ. Every
+    other session of the user ends (the one of ``keep_token`` stays); a reset
+    by an admin is then no longer pending."""
+    account = throttle.account_tag(user.email)
+    check, _ = _claim(db, account, client_key, device)
+    doc = db[dbmod.USERS].find_one({"_id": user.id, "is_active": True})
+    if doc is None or not _password_matches(current_password or "", doc["password_hash"]):
+        failure = throttle.fail(db, check)
+        _failed_login(db, doc, account, client_key, failure, "user.password_change_failed")
+        raise AuthError("Your current password is not correct.")
+    throttle.succeed(db, check)
+    if new_password == current_password:
+        raise AuthError("Choose a new password, not the current one.")
+    _check_password(new_password, doc["email"])
+    now = utcnow()
+    changed = db[dbmod.USERS].find_one_and_update(
+        {"_id": user.id, "password_hash": doc["password_hash"]},  # not a concurrent change undone
+        {"$set": {"password_hash": _hash_password(new_password), "must_change_password": False, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if changed is None:
+        raise AuthError("Your password was changed meanwhile; log in again.")
+    ended = _end_sessions_of(db, user.id, keep_token=keep_token)
+    _audit_user(db, User.from_doc(changed), "user.password_changed", sessions_ended=ended)
+    return User.from_doc(changed)
 
 
 # ---------------------------------------------------------------- team administration
@@ -562,11 +707,13 @@ def set_role(scope: Scope, user_id: ObjectId | str, role: Role) -> User:
 
 
 def reset_password(scope: Scope, user_id: ObjectId | str, new_password: str) -> None:
-    """Set a member's password; their sessions end, so they log in again."""
+    """Set a member's password; their sessions end, so they log in again,
+    and must then choose a password of their own before anything else (the
+    admin knows this one)."""
     _require_admin(scope)
     target = _member(scope, user_id)
     _check_password(new_password, target.email)
-    _update_member(scope, target, {"password_hash": _hash_password(new_password)})
+    _update_member(scope, target, {"password_hash": _hash_password(new_password), "must_change_password": True})
     _end_sessions_of(scope.db, target.id)
     scope.audit("user.password_reset", "user", target.id)
 

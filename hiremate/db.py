@@ -34,7 +34,8 @@ ORGANIZATIONS = "organizations"
 USERS = "users"
 INVITATIONS = "invitations"
 SESSIONS = "sessions"
-LOGIN_FAILURES = "login_failures"
+LOGIN_FAILURES = "login_failures"  # sliding-window counts per client (hiremate.throttle)
+LOGIN_THROTTLE = "login_throttle"  # failures and delay per (account, client) (hiremate.throttle)
 AUDIT_LOG = "audit_log"
 TASKS = "tasks"
 ATTEMPTS = "task_attempts"
@@ -60,8 +61,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     SESSIONS: [
         IndexModel([("session_hash", ASCENDING)], unique=True, name="session_hash_unique"),
         IndexModel([("user_id", ASCENDING)]),
+        IndexModel([("handover_hash", ASCENDING)]),
     ],
-    LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)])],
+    LOGIN_FAILURES: [IndexModel([("key", ASCENDING), ("at", DESCENDING)]), IndexModel([("at", ASCENDING)])],
+    LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],
     AUDIT_LOG: [
         IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
     ],

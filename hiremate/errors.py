@@ -3,7 +3,8 @@
     HireMateError
     ├── Refusal
     │   ├── AuthError
-    │   │   └── LoginThrottled
+    │   │   ├── LoginThrottled
+    │   │   └── RegistrationThrottled
     │   ├── TaskError
     │   │   ├── TaskValidationError (also ValueError)
     │   │   └── TaskNotFound (also LookupError)
@@ -59,6 +60,7 @@ __all__ = [
     "HireMateError",
     "LoginThrottled",
     "Refusal",
+    "RegistrationThrottled",
     "ReportError",
     "StoreUnavailable",
     "TaskError",
@@ -89,12 +91,29 @@ class AuthError(Refusal):
     """A refusal whose message is fit to show the user."""
 
 
+def _wait(seconds: int) -> str:
+    """A wait as a person reads it: seconds under a minute, else minutes rounded up."""
+    if seconds < 60:
+        seconds = max(1, seconds)
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 class LoginThrottled(AuthError):
-    """Too many failed logins lately for this account or this client."""
+    """Too many failed logins lately for this account from this client, or
+    from this client over all accounts (``hiremate.throttle``)."""
 
     def __init__(self, retry_after_seconds: int) -> None:
-        minutes = max(1, -(-retry_after_seconds // 60))
-        super().__init__(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        super().__init__(f"Too many failed logins. Try again in {_wait(retry_after_seconds)}.")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RegistrationThrottled(AuthError):
+    """Too many sign-ups (new organisations, joins) from this client lately."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"Too many sign-ups from your network. Try again in {_wait(retry_after_seconds)}.")
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -18,12 +18,19 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from hiremate import emails
 from hiremate.timeutil import to_ms
+
+# The validation context of documents read back from the store
+# (``Document.from_doc``): rules that only new input must meet are skipped
+# there, so data stored before a rule existed can still be read (and fixed).
+STORED = {"stored": True}
 
 
 def _to_object_id(value: Any) -> ObjectId:
@@ -166,7 +173,7 @@ class Document(BaseModel):
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Self:
-        return cls.model_validate(doc)
+        return cls.model_validate(doc, context=STORED)
 
 
 class Part(BaseModel):
@@ -193,6 +200,9 @@ class User(Document):
     created_at: UTCDateTime
     updated_at: UTCDateTime
     is_active: bool = True
+    # Set by an admin's reset (the admin knows the password): the login gate
+    # asks for a new one before anything else.
+    must_change_password: bool = False
 
 
 class Invitation(Document):
@@ -213,8 +223,16 @@ class LoginSession(Document):
     user_id: PyObjectId
     organization_id: PyObjectId | None = None
     created_at: UTCDateTime
-    expires_at: UTCDateTime
+    expires_at: UTCDateTime  # the absolute timeout (HIREMATE_SESSION_DAYS)
     ended_at: UTCDateTime | None = None
+    # The last interaction, written at most once a TOUCH_INTERVAL (the idle
+    # timeout, HIREMATE_SESSION_IDLE_HOURS, counts from it).
+    last_seen_at: UTCDateTime | None = None
+    # Until the browser that logged in takes it over (hiremate.auth.complete_handover):
+    # a hash of that browser's login nonce, and where it goes next.
+    handover_hash: str | None = None
+    handover_next: str | None = None
+    rotated_at: UTCDateTime | None = None
 
 
 class AuditEntry(Document):
@@ -292,6 +310,19 @@ class CandidateInfo(Part):
     phone: str | None = Field(default=None, max_length=50)
     position: str = Field(default="", max_length=200)
     resume_url: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _one_form_of_email(cls, value: Any, info: ValidationInfo) -> Any:
+        """Stored trimmed and lower-case, so lookups by email find every
+        attempt of a candidate; a new one must look like an address (a stored
+        one from before this rule is read as it is, lower-cased)."""
+        if not isinstance(value, str):
+            return value
+        email = emails.normalise(value)
+        if not (info.context or {}).get("stored") and not emails.is_valid(email):
+            raise ValueError("is not an email address")
+        return email
 
 
 class TaskAttempt(Document):

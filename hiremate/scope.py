@@ -42,14 +42,39 @@ class Scope:
         """Append to the audit log: who did what to which thing, and when."""
         if self.via:
             details = {"via": self.via, **details}
-        self.db[dbmod.AUDIT_LOG].insert_one(
-            {
-                "organization_id": self.organization_id,
-                "actor_id": self.user_id,
-                "action": action,
-                "target_type": target_type,
-                "target_id": None if target_id is None else str(target_id),
-                "at": utcnow(),
-                "details": details,
-            }
+        audit(
+            self.db,
+            action,
+            organization_id=self.organization_id,
+            actor_id=self.user_id,
+            target_type=target_type,
+            target_id=target_id,
+            **details,
         )
+
+
+def audit(
+    db: Database,
+    action: str,
+    *,
+    organization_id: ObjectId | None,
+    actor_id: ObjectId | None = None,
+    target_type: str | None = None,
+    target_id: Any = None,
+    **details: Any,
+) -> None:
+    """Append to the audit log; ``organization_id`` None for what belongs to
+    no organisation yet (a failed login of an unknown account). ``details``
+    hold ids, counts and hashes: never a password, never a raw email of an
+    unknown account."""
+    db[dbmod.AUDIT_LOG].insert_one(
+        {
+            "organization_id": organization_id,
+            "actor_id": actor_id,
+            "action": action,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "at": utcnow(),
+            "details": details,
+        }
+    )

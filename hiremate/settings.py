@@ -170,6 +170,15 @@ class Settings(BaseSettings, IngestLimits):
             "(only behind a trusted proxy)."
         ),
     )
+    proxy_hops: int = Field(
+        1,
+        ge=1,
+        description=(
+            "With HIREMATE_TRUST_PROXY: how many trusted proxies stand in front of the recruiter app, each "
+            "appending to X-Forwarded-For; the client is the entry that many places from the right "
+            "(entries further left come from the client and are ignored)."
+        ),
+    )
     app_host: str = Field(
         "127.0.0.1",
         description=(
@@ -186,7 +195,12 @@ class Settings(BaseSettings, IngestLimits):
             "0: not seeded (`python -m hiremate seed-demo` seeds it on request)."
         ),
     )
-    session_days: int = Field(7, description="Days a recruiter stays signed in.")
+    session_days: int = Field(7, ge=1, description="Days a recruiter stays signed in at most (the absolute timeout).")
+    session_idle_hours: float = Field(
+        8,
+        gt=0,
+        description="Hours without any interaction after which a recruiter must log in again (the idle timeout).",
+    )
     token_expiry_days: int = Field(
         7, description="Days an assessment link stays valid unless issued with another expiry."
     )
@@ -300,8 +314,8 @@ _ENV_EXAMPLE_HEADER = """\
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
-    "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy"),
-    "recruiter app": ("app_host", "app_port", "demo", "session_days", "token_expiry_days"),
+    "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
+    "recruiter app": ("app_host", "app_port", "demo", "session_days", "session_idle_hours", "token_expiry_days"),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
 }
 

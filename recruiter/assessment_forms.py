@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from hiremate import emails
 from hiremate.errors import FormProblems
 from hiremate.models import CandidateInfo
 
 MAX_EXPIRY_DAYS = 90
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^[0-9+()./\- ]{3,50}$")
 
 
@@ -35,14 +35,14 @@ def candidate_info(
     *, name: str, email: str, phone: str = "", position: str = "", resume_url: str = ""
 ) -> CandidateInfo:
     """The candidate as typed, trimmed and checked; FormProblems lists what is wrong."""
-    name, email = " ".join((name or "").split()), (email or "").strip().lower()
+    name, email = " ".join((name or "").split()), emails.normalise(email)
     phone, position, resume_url = (phone or "").strip(), " ".join((position or "").split()), (resume_url or "").strip()
     problems = []
     if not name:
         problems.append("Name: is required")
     if not email:
         problems.append("Email: is required")
-    elif not _EMAIL.match(email):
+    elif not emails.is_valid(email):
         problems.append("Email: is not an email address")
     if phone and not _PHONE.match(phone):
         problems.append("Phone: use digits, spaces and + ( ) - . / only")

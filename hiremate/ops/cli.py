@@ -1,6 +1,6 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
 recount the attempt counters, simulate completed attempts, print the .env.example the settings
-declare.
+declare, lower-case the emails stored before that was the rule (``migrate-emails``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer.
@@ -158,6 +158,12 @@ def _recount(args: argparse.Namespace) -> None:
     )
 
 
+def _migrate_emails(args: argparse.Namespace) -> None:
+    from hiremate.ops.migrate import migrate_emails
+
+    print(json.dumps(migrate_emails(_db()).as_json()))
+
+
 def _env_example(args: argparse.Namespace) -> None:
     print(env_example(), end="")
 
@@ -231,6 +237,13 @@ def _build_parser() -> argparse.ArgumentParser:
     recount.add_argument("--organization", metavar="ID", help="one organisation's id (default: all)")
     recount.set_defaults(command=_recount)
 
+    migrate = commands.add_parser(
+        "migrate-emails",
+        help="lower-case the emails stored before that was the rule (users, invitations, attempts, profiles); "
+        "prints one JSON line of counts and the accounts that differ from another only by case",
+    )
+    migrate.set_defaults(command=_migrate_emails)
+
     example = commands.add_parser(
         "env-example", help="print .env.example: every HIREMATE_* variable, its meaning and its default"
     )
@@ -284,7 +297,7 @@ def _candidate(args: argparse.Namespace) -> CandidateInfo:
     try:
         return CandidateInfo(
             name=args.candidate_name.strip(),
-            email=args.candidate_email.strip(),
+            email=args.candidate_email,  # CandidateInfo checks it and stores it lower-case
             phone=args.phone,
             position=args.position.strip(),
             resume_url=args.resume_url,

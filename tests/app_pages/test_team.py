@@ -139,8 +139,11 @@ def test_reset_a_password(app_env, db):
     at.text_input(key=f"team_password_{rita.id}").input("brand-new-secret-42")
     at.button(key=f"FormSubmitter:team_password_form_{rita.id}-Reset password").click()
     run_ok(at)
-    assert "Password reset. Rita Recruiter must log in again with the new password." in [s.value for s in at.success]
-    assert auth.authenticate(db, "rita@acme.test", "brand-new-secret-42").id == rita.id
+    assert (
+        "Password reset. Rita Recruiter must log in again with the new password, "
+        "then choose a password of their own." in [s.value for s in at.success]
+    )
+    assert auth.authenticate(db, "rita@acme.test", "brand-new-secret-42").must_change_password
 
 
 def test_a_recruiter_cannot_use_the_team_page(app_env, db):

@@ -9,7 +9,7 @@ import bcrypt
 import pytest
 from bson import ObjectId
 
-from hiremate import auth
+from hiremate import auth, throttle
 from hiremate import db as dbmod
 from hiremate.models import Role
 from hiremate.timeutil import utcnow
@@ -23,8 +23,10 @@ def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "_BCRYPT_ROUNDS", 4)
 
 
-def register_admin(db, org="Acme Hiring", email="ada@acme.test"):
-    return auth.register(db, email=email, full_name="Ada Admin", password=PASSWORD, organization_name=org)
+def register_admin(db, org="Acme Hiring", email="ada@acme.test", client_key=""):
+    return auth.register(
+        db, email=email, full_name="Ada Admin", password=PASSWORD, organization_name=org, client_key=client_key
+    )
 
 
 def join(db, admin, email, role=Role.RECRUITER):
@@ -393,52 +395,113 @@ def test_inactive_user_is_refused(db):
         auth.authenticate(db, "rita@acme.test", "wrong-guess-123")
 
 
-def fail(db, email, times, client_key=""):
+def fail(db, email, times, client_key="", device=""):
     for _ in range(times):
         with pytest.raises(auth.AuthError, match="incorrect"):
-            auth.authenticate(db, email, "wrong-guess-123", client_key=client_key)
+            auth.authenticate(db, email, "wrong-guess-123", client_key=client_key, device=device)
 
 
-def test_repeated_failures_throttle_the_account(db):
+def wait_out(db):
+    """The delays run out (the clock moved on)."""
+    db[dbmod.LOGIN_THROTTLE].update_many({}, {"$set": {"locked_until": utcnow() - timedelta(milliseconds=1)}})
+
+
+def test_delays_grow_after_the_free_tries_and_cap_at_fifteen_minutes():
+    assert [throttle.delay_after(n).total_seconds() for n in range(1, 9)] == [0, 0, 0, 1, 2, 4, 8, 16]
+    assert throttle.delay_after(14) == throttle.delay_after(10_000) == timedelta(minutes=15)
+
+
+def test_an_attacker_cannot_lock_the_owner_out(db):
+    """The attack: wrong passwords for someone else's account, from one
+    client. Before, five of them locked the owner out for 15 minutes even
+    with the right password."""
     register_admin(db)
-    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES, client_key="attacker")
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "ada@acme.test", "wrong-guess-123", client_key="attacker")
+    for _ in range(6):  # the attacker keeps going as each delay runs out
+        wait_out(db)
+        fail(db, "ada@acme.test", 1, client_key="attacker")
+    # The owner, from their own browser, gets in at once.
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="owner").email == "ada@acme.test"
+    # The attacker is still delayed, even with the right password, and the
+    # delay has grown (2**6 s after 10 failures in a row).
     with pytest.raises(auth.LoginThrottled) as throttled:
-        auth.authenticate(db, "ada@acme.test", PASSWORD)  # even the right password waits
-    assert 0 < throttled.value.retry_after_seconds <= auth.FAILURE_WINDOW.total_seconds() + 1
-    assert "Try again in 15 minutes" in str(throttled.value)
-    with pytest.raises(auth.LoginThrottled):
-        auth.authenticate(db, "ada@acme.test", "another-guess-1")
-    # refused attempts are not guesses: they do not count, so they cannot extend the lock
-    assert db[dbmod.LOGIN_FAILURES].count_documents({}) == auth.ACCOUNT_FAILURE_LIMIT
-    db[dbmod.LOGIN_FAILURES].update_many({}, {"$set": {"at": utcnow() - auth.FAILURE_WINDOW}})
-    assert auth.authenticate(db, "ada@acme.test", PASSWORD).email == "ada@acme.test"
+        auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="attacker")
+    assert 32 < throttled.value.retry_after_seconds <= 64
+    assert "Try again in 2 minutes" in str(throttled.value)
+    # Refused attempts are not guesses: they neither count nor extend the delay.
+    pair = db[dbmod.LOGIN_THROTTLE].find_one({"_id": {"$regex": "ip:attacker$"}})
+    assert pair["failures"] == throttle.FREE_FAILURES + 7
+
+
+def test_the_first_delay_is_a_second_and_the_message_says_so(db):
+    register_admin(db)
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES + 1, client_key="c1")
+    with pytest.raises(auth.LoginThrottled, match="Try again in 1 second") as throttled:
+        auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="c1")
+    assert throttled.value.retry_after_seconds == 1
+
+
+def test_a_success_forgets_the_pairs_failures(db):
+    register_admin(db)
+    for _ in range(3):
+        fail(db, "ada@acme.test", throttle.FREE_FAILURES, client_key="c1")
+        assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="c1")
+    assert db[dbmod.LOGIN_THROTTLE].count_documents({}) == 0
+
+
+def test_failures_are_forgotten_a_day_after_the_last(db):
+    register_admin(db)
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES + 1, client_key="c1")
+    wait_out(db)
+    fail(db, "ada@acme.test", 1, client_key="c1")
+    db[dbmod.LOGIN_THROTTLE].update_many(
+        {}, {"$set": {"last_failure_at": utcnow() - throttle.FAILURE_MEMORY, "locked_until": utcnow()}}
+    )
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES, client_key="c1")  # free again
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="c1")
+
+
+def test_old_entries_go_including_the_old_throttles_keys_with_emails(db):
+    """The throttle before this one stored 'account:<email>' keys."""
+    old = utcnow() - timedelta(hours=2)
+    db[dbmod.LOGIN_FAILURES].insert_many([{"key": "account:ada@acme.test", "at": old}, {"key": "client:x", "at": old}])
+    fail(db, "nobody@acme.test", 1, client_key="c1")
+    assert [doc["key"] for doc in db[dbmod.LOGIN_FAILURES].find({})] == ["client:c1"]
 
 
 def test_unknown_accounts_are_throttled_too(db):
-    fail(db, "nobody@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
+    fail(db, "nobody@acme.test", throttle.FREE_FAILURES + 1, client_key="c1")
     with pytest.raises(auth.LoginThrottled):
-        auth.authenticate(db, "nobody@acme.test", PASSWORD)
+        auth.authenticate(db, "nobody@acme.test", PASSWORD, client_key="c1")
 
 
-def test_account_throttle_is_per_account(db):
+def test_concurrent_guesses_from_one_client_are_not_checked_in_parallel(db, monkeypatch):
+    """The second guess arrives while the first is being checked: refused,
+    not checked alongside it."""
     register_admin(db)
-    register_admin(db, org="Other", email="olga@other.test")
-    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT)
-    assert auth.authenticate(db, "olga@other.test", PASSWORD).email == "olga@other.test"
+    inner = []
+    original = auth._password_matches
+
+    def slow_check(password, password_hash):
+        if not inner:
+            inner.append(True)
+            with pytest.raises(auth.LoginThrottled):
+                auth.authenticate(db, "ada@acme.test", "parallel-guess-1", client_key="attacker")
+        return original(password, password_hash)
+
+    monkeypatch.setattr(auth, "_password_matches", slow_check)
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "ada@acme.test", "first-guess-1", client_key="attacker")
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="attacker")
 
 
-def test_success_forgets_the_accounts_failures(db):
-    register_admin(db)
-    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT - 1)
-    auth.authenticate(db, "ada@acme.test", PASSWORD)
-    fail(db, "ada@acme.test", auth.ACCOUNT_FAILURE_LIMIT - 1)
-    auth.authenticate(db, "ada@acme.test", PASSWORD)
-
-
-def test_one_client_guessing_many_accounts_is_throttled(db):
+def test_one_client_guessing_many_accounts_meets_its_ceiling(db):
     register_admin(db, email="mallory@acme.test")
-    per_victim = auth.ACCOUNT_FAILURE_LIMIT - 1  # stays under every account's own limit
-    victims = auth.CLIENT_FAILURE_LIMIT // per_victim
+    register_admin(db, org="Owner", email="owen@owner.test")
+    per_victim = throttle.FREE_FAILURES  # stays under every pair's delay
+    victims = throttle.CLIENT_FAILURE_LIMIT // per_victim
     for index in range(victims):
         fail(db, f"victim{index}@acme.test", per_victim, client_key="attacker")
         if index < victims - 1:
@@ -446,8 +509,114 @@ def test_one_client_guessing_many_accounts_is_throttled(db):
             auth.authenticate(db, "mallory@acme.test", PASSWORD, client_key="attacker")
     with pytest.raises(auth.LoginThrottled):
         auth.authenticate(db, "fresh-victim@acme.test", "guess-123456", client_key="attacker")
-    # another client is not affected
-    assert auth.authenticate(db, "mallory@acme.test", PASSWORD, client_key="someone-else").email
+    with pytest.raises(auth.LoginThrottled):  # the ceiling stops the right password from that client too
+        auth.authenticate(db, "mallory@acme.test", PASSWORD, client_key="attacker")
+    # ... never from another client,
+    assert auth.authenticate(db, "owen@owner.test", PASSWORD, client_key="someone-else").email
+    # ... nor a browser with its own device token behind the attacker's address.
+    device = throttle.device_token("owens-laptop", throttle.account_tag("owen@owner.test"))
+    assert auth.authenticate(db, "owen@owner.test", PASSWORD, client_key="attacker", device=device).email
+    ceiling = db[dbmod.AUDIT_LOG].find({"action": "auth.client_throttled"})
+    assert [(e["organization_id"], e["details"]["client"]) for e in ceiling] == [(None, "attacker")]
+
+
+def test_a_device_token_gets_the_owner_in_behind_the_attackers_address(db):
+    """Attacker and owner share an address (an office, a NAT): the owner's
+    browser, which logged in before, is its own client."""
+    register_admin(db)
+    device = throttle.device_token("adas-laptop", throttle.account_tag("ada@acme.test"))
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES + 1, client_key="office")
+    with pytest.raises(auth.LoginThrottled):  # from the shared address without the token: delayed
+        auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="office")
+    assert auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="office", device=device).email
+
+
+def test_a_device_token_of_another_account_is_just_the_address(db):
+    register_admin(db)
+    mallory = throttle.device_token("mallorys-laptop", throttle.account_tag("mallory@evil.test"))
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES + 1, client_key="office", device=mallory)
+    with pytest.raises(auth.LoginThrottled):
+        auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="office", device=mallory)
+
+
+def test_a_flood_of_sign_ups_from_one_client_is_throttled(db):
+    """Each sign-up costs a bcrypt and writes an organisation: before, a
+    client could make as many as it liked."""
+    for n in range(throttle.REGISTRATION_LIMIT):
+        register_admin(db, org=f"Spam {n}", email=f"spam{n}@spam.test", client_key="flood")
+    with pytest.raises(auth.RegistrationThrottled, match="Too many sign-ups"):
+        register_admin(db, org="Spam more", email="more@spam.test", client_key="flood")
+    # joining with an invitation counts too
+    admin = register_admin(db, org="Real", email="ada@real.test", client_key="elsewhere")
+    token = auth.invite(auth.scope_for(db, admin), "rita@real.test")
+    with pytest.raises(auth.RegistrationThrottled):
+        auth.register(
+            db, email="rita@real.test", full_name="Rita", password=PASSWORD, invitation_token=token, client_key="flood"
+        )
+    assert db[dbmod.ORGANIZATIONS].count_documents({}) == throttle.REGISTRATION_LIMIT + 1
+    # another client signs up as usual
+    assert auth.register(
+        db, email="rita@real.test", full_name="Rita", password=PASSWORD, invitation_token=token, client_key="rita"
+    )
+    [reached] = db[dbmod.AUDIT_LOG].find({"action": "auth.registration_limit_reached"})
+    assert (reached["organization_id"], reached["details"]) == (None, {"client": "flood"})
+
+
+# ---------------------------------------------------------------- who the client is
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "hops", "client"),
+    [
+        (["203.0.113.7"], 1, "203.0.113.7"),
+        (["6.6.6.6, 203.0.113.7"], 1, "203.0.113.7"),  # a spoofed left-most entry is ignored
+        (["6.6.6.6", "203.0.113.7"], 1, "203.0.113.7"),  # two headers are one list
+        (["6.6.6.6, 203.0.113.7, 10.0.0.2"], 2, "203.0.113.7"),
+        (["203.0.113.7"], 2, "203.0.113.7"),  # fewer entries than proxies: the outermost one's
+        ([], 1, "10.0.0.1"),
+    ],
+)
+def test_the_client_is_the_right_most_entry_no_trusted_proxy_wrote(forwarded, hops, client):
+    got = throttle.client_address("10.0.0.1", forwarded, trust_proxy=True, proxy_hops=hops)
+    assert got == client
+    assert throttle.client_address("10.0.0.1", forwarded, trust_proxy=False, proxy_hops=hops) == "10.0.0.1"
+
+
+def test_client_keys_are_hmacs_and_an_ipv6_host_is_its_slash_64():
+    secret = b"s"
+    key = throttle.client_key("203.0.113.7", secret)
+    assert len(key) == 32 and "203" not in key
+    assert key != throttle.client_key("203.0.113.8", secret) != throttle.client_key("203.0.113.7", b"t")
+    assert throttle.client_key("2001:db8::1", secret) == throttle.client_key("2001:db8::ffff:1", secret)
+    assert throttle.client_key("2001:db8::1", secret) != throttle.client_key("2001:db8:0:1::1", secret)
+    assert throttle.client_key("::ffff:203.0.113.7", secret) == key
+    assert throttle.client_key(None, secret) == throttle.client_key("", secret) == ""
+
+
+# ---------------------------------------------------------------- the audit log
+
+
+def test_logins_and_failures_are_audited_without_emails_or_passwords(db):
+    admin = register_admin(db)
+    fail(db, "ada@acme.test", throttle.FREE_FAILURES + 1, client_key="c1")
+    fail(db, "Nobody@Acme.test", 1, client_key="c1")
+    wait_out(db)
+    auth.authenticate(db, "ada@acme.test", PASSWORD, client_key="c2")
+    entries = list(db[dbmod.AUDIT_LOG].find({"action": {"$regex": "^auth\\."}}).sort([("at", 1), ("_id", 1)]))
+    assert [e["action"] for e in entries] == ["auth.login_failed"] * 4 + [
+        "auth.login_throttled",
+        "auth.login_failed",
+        "auth.login",
+    ]
+    known, unknown, login = entries[0], entries[-2], entries[-1]
+    assert (known["organization_id"], known["target_id"]) == (admin.organization_id, str(admin.id))
+    assert known["details"] == {"account": throttle.account_tag("ada@acme.test"), "client": "c1", "failures": 1}
+    assert entries[4]["details"]["delay_seconds"] == 1
+    assert (unknown["organization_id"], unknown["target_id"], unknown["actor_id"]) == (None, None, None)
+    assert unknown["details"]["account"] == throttle.account_tag("nobody@acme.test")
+    assert (login["actor_id"], login["details"]) == (admin.id, {"client": "c2", "device": False})
+    dumped = str(entries).lower()
+    assert "nobody" not in dumped and "ada@" not in dumped and "wrong-guess" not in dumped
 
 
 # ---------------------------------------------------------------- sessions
@@ -470,31 +639,98 @@ def test_session_expires(db):
     assert auth.user_for_session(db, token) is None
 
 
+def test_a_session_ends_after_hours_without_use(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(hours=7, minutes=59)}})
+    assert auth.user_for_session(db, token, idle_hours=8).id == admin.id  # used just in time: lives on
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(hours=8, seconds=1)}})
+    assert auth.user_for_session(db, token, idle_hours=8) is None
+
+
+def test_the_idle_timeout_is_a_setting(db, monkeypatch):
+    from hiremate.settings import get_settings
+
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(minutes=61)}})
+    assert auth.user_for_session(db, token).id == admin.id  # 8 hours by default
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": utcnow() - timedelta(minutes=61)}})
+    monkeypatch.setenv("HIREMATE_SESSION_IDLE_HOURS", "1")
+    get_settings.cache_clear()
+    try:
+        assert auth.user_for_session(db, token) is None
+    finally:
+        get_settings.cache_clear()
+
+
+def test_use_is_written_at_most_once_a_minute(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+
+    def last_seen():
+        return db[dbmod.SESSIONS].find_one({})["last_seen_at"]
+
+    started = last_seen()
+    for _ in range(5):
+        assert auth.user_for_session(db, token).id == admin.id
+    assert last_seen() == started  # no write per rerun
+    a_while_ago = utcnow() - auth.TOUCH_INTERVAL - timedelta(seconds=1)
+    db[dbmod.SESSIONS].update_many({}, {"$set": {"last_seen_at": a_while_ago}})
+    auth.user_for_session(db, token, touch=False)  # a timer's run is not use
+    assert last_seen() == a_while_ago
+    auth.user_for_session(db, token)
+    assert last_seen() > a_while_ago + auth.TOUCH_INTERVAL
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
 def test_unknown_session_tokens_open_nothing(db, token):
     register_admin(db)
     assert auth.user_for_session(db, token) is None
 
 
-def test_rotation_swaps_a_fresh_token_once(db):
+def test_the_hand_over_goes_to_the_browser_that_logged_in_once_under_a_fresh_token(db):
     admin = register_admin(db)
-    token = auth.start_session(db, admin, days=7)
-    rotated = auth.rotate_session(db, token)
-    assert rotated and rotated != token
+    token = auth.start_session(db, admin, days=7, handover="nonce-of-adas-browser", next_path="/tasks")
+    assert auth.complete_handover(db, "nonce-of-another-browser") is None
+    assert auth.complete_handover(db, "") is None
+    handed = auth.complete_handover(db, "nonce-of-adas-browser")
+    assert (handed.next_path, handed.user.id) == ("/tasks", admin.id)
+    assert handed.token != token  # a fresh session id at login
     assert auth.user_for_session(db, token) is None
-    assert auth.user_for_session(db, rotated).id == admin.id
-    assert auth.rotate_session(db, rotated) is None  # once only
-    assert auth.rotate_session(db, "") is None
+    assert auth.user_for_session(db, handed.token).id == admin.id
+    assert auth.complete_handover(db, "nonce-of-adas-browser") is None  # once only
+    stored = str(list(db[dbmod.SESSIONS].find()))
+    assert "nonce-of-adas-browser" not in stored and handed.token not in stored
 
 
-def test_rotation_is_refused_after_the_hand_over_window(db):
+def test_a_session_without_a_hand_over_cannot_be_handed_over(db):
     admin = register_admin(db)
-    token = auth.start_session(db, admin, days=7)
+    auth.start_session(db, admin, days=7)
+    assert auth.complete_handover(db, "anything") is None
+
+
+def test_the_hand_over_is_refused_after_its_window(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7, handover="n1")
     db[dbmod.SESSIONS].update_many(
         {}, {"$set": {"created_at": utcnow() - timedelta(seconds=auth.HANDOVER_SECONDS + 1)}}
     )
-    assert auth.rotate_session(db, token) is None
-    assert auth.user_for_session(db, token).id == admin.id
+    assert auth.complete_handover(db, "n1") is None
+    assert auth.user_for_session(db, token).id == admin.id  # the tab's own login stands
+
+
+def test_logging_out_is_audited_once(db):
+    admin = register_admin(db)
+    token = auth.start_session(db, admin, days=7)
+    auth.end_session(db, token)
+    auth.end_session(db, token)
+    [entry] = db[dbmod.AUDIT_LOG].find({"action": "auth.logout"})
+    assert (entry["organization_id"], entry["actor_id"], entry["target_id"]) == (
+        admin.organization_id,
+        admin.id,
+        str(admin.id),
+    )
 
 
 # ---------------------------------------------------------------- team administration
@@ -594,5 +830,60 @@ def test_reset_password(db, two_orgs):
     assert auth.user_for_session(db, token) is None
     with pytest.raises(auth.AuthError, match="incorrect"):
         auth.authenticate(db, "rita@a.test", PASSWORD)
-    assert auth.authenticate(db, "rita@a.test", "a-fresh-secret-5").id == recruiter_a.id
+    rita = auth.authenticate(db, "rita@a.test", "a-fresh-secret-5")
+    assert rita.id == recruiter_a.id and rita.must_change_password  # the admin knows it
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "user.password_reset"}) == 1
+    auth.change_password(db, rita, "a-fresh-secret-5", "ritas-own-secret-6")
+    assert not auth.authenticate(db, "rita@a.test", "ritas-own-secret-6").must_change_password
+
+
+# ---------------------------------------------------------------- one's own password
+
+
+def test_changing_ones_password_logs_out_every_other_session(db, two_orgs):
+    _, rita, _ = two_orgs
+    here, laptop, phone = (auth.start_session(db, rita, days=7) for _ in range(3))
+    changed = auth.change_password(db, rita, PASSWORD, "a-brand-new-one-8", keep_token=here)
+    assert changed.id == rita.id
+    assert auth.user_for_session(db, here).id == rita.id
+    assert auth.user_for_session(db, laptop) is None and auth.user_for_session(db, phone) is None
+    assert auth.authenticate(db, "rita@a.test", "a-brand-new-one-8").id == rita.id
+    with pytest.raises(auth.AuthError, match="incorrect"):
+        auth.authenticate(db, "rita@a.test", PASSWORD)
+    [entry] = db[dbmod.AUDIT_LOG].find({"action": "user.password_changed"})
+    assert (entry["actor_id"], entry["organization_id"], entry["details"]) == (
+        rita.id,
+        rita.organization_id,
+        {"sessions_ended": 2},
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("not-my-password-1", "a-brand-new-one-8", "current password is not correct"),
+        (PASSWORD, PASSWORD, "not the current one"),
+        (PASSWORD, "short", "at least 10 characters"),
+        (PASSWORD, "rita@a.test", "email address"),
+    ],
+)
+def test_a_password_change_needs_the_current_password_and_a_good_new_one(db, two_orgs, current, new, message):
+    _, rita, _ = two_orgs
+    token = auth.start_session(db, rita, days=7)
+    before = db[dbmod.USERS].find_one({"_id": rita.id})["password_hash"]
+    with pytest.raises(auth.AuthError, match=message):
+        auth.change_password(db, rita, current, new)
+    assert db[dbmod.USERS].find_one({"_id": rita.id})["password_hash"] == before
+    assert auth.user_for_session(db, token).id == rita.id
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(db, two_orgs):
+    """Someone at an unlocked, signed-in browser cannot guess at the password freely."""
+    _, rita, _ = two_orgs
+    for _ in range(throttle.FREE_FAILURES + 1):
+        with pytest.raises(auth.AuthError, match="not correct"):
+            auth.change_password(db, rita, "guess-123456", "a-brand-new-one-8", client_key="intruder")
+    with pytest.raises(auth.LoginThrottled):
+        auth.change_password(db, rita, PASSWORD, "a-brand-new-one-8", client_key="intruder")
+    failed = db[dbmod.AUDIT_LOG].count_documents({"action": "user.password_change_failed"})
+    assert failed == throttle.FREE_FAILURES + 1

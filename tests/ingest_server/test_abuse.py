@@ -5,8 +5,10 @@ wrong or missing session key (test_ingest_session: 4403 token_already_used),
 expired, locked, completed and re-issued links (test_ingest_handshake,
 test_ingest_http, test_ingest_session), forged, expired, malformed and
 other-organisation live tickets (test_ingest_live: 401/403), login throttling
-by account and by client, and its message in the login form (test_auth,
-test_app), the page state's script escaping for one name (test_ingest_http).
+(per account and client, per client, sign-ups; a spoofed X-Forwarded-For) and
+its message in the login form, the login hand-over opened in another browser
+and logout by GET (test_auth, test_app), the page state's script escaping for
+one name (test_ingest_http).
 """
 
 from __future__ import annotations

@@ -87,3 +87,26 @@ def test_expiry_days():
 )
 def test_is_web_url(url, ok):
     assert forms.is_web_url(url) is ok
+
+
+@pytest.mark.parametrize("email", ["bad", "ada@", "ada@localhost", "a b@example.com"])
+def test_a_candidate_email_is_checked_wherever_candidates_are_made(email):
+    """The model refuses it too, so no way of issuing (form, CLI, code) stores one."""
+    from pydantic import ValidationError
+
+    from hiremate.models import CandidateInfo
+
+    with pytest.raises(ValidationError, match="is not an email address"):
+        CandidateInfo(name="Ada", email=email)
+    assert CandidateInfo(name="Ada", email=" Ada@Example.COM ").email == "ada@example.com"
+
+
+def test_a_stored_candidate_from_before_the_rule_can_still_be_read():
+    from bson import ObjectId
+
+    from hiremate.models import TaskAttempt
+
+    doc = {"token_hash": "x", "candidate_info": {"name": "Ada", "email": "Not An Email"}}
+    doc |= {"task_ids": [ObjectId()], "expires_at": "2026-01-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z"}
+    doc |= {"updated_at": "2026-01-01T00:00:00Z"}
+    assert TaskAttempt.from_doc(doc).candidate_info.email == "not an email"

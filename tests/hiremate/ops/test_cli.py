@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
-from hiremate import attempt_counts, auth
+from hiremate import attempt_counts, auth, reports
 from hiremate import db as dbmod
 from hiremate.attempts import complete, find_by_token, hash_secret, start
 from hiremate.ops.cli import main
@@ -35,6 +35,7 @@ from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
 from tests.support.concurrency import at_once
+from tests.support.page_helpers import PASSWORD as PAGE_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLIC_URL = "https://assess.example"
@@ -282,6 +283,31 @@ def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, me
     assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES  # the demo's simulated ones only
 
 
+@pytest.mark.parametrize("email", ["bad", "ada@", "ada @example.com", "ada@localhost", "a@b@example.com"])
+def test_issue_refuses_a_candidate_email_that_is_not_an_address(db, cli, email):
+    """Found attacking the stack: `issue --candidate-email bad` stored "bad"."""
+    seed_demo(db, PASSWORD)
+
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", email, "--sample", "1")
+
+    assert result.returncode == 2
+    assert "candidate_email" in one_error_line(result) or "email" in one_error_line(result)
+    assert result.stdout == ""
+    assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES
+
+
+def test_issue_stores_the_candidate_email_lower_case(db, cli):
+    seed_demo(db, PASSWORD)
+
+    result = cli(
+        "issue", "--candidate-name", "Ada", "--candidate-email", "  Ada.Lovelace@Example.COM ", "--sample", "1"
+    )
+
+    assert result.returncode == 0, result.stderr
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(json.loads(result.stdout)["attempt_id"])})
+    assert doc["candidate_info"]["email"] == "ada.lovelace@example.com"
+
+
 def test_issue_without_the_demo_organisation_says_how_to_get_it(db, cli):
     result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1")
     assert result.returncode == 2
@@ -519,3 +545,49 @@ def test_env_example_prints_what_settings_declare(capsys):
     # tests/hiremate/test_settings.py checks the committed file against the same text.
     assert main(["env-example"]) == 0
     assert capsys.readouterr().out == env_example()
+
+
+# ---------------------------------------------------------------- migrate-emails
+
+
+def test_migrate_emails_lower_cases_stored_emails_and_reports_case_twins(db, cli):
+    """Emails stored before every path normalised them: inserted directly in
+    mixed case, migrated, then found by the lookups that compare the stored form."""
+    from tests.support.page_helpers import make_admin, make_org, open_page, seed_completed, texts
+
+    org = make_org(db)
+    attempt = seed_completed(org, "Grace Hopper", email="grace.hopper@example.com")
+    db[dbmod.ATTEMPTS].update_one({"_id": attempt.id}, {"$set": {"candidate_info.email": "Grace.Hopper@Example.COM"}})
+    db[dbmod.PROFILES].update_one(
+        {"attempt_id": attempt.id}, {"$set": {"candidate_email": " Grace.Hopper@Example.COM"}}
+    )
+    admin = make_admin(db, org="Other", email="ada@other.test")
+    auth.invite(auth.scope_for(db, admin), "lin@other.test")
+    db[dbmod.INVITATIONS].update_one({"email": "lin@other.test"}, {"$set": {"email": "Lin@Other.test"}})
+    mixed = db[dbmod.USERS].find_one({"_id": org.user.id})
+    db[dbmod.USERS].update_one({"_id": org.user.id}, {"$set": {"email": mixed["email"].upper()}})
+    twin = dict(db[dbmod.USERS].find_one({"_id": admin.id}), _id=ObjectId(), email="Ada@Other.TEST")
+    db[dbmod.USERS].insert_one(twin)
+    assert reports.attempts_for_email(org.scope, "grace.hopper@example.com") == []  # the bug: not found
+
+    result = cli("migrate-emails")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert json.loads(line) == {
+        "users": 1,
+        "invitations": 1,
+        "attempts": 1,
+        "profiles": 1,
+        "user_conflicts": [{"user_id": str(twin["_id"]), "conflicts_with": str(admin.id)}],
+    }
+    [found] = reports.attempts_for_email(org.scope, "grace.hopper@example.com")
+    assert found.attempt_id == str(attempt.id)
+    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["candidate_email"] == "grace.hopper@example.com"
+    assert auth.authenticate(db, org.user.email, PAGE_PASSWORD).id == org.user.id
+    page = open_page(db, org.user, "app_pages/profile.py", email="grace.hopper@example.com")
+    assert "Grace Hopper" in texts(page)
+    # The twin is left for an admin; nothing else changed on a second run.
+    assert db[dbmod.USERS].find_one({"_id": twin["_id"]})["email"] == "Ada@Other.TEST"
+    again = cli("migrate-emails")
+    assert json.loads(again.stdout) == json.loads(line) | {"users": 0, "invitations": 0, "attempts": 0, "profiles": 0}

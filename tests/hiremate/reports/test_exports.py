@@ -28,7 +28,7 @@ def store_session(db, session):
 def hostile_session(scope, tasks):
     """A completed session whose candidate fields and reasoning text start
     with formula characters."""
-    candidate = CandidateInfo(name="=SUM(A1)", email="@cmd@example.com", position="+1 Analyst")
+    candidate = CandidateInfo(name="=SUM(A1)", email="-cmd@example.com", position="+1 Analyst")
     session = simulate.simulate_session(
         random.Random(11), tasks=tasks, organization_id=scope.organization_id, candidate=candidate, started_at=START
     )
@@ -49,7 +49,7 @@ def test_candidates_csv_cell_by_cell(org, tasks):
     profile = reports.profile_bundle(org, attempt.id).profile
     assert cells["attempt_id"] == str(attempt.id)
     assert cells["candidate_name"] == "'=SUM(A1)"
-    assert cells["candidate_email"] == "'@cmd@example.com"
+    assert cells["candidate_email"] == "'-cmd@example.com"
     assert cells["position"] == "'+1 Analyst"
     assert cells["status"] == "completed"
     assert cells["completed_at"] == attempt.completed_at.strftime("%Y-%m-%dT%H:%M:%S.") + (
