@@ -167,7 +167,8 @@ def _sidebar(user: User, registered: dict[str, tuple[StreamlitPage, PageSpec]]) 
 
 
 def main() -> None:
-    st.set_page_config(page_title="HireMate", page_icon=":material/psychology:", layout="wide")
+    # An emoji icon is drawn as a data: SVG; a :material: one would load from Google.
+    st.set_page_config(page_title="HireMate", page_icon="🧩", layout="wide")
     registered = _register_pages()
     current = st.navigation([page for page, _ in registered.values()], position="hidden")
     user = session.current_user()

@@ -20,9 +20,10 @@ with no violation reported; ``tests/e2e/test_security_headers.py``):
   start-up. Plotly needs no ``'unsafe-eval'`` for the charts HireMate draws;
 * styles from the origin and inline (Streamlit's emotion CSS-in-JS and
   plotly write ``<style>`` elements and ``style`` attributes at run time);
-* images and fonts from the origin, ``data:`` and ``blob:``, and images
-  from ``https://fonts.gstatic.com``, where Streamlit fetches the SVG of a
-  ``:material/...:`` page icon (app.py's favicon);
+* images and fonts from the origin, ``data:`` and ``blob:`` only: nothing
+  from another host, so a recruiter's browser tells no third party what it
+  opens (app.py's favicon is an emoji, which Streamlit draws as a ``data:``
+  SVG; a ``:material/...:`` page icon would be fetched from Google);
 * connections to the origin only (``'self'`` covers the ``ws:``/``wss:``
   socket ``/_stcore/stream`` of the same host and port);
 * no plugins, no ``<base>`` elsewhere, forms posting only here, and no framing
@@ -53,8 +54,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HSTS = "max-age=31536000; includeSubDomains"
 REFERRER_POLICY = "no-referrer"  # as on the candidate page: nothing in the app needs a Referer
-# Streamlit draws a ``:material/...:`` page icon (app.py's favicon) from here.
-MATERIAL_ICONS = "https://fonts.gstatic.com"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
@@ -85,7 +84,7 @@ def content_security_policy(script_hashes: list[str]) -> str:
         "default-src": "'self'",
         "script-src": " ".join(["'self'", *script_hashes, "'wasm-unsafe-eval'"]),
         "style-src": "'self' 'unsafe-inline'",
-        "img-src": f"'self' data: blob: {MATERIAL_ICONS}",
+        "img-src": "'self' data: blob:",
         "font-src": "'self' data:",
         "connect-src": "'self'",
         "object-src": "'none'",
