@@ -84,10 +84,11 @@ _log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- the cookie value
 
 
-def seal(token: str, purpose: str = COOKIE_NAME) -> str:
+def seal(token: str, purpose: str = COOKIE_NAME, *, secret: bytes | None = None) -> str:
     """The value of the cookie ``purpose`` for ``token``: the token and its
-    HMAC (one cookie's value is never valid as another's)."""
-    return f"{token}.{_signature(token, purpose)}"
+    HMAC (one cookie's value is never valid as another's). ``secret``: this
+    process's by default; another's, for a client of a running app."""
+    return f"{token}.{_signature(token, purpose, secret)}"
 
 
 def unseal(value: str | None, purpose: str = COOKIE_NAME) -> str | None:
@@ -100,9 +101,9 @@ def unseal(value: str | None, purpose: str = COOKIE_NAME) -> str | None:
     return None
 
 
-def _signature(token: str, purpose: str) -> str:
+def _signature(token: str, purpose: str, secret: bytes | None = None) -> str:
     label = b"session-cookie:" if purpose == COOKIE_NAME else purpose.encode() + b":"
-    digest = hmac.new(get_settings().secret, label + token.encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret or get_settings().secret, label + token.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

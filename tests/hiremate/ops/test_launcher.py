@@ -25,7 +25,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
 
 from hiremate import auth
 from hiremate import db as dbmod
@@ -194,7 +193,7 @@ def test_make_run_start_up_path(tmp_path: Path) -> None:
             assert (status, json.loads(body)) == (200, {"status": "ok", "db": "ok"})
             status, body = _get(f"http://127.0.0.1:{ports['app']}/_stcore/health")
             assert status == 200
-            client: MongoClient = MongoClient(f"mongodb://127.0.0.1:{ports['store']}/", serverSelectionTimeoutMS=3000)
+            client = dbmod.make_client(f"mongodb://127.0.0.1:{ports['store']}/", timeout_ms=3000)
             database = client["hiremate"]
             counts.append(
                 (
@@ -230,7 +229,7 @@ def test_no_demo_is_seeded_with_the_demo_switched_off(tmp_path: Path) -> None:
         output = "".join(lines)
         assert not LOGIN_LINE.search(output)
         assert "demo login      not seeded (HIREMATE_DEMO=0); seed it with: python -m hiremate seed-demo" in output
-        client: MongoClient = MongoClient(f"mongodb://127.0.0.1:{ports['store']}/", serverSelectionTimeoutMS=3000)
+        client = dbmod.make_client(f"mongodb://127.0.0.1:{ports['store']}/", timeout_ms=3000)
         assert client["hiremate"].users.count_documents({}) == 0
         assert client["hiremate"].organizations.count_documents({}) == 0
         client.close()

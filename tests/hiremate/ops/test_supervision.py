@@ -23,7 +23,8 @@ import pytest
 from hiremate import db as dbmod
 from hiremate.ops import launcher
 from hiremate.ops.launcher import Child
-from tests.conftest import free_port
+from recruiter import session
+from tests.conftest import TEST_SECRET, free_port
 from tests.support.ingest_helpers import Client, all_tasks_messages, issue, stored_seqs
 from tests.support.stack import start_launcher
 
@@ -158,8 +159,8 @@ class Launcher:
         return self.process.wait(60)
 
 
-def _status(url: str) -> int | None:
-    request = urllib.request.Request(url)
+def _status(url: str, *, method: str = "GET", headers: dict[str, str] | None = None) -> int | None:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=3) as response:
@@ -206,14 +207,21 @@ async def test_each_child_killed_with_9_comes_back_by_itself_and_nothing_acked_i
         "HIREMATE_INGEST_PORT": str(ports["ingest"]),
         "HIREMATE_APP_PORT": str(ports["app"]),
         "HIREMATE_DEMO": "0",  # not needed here, and quicker
+        "HIREMATE_SECRET": TEST_SECRET,  # known here, to seal a login cookie the app accepts
         "HIREMATE_RATE_EVENTS_PER_SECOND": "100000",
         "HIREMATE_RATE_BURST": "100000",
     }
     healthz = f"http://127.0.0.1:{ports['ingest']}/healthz"
     app_health = f"http://127.0.0.1:{ports['app']}/_stcore/health"
-    # A route of the app that reads the database: 303 when it answered (an
-    # unknown code swaps for nothing), 503 when it did not.
-    app_reads_db = f"http://127.0.0.1:{ports['app']}/auth/session?code=nothing-to-swap&next=/"
+    # A route of the app that reads the database: the hand-over of a login
+    # that never happened answers 303 when the database answered, 503 when not.
+    nonce = session.seal("no-login-here", session.LOGIN_COOKIE, secret=TEST_SECRET.encode())
+    handover = f"http://127.0.0.1:{ports['app']}{session.SESSION_ROUTE}"
+    same_site = {"Sec-Fetch-Site": "same-origin", "Cookie": f"{session.LOGIN_COOKIE}={nonce}"}
+
+    def app_reads_db() -> int | None:
+        return _status(handover, method="POST", headers=same_site)
+
     stack = Launcher(env)
     mongo = None
     try:
@@ -249,12 +257,12 @@ async def test_each_child_killed_with_9_comes_back_by_itself_and_nothing_acked_i
         # 2. The app.
         _kill_and_see_it_back(stack, "recruiter app")
         _eventually(lambda: _status(app_health) == 200, "the app's health 200")
-        assert _status(app_reads_db) == 303  # the app (a new process) reads the database
+        assert app_reads_db() == 303  # the app (a new process) reads the database
 
         # 3. The store, under both of them: no command typed, /healthz is 200 again
         #    and the app reads the database again, on their existing clients.
         _kill_and_see_it_back(stack, "embedded store")
-        took = _eventually(lambda: _status(healthz) == 200 and _status(app_reads_db) == 303, "reconnection")
+        took = _eventually(lambda: _status(healthz) == 200 and app_reads_db() == 303, "reconnection")
         print(f"ingest server and app reading the restarted store {took:.1f}s after its restart")
         assert acked <= set(stored_seqs(db, issued.attempt_id)), "acknowledged before the crash, lost after"
         await send(6, 9, key)  # and the ingest server writes to it again
