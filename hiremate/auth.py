@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -238,18 +239,15 @@ def register(
     if invitation_token is not None:
         return _join(db, email=email, full_name=full_name, password=password, token=invitation_token)
     organization = create_organization(db, organization_name or "")
-    try:
-        user = create_user(
-            db,
-            email=email,
-            full_name=full_name,
-            password=password,
-            organization_id=organization.id,
-            role=Role.ADMIN,
-        )
-    except BaseException:
-        db[dbmod.ORGANIZATIONS].delete_one({"_id": organization.id})  # no orphan organisation
-        raise
+    user = _create_or_undo(
+        db,
+        lambda: db[dbmod.ORGANIZATIONS].delete_one({"_id": organization.id}),  # no orphan organisation
+        email=email,
+        full_name=full_name,
+        password=password,
+        organization_id=organization.id,
+        role=Role.ADMIN,
+    )
     scope_for(db, user).audit("organization.create", "organization", organization.id)
     return user
 
@@ -272,20 +270,29 @@ def _join(db: Database, *, email: str, full_name: str, password: str, token: str
     )
     if claimed.modified_count != 1:
         raise AuthError(_INVITATION_INVALID)
-    try:
-        user = create_user(
-            db,
-            email=email,
-            full_name=full_name,
-            password=password,
-            organization_id=invitation.organization_id,
-            role=Role(invitation.role),
-        )
-    except BaseException:
-        db[dbmod.INVITATIONS].update_one({"_id": invitation.id, "accepted_at": now}, {"$set": {"accepted_at": None}})
-        raise
+    user = _create_or_undo(
+        db,
+        lambda: db[dbmod.INVITATIONS].update_one(
+            {"_id": invitation.id, "accepted_at": now}, {"$set": {"accepted_at": None}}
+        ),  # the invitation is usable again
+        email=email,
+        full_name=full_name,
+        password=password,
+        organization_id=invitation.organization_id,
+        role=Role(invitation.role),
+    )
     scope_for(db, user).audit("user.join", "user", user.id, invitation_id=str(invitation.id))
     return user
+
+
+def _create_or_undo(db: Database, undo: Callable[[], object], **fields: Any) -> User:
+    """``create_user``; if it fails (a taken email, a crash), ``undo`` what
+    was written to make room for the user, then re-raise."""
+    try:
+        return create_user(db, **fields)
+    except BaseException:
+        undo()
+        raise
 
 
 def invite(scope: Scope, email: str, role: Role = Role.RECRUITER, *, days: int = 7) -> str:

@@ -4,16 +4,11 @@
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,8 +21,9 @@ from hiremate import db as dbmod
 from hiremate import settings as settingsmod
 from hiremate.models import User
 from recruiter import session
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import free_port
 from tests.support.chromium import launch, require_chromium
+from tests.support.stack import RunningApp, serve_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-7"
@@ -71,16 +67,21 @@ def assert_logged_out(at: AppTest) -> None:
 # ---------------------------------------------------------------- AppTest
 
 
-def test_registering_an_organisation_logs_in_as_its_admin(app_env, db):
-    at = new_app()
+def register(at, organization: str, full_name: str, password: str, email: str = "ada@acme.test") -> None:
+    """Fill the register form and submit it."""
     fill(
         at,
-        register_organization="Acme Hiring",
-        register_full_name="Ada Admin",
-        register_email="ada@acme.test",
-        register_password=PASSWORD,
+        register_organization=organization,
+        register_full_name=full_name,
+        register_email=email,
+        register_password=password,
     )
     at.button(key="register_submit").click().run()
+
+
+def test_registering_an_organisation_logs_in_as_its_admin(app_env, db):
+    at = new_app()
+    register(at, "Acme Hiring", "Ada Admin", PASSWORD)
     assert not at.exception
     assert "Signed in as **Ada Admin**" in page_text(at)
     assert "admin of **Acme Hiring**" in page_text(at)
@@ -90,14 +91,7 @@ def test_registering_an_organisation_logs_in_as_its_admin(app_env, db):
 
 def test_weak_password_at_registration_is_explained(app_env, db):
     at = new_app()
-    fill(
-        at,
-        register_organization="Acme",
-        register_full_name="Ada",
-        register_email="ada@acme.test",
-        register_password="x",
-    )
-    at.button(key="register_submit").click().run()
+    register(at, "Acme", "Ada", "x")
     assert not at.exception
     assert "at least 10 characters" in at.error[0].value
     assert db[dbmod.ORGANIZATIONS].count_documents({}) == 0
@@ -265,63 +259,18 @@ def test_no_pages_directory_beside_the_router():
 # ---------------------------------------------------------------- a real server
 
 
-@dataclass
-class Server:
-    url: str
-    db: Database
-
-
-def _serve(store_uri: str, mongo_client, data_dir: Path, **extra_env: str) -> Iterator[Server]:
-    """`streamlit run asgi.py`, as the launcher starts it, on a free port."""
-    db_name = f"t_{uuid.uuid4().hex[:12]}"
-    database = mongo_client.get_database(db_name)
-    dbmod.ensure_indexes(database)
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("HIREMATE_")}
-    env |= {
-        "HIREMATE_MONGODB_URI": store_uri,
-        "HIREMATE_DB_NAME": db_name,
-        "HIREMATE_SECRET": TEST_SECRET,
-        "HIREMATE_DATA_DIR": str(data_dir),
-        **extra_env,
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "asgi.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/_stcore/health", process)
-        yield Server(f"http://127.0.0.1:{port}", database)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        mongo_client.drop_database(db_name)
+Server = RunningApp
 
 
 @pytest.fixture(scope="module")
 def server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
-    yield from _serve(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"))
+    yield from serve_app(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"))
 
 
 @pytest.fixture(scope="module")
 def proxied_server(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[Server]:
     """The app behind one trusted proxy (HIREMATE_TRUST_PROXY)."""
-    yield from _serve(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"), HIREMATE_TRUST_PROXY="1")
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"streamlit exited with code {process.returncode}"
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
+    yield from serve_app(store_uri, mongo_client, tmp_path_factory.mktemp("app-data"), HIREMATE_TRUST_PROXY="1")
 
 
 def _server_user(server: Server, email: str) -> User:

@@ -152,12 +152,18 @@ def test_problems_are_shown_and_nothing_is_issued(app_env, db):
     assert db[dbmod.ATTEMPTS].count_documents({}) == 0
 
 
-def test_reissue_shows_a_new_link_and_the_old_token_stops_working(app_env, db):
+def asked_to_reissue(db):
+    """An admin's page with one pending assessment whose Re-issue was clicked."""
     admin = make_admin(db)
     scope = scope_of(db, admin)
     issued = issue(scope, library(scope), "Alan Turing")
     at = open_page(db, admin, PAGE)
     click(at, f"assess_reissue_{issued.attempt.id}")
+    return issued, at
+
+
+def test_reissue_shows_a_new_link_and_the_old_token_stops_working(app_env, db):
+    issued, at = asked_to_reissue(db)
     assert "The current link stops working at once." in texts(at)
     click(at, f"assess_reissue_confirm_{issued.attempt.id}")
     new_link = shown_link(at)
@@ -168,11 +174,7 @@ def test_reissue_shows_a_new_link_and_the_old_token_stops_working(app_env, db):
 
 
 def test_reissue_can_be_cancelled(app_env, db):
-    admin = make_admin(db)
-    scope = scope_of(db, admin)
-    issued = issue(scope, library(scope), "Alan Turing")
-    at = open_page(db, admin, PAGE)
-    click(at, f"assess_reissue_{issued.attempt.id}")
+    issued, at = asked_to_reissue(db)
     click(at, f"assess_reissue_cancel_{issued.attempt.id}")
     assert not at.code
     assert attempts.find_by_token(db, issued.token).id == issued.attempt.id

@@ -13,23 +13,16 @@ app works) is tests/e2e/test_security_headers.py.
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hiremate import db as dbmod
 from recruiter import security_headers
 from recruiter.security_headers import SecurityHeaders
-from tests.conftest import TEST_SECRET, free_port
+from tests.support.stack import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,39 +55,9 @@ class App:
 def app(store_uri: str, mongo_client, tmp_path_factory) -> Iterator[App]:
     """`streamlit run asgi.py` as the launcher starts it, behind a "proxy"
     (HIREMATE_TRUST_PROXY=true, so X-Forwarded-Proto counts)."""
-    db_name = f"t_{uuid.uuid4().hex[:12]}"
-    dbmod.ensure_indexes(mongo_client.get_database(db_name))
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("HIREMATE_")}
-    env |= {
-        "HIREMATE_MONGODB_URI": store_uri,
-        "HIREMATE_DB_NAME": db_name,
-        "HIREMATE_SECRET": TEST_SECRET,
-        "HIREMATE_DATA_DIR": str(tmp_path_factory.mktemp("headers-data")),
-        "HIREMATE_TRUST_PROXY": "true",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "asgi.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"streamlit exited with code {process.returncode}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not answer within 30 s"
-                time.sleep(0.2)
-        yield App(f"127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        mongo_client.drop_database(db_name)
+    data_dir = tmp_path_factory.mktemp("headers-data")
+    for running in serve_app(store_uri, mongo_client, data_dir, HIREMATE_TRUST_PROXY="true"):
+        yield App(f"127.0.0.1:{running.port}")
 
 
 def directives(policy: str) -> dict[str, list[str]]:
