@@ -298,7 +298,7 @@ class CandidateSession:
             case "complete":
                 await self._in_order(self._complete_requested)
             case _:
-                self._reply_error(ev.Rejection(ev.UNKNOWN_MESSAGE, f"unknown message type {kind!r}"))
+                self._reply_error(ev.Rejection(ev.UNKNOWN_MESSAGE, f"unknown message type {ev.quote(kind)}"))
 
     # ------------------------------------------------------------ start / resume
 
@@ -547,7 +547,7 @@ class CandidateSession:
             await self._send(
                 ev.Rejection(
                     ev.TASK_NOT_AVAILABLE,
-                    f"task {index!r} is not available (current task index {state.current_task_index})",
+                    f"task {ev.quote(index)} is not available (current task index {state.current_task_index})",
                 ).to_message()
             )
             return
