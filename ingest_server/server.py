@@ -5,7 +5,8 @@ committer, the live hub (one change stream), the rate limiters, the open
 candidate sessions and the expiry sweep. Routing happens in
 ``process_request``: plain HTTP is answered there, WebSocket upgrades are
 checked there (404/410/429 for candidates, 401/403 for live) before the
-handler runs.
+handler runs. Every socket runs on an ``IngestConnection``, which gives the
+per-connection bounds what they measure (``connection.py``).
 
     async with IngestServer(settings, db).running(port=0) as server:
         ...  # server.port, server.url
@@ -42,6 +43,7 @@ from hiremate.settings import Settings
 from hiremate.timeutil import utcnow
 from ingest_server import httpd
 from ingest_server.commit import GroupCommitter
+from ingest_server.connection import IngestConnection
 from ingest_server.fanout import LiveHub
 from ingest_server.livesocket import LiveContext, LiveSession
 from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
@@ -82,6 +84,9 @@ class IngestServer:
         self.hub.add_attempt_listener(self._on_attempt_change)
         self.event_limiter = EventRateLimiter(limits.events_per_second, limits.event_burst)
         self.connection_limiter = ConnectionRateLimiter(limits.connections_per_minute, 60.0)
+        self.page_limiter = ConnectionRateLimiter(limits.page_requests_per_minute, 60.0)
+        # Candidate sockets open now, per client address.
+        self.sockets_by_address: dict[str, int] = {}
         self.sessions: dict[ObjectId, set[CandidateSession]] = {}
         self.port: int | None = None
         self.ws_server: Server | None = None
@@ -133,6 +138,13 @@ class IngestServer:
     async def running(self, host: str | None = None, port: int | None = None) -> AsyncIterator[IngestServer]:
         """Serve until the block ends; then close every connection (1001) and stop cleanly."""
         limits = self.settings.limits
+        if limits.idle_timeout_seconds <= limits.ping_interval_seconds:
+            log.warning(
+                "HIREMATE_IDLE_TIMEOUT_SECONDS (%g) is not above HIREMATE_PING_INTERVAL_SECONDS (%g): "
+                "candidates who only read may be cut off",
+                limits.idle_timeout_seconds,
+                limits.ping_interval_seconds,
+            )
         await self.start()
         try:
             async with serve(
@@ -140,9 +152,13 @@ class IngestServer:
                 self.settings.ingest_host if host is None else host,
                 self.settings.ingest_port if port is None else port,
                 process_request=self.process_request,
+                create_connection=IngestConnection,
                 max_size=limits.max_frame_bytes,
                 ping_interval=limits.ping_interval_seconds,
                 ping_timeout=max(limits.peer_timeout_seconds - limits.ping_interval_seconds, 1.0),
+                # Past this many unread bytes of answers the transport pauses
+                # writing, which tells a candidate session its client stopped reading.
+                write_limit=limits.max_unread_bytes,
                 server_header="HireMate",
             ) as ws_server:
                 self.ws_server = ws_server
@@ -183,6 +199,8 @@ class IngestServer:
                 200 if healthy else 503, {"status": "ok" if healthy else "error", "db": "ok" if healthy else "down"}
             )
         if path.startswith("/a/"):
+            if not self.page_limiter.allow(self.client_address(connection, request), time.monotonic()):
+                return httpd.text_response(429, "Too many requests; try again in a minute.\n")
             return await self._page(unquote(path[len("/a/") :]))
         if path.startswith("/static/"):
             return self.static.get(unquote(path[len("/static/") :]))
@@ -199,6 +217,23 @@ class IngestServer:
             await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
         elif kind == "live":
             await LiveSession(self.live_context, connection, payload).run()
+
+    @staticmethod
+    def _hold(connection: ServerConnection, table: dict[str, int], key: str) -> None:
+        """Count ``connection`` in ``table[key]`` until its TCP connection is gone."""
+        table[key] = table.get(key, 0) + 1
+
+        def release() -> None:
+            left = table.get(key, 0) - 1
+            if left > 0:
+                table[key] = left
+            else:
+                table.pop(key, None)
+
+        if isinstance(connection, IngestConnection):
+            connection.releases.append(release)
+        else:  # not served by running(): count nothing that could not be released
+            release()
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
         if self.settings.trust_proxy:
@@ -239,6 +274,9 @@ class IngestServer:
         address = self.client_address(connection, request)
         if not self.connection_limiter.allow(address, time.monotonic()):
             return httpd.text_response(429, "Too many connections; try again in a minute.\n")
+        cap = self.settings.limits.max_sockets_per_address
+        if self.sockets_by_address.get(address, 0) >= cap:
+            return httpd.text_response(429, "Too many open connections from this address.\n")
         try:
             attempt = await self._find_by_token(token)
             if attempt is None:
@@ -251,6 +289,9 @@ class IngestServer:
         metadata = EventMetadata(
             user_agent=(request.headers.get("User-Agent") or "")[:512] or None, ip_hash=self.ip_hash(address)
         )
+        if self.sockets_by_address.get(address, 0) >= cap:  # again: others got in while we read
+            return httpd.text_response(429, "Too many open connections from this address.\n")
+        self._hold(connection, self.sockets_by_address, address)
         connection.hm_route = ("assessment", (token, attempt, tasks, metadata))  # type: ignore[attr-defined]
         return None
 

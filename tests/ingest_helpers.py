@@ -37,7 +37,13 @@ FIXTURE_STATIC = Path(__file__).resolve().parent / "ingest_static"
 PUBLIC_URL = "http://ingest.test"
 
 # Generous limits for tests that are not about limits.
-OPEN_LIMITS = IngestLimits(events_per_second=100_000.0, event_burst=100_000, connections_per_minute=10_000)
+OPEN_LIMITS = IngestLimits(
+    events_per_second=100_000.0,
+    event_burst=100_000,
+    connections_per_minute=10_000,
+    page_requests_per_minute=10_000,
+    max_sockets_per_address=10_000,
+)
 
 
 def with_limits(settings: Settings, **changes: Any) -> Settings:
@@ -349,6 +355,7 @@ def server_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str
             "HIREMATE_SECRET": "test-secret-not-for-production",
             "HIREMATE_RATE_EVENTS_PER_SECOND": "100000",
             "HIREMATE_RATE_BURST": "100000",
+            "HIREMATE_MAX_SOCKETS_PER_ADDRESS": "10000",
             "PYTHONDONTWRITEBYTECODE": "1",
             **extra,
         }
