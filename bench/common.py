@@ -128,6 +128,7 @@ def hiremate_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[s
             "HIREMATE_RATE_EVENTS_PER_SECOND": "1000000",
             "HIREMATE_RATE_BURST": "1000000",
             "HIREMATE_CONNECTIONS_PER_MINUTE": "1000000",
+            "HIREMATE_LIVE_CONNECTIONS_PER_MINUTE": "1000000",
             "HIREMATE_MAX_SOCKETS_PER_ADDRESS": "1000000",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": str(ROOT),

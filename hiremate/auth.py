@@ -524,6 +524,22 @@ def _end_sessions_of(db: Database, user_id: ObjectId) -> None:
     db[dbmod.SESSIONS].update_many({"user_id": user_id, "ended_at": None}, {"$set": {"ended_at": utcnow()}})
 
 
+def live_session_id(db: Database, token: str) -> ObjectId | None:
+    """The id of the live session of ``token``, else None. Live tickets carry
+    it, so the ingest server can tell when that session ends (read only)."""
+    if not token:
+        return None
+    doc = db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()), {"_id": 1})
+    return doc["_id"] if doc else None
+
+
+def session_is_live(db: Database, session_id: ObjectId, user_id: ObjectId) -> bool:
+    """Is ``session_id`` a session of ``user_id`` that has neither ended nor
+    expired? (read only; what an open live socket re-checks)"""
+    query = {"_id": session_id, "user_id": user_id, "ended_at": None, "expires_at": {"$gt": utcnow()}}
+    return db[dbmod.SESSIONS].find_one(query, {"_id": 1}) is not None
+
+
 # ---------------------------------------------------------------- team administration
 
 

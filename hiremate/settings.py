@@ -135,6 +135,19 @@ class IngestLimits(BaseModel):
     page_requests_per_minute: int = Field(
         60, description="Requests for candidate pages (/a/<token>) a minute per client address; more: 429."
     )
+    live_connections_per_minute: int = Field(
+        30, description="Live socket upgrades (/ws/live/...) a minute per client address; more: 429."
+    )
+    live_sockets_per_ticket: int = Field(
+        3, description="Live sockets open at once with one ticket (per ingest server process); more: 429."
+    )
+    live_recheck_seconds: float = Field(
+        30.0,
+        description=(
+            "Seconds between checks that an open live socket's user is still active, in the attempt's "
+            "organisation and signed in; a failed check closes it with 4403."
+        ),
+    )
     group_commit_ms: float = Field(
         0.0,
         description=(

@@ -4,7 +4,7 @@
 committer, the live hub (one change stream), the rate limiters, the open
 candidate sessions and the expiry sweep. Routing happens in
 ``process_request``: plain HTTP is answered there, WebSocket upgrades are
-checked there (404/410/429 for candidates, 401/403 for live) before the
+checked there (404/410/429 for candidates, 401/403/429 for live) before the
 handler runs. Every socket runs on an ``IngestConnection``, which gives the
 per-connection bounds what they measure (``connection.py``).
 
@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, profiles
+from hiremate import attempts, live_access, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -85,8 +85,10 @@ class IngestServer:
         self.event_limiter = EventRateLimiter(limits.events_per_second, limits.event_burst)
         self.connection_limiter = ConnectionRateLimiter(limits.connections_per_minute, 60.0)
         self.page_limiter = ConnectionRateLimiter(limits.page_requests_per_minute, 60.0)
-        # Candidate sockets open now, per client address.
+        self.live_limiter = ConnectionRateLimiter(limits.live_connections_per_minute, 60.0)
+        # Sockets open now: candidate sockets per client address, live sockets per ticket.
         self.sockets_by_address: dict[str, int] = {}
+        self.sockets_by_ticket: dict[str, int] = {}
         self.sessions: dict[ObjectId, set[CandidateSession]] = {}
         self.port: int | None = None
         self.ws_server: Server | None = None
@@ -107,7 +109,7 @@ class IngestServer:
             unregister=self.unregister_session,
             compute_profile=self.compute_profile,
         )
-        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db)
+        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db, recheck_seconds=limits.live_recheck_seconds)
 
     # ------------------------------------------------------------ life cycle
 
@@ -216,7 +218,8 @@ class IngestServer:
             token, attempt, tasks, metadata = payload
             await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
         elif kind == "live":
-            await LiveSession(self.live_context, connection, payload).run()
+            doc, claims = payload
+            await LiveSession(self.live_context, connection, doc, claims).run()
 
     @staticmethod
     def _hold(connection: ServerConnection, table: dict[str, int], key: str) -> None:
@@ -307,6 +310,8 @@ class IngestServer:
     # ------------------------------------------------------------ live handshake
 
     async def _live_handshake(self, connection: ServerConnection, request: Request, attempt_id: str) -> Response | None:
+        if not self.live_limiter.allow(self.client_address(connection, request), time.monotonic()):
+            return httpd.text_response(429, "Too many connections; try again in a minute.\n")
         ticket = (parse_qs(urlsplit(request.path).query).get("ticket") or [None])[0]
         try:
             claims = verify_ticket(self._secret, ticket)
@@ -324,7 +329,16 @@ class IngestServer:
             return httpd.not_found()
         if str(doc.get("organization_id")) != claims.organization_id:
             return httpd.text_response(403, "This ticket is for another organisation.\n")
-        connection.hm_route = ("live", doc)  # type: ignore[attr-defined]
+        try:
+            refusal = await self.run_db(live_access.access_refusal, self.db, claims, doc.get("organization_id"))
+        except PyMongoError:
+            return httpd.text_response(503, "The live service is unavailable; try again in a moment.\n")
+        if refusal is not None:
+            return httpd.text_response(403, f"This ticket no longer grants access: {refusal}.\n")
+        if self.sockets_by_ticket.get(claims.ticket_id, 0) >= self.settings.limits.live_sockets_per_ticket:
+            return httpd.text_response(429, "Too many open connections with this ticket.\n")
+        self._hold(connection, self.sockets_by_ticket, claims.ticket_id)
+        connection.hm_route = ("live", (doc, claims))  # type: ignore[attr-defined]
         return None
 
     # ------------------------------------------------------------ candidate sessions

@@ -47,6 +47,9 @@ DEFAULTS = {
     "HIREMATE_MAX_UNREAD_BYTES": ("max_unread_bytes", 262144),
     "HIREMATE_MAX_UNANSWERED_MESSAGES": ("max_unanswered_messages", 1000),
     "HIREMATE_PAGE_REQUESTS_PER_MINUTE": ("page_requests_per_minute", 60),
+    "HIREMATE_LIVE_CONNECTIONS_PER_MINUTE": ("live_connections_per_minute", 30),
+    "HIREMATE_LIVE_SOCKETS_PER_TICKET": ("live_sockets_per_ticket", 3),
+    "HIREMATE_LIVE_RECHECK_SECONDS": ("live_recheck_seconds", 30.0),
     "HIREMATE_GROUP_COMMIT_MS": ("group_commit_ms", 0.0),
 }
 
