@@ -169,16 +169,21 @@ live_updates(attempt)
 with st.expander("Live socket for integrations", icon=":material/key:"):
     st.caption(
         "A ticket lets another tool follow this attempt over the ingest server's live WebSocket. "
-        "It is valid for 5 minutes, for this attempt only; mint a new one when it expires."
+        "It is valid for 5 minutes, for this attempt only, for up to 3 connections at once; "
+        "the socket closes when it expires or when you log out. Mint a new one when it expires."
     )
     if st.button("Mint a live ticket", key="live_mint_ticket", icon=":material/key:"):
         settings = get_settings()
         issued = utcnow()
+        session_id = session.current_session_id()
+        if session_id is None:  # the session ended since the page was drawn
+            st.rerun(scope="app")
         ticket = live_tickets.mint_ticket(
             settings.secret,
             attempt_id=str(attempt.id),
             user_id=str(user.id),
             organization_id=str(scope.organization_id),
+            session_id=str(session_id),
             now=issued,
         )
         claims = live_tickets.verify_ticket(settings.secret, ticket, now=issued)

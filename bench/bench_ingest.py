@@ -29,7 +29,7 @@ from hiremate import db as dbmod
 from hiremate import live_tickets as livemod
 from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
-from tests.support.ingest_helpers import Client, issue, tiny_events, ws_url
+from tests.support.ingest_helpers import Client, issue, tiny_events, watcher, ws_url
 
 DB_NAME = "bench_ingest"
 CONNECTIONS = (1, 10, 100)
@@ -82,6 +82,8 @@ class Bench:
         self.organization_id = ObjectId()
         self.tasks = simulate.make_tasks(random.Random(5), 1, organization_id=self.organization_id, now=utcnow())
         self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
+        # The live ticket's user and session: the ingest server checks both.
+        self.watcher_id, self.watcher_session_id = watcher(self.db, self.organization_id)
         env = hiremate_env(self.uri, DB_NAME, tmp, **extra_env)
         self.ingest = python_process(
             ["bench/ingest_proc.py", "--port", str(self.ingest_port), "--stats", str(self.stats_path)],
@@ -272,7 +274,11 @@ async def latency_and_fanout(
 
     async def subscriber(index: int, attempt_id: ObjectId) -> None:
         ticket = livemod.mint_ticket(
-            SECRET.encode(), attempt_id=attempt_id, user_id=ObjectId(), organization_id=bench.organization_id
+            SECRET.encode(),
+            attempt_id=attempt_id,
+            user_id=bench.watcher_id,
+            organization_id=bench.organization_id,
+            session_id=bench.watcher_session_id,
         )
         url = ws_url(bench.ingest_port, f"/ws/live/{attempt_id}?ticket={ticket}")
         async with connect(url, open_timeout=10, max_queue=None) as ws:

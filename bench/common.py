@@ -116,7 +116,8 @@ def stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None
 
 def hiremate_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a HireMate process pointed at ``uri``/``db_name``,
-    with the per-attempt and per-address rate limits raised (benchmarks only)."""
+    with the per-attempt and per-address rate limits and the per-address
+    socket cap raised (benchmarks only)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIREMATE_")}
     env.update(
         {
@@ -127,6 +128,8 @@ def hiremate_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[s
             "HIREMATE_RATE_EVENTS_PER_SECOND": "1000000",
             "HIREMATE_RATE_BURST": "1000000",
             "HIREMATE_CONNECTIONS_PER_MINUTE": "1000000",
+            "HIREMATE_LIVE_CONNECTIONS_PER_MINUTE": "1000000",
+            "HIREMATE_MAX_SOCKETS_PER_ADDRESS": "1000000",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": str(ROOT),
             **extra,

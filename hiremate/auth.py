@@ -676,6 +676,34 @@ def change_password(
     return User.from_doc(changed)
 
 
+def live_session_id(db: Database, token: str) -> ObjectId | None:
+    """The id of the live session of ``token``, else None. Live tickets carry
+    it, so the ingest server can tell when that session ends (read only)."""
+    if not token:
+        return None
+    doc = db[dbmod.SESSIONS].find_one(_live_session(token, utcnow()), {"_id": 1})
+    return doc["_id"] if doc else None
+
+
+def user_session_is_live(db: Database, session_id: ObjectId, user_id: ObjectId) -> bool:
+    """Is ``session_id`` a session of ``user_id`` that has not ended, expired
+    or gone idle (read only; what an open live socket re-checks, so a ticket
+    dies with the login that minted it, idle timeout included)."""
+    now = utcnow()
+    idle_since = now - timedelta(hours=get_settings().session_idle_hours)
+    query = {
+        "_id": session_id,
+        "user_id": user_id,
+        "ended_at": None,
+        "expires_at": {"$gt": now},
+        "$or": [
+            {"last_seen_at": {"$gt": idle_since}},
+            {"last_seen_at": None, "created_at": {"$gt": idle_since}},
+        ],
+    }
+    return db[dbmod.SESSIONS].find_one(query, {"_id": 1}) is not None
+
+
 # ---------------------------------------------------------------- team administration
 
 

@@ -106,7 +106,8 @@ class Rejection:
         if self.seq is not None:
             out["seq"] = self.seq
         out["code"] = self.code
-        out["message"] = self.message
+        # A last bound: no message, however built, carries much of the input.
+        out["message"] = self.message if len(self.message) <= MESSAGE_LIMIT else self.message[:MESSAGE_LIMIT] + "…"
         out.update(self.extra)
         return out
 
@@ -324,6 +325,23 @@ def derive_event_time(
 # ---------------------------------------------------------------- validation
 
 
+QUOTE_LIMIT = 64
+MESSAGE_LIMIT = 500
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut to its first ``limit``
+    characters and an ellipsis: an error never echoes more of a client's
+    input than that (a 60 KB bad value once came back whole)."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[: limit + 1]  # the repr of a prefix: no copy of a huge string
+    try:
+        text = repr(value)  # other values are bounded by the frame size, then cut
+    except RecursionError:
+        return "(a deeply nested value)"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -380,13 +398,13 @@ def validate(
     raw_type = message.get("event_type")
     event_type = _EVENT_TYPES.get(raw_type) if isinstance(raw_type, str) else None
     if event_type is None:
-        return Rejection(INVALID_EVENT_TYPE, f"unknown event_type {raw_type!r}", seq=seq)
+        return Rejection(INVALID_EVENT_TYPE, f"unknown event_type {quote(raw_type)}", seq=seq)
 
     raw_task = message.get("task_id")
     task_id = ObjectId(raw_task) if isinstance(raw_task, str) and ObjectId.is_valid(raw_task) else None
     task = None if task_id is None else state.task_for(task_id)
     if task is None or task_id is None:
-        return Rejection(UNKNOWN_TASK, f"task {raw_task!r} is not part of this assessment", seq=seq)
+        return Rejection(UNKNOWN_TASK, f"task {quote(raw_task)} is not part of this assessment", seq=seq)
 
     raw_payload = message.get("payload", {})
     if not isinstance(raw_payload, dict):
@@ -422,7 +440,7 @@ def validate(
     for key in _option_keys(event_type):
         option_id = payload[key]
         if option_id not in task.option_ids:
-            return Rejection(UNKNOWN_OPTION, f"{key} {option_id!r} is not an option of this task", seq=seq)
+            return Rejection(UNKNOWN_OPTION, f"{key} {quote(option_id)} is not an option of this task", seq=seq)
 
     refusal = _transition_refusal(state, event_type, task, payload)
     if refusal is not None:

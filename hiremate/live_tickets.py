@@ -7,7 +7,18 @@ HMAC-SHA256 with ``HIREMATE_SECRET`` covers the attempt id, the user id, the
 organisation id and the expiry, so a ticket can be neither altered nor
 reused for another attempt. Pure: no socket, no database.
 
-Format (URL-safe, no padding): ``v1.<attempt_id>.<user_id>.<organization_id>.<expires unix s>.<mac>``.
+Format (URL-safe, no padding):
+``v2.<attempt_id>.<user_id>.<organization_id>.<session_id>.<expires unix s>.<mac>``,
+where ``session_id`` is the ``_id`` of the recruiter's login session that
+minted it (not a secret: it opens nothing by itself), so the ingest server can
+close the live socket when that session ends. The older
+``v1.<attempt_id>.<user_id>.<organization_id>.<expires unix s>.<mac>`` (no
+session) is still verified: it carries no session, so only its user and
+organisation can be checked. The recruiter app mints v2.
+
+What the signature cannot tell (is the user still active, still in the
+organisation, still signed in?) the ingest server asks the database:
+``hiremate.live_access``.
 """
 
 from __future__ import annotations
@@ -25,8 +36,8 @@ from hiremate.errors import TicketExpired, TicketForged, TicketMalformed
 from hiremate.timeutil import utcnow
 
 TICKET_TTL_SECONDS = 300
-_VERSION = "v1"
-_DOMAIN = b"hiremate/live-ticket/v1\x00"
+_V1, _V2 = "v1", "v2"
+_DOMAINS = {_V1: b"hiremate/live-ticket/v1\x00", _V2: b"hiremate/live-ticket/v2\x00"}
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MAC = re.compile(r"^[A-Za-z0-9_\-]{43}$")
 
@@ -37,10 +48,13 @@ class TicketClaims:
     user_id: str
     organization_id: str
     expires_at: datetime
+    session_id: str | None = None  # v2: the login session that minted it; None for v1
+    ticket_id: str = ""  # the ticket's signature: tells one ticket from another (sockets per ticket)
 
 
 def _mac(secret: bytes, body: str) -> str:
-    digest = hmac.new(secret, _DOMAIN + body.encode("ascii"), hashlib.sha256).digest()
+    domain = _DOMAINS[body.split(".", 1)[0]]
+    digest = hmac.new(secret, domain + body.encode("ascii"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -57,39 +71,36 @@ def mint_ticket(
     attempt_id: Any,
     user_id: Any,
     organization_id: Any,
+    session_id: Any = None,
     now: datetime | None = None,
     ttl_seconds: int = TICKET_TTL_SECONDS,
 ) -> str:
-    """A ticket for one user of one organisation to watch one attempt."""
+    """A ticket for one user of one organisation to watch one attempt; with
+    ``session_id`` (the recruiter app always passes it) a v2 ticket bound to
+    that login session, without it a v1 ticket."""
     if not secret:
         raise ValueError("a ticket needs a secret")
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
     issued = now or utcnow()
     expires = int(issued.timestamp()) + int(ttl_seconds)
-    body = ".".join(
-        (
-            _VERSION,
-            _id(attempt_id, "attempt_id"),
-            _id(user_id, "user_id"),
-            _id(organization_id, "organization_id"),
-            str(expires),
-        )
-    )
+    ids = [_id(attempt_id, "attempt_id"), _id(user_id, "user_id"), _id(organization_id, "organization_id")]
+    if session_id is not None:
+        body = ".".join((_V2, *ids, _id(session_id, "session_id"), str(expires)))
+    else:
+        body = ".".join((_V1, *ids, str(expires)))
     return f"{body}.{_mac(secret, body)}"
 
 
 def verify_ticket(secret: bytes, ticket: str | None, *, now: datetime | None = None) -> TicketClaims:
-    """The claims of a genuine, unexpired ticket; raises ``TicketError`` otherwise."""
+    """The claims of a genuine, unexpired ticket (v1 or v2); raises ``TicketError`` otherwise."""
     if not isinstance(ticket, str) or not ticket or len(ticket) > 512:
         raise TicketMalformed("missing or malformed ticket")
     parts = ticket.split(".")
-    if len(parts) != 6 or parts[0] != _VERSION:
+    if not ((parts[0] == _V1 and len(parts) == 6) or (parts[0] == _V2 and len(parts) == 7)):
         raise TicketMalformed("malformed ticket")
-    _, attempt_id, user_id, organization_id, expires_text, mac = parts
-    if not all(_ID.match(p) for p in (attempt_id, user_id, organization_id)) or not (
-        expires_text.isdigit() and len(expires_text) <= 12
-    ):
+    ids, expires_text, mac = parts[1:-2], parts[-2], parts[-1]
+    if not all(_ID.match(p) for p in ids) or not (expires_text.isdigit() and len(expires_text) <= 12):
         raise TicketMalformed("malformed ticket")
     if not _MAC.match(mac):
         raise TicketMalformed("malformed ticket signature")
@@ -100,9 +111,12 @@ def verify_ticket(secret: bytes, ticket: str | None, *, now: datetime | None = N
     current = (now or utcnow()).timestamp()
     if expires <= current:
         raise TicketExpired("the ticket has expired")
+    attempt_id, user_id, organization_id = ids[:3]
     return TicketClaims(
         attempt_id=attempt_id,
         user_id=user_id,
         organization_id=organization_id,
         expires_at=datetime.fromtimestamp(expires, UTC),
+        session_id=ids[3] if len(ids) == 4 else None,
+        ticket_id=mac,
     )

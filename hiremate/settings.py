@@ -100,6 +100,57 @@ class IngestLimits(BaseModel):
     live_queue_size: int = Field(
         1000, description="Messages queued for one live subscriber before it is closed with 4408."
     )
+    max_sockets_per_address: int = Field(
+        20,
+        description=(
+            "Candidate sockets open at once from one client address (per ingest server process); "
+            "more: 429 at the upgrade."
+        ),
+    )
+    first_message_timeout_seconds: float = Field(
+        15.0,
+        description=(
+            "Seconds a candidate socket that has not started may wait between its messages (the first one "
+            "counts from the upgrade; pings and pongs do not count); longer: close 4408."
+        ),
+    )
+    idle_timeout_seconds: float = Field(
+        120.0,
+        description=(
+            "Seconds a started candidate socket may stay without any frame from the client (pongs count, "
+            "so keep it above the ping interval); longer: close 4408."
+        ),
+    )
+    max_unread_bytes: int = Field(
+        256 * 1024,
+        description=(
+            "Bytes of answers written to one candidate socket that its client has not read yet; "
+            "more: the client stopped reading, close 4429."
+        ),
+    )
+    max_unanswered_messages: int = Field(
+        1000,
+        description=(
+            "Messages of one candidate socket waiting for their answers; at this many the server reads "
+            "no more from that socket until they are answered."
+        ),
+    )
+    page_requests_per_minute: int = Field(
+        60, description="Requests for candidate pages (/a/<token>) a minute per client address; more: 429."
+    )
+    live_connections_per_minute: int = Field(
+        30, description="Live socket upgrades (/ws/live/...) a minute per client address; more: 429."
+    )
+    live_sockets_per_ticket: int = Field(
+        3, description="Live sockets open at once with one ticket (per ingest server process); more: 429."
+    )
+    live_recheck_seconds: float = Field(
+        30.0,
+        description=(
+            "Seconds between checks that an open live socket's user is still active, in the attempt's "
+            "organisation and signed in; a failed check closes it with 4403."
+        ),
+    )
     group_commit_ms: float = Field(
         0.0,
         description=(

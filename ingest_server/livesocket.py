@@ -5,6 +5,11 @@ both, and the ``SequenceGate`` lets each ``sequence_number`` through once,
 in order. Then every new event, ``attempt_status`` when the status or the
 task index moves, and ``assessment_completed``.
 
+The socket lasts no longer than the right it was opened with: it is closed
+with 4401 when its ticket expires, and with 4403 when a periodic re-check
+(``live_access``) finds its user deactivated, moved out of the organisation
+or signed out.
+
 What it needs of the server (the live hub, database calls) comes in a
 ``LiveContext``: nothing here imports the server.
 """
@@ -23,14 +28,17 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts, events
+from hiremate import attempts, events, live_access
+from hiremate.live_tickets import TicketClaims
 from hiremate.models import AttemptStatus
-from hiremate.timeutil import iso
+from hiremate.timeutil import iso, utcnow
 from ingest_server.dbcall import DbCall
 from ingest_server.fanout import Change, LiveHub, SequenceGate, Subscription
 
 log = logging.getLogger("ingest_server.live")
 
+CLOSE_TICKET_EXPIRED = 4401
+CLOSE_ACCESS_REVOKED = 4403
 CLOSE_TOO_SLOW = 4408
 
 
@@ -54,13 +62,18 @@ class LiveContext:
 
     hub: LiveHub
     call_db: DbCall  # call_db(fn, *args): fn(db, *args), off the event loop
+    recheck_seconds: float = 30.0  # how often an open socket's right is checked again
 
 
 class LiveSession:
-    def __init__(self, ctx: LiveContext, ws: ServerConnection, attempt_doc: dict[str, Any]) -> None:
+    def __init__(
+        self, ctx: LiveContext, ws: ServerConnection, attempt_doc: dict[str, Any], claims: TicketClaims | None = None
+    ) -> None:
         self.ctx = ctx
         self.ws = ws
+        self.claims = claims
         self.attempt_id: ObjectId = attempt_doc["_id"]
+        self.organization_id: ObjectId | None = attempt_doc.get("organization_id")
         self.total_tasks = len(attempt_doc.get("task_ids") or [])
         self.status: str | None = None
         self.current_task_index: int | None = None
@@ -75,7 +88,9 @@ class LiveSession:
         hub = self.ctx.hub
         sub = self.sub = hub.subscribe(self.attempt_id)
         sub.on_overflow = self._too_slow
-        watcher = asyncio.get_running_loop().create_task(self._watch_close(sub))
+        loop = asyncio.get_running_loop()
+        watcher = loop.create_task(self._watch_close(sub))
+        guard = loop.create_task(self._guard())
         try:
             await self._catch_up()
             await self._refresh_attempt()
@@ -97,6 +112,39 @@ class LiveSession:
         finally:
             hub.unsubscribe(sub)
             watcher.cancel()
+            guard.cancel()
+
+    async def _guard(self) -> None:
+        """Close the socket when its ticket expires (4401) or its right ends (4403).
+
+        The right is checked again every ``recheck_seconds``, not per event:
+        one small read per socket and period."""
+        claims = self.claims
+        if claims is None:
+            return
+        while True:
+            left = (claims.expires_at - utcnow()).total_seconds()
+            if left <= 0:
+                log.info("live view of %s: ticket expired", self.attempt_id)
+                await self._close(CLOSE_TICKET_EXPIRED, "live ticket expired")
+                return
+            await asyncio.sleep(min(left, self.ctx.recheck_seconds))
+            if claims.expires_at <= utcnow():
+                continue
+            try:
+                refusal = await self.ctx.call_db(live_access.access_refusal, claims, self.organization_id)
+            except PyMongoError as exc:
+                log.warning("live view of %s could not re-check its ticket: %s", self.attempt_id, exc)
+                await self._close(1013, "database unavailable, try again later")
+                return
+            if refusal is not None:
+                log.info("live view of %s: access revoked (%s)", self.attempt_id, refusal)
+                await self._close(CLOSE_ACCESS_REVOKED, "access revoked")
+                return
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.close(code, reason)
 
     async def _watch_close(self, sub: Subscription) -> None:
         await self.ws.wait_closed()
@@ -106,8 +154,7 @@ class LiveSession:
         asyncio.get_running_loop().create_task(self._close_too_slow())
 
     async def _close_too_slow(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self.ws.close(CLOSE_TOO_SLOW, "subscriber too slow")
+        await self._close(CLOSE_TOO_SLOW, "subscriber too slow")
 
     async def _deliver(self, doc: dict[str, Any]) -> None:
         for ready in self.gate.offer(doc["sequence_number"], doc):

@@ -4,8 +4,9 @@
 committer, the live hub (one change stream), the rate limiters, the open
 candidate sessions and the expiry sweep. Routing happens in
 ``process_request``: plain HTTP is answered there, WebSocket upgrades are
-checked there (404/410/429 for candidates, 401/403 for live) before the
-handler runs.
+checked there (404/410/429 for candidates, 401/403/429 for live) before the
+handler runs. Every socket runs on an ``IngestConnection``, which gives the
+per-connection bounds what they measure (``connection.py``).
 
     async with IngestServer(settings, db).running(port=0) as server:
         ...  # server.port, server.url
@@ -34,14 +35,16 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, profiles
+from hiremate import attempts, live_access, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
 from hiremate.settings import Settings
+from hiremate.throttle import client_address
 from hiremate.timeutil import utcnow
 from ingest_server import httpd
 from ingest_server.commit import GroupCommitter
+from ingest_server.connection import IngestConnection
 from ingest_server.fanout import LiveHub
 from ingest_server.livesocket import LiveContext, LiveSession
 from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
@@ -82,6 +85,11 @@ class IngestServer:
         self.hub.add_attempt_listener(self._on_attempt_change)
         self.event_limiter = EventRateLimiter(limits.events_per_second, limits.event_burst)
         self.connection_limiter = ConnectionRateLimiter(limits.connections_per_minute, 60.0)
+        self.page_limiter = ConnectionRateLimiter(limits.page_requests_per_minute, 60.0)
+        self.live_limiter = ConnectionRateLimiter(limits.live_connections_per_minute, 60.0)
+        # Sockets open now: candidate sockets per client address, live sockets per ticket.
+        self.sockets_by_address: dict[str, int] = {}
+        self.sockets_by_ticket: dict[str, int] = {}
         self.sessions: dict[ObjectId, set[CandidateSession]] = {}
         self.port: int | None = None
         self.ws_server: Server | None = None
@@ -102,7 +110,7 @@ class IngestServer:
             unregister=self.unregister_session,
             compute_profile=self.compute_profile,
         )
-        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db)
+        self.live_context = LiveContext(hub=self.hub, call_db=self.call_db, recheck_seconds=limits.live_recheck_seconds)
 
     # ------------------------------------------------------------ life cycle
 
@@ -133,6 +141,13 @@ class IngestServer:
     async def running(self, host: str | None = None, port: int | None = None) -> AsyncIterator[IngestServer]:
         """Serve until the block ends; then close every connection (1001) and stop cleanly."""
         limits = self.settings.limits
+        if limits.idle_timeout_seconds <= limits.ping_interval_seconds:
+            log.warning(
+                "HIREMATE_IDLE_TIMEOUT_SECONDS (%g) is not above HIREMATE_PING_INTERVAL_SECONDS (%g): "
+                "candidates who only read may be cut off",
+                limits.idle_timeout_seconds,
+                limits.ping_interval_seconds,
+            )
         await self.start()
         try:
             async with serve(
@@ -140,9 +155,13 @@ class IngestServer:
                 self.settings.ingest_host if host is None else host,
                 self.settings.ingest_port if port is None else port,
                 process_request=self.process_request,
+                create_connection=IngestConnection,
                 max_size=limits.max_frame_bytes,
                 ping_interval=limits.ping_interval_seconds,
                 ping_timeout=max(limits.peer_timeout_seconds - limits.ping_interval_seconds, 1.0),
+                # Past this many unread bytes of answers the transport pauses
+                # writing, which tells a candidate session its client stopped reading.
+                write_limit=limits.max_unread_bytes,
                 server_header="HireMate",
             ) as ws_server:
                 self.ws_server = ws_server
@@ -183,6 +202,8 @@ class IngestServer:
                 200 if healthy else 503, {"status": "ok" if healthy else "error", "db": "ok" if healthy else "down"}
             )
         if path.startswith("/a/"):
+            if not self.page_limiter.allow(self.client_address(connection, request), time.monotonic()):
+                return httpd.text_response(429, "Too many requests; try again in a minute.\n")
             return await self._page(unquote(path[len("/a/") :]))
         if path.startswith("/static/"):
             return self.static.get(unquote(path[len("/static/") :]))
@@ -198,16 +219,36 @@ class IngestServer:
             token, attempt, tasks, metadata = payload
             await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
         elif kind == "live":
-            await LiveSession(self.live_context, connection, payload).run()
+            doc, claims = payload
+            await LiveSession(self.live_context, connection, doc, claims).run()
+
+    @staticmethod
+    def _hold(connection: ServerConnection, table: dict[str, int], key: str) -> None:
+        """Count ``connection`` in ``table[key]`` until its TCP connection is gone."""
+        table[key] = table.get(key, 0) + 1
+
+        def release() -> None:
+            left = table.get(key, 0) - 1
+            if left > 0:
+                table[key] = left
+            else:
+                table.pop(key, None)
+
+        if isinstance(connection, IngestConnection):
+            connection.releases.append(release)
+        else:  # not served by running(): count nothing that could not be released
+            release()
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
-        if self.settings.trust_proxy:
-            forwarded = request.headers.get("X-Forwarded-For", "")
-            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-            if hops:
-                return hops[-1]  # the address our trusted proxy saw
+        """The recruiter app's rule (hiremate.throttle): with a trusted proxy,
+        the X-Forwarded-For entry HIREMATE_PROXY_HOPS places from the right."""
         remote = connection.remote_address
-        return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+        peer = str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+        forwarded = request.headers.get_all("X-Forwarded-For")
+        address = client_address(
+            peer, forwarded, trust_proxy=self.settings.trust_proxy, proxy_hops=self.settings.proxy_hops
+        )
+        return address or peer
 
     # ------------------------------------------------------------ HTTP
 
@@ -239,6 +280,9 @@ class IngestServer:
         address = self.client_address(connection, request)
         if not self.connection_limiter.allow(address, time.monotonic()):
             return httpd.text_response(429, "Too many connections; try again in a minute.\n")
+        cap = self.settings.limits.max_sockets_per_address
+        if self.sockets_by_address.get(address, 0) >= cap:
+            return httpd.text_response(429, "Too many open connections from this address.\n")
         try:
             attempt = await self._find_by_token(token)
             if attempt is None:
@@ -251,6 +295,9 @@ class IngestServer:
         metadata = EventMetadata(
             user_agent=(request.headers.get("User-Agent") or "")[:512] or None, ip_hash=self.ip_hash(address)
         )
+        if self.sockets_by_address.get(address, 0) >= cap:  # again: others got in while we read
+            return httpd.text_response(429, "Too many open connections from this address.\n")
+        self._hold(connection, self.sockets_by_address, address)
         connection.hm_route = ("assessment", (token, attempt, tasks, metadata))  # type: ignore[attr-defined]
         return None
 
@@ -266,6 +313,8 @@ class IngestServer:
     # ------------------------------------------------------------ live handshake
 
     async def _live_handshake(self, connection: ServerConnection, request: Request, attempt_id: str) -> Response | None:
+        if not self.live_limiter.allow(self.client_address(connection, request), time.monotonic()):
+            return httpd.text_response(429, "Too many connections; try again in a minute.\n")
         ticket = (parse_qs(urlsplit(request.path).query).get("ticket") or [None])[0]
         try:
             claims = verify_ticket(self._secret, ticket)
@@ -283,7 +332,16 @@ class IngestServer:
             return httpd.not_found()
         if str(doc.get("organization_id")) != claims.organization_id:
             return httpd.text_response(403, "This ticket is for another organisation.\n")
-        connection.hm_route = ("live", doc)  # type: ignore[attr-defined]
+        try:
+            refusal = await self.run_db(live_access.access_refusal, self.db, claims, doc.get("organization_id"))
+        except PyMongoError:
+            return httpd.text_response(503, "The live service is unavailable; try again in a moment.\n")
+        if refusal is not None:
+            return httpd.text_response(403, f"This ticket no longer grants access: {refusal}.\n")
+        if self.sockets_by_ticket.get(claims.ticket_id, 0) >= self.settings.limits.live_sockets_per_ticket:
+            return httpd.text_response(429, "Too many open connections with this ticket.\n")
+        self._hold(connection, self.sockets_by_ticket, claims.ticket_id)
+        connection.hm_route = ("live", (doc, claims))  # type: ignore[attr-defined]
         return None
 
     # ------------------------------------------------------------ candidate sessions

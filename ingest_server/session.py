@@ -48,7 +48,9 @@ log = logging.getLogger("ingest_server.session")
 CLOSE_NORMAL = 1000
 CLOSE_TRY_AGAIN = 1013
 CLOSE_TOKEN_USED = 4403
+CLOSE_TIMED_OUT = 4408
 CLOSE_TAKEN_OVER = 4409
+CLOSE_NOT_READING = 4429
 
 RECENT_IDS = 2000
 
@@ -126,6 +128,10 @@ class CandidateSession:
         self.recent_ids: OrderedDict[int, ObjectId] = OrderedDict()
         self._outbox: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
         self._sender_task: asyncio.Task[None] | None = None
+        # The loop's time since when the reader waits for the client's next
+        # message; None while it handles one. What the timeouts measure from.
+        self._waiting_since: float | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ life cycle
 
@@ -139,7 +145,12 @@ class CandidateSession:
         return self.machine.epoch
 
     async def run(self) -> None:
-        self._sender_task = asyncio.get_running_loop().create_task(self._sender())
+        loop = asyncio.get_running_loop()
+        self._sender_task = loop.create_task(self._sender())
+        if hasattr(self.ws, "on_unread"):
+            self.ws.on_unread = self._not_reading  # an IngestConnection tells when the client stops reading
+        self._waiting_since = loop.time()
+        watchdog = loop.create_task(self._watchdog())
         try:
             await self._send(
                 {
@@ -153,13 +164,25 @@ class CandidateSession:
                 }
             )
             self.machine.info_sent()
+            unanswered = self.ctx.settings.limits.max_unanswered_messages
             async for raw in self.ws:
+                self._waiting_since = None
                 if self.machine.closing:
-                    break
+                    # Read on and drop: a reader that stops lets the socket's
+                    # receive queue fill, and the client's answer to our close
+                    # frame would then never be read (a 10 s hang, then an abort).
+                    continue
+                if self._outbox.qsize() >= unanswered:
+                    # Backpressure: read no more until the answers went out
+                    # (a client far ahead of its answers, or a slow database);
+                    # the client's sends then wait in TCP. Memory stays bounded.
+                    await self._answered_or_closed()
                 await self._on_message(raw)
+                self._waiting_since = loop.time()
         except ConnectionClosed:
             pass
         finally:
+            watchdog.cancel()
             self.machine.close()
             self._outbox.put_nowait(None)
             if self._sender_task is not None:
@@ -195,6 +218,53 @@ class CandidateSession:
     def _enqueue(self, item: Callable[[], Awaitable[None]]) -> None:
         self._outbox.put_nowait(item)
 
+    def _not_reading(self) -> None:
+        """The client stopped reading its answers: close with 4429, whatever is queued."""
+        if self.machine.close():
+            log.info("attempt %s: the client stopped reading its answers; closing", self.attempt_id)
+            self._close_soon(CLOSE_NOT_READING, "not reading its answers")
+
+    async def _watchdog(self) -> None:
+        """Close a connection that keeps silent (PROTOCOL.md, Limits): before
+        it has started, application messages count (a client must send one
+        within the first-message timeout of the upgrade and of its previous
+        one); once started, any frame counts, pongs included, so a candidate
+        whose browser answers the keep-alive pings is never cut off."""
+        limits = self.ctx.settings.limits
+        loop = asyncio.get_running_loop()
+        # Sleep no longer than the shorter timeout: the connection may start meanwhile.
+        nap = min(limits.first_message_timeout_seconds, limits.idle_timeout_seconds)
+        while not self.machine.closing:
+            waiting_since = self._waiting_since
+            if self.machine.started:
+                timeout = limits.idle_timeout_seconds
+                last_frame = getattr(self.ws, "last_received", None)
+                if waiting_since is not None and last_frame is not None:
+                    waiting_since = max(waiting_since, last_frame)
+            else:
+                timeout = limits.first_message_timeout_seconds
+            if waiting_since is None:  # handling a message: not idle
+                await asyncio.sleep(nap)
+                continue
+            left = waiting_since + timeout - loop.time()
+            if left > 0:
+                await asyncio.sleep(min(left, nap))
+                continue
+            if self.machine.close():
+                reason = "idle" if self.machine.started else "no message in time"
+                self._close_soon(CLOSE_TIMED_OUT, reason)
+            return
+
+    async def _answered_or_closed(self) -> None:
+        """Wait until every queued answer is out, or the socket closed."""
+        answered = asyncio.ensure_future(self._outbox.join())
+        closed = asyncio.ensure_future(self.ws.wait_closed())
+        try:
+            await asyncio.wait({answered, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            answered.cancel()
+            closed.cancel()
+
     async def _in_order(self, item: Callable[[], Awaitable[None]]) -> None:
         """Run ``item`` after every earlier answer, and wait for it."""
         self._enqueue(item)
@@ -224,10 +294,14 @@ class CandidateSession:
         with contextlib.suppress(ConnectionClosed):
             await self.ws.close(code, reason)
 
+    def _close_soon(self, code: int, reason: str) -> None:
+        """Close from a callback (the machine is already CLOSING)."""
+        self._closing = asyncio.get_running_loop().create_task(self.close(code, reason))
+
     def take_over(self) -> None:
         """Another connection started or resumed the attempt: close with 4409."""
         if self.machine.close():
-            asyncio.get_running_loop().create_task(self.close(CLOSE_TAKEN_OVER, "session taken over"))
+            self._close_soon(CLOSE_TAKEN_OVER, "session taken over")
 
     def newer_epoch(self, epoch: int) -> None:
         """A session of this server took ``epoch``: an older one here is taken over."""
@@ -298,7 +372,7 @@ class CandidateSession:
             case "complete":
                 await self._in_order(self._complete_requested)
             case _:
-                self._reply_error(ev.Rejection(ev.UNKNOWN_MESSAGE, f"unknown message type {kind!r}"))
+                self._reply_error(ev.Rejection(ev.UNKNOWN_MESSAGE, f"unknown message type {ev.quote(kind)}"))
 
     # ------------------------------------------------------------ start / resume
 
@@ -547,7 +621,7 @@ class CandidateSession:
             await self._send(
                 ev.Rejection(
                     ev.TASK_NOT_AVAILABLE,
-                    f"task {index!r} is not available (current task index {state.current_task_index})",
+                    f"task {ev.quote(index)} is not available (current task index {state.current_task_index})",
                 ).to_message()
             )
             return

@@ -48,6 +48,7 @@ from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
+from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
@@ -174,6 +175,16 @@ def current_user(*, touch: bool = True) -> User | None:
     if user is None:
         st.session_state.pop(_TOKEN_KEY, None)
     return user
+
+
+def current_session_id() -> ObjectId | None:
+    """The id of this tab's login session (a live ticket is bound to it, so
+    it stops working when this session ends); None when logged out."""
+    token = _session_token()
+    if not token:
+        return None
+    with database_guard():
+        return auth.live_session_id(database(), token)
 
 
 def require_user() -> User:

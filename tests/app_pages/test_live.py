@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+from hiremate import auth, live_tickets
 from hiremate import db as dbmod
-from hiremate import live_tickets
 from hiremate.models import AttemptStatus
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
@@ -122,6 +122,8 @@ def test_mint_a_live_ticket(app_env, db):
     assert claims.attempt_id == str(attempt.id)
     assert claims.user_id == str(org.user.id)
     assert claims.organization_id == str(org.scope.organization_id)
+    # Bound to the login session that minted it: it stops working at logout.
+    assert claims.session_id == str(auth.live_session_id(db, at.session_state["auth_token"]))
     assert timedelta(minutes=4) < claims.expires_at - utcnow() <= timedelta(minutes=5)
     assert "Expires at" in texts(at)
     audit = db[dbmod.AUDIT_LOG].find_one({"action": "live.ticket_minted"})

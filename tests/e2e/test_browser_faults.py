@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bson import ObjectId
 from playwright.sync_api import expect
 from pymongo.database import Database
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from hiremate import db as dbmod
-from hiremate.live_tickets import mint_ticket
 from tests.conftest import TEST_SECRET, free_port
 from tests.e2e.helpers import (
     PAGE_TIMEOUT,
@@ -41,7 +39,7 @@ from tests.e2e.helpers import (
     wait_for_profile,
     wait_until,
 )
-from tests.support.ingest_helpers import Issued, ServerProcess, issue, server_env
+from tests.support.ingest_helpers import Issued, ServerProcess, issue, live_ticket, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -232,12 +230,7 @@ class LiveWatcher:
     """A recruiter's /ws/live subscriber in a thread, collecting what arrives."""
 
     def __init__(self, port: int, issued: Issued) -> None:
-        ticket = mint_ticket(
-            TEST_SECRET.encode(),
-            attempt_id=issued.attempt_id,
-            user_id=ObjectId(),
-            organization_id=issued.scope.organization_id,
-        )
+        ticket = live_ticket(issued, TEST_SECRET.encode())
         self.url = f"ws://127.0.0.1:{port}/ws/live/{issued.attempt_id}?ticket={ticket}"
         self.messages: list[dict[str, Any]] = []
         self.completed = threading.Event()

@@ -47,6 +47,15 @@ DEFAULTS = {
     "HIREMATE_PING_INTERVAL_SECONDS": ("ping_interval_seconds", 20.0),
     "HIREMATE_PEER_TIMEOUT_SECONDS": ("peer_timeout_seconds", 60.0),
     "HIREMATE_LIVE_QUEUE_SIZE": ("live_queue_size", 1000),
+    "HIREMATE_MAX_SOCKETS_PER_ADDRESS": ("max_sockets_per_address", 20),
+    "HIREMATE_FIRST_MESSAGE_TIMEOUT_SECONDS": ("first_message_timeout_seconds", 15.0),
+    "HIREMATE_IDLE_TIMEOUT_SECONDS": ("idle_timeout_seconds", 120.0),
+    "HIREMATE_MAX_UNREAD_BYTES": ("max_unread_bytes", 262144),
+    "HIREMATE_MAX_UNANSWERED_MESSAGES": ("max_unanswered_messages", 1000),
+    "HIREMATE_PAGE_REQUESTS_PER_MINUTE": ("page_requests_per_minute", 60),
+    "HIREMATE_LIVE_CONNECTIONS_PER_MINUTE": ("live_connections_per_minute", 30),
+    "HIREMATE_LIVE_SOCKETS_PER_TICKET": ("live_sockets_per_ticket", 3),
+    "HIREMATE_LIVE_RECHECK_SECONDS": ("live_recheck_seconds", 30.0),
     "HIREMATE_GROUP_COMMIT_MS": ("group_commit_ms", 0.0),
 }
 

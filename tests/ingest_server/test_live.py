@@ -27,6 +27,7 @@ from tests.support.ingest_helpers import (
     focus_events,
     ingest_settings,
     issue,
+    live_ticket,
     running_server,
     server,
     server_env,
@@ -39,13 +40,7 @@ SECRET = TEST_SECRET.encode()
 
 
 def ticket_for(issued, **changes) -> str:
-    claims = {
-        "attempt_id": issued.attempt_id,
-        "user_id": ObjectId(),
-        "organization_id": issued.scope.organization_id,
-        **changes,
-    }
-    return mint_ticket(changes.pop("secret", SECRET), **{k: v for k, v in claims.items() if k != "secret"})
+    return live_ticket(issued, changes.pop("secret", SECRET), **changes)
 
 
 def live_path(attempt_id, ticket: str | None) -> str:

@@ -46,8 +46,9 @@ PROTOCOL_ERROR_CODES = frozenset(
 
 # Every close code docs/protocol.md names for the candidate socket: completed (1000),
 # frame too large (1009), database failure (1013), token already used (4403),
-# slow live subscriber (4408), taken over (4409).
-PROTOCOL_CLOSE_CODES = frozenset({1000, 1009, 1013, 4403, 4408, 4409})
+# timed out (4408; on the live socket: slow subscriber), taken over (4409),
+# not reading its answers (4429).
+PROTOCOL_CLOSE_CODES = frozenset({1000, 1009, 1013, 4403, 4408, 4409, 4429})
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)

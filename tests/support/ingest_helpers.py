@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from websockets.exceptions import ConnectionClosed
 
 from hiremate import attempts
 from hiremate import db as dbmod
-from hiremate.models import CandidateInfo, EventType, Task, TaskAttempt
+from hiremate.live_tickets import mint_ticket
+from hiremate.models import CandidateInfo, EventType, LoginSession, Task, TaskAttempt, User
 from hiremate.ops import simulate
 from hiremate.scope import Scope
 from hiremate.settings import IngestLimits, Settings
@@ -37,7 +39,14 @@ FIXTURE_STATIC = Path(__file__).resolve().parent / "ingest_static"
 PUBLIC_URL = "http://ingest.test"
 
 # Generous limits for tests that are not about limits.
-OPEN_LIMITS = IngestLimits(events_per_second=100_000.0, event_burst=100_000, connections_per_minute=10_000)
+OPEN_LIMITS = IngestLimits(
+    events_per_second=100_000.0,
+    event_burst=100_000,
+    connections_per_minute=10_000,
+    page_requests_per_minute=10_000,
+    live_connections_per_minute=10_000,
+    max_sockets_per_address=10_000,
+)
 
 
 def with_limits(settings: Settings, **changes: Any) -> Settings:
@@ -153,6 +162,40 @@ def tiny_events(task_id: Any, first_seq: int, count: int) -> list[dict[str, Any]
     return [
         {"seq": first_seq + i, "task_id": str(task_id), "event_type": kinds[i % 2], "payload": {}} for i in range(count)
     ]
+
+
+def watcher(db: Database, organization_id: ObjectId, *, session_days: int = 1) -> tuple[ObjectId, ObjectId]:
+    """An active user of the organisation and a live login session of theirs,
+    stored directly (no bcrypt, no organisation document): what a live ticket
+    is checked against. Returns (user id, session id)."""
+    now = utcnow()
+    user = User(
+        email=f"watcher-{ObjectId()}@example.com",
+        password_hash="not-a-hash",
+        full_name="Wanda Watcher",
+        organization_id=organization_id,
+        created_at=now,
+        updated_at=now,
+    )
+    user_id = db[dbmod.USERS].insert_one(user.to_doc()).inserted_id
+    session = LoginSession(
+        session_hash=ObjectId().binary.hex(),
+        user_id=user_id,
+        organization_id=organization_id,
+        created_at=now,
+        expires_at=now + timedelta(days=session_days),
+    )
+    session_id = db[dbmod.SESSIONS].insert_one(session.to_doc()).inserted_id
+    return user_id, session_id
+
+
+def live_ticket(issued: Issued, secret: bytes, **changes: Any) -> str:
+    """A v2 ticket for a fresh watcher of the attempt's organisation; ``changes``
+    override the claims (``user_id``, ``session_id``, ``now``, ``ttl_seconds``, ...)."""
+    if "user_id" not in changes and "session_id" not in changes:
+        changes["user_id"], changes["session_id"] = watcher(issued.scope.db, issued.scope.organization_id)
+    claims = {"attempt_id": issued.attempt_id, "organization_id": issued.scope.organization_id, **changes}
+    return mint_ticket(secret, **claims)
 
 
 def stored_seqs(db: Database, attempt_id: ObjectId) -> list[int]:
@@ -349,6 +392,7 @@ def server_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str
             "HIREMATE_SECRET": "test-secret-not-for-production-0123456789",
             "HIREMATE_RATE_EVENTS_PER_SECOND": "100000",
             "HIREMATE_RATE_BURST": "100000",
+            "HIREMATE_MAX_SOCKETS_PER_ADDRESS": "10000",
             "PYTHONDONTWRITEBYTECODE": "1",
             **extra,
         }
