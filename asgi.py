@@ -23,7 +23,7 @@ from hiremate import auth
 from hiremate.db import get_db
 from hiremate.settings import get_settings
 from recruiter import session
-from recruiter.security_headers import SecurityHeaders
+from recruiter.security_headers import SecurityHeaders, came_over_https
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 HANDOVER_SCRIPT = "/auth/handover.js"
@@ -159,9 +159,8 @@ def _same_site(request: Request) -> bool:
 
 
 def _is_https(request: Request) -> bool:
-    if request.url.scheme == "https":
-        return True
-    return get_settings().trust_proxy and request.headers.get("x-forwarded-proto") == "https"
+    forwarded = request.headers.getlist("x-forwarded-proto")
+    return came_over_https(request.url.scheme, forwarded, trust_proxy=get_settings().trust_proxy)
 
 
 # Plain (sync) handlers: Starlette runs them in its thread pool, so blocking

@@ -101,6 +101,19 @@ def _trust_proxy_setting() -> bool:
     return get_settings().trust_proxy
 
 
+def came_over_https(scheme: str, forwarded_proto: list[str], *, trust_proxy: bool) -> bool:
+    """Whether a request reached us over HTTPS: its own scheme, or with a
+    trusted proxy the last ``X-Forwarded-Proto`` hop (the proxy nearest to
+    the app speaks last; an earlier "https" may come from the client).
+    The one rule for HSTS here and for the cookies' Secure flag (asgi.py)."""
+    if scheme == "https":
+        return True
+    if not trust_proxy:
+        return False
+    last = ",".join(forwarded_proto).split(",")[-1]
+    return last.strip().lower() == "https"
+
+
 class SecurityHeaders:
     """ASGI middleware: adds the app's security headers to each HTTP response.
 
@@ -134,15 +147,9 @@ class SecurityHeaders:
         return headers
 
     def is_https(self, scope: Scope) -> bool:
-        if scope.get("scheme") == "https":
-            return True
-        if not self.trust_proxy:
-            return False
         values = [value for name, value in scope.get("headers") or () if name.lower() == b"x-forwarded-proto"]
-        # The proxy nearest to the app speaks last; an earlier "https" may
-        # come from the client itself.
-        last = b",".join(values).decode("latin-1").split(",")[-1]
-        return last.strip().lower() == "https"
+        forwarded = [value.decode("latin-1") for value in values]
+        return came_over_https(scope.get("scheme", ""), forwarded, trust_proxy=self.trust_proxy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
