@@ -80,7 +80,10 @@ MAX_TASK_DURATION_MS = 1_800_000
 LONG_TASK_SPAN = timedelta(minutes=30)
 """... unless the task's stored events already span longer than this."""
 
-_FOCUS_TYPES = frozenset({EventType.FOCUS_LOST, EventType.FOCUS_GAINED, EventType.IDLE_DETECTED})
+_FOCUS_TYPES = frozenset(
+    {EventType.FOCUS_LOST, EventType.FOCUS_GAINED, EventType.IDLE_DETECTED, EventType.NETWORK_WAIT}
+)
+_ADDED_IN_1_2 = frozenset({"input"})
 _EVENT_TYPES = {member.value: member for member in EventType}
 
 
@@ -413,7 +416,9 @@ def validate(
         payload_model = PAYLOAD_MODELS[event_type].model_validate(raw_payload)
     except ValidationError as exc:
         return Rejection(INVALID_PAYLOAD, _payload_error(exc), seq=seq)
-    payload = payload_model.model_dump()
+    # Protocol 1.2's optional fields are not stored as null when a client
+    # leaves them out: an old client's events are stored exactly as before.
+    payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)
     try:  # what the store cannot hold (ints beyond 64 bits, lone surrogates) would fail the whole write group
         bson.encode(payload)
     except (OverflowError, ValueError, bson.errors.InvalidDocument):

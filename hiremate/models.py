@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bson import ObjectId
 from pydantic import (
@@ -108,6 +109,9 @@ class EventType(StrEnum):
     IDLE_DETECTED = "idle_detected"
     FOCUS_LOST = "focus_lost"
     FOCUS_GAINED = "focus_gained"
+    # Protocol 1.2: the page could not proceed while it waited on the network
+    # (rule 1.1 does not count that time as idle, away or hesitation).
+    NETWORK_WAIT = "network_wait"
 
 
 class RiskDominance(StrEnum):
@@ -185,10 +189,31 @@ class Part(BaseModel):
 # ---------------------------------------------------------------- accounts
 
 
+class OrganizationSettings(Part):
+    """What an admin sets for the organisation; every field has a default, so
+    an organisation stored before these settings existed reads as the defaults."""
+
+    display_name: str | None = Field(default=None, max_length=200)  # None: the organisation's name
+    contact: str | None = Field(default=None, max_length=320)  # None: the first admin's email
+    retention_days: int = Field(default=730, ge=30, le=3650)
+    notice_additions: str = Field(default="", max_length=4000)
+    time_zone: str = Field(default="UTC", max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone name such as Europe/Paris") from exc
+        return value
+
+
 class Organization(Document):
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=1, max_length=80)
     created_at: UTCDateTime
+    settings: OrganizationSettings = Field(default_factory=OrganizationSettings)
 
 
 class User(Document):
@@ -325,6 +350,47 @@ class CandidateInfo(Part):
         return email
 
 
+ACCOMMODATION_NEEDS = ("extra_time", "assistive_technology", "alternative", "other")
+
+
+class Accommodations(Part):
+    """Granted per attempt (absent: none). Confidential (ADA): shown only to
+    admins and the recruiter who issued the attempt, on the attempt."""
+
+    time_multiplier: float | None = Field(default=None, ge=1.25, le=3.0)
+    untimed: bool = False
+    assistive_technology: bool = False  # idle and away are neither observed nor interpreted
+    note: str = Field(default="", max_length=2000)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.time_multiplier is None and not self.untimed and not self.assistive_technology and not self.note
+
+
+class AccommodationRequest(Part):
+    """What the candidate asked for from the welcome screen, before starting."""
+
+    needs: list[str] = Field(default_factory=list, max_length=len(ACCOMMODATION_NEEDS))
+    note: str = Field(default="", max_length=2000)
+    requested_at: UTCDateTime
+    answered_at: UTCDateTime | None = None  # a recruiter set the accommodations or marked it answered
+
+    @field_validator("needs")
+    @classmethod
+    def _known_needs(cls, value: list[str]) -> list[str]:
+        unknown = [n for n in value if n not in ACCOMMODATION_NEEDS]
+        if unknown:
+            raise ValueError(f"unknown needs {unknown}; choose from {list(ACCOMMODATION_NEEDS)}")
+        return list(dict.fromkeys(value))
+
+
+class Consent(Part):
+    """The candidate's acknowledgement of the notice, stored when they started."""
+
+    notice_version: str = Field(min_length=1, max_length=80)
+    at: UTCDateTime
+
+
 class TaskAttempt(Document):
     organization_id: PyObjectId | None = None
     token_hash: str
@@ -347,6 +413,12 @@ class TaskAttempt(Document):
     resumed_from: int | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime
+    accommodations: Accommodations | None = None
+    accommodation_request: AccommodationRequest | None = None
+    consent: Consent | None = None
+    # Token hashes of links this attempt's re-issues replaced: such a link
+    # says "replaced by a newer link" instead of "not valid".
+    replaced_token_hashes: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- events
@@ -371,15 +443,22 @@ class OptionViewedPayload(Payload):
     view_duration_ms: NonNegInt | None = None
 
 
+InputKind = Literal["pointer", "keyboard", "touch"]
+
+
 class OptionSelectedPayload(Payload):
     option_id: str
     is_first_selection: bool
+    input: InputKind | None = None  # protocol 1.2, optional
+
+
 
 
 class OptionChangedPayload(Payload):
     from_option_id: str
     to_option_id: str
     time_since_last_change_ms: NonNegInt
+    input: InputKind | None = None  # protocol 1.2, optional
 
 
 class ReasoningStartedPayload(Payload):
@@ -411,6 +490,11 @@ class FocusPayload(Payload):
     trigger: str = Field(default="", max_length=100)
 
 
+class NetworkWaitPayload(Payload):
+    wait_duration_ms: int = Field(gt=0, le=86_400_000)
+    reason: str = Field(default="", max_length=100)
+
+
 PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.TASK_STARTED: TaskStartedPayload,
     EventType.OPTION_VIEWED: OptionViewedPayload,
@@ -423,6 +507,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.IDLE_DETECTED: IdleDetectedPayload,
     EventType.FOCUS_LOST: FocusPayload,
     EventType.FOCUS_GAINED: FocusPayload,
+    EventType.NETWORK_WAIT: NetworkWaitPayload,
 }
 
 
