@@ -57,8 +57,8 @@ def run(tmp: Path, log: Any = print) -> tuple[Figure, Figure, list[float]]:
             browser = launch(playwright)
             try:
                 page = browser.new_page()
-                json.loads(ws.recv(10))  # assessment_info
-                ws.send(json.dumps({"type": "start"}))
+                info = json.loads(ws.recv(10))  # assessment_info
+                ws.send(json.dumps({"type": "start", "consent": {"notice_version": info["notice"]["version"]}}))
                 started = json.loads(ws.recv(10))
                 assert started["type"] == "started", started
                 page.goto(f"http://127.0.0.1:{port}/auth/session?code={code}&next={target}")

@@ -27,14 +27,24 @@ from pymongo.database import Database
 
 from hiremate import attempt_counts
 from hiremate import db as dbmod
-from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, TokenAlreadyUsed
+from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, ConsentRequired, TokenAlreadyUsed
 from hiremate.ids import as_object_id
-from hiremate.models import AttemptStatus, CandidateInfo, Task, TaskAttempt
-from hiremate.scope import Scope
+from hiremate.models import (
+    AccommodationRequest,
+    Accommodations,
+    AttemptStatus,
+    CandidateInfo,
+    Consent,
+    Task,
+    TaskAttempt,
+)
+from hiremate.organizations import notice_for
+from hiremate.scope import Scope, audit
 from hiremate.settings import get_settings
 from hiremate.timeutil import to_ms, utcnow
 
 MAX_PAGE_SIZE = 500
+REPLACED_LINKS_KEPT = 20  # old links of one attempt that still say "replaced" rather than "not valid"
 _OPEN = [AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value]
 
 
@@ -67,6 +77,7 @@ def issue_attempt(
     expires_days: int | None = None,
     public_url: str | None = None,
     rng: random.Random | None = None,
+    accommodations: Accommodations | None = None,
 ) -> IssuedAttempt:
     """Create a pending attempt for ``candidate`` and its one-time link.
 
@@ -95,6 +106,7 @@ def issue_attempt(
         expires_at=now + timedelta(days=days),
         created_at=now,
         updated_at=now,
+        accommodations=None if accommodations is None or accommodations.is_empty else accommodations,
     )
     doc = attempt.to_doc()
     attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(doc).inserted_id
@@ -113,7 +125,10 @@ def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | 
     token = new_secret()
     doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
         scope.where({"_id": current.id, "token_hash": current.token_hash, "status": {"$in": _OPEN}}),
-        {"$set": {"token_hash": hash_secret(token), "token_used": False, "updated_at": utcnow()}},
+        {
+            "$set": {"token_hash": hash_secret(token), "token_used": False, "updated_at": utcnow()},
+            "$push": {"replaced_token_hashes": {"$each": [current.token_hash], "$slice": -REPLACED_LINKS_KEPT}},
+        },
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
@@ -121,6 +136,97 @@ def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | 
     # No counter changes: the compare-and-set keeps the status (open) as it was.
     scope.audit("attempt.link_reissued", "attempt", current.id, status=doc["status"])
     return IssuedAttempt(TaskAttempt.from_doc(doc), token, _link(token, public_url))
+
+
+def may_see_accommodations(scope: Scope, attempt: TaskAttempt) -> bool:
+    """Accommodations are confidential (ADA): admins and the recruiter who issued the attempt only."""
+    return scope.is_admin or (scope.user_id is not None and attempt.created_by == scope.user_id)
+
+
+def set_accommodations(scope: Scope, attempt_id: ObjectId | str, accommodations: Accommodations | None) -> TaskAttempt:
+    """Grant (or clear, with None) an attempt's accommodations while it is still pending.
+
+    Answers the candidate's request, if any. Audited without the details.
+    """
+    current = _require(scope, attempt_id)
+    if not may_see_accommodations(scope, current):
+        raise AttemptError("only an admin or the recruiter who issued this assessment can set its accommodations")
+    now = utcnow()
+    value = None if accommodations is None or accommodations.is_empty else accommodations.model_dump()
+    changes: dict[str, Any] = {"accommodations": value, "updated_at": now}
+    if current.accommodation_request is not None and current.accommodation_request.answered_at is None:
+        changes["accommodation_request.answered_at"] = now
+    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+        scope.where({"_id": current.id, "status": AttemptStatus.PENDING.value}),
+        {"$set": changes},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        latest = _require(scope, current.id)
+        raise AttemptClosed(
+            f"accommodations can be set only before the candidate starts; this assessment is {latest.status}"
+        )
+    scope.audit("attempt.accommodations_set", "attempt", current.id, granted=value is not None)
+    return TaskAttempt.from_doc(doc)
+
+
+def answer_accommodation_request(scope: Scope, attempt_id: ObjectId | str) -> TaskAttempt:
+    """Mark the candidate's request as answered (for example, an alternative was arranged outside HireMate)."""
+    current = _require(scope, attempt_id)
+    if not may_see_accommodations(scope, current):
+        raise AttemptError("only an admin or the recruiter who issued this assessment can answer its request")
+    if current.accommodation_request is None:
+        raise AttemptError("this candidate has not asked for an accommodation")
+    now = utcnow()
+    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+        scope.where(
+            {"_id": current.id, "accommodation_request.requested_at": current.accommodation_request.requested_at}
+        ),
+        {"$set": {"accommodation_request.answered_at": now, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        raise AttemptError("the candidate sent a new request meanwhile; reload and look at it")
+    scope.audit("attempt.accommodation_answered", "attempt", current.id)
+    return TaskAttempt.from_doc(doc)
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """An unanswered accommodation request, as the dashboard lists it (no details: those are confidential)."""
+
+    attempt_id: ObjectId
+    candidate_name: str
+    position: str
+    requested_at: datetime
+
+
+def open_accommodation_requests(scope: Scope, *, limit: int = 50) -> list[OpenRequest]:
+    """Unanswered requests of the organisation's open attempts, oldest first."""
+    docs = (
+        scope.collection(dbmod.ATTEMPTS)
+        .find(
+            scope.where(
+                {
+                    "status": {"$in": _OPEN},
+                    "accommodation_request.requested_at": {"$ne": None},
+                    "accommodation_request.answered_at": None,
+                }
+            ),
+            {"candidate_info": 1, "accommodation_request": 1},
+        )
+        .sort([("accommodation_request.requested_at", ASCENDING), ("_id", ASCENDING)])
+        .limit(limit)
+    )
+    return [
+        OpenRequest(
+            attempt_id=doc["_id"],
+            candidate_name=doc["candidate_info"]["name"],
+            position=doc["candidate_info"].get("position", ""),
+            requested_at=doc["accommodation_request"]["requested_at"],
+        )
+        for doc in docs
+    ]
 
 
 def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskAttempt:
@@ -204,13 +310,24 @@ def find_by_token(db: Database, token: str, *, now: datetime | None = None) -> T
     return attempt
 
 
-def start(db: Database, attempt: TaskAttempt, *, now: datetime | None = None) -> tuple[TaskAttempt, str]:
+def start(
+    db: Database, attempt: TaskAttempt, notice_version: Any, *, now: datetime | None = None
+) -> tuple[TaskAttempt, str]:
     """Consume the link's token: the attempt is (or stays) in progress with a fresh session key.
 
-    Of several clients starting with the same token, exactly one wins; the
-    others get TokenAlreadyUsed. Returns the attempt and the plain session key.
+    ``notice_version`` is the version of the notice the candidate
+    acknowledged; anything but the organisation's current one raises
+    ConsentRequired and changes nothing. The consent is stored on the
+    attempt. A first start moves ``expires_at`` on by the grace period, so an
+    attempt started in time may be finished (the link's expiry is kept in
+    ``start_by``). Of several clients starting with the same token, exactly
+    one wins; the others get TokenAlreadyUsed. Returns the attempt and the
+    plain session key.
     """
     now = _now(now)
+    current = notice_for(db, attempt.organization_id).version
+    if notice_version != current:
+        raise ConsentRequired("acknowledge the notice shown on the welcome screen before starting")
     session_key = new_secret()
     query: dict[str, Any] = {
         "_id": attempt.id,
@@ -224,11 +341,16 @@ def start(db: Database, attempt: TaskAttempt, *, now: datetime | None = None) ->
         "status": AttemptStatus.IN_PROGRESS.value,
         "session_key_hash": hash_secret(session_key),
         "updated_at": now,
+        "consent": Consent(notice_version=current, at=now).model_dump(),
     }
     if attempt.started_at is None:
-        # A first start: the CAS also checks nobody set started_at meanwhile.
+        # A first start: the CAS also checks nobody set started_at (or moved
+        # the expiry) meanwhile.
         query["started_at"] = None
+        query["expires_at"] = {"$gte": now, "$lte": attempt.expires_at}
         changes["started_at"] = now
+        changes["start_by"] = attempt.expires_at
+        changes["expires_at"] = attempt.expires_at + timedelta(hours=get_settings().in_progress_grace_hours)
     # The document before the change, so the counters know the status it left.
     before = db[dbmod.ATTEMPTS].find_one_and_update(
         query, {"$set": changes, "$inc": {"session_epoch": 1}}, return_document=ReturnDocument.BEFORE
@@ -238,6 +360,43 @@ def start(db: Database, attempt: TaskAttempt, *, now: datetime | None = None) ->
     after = {**before, **changes, "session_epoch": int(before.get("session_epoch", 0)) + 1}
     attempt_counts.record_transition(db, before, after)
     return TaskAttempt.from_doc(after), session_key
+
+
+def find_replaced(db: Database, token: str) -> TaskAttempt | None:
+    """The attempt whose re-issue replaced this link, if any (the link itself no longer works)."""
+    if not isinstance(token, str) or not token:
+        return None
+    doc = db[dbmod.ATTEMPTS].find_one({"replaced_token_hashes": hash_secret(token)})
+    return TaskAttempt.from_doc(doc) if doc else None
+
+
+def request_accommodation(
+    db: Database, attempt: TaskAttempt, *, needs: list[str], note: str, now: datetime | None = None
+) -> TaskAttempt:
+    """The candidate asks for an accommodation or an alternative, from the welcome, without starting.
+
+    The request replaces an earlier unanswered one; the link stays valid.
+    Audited without its content (accommodations are confidential).
+    """
+    now = _now(now)
+    request = AccommodationRequest(needs=needs, note=note.strip(), requested_at=now)
+    if not request.needs and not request.note:
+        raise AttemptError("choose what you need or describe it")
+    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+        {"_id": attempt.id, "token_hash": attempt.token_hash, "status": {"$in": _OPEN}, "expires_at": {"$gte": now}},
+        {"$set": {"accommodation_request": request.model_dump(), "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        _raise_candidate_refusal(db, attempt.id, attempt.token_hash, now)
+    audit(
+        db,
+        "attempt.accommodation_requested",
+        organization_id=attempt.organization_id,
+        target_type="attempt",
+        target_id=attempt.id,
+    )
+    return TaskAttempt.from_doc(doc)
 
 
 def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: datetime | None = None) -> TaskAttempt:

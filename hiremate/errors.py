@@ -11,7 +11,9 @@
     │   ├── AttemptError
     │   │   ├── AttemptNotFound
     │   │   ├── TokenAlreadyUsed
-    │   │   └── AttemptClosed
+    │   │   ├── AttemptClosed
+    │   │   └── ConsentRequired
+    │   ├── OrganizationError (also ValueError)
     │   ├── FormProblems (also ValueError)
     │   ├── ReportError (also ValueError)
     │   ├── TicketError (also ValueError)
@@ -56,9 +58,11 @@ __all__ = [
     "AttemptNotFound",
     "AuthError",
     "ConfigError",
+    "ConsentRequired",
     "FormProblems",
     "HireMateError",
     "LoginThrottled",
+    "OrganizationError",
     "Refusal",
     "RegistrationThrottled",
     "ReportError",
@@ -159,6 +163,19 @@ class AttemptClosed(AttemptError):
     """The attempt is completed, expired or locked."""
 
     code = "attempt_closed"
+
+
+class ConsentRequired(AttemptError):
+    """``start`` did not acknowledge the notice the candidate is shown now."""
+
+    code = "consent_required"
+
+
+# ---------------------------------------------------------------- organisations (hiremate.organizations)
+
+
+class OrganizationError(Refusal, ValueError):
+    """The organisation's settings cannot be changed as asked (not an admin, a bad value)."""
 
 
 # ---------------------------------------------------------------- forms (recruiter.assessment_forms)

@@ -52,6 +52,7 @@ ATTEMPT_CLOSED = "attempt_closed"
 RATE_LIMITED = "rate_limited"
 TASK_NOT_AVAILABLE = "task_not_available"
 INCOMPLETE = "incomplete"
+CONSENT_REQUIRED = "consent_required"  # protocol 1.2
 
 ERROR_CODES = frozenset(
     {
@@ -72,6 +73,7 @@ ERROR_CODES = frozenset(
         RATE_LIMITED,
         TASK_NOT_AVAILABLE,
         INCOMPLETE,
+        CONSENT_REQUIRED,
     }
 )
 

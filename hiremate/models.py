@@ -401,7 +401,11 @@ class TaskAttempt(Document):
     status: AttemptStatus = AttemptStatus.PENDING
     started_at: UTCDateTime | None = None
     completed_at: UTCDateTime | None = None
+    # Until a start: when the link stops working. A start moves it on by the
+    # grace period (HIREMATE_IN_PROGRESS_GRACE_HOURS), so an attempt started
+    # in time may be finished; the link's own expiry is then kept in start_by.
     expires_at: UTCDateTime
+    start_by: UTCDateTime | None = None
     current_task_index: int = 0
     locked_at: UTCDateTime | None = None
     locked_reason: str | None = None
@@ -450,8 +454,6 @@ class OptionSelectedPayload(Payload):
     option_id: str
     is_first_selection: bool
     input: InputKind | None = None  # protocol 1.2, optional
-
-
 
 
 class OptionChangedPayload(Payload):

@@ -255,6 +255,12 @@ class Settings(BaseSettings, IngestLimits):
     token_expiry_days: int = Field(
         7, description="Days an assessment link stays valid unless issued with another expiry."
     )
+    in_progress_grace_hours: int = Field(
+        24,
+        ge=0,
+        le=24 * 14,
+        description="Hours an attempt started before its link expired may still be finished after that expiry.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -366,7 +372,15 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
     "secrets": ("secret_from_env",),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
-    "recruiter app": ("app_host", "app_port", "demo", "session_days", "session_idle_hours", "token_expiry_days"),
+    "recruiter app": (
+        "app_host",
+        "app_port",
+        "demo",
+        "session_days",
+        "session_idle_hours",
+        "token_expiry_days",
+        "in_progress_grace_hours",
+    ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
 }
 

@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, live_access, profiles
+from hiremate import attempts, candidate, live_access, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -268,11 +268,23 @@ class IngestServer:
 
     async def _page(self, token: str) -> Response:
         try:
-            attempt = await self._find_by_token(token)
+            state = await self.run_db(self._page_state, token)
         except PyMongoError:
             return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
         template = await self.run_db(self.static.template)
-        return httpd.page_response(template, httpd.page_state(token if attempt else None, attempt))
+        return httpd.page_response(template, state)
+
+    def _page_state(self, token: str) -> dict[str, Any]:
+        """The page's state for a link (in a database thread): its attempt's, or "replaced", or "not_found"."""
+        if not httpd.TOKEN_PATTERN.match(token):
+            return httpd.page_state(None, None)
+        attempt = attempts.find_by_token(self.db, token)
+        if attempt is not None:
+            return httpd.page_state(token, attempt) | candidate.facts(self.db, attempt)
+        replaced = attempts.find_replaced(self.db, token)
+        if replaced is not None:
+            return {"state": "replaced", "token": None, "ws_path": None} | candidate.replaced_facts(self.db, replaced)
+        return httpd.page_state(None, None)
 
     # ------------------------------------------------------------ candidate handshake
 

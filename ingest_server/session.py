@@ -28,13 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
+from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts
+from hiremate import attempts, candidate
 from hiremate import events as ev
+from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
+from hiremate.organizations import notice_for
 from hiremate.settings import Settings
 from hiremate.tasks import candidate_view
 from hiremate.timeutil import iso, utcnow
@@ -152,6 +155,7 @@ class CandidateSession:
         self._waiting_since = loop.time()
         watchdog = loop.create_task(self._watchdog())
         try:
+            facts = await self.ctx.call_db(candidate.facts, self.attempt)
             await self._send(
                 {
                     "type": "assessment_info",
@@ -161,6 +165,7 @@ class CandidateSession:
                     "total_tasks": len(self.tasks),
                     "current_task_index": self.attempt.current_task_index,
                     "expires_at": iso(self.attempt.expires_at),
+                    **facts,
                 }
             )
             self.machine.info_sent()
@@ -354,7 +359,19 @@ class CandidateSession:
                     return
                 self._on_events(message, events, len(raw.encode()), single=False)
             case "start":
-                await self._in_order(self._start)
+                consent = message.get("consent")
+                notice_version = consent.get("notice_version") if isinstance(consent, dict) else None
+
+                async def start() -> None:
+                    await self._start(notice_version)
+
+                await self._in_order(start)
+            case "request_accommodation":
+
+                async def request_accommodation() -> None:
+                    await self._request_accommodation(message)
+
+                await self._in_order(request_accommodation)
             case "resume":
                 session_key = message.get("session_key")
 
@@ -390,10 +407,18 @@ class CandidateSession:
             await self._closed_reply(None, str(exc))
             self.machine.switch_refused()
             return None
+        except ConsentRequired as exc:
+            # Nothing changed: the socket stays open for a start that acknowledges the notice.
+            notice = await self.ctx.call_db(notice_for, self.attempt.organization_id)
+            await self._send(
+                ev.Rejection(ev.CONSENT_REQUIRED, str(exc), {"notice_version": notice.version}).to_message()
+            )
+            self.machine.switch_refused()
+            return None
 
-    async def _start(self) -> None:
+    async def _start(self, notice_version: Any) -> None:
         was_started = self.attempt.started_at is not None
-        taken = await self._take_session(attempts.start, self.attempt)
+        taken = await self._take_session(attempts.start, self.attempt, notice_version)
         if taken is None:
             return
         attempt, session_key = taken
@@ -427,6 +452,28 @@ class CandidateSession:
                 "attempt_status": self.attempt_status(),
             }
         )
+
+    async def _request_accommodation(self, message: dict[str, Any]) -> None:
+        """The candidate asks for an accommodation (before or after starting); the link stays valid."""
+        needs, note = message.get("needs", []), message.get("note", "")
+        if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs) or not isinstance(note, str):
+            self._reply_error(ev.Rejection(ev.INVALID_PAYLOAD, "needs is a list of strings and note a string"))
+            return
+        try:
+            attempt = await self.ctx.call_db(attempts.request_accommodation, self.attempt, needs=needs, note=note)
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()[:3])
+            self._reply_error(ev.Rejection(ev.INVALID_PAYLOAD, problems or "the request is not valid"))
+            return
+        except attempts.AttemptClosed as exc:
+            await self._closed_reply(None, str(exc))
+            return
+        except AttemptError as exc:  # nothing asked for, or a re-issued link
+            self._reply_error(ev.Rejection(ev.INVALID_PAYLOAD, str(exc)))
+            return
+        request = attempt.accommodation_request
+        assert request is not None
+        await self._send({"type": "accommodation_request_received", "requested_at": iso(request.requested_at)})
 
     async def _begin(self, attempt: TaskAttempt) -> None:
         """Take the attempt's new epoch and rebuild the state from the stored events."""

@@ -16,6 +16,7 @@ tests, benchmarks, ``python -m hiremate simulate`` and the demo seed share).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ from hiremate.models import (
     BehaviorEvent,
     CandidateInfo,
     Category,
+    Consent,
     Difficulty,
     EventType,
     RiskLevel,
@@ -43,6 +45,7 @@ from hiremate.models import (
     TaskAttempt,
     TaskOption,
 )
+from hiremate.organizations import notice_for
 from hiremate.profiles import Computed, build_profile
 from hiremate.timeutil import iso, to_ms, utcnow
 
@@ -703,6 +706,13 @@ def _pick_tasks(rng: random.Random, tasks: Sequence[Task], count: int) -> list[T
     return list(tasks) if count >= len(tasks) else rng.sample(list(tasks), count)
 
 
+def _with_consent(session: SimulatedSession, versions: dict[ObjectId | None, str]) -> SimulatedSession:
+    """A simulated candidate acknowledged the notice when they started, like every real one."""
+    attempt = session.attempt
+    consent = Consent(notice_version=versions[attempt.organization_id], at=attempt.started_at or attempt.created_at)
+    return dataclasses.replace(session, attempt=attempt.model_copy(update={"consent": consent}))
+
+
 def _store_sessions(
     db: Database, sessions: Sequence[SimulatedSession], *, with_events: bool, with_profiles: bool, skip_stored: bool
 ) -> list[SimulatedSession]:
@@ -714,7 +724,8 @@ def _store_sessions(
             f"{len(stored)} of these simulated attempts are stored already "
             "(the same seed in the same store draws the same ids)"
         )
-    sessions = [session for session in sessions if session.attempt.id not in stored]
+    versions = {org: notice_for(db, org).version for org in {session.attempt.organization_id for session in sessions}}
+    sessions = [_with_consent(session, versions) for session in sessions if session.attempt.id not in stored]
     if not sessions:
         return []
     attempt_docs = [session.attempt.to_doc() for session in sessions]

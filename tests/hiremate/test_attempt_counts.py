@@ -26,7 +26,6 @@ from hiremate.attempts import (
     issue_attempt,
     lock_attempt,
     reissue_link,
-    start,
 )
 from hiremate.models import CandidateInfo
 from hiremate.ops import simulate
@@ -34,6 +33,7 @@ from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task
 from hiremate.timeutil import to_ms, utcnow
+from tests.support.builders import start_attempt
 
 URL = "https://assess.example"
 
@@ -113,12 +113,12 @@ def test_every_transition_keeps_the_counters_equal_to_the_attempts(scope, tasks)
     }
 
     now = utcnow()
-    running = [start(db, find_by_token(db, i.token), now=now)[0] for i in issued[:4]]
+    running = [start_attempt(db, find_by_token(db, i.token), now=now)[0] for i in issued[:4]]
     assert_counted(db, org)
 
     # A restart from a re-issued link: in progress stays in progress, nothing moves.
     again = reissue_link(scope, running[3].id, public_url=URL)
-    start(db, find_by_token(db, again.token))
+    start_attempt(db, find_by_token(db, again.token))
     assert_counted(db, org)
 
     complete(db, running[0].id, completed_at=now + timedelta(minutes=7, seconds=3))

@@ -28,13 +28,13 @@ from hiremate.attempts import (
     reissue_link,
     resume,
     set_current_task_index,
-    start,
 )
 from hiremate.models import CandidateInfo
 from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task, soft_delete_task, update_task
 from hiremate.timeutil import utcnow
+from tests.support.builders import start_attempt
 from tests.support.concurrency import at_once
 
 URL = "https://assess.example"
@@ -85,7 +85,7 @@ def audit_entries(db, action):
 
 
 def started(db, issued):
-    return start(db, find_by_token(db, issued.token))
+    return start_attempt(db, find_by_token(db, issued.token))
 
 
 # ---------------------------------------------------------------- secrets
@@ -194,7 +194,7 @@ def test_start_consumes_the_token_and_hands_out_a_session_key(db, issue):
     attempt = find_by_token(db, issued.token)
     assert attempt.id == issued.attempt.id
 
-    running, session_key = start(db, attempt)
+    running, session_key = start_attempt(db, attempt)
 
     assert running.status == "in_progress" and running.token_used
     assert running.started_at is not None and running.session_epoch == 1
@@ -202,9 +202,9 @@ def test_start_consumes_the_token_and_hands_out_a_session_key(db, issue):
     assert doc["session_key_hash"] == hash_secret(session_key)
     assert not any(session_key in text for text in strings_in(doc))
     with pytest.raises(TokenAlreadyUsed):
-        start(db, attempt)  # the stale copy
+        start_attempt(db, attempt)  # the stale copy
     with pytest.raises(TokenAlreadyUsed):
-        start(db, find_by_token(db, issued.token))
+        start_attempt(db, find_by_token(db, issued.token))
     assert current_epoch(db, attempt.id) == 1
 
 
@@ -221,7 +221,7 @@ def test_exactly_one_of_two_racing_starts_wins(db, issue, round_):
 
     def race() -> str | None:
         try:
-            return start(db, find_by_token(db, issued.token))[1]
+            return start_attempt(db, find_by_token(db, issued.token))[1]
         except TokenAlreadyUsed:
             return None
 
@@ -274,7 +274,7 @@ def test_reissue_of_a_pending_attempt_revokes_the_old_link(db, scope, issue):
     assert find_by_token(db, again.token).id == issued.attempt.id
     assert stored(db, issued.attempt.id)["token_hash"] == hash_secret(again.token)
     with pytest.raises(TokenAlreadyUsed):
-        start(db, issued.attempt)  # a copy read before the re-issue
+        start_attempt(db, issued.attempt)  # a copy read before the re-issue
     [entry] = audit_entries(db, "attempt.link_reissued")
     assert entry["target_id"] == str(issued.attempt.id) and entry["details"]["status"] == "pending"
 
@@ -287,14 +287,14 @@ def test_reissue_of_a_running_attempt_lets_the_new_link_start_once(db, scope, is
     again = reissue_link(scope, first.id, public_url=URL)
     assert again.attempt.status == "in_progress" and again.attempt.token_used is False
 
-    moved, new_key = start(db, find_by_token(db, again.token))
+    moved, new_key = start_attempt(db, find_by_token(db, again.token))
     assert moved.session_epoch == 2 and moved.started_at == first.started_at
     assert moved.current_task_index == 1 and moved.status == "in_progress"
     with pytest.raises(TokenAlreadyUsed):
         resume(db, first.id, old_key)
     assert resume(db, first.id, new_key).session_epoch == 3
     with pytest.raises(TokenAlreadyUsed):
-        start(db, find_by_token(db, again.token))
+        start_attempt(db, find_by_token(db, again.token))
     assert find_by_token(db, issued.token) is None
 
 
@@ -330,7 +330,7 @@ def test_lock_needs_a_reason_and_is_audited(db, scope, issue):
     assert locked.locked_at is not None
     assert find_by_token(db, issued.token).status == "locked"
     with pytest.raises(AttemptClosed):
-        start(db, find_by_token(db, issued.token))
+        start_attempt(db, find_by_token(db, issued.token))
     [entry] = audit_entries(db, "attempt.locked")
     assert entry["details"] == {"reason": "withdrew application", "previous_status": "pending"}
 
@@ -355,7 +355,7 @@ def test_start_after_expiry_is_refused_and_expires(db, issue):
     attempt = find_by_token(db, issued.token)
 
     with pytest.raises(AttemptClosed, match="expired"):
-        start(db, attempt, now=attempt.expires_at + timedelta(minutes=1))
+        start_attempt(db, attempt, now=attempt.expires_at + timedelta(minutes=1))
     assert stored(db, attempt.id)["status"] == "expired"
 
 
@@ -408,7 +408,7 @@ def test_complete_only_from_in_progress(db, issue):
     assert done.status == "completed" and done.completed_at == finished_at
     assert complete(db, attempt.id, completed_at=utcnow()) is None
     with pytest.raises(AttemptClosed, match="completed"):
-        start(db, find_by_token(db, issued.token))
+        start_attempt(db, find_by_token(db, issued.token))
 
 
 # ---------------------------------------------------------------- the ingest server's reads

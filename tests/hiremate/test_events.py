@@ -109,7 +109,7 @@ def test_rejection_codes_are_the_protocol_list():
         "invalid_json", "unknown_message", "not_started", "token_already_used", "invalid_event_type",
         "invalid_payload", "unknown_task", "unknown_option", "invalid_transition", "sequence_gap",
         "word_count_mismatch", "duration_out_of_range", "batch_too_large", "attempt_closed",
-        "rate_limited", "task_not_available", "incomplete",
+        "rate_limited", "task_not_available", "incomplete", "consent_required",
     } == ev.ERROR_CODES  # fmt: skip
     with pytest.raises(ValueError):
         ev.Rejection("not_a_code", "x")

@@ -38,6 +38,7 @@ DEFAULTS = {
     "HIREMATE_SESSION_DAYS": ("session_days", 7),
     "HIREMATE_SESSION_IDLE_HOURS": ("session_idle_hours", 8),
     "HIREMATE_TOKEN_EXPIRY_DAYS": ("token_expiry_days", 7),
+    "HIREMATE_IN_PROGRESS_GRACE_HOURS": ("in_progress_grace_hours", 24),
     "HIREMATE_MAX_FRAME_BYTES": ("max_frame_bytes", 65536),
     "HIREMATE_MAX_BATCH_EVENTS": ("max_batch_events", 500),
     "HIREMATE_MAX_BATCH_BYTES": ("max_batch_bytes", 49152),

@@ -122,7 +122,7 @@ async def test_a_client_that_stops_reading_is_closed_4429_and_the_server_stays_s
         assert grown < 16 * 2**20
         # Everyone else is still served, and what was acknowledged is stored.
         async with Client.open(port, victim.token) as candidate:
-            resumed = await candidate.ask({"type": "start"})
+            resumed = await candidate.ask(candidate.start_message())
             assert resumed["type"] == "error" and resumed["code"] == "token_already_used"
         assert stored_seqs(db, victim.attempt_id) == [1, 2, 3, 4, 5]
     finally:

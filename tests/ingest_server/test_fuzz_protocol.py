@@ -39,7 +39,15 @@ from tests.support.abuse_helpers import (
     mutate,
     mutation,
 )
-from tests.support.ingest_helpers import Issued, ServerProcess, all_tasks_messages, issue, server_env, session_messages
+from tests.support.ingest_helpers import (
+    Issued,
+    ServerProcess,
+    all_tasks_messages,
+    issue,
+    server_env,
+    session_messages,
+    start_message,
+)
 
 MAX_FRAME = 64 * 1024
 
@@ -94,7 +102,7 @@ class Fuzzer:
             info = json.loads(ws.recv(timeout=10))
             assert info["type"] == "assessment_info"
             if self.session_key is None:
-                ws.send(json.dumps({"type": "start"}))
+                ws.send(json.dumps(start_message(info)))
                 answer = json.loads(ws.recv(timeout=10))
                 assert answer["type"] == "started", answer
                 self.session_key = answer["session_key"]
@@ -389,8 +397,7 @@ def test_fuzzing_the_candidate_socket(ingest_process, db):
     with connect(
         f"ws://127.0.0.1:{ingest_process.port}/ws/assessment/{fresh.token}", proxy=None, open_timeout=10
     ) as ws:
-        assert json.loads(ws.recv(timeout=10))["type"] == "assessment_info"
-        ws.send('{"type":"start"}')
+        ws.send(json.dumps(start_message(json.loads(ws.recv(timeout=10)))))
         assert json.loads(ws.recv(timeout=10))["type"] == "started"
         ws.send(_dumps({"type": "batch", "events": all_tasks_messages(fresh.tasks)}))
         answers = []

@@ -12,6 +12,7 @@ from hiremate import attempts
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.timeutil import utcnow
+from tests.support.builders import start_attempt
 from tests.support.ingest_helpers import (
     Client,
     ingest_settings,
@@ -42,7 +43,14 @@ async def test_assessment_info_comes_first(server, db):
         "total_tasks": 5,
         "current_task_index": 0,
         "expires_at": info["expires_at"],
+        "notice": info["notice"],
+        "accommodations": None,
+        "start_by": info["expires_at"],
+        "finish_by": info["finish_by"],
+        "grace_hours": 24,
+        "accommodation_request": None,
     }
+    assert set(info["notice"]) == {"version", "organization_name", "contact", "retention_days", "additions"}
 
 
 async def test_404_unknown_token(server):
@@ -58,7 +66,7 @@ async def test_404_reissued_token(server, db):
 
 async def test_410_completed(server, db):
     issued = issue(db)
-    attempts.start(db, issued.attempt)
+    start_attempt(db, issued.attempt)
     attempts.complete(db, issued.attempt_id, completed_at=utcnow())
     assert await refused_with(server.port, issued.token) == 410
 
@@ -73,7 +81,7 @@ async def test_410_expired_pending_and_in_progress(server, db):
     for started in (False, True):
         issued = issue(db)
         if started:
-            attempts.start(db, issued.attempt)
+            start_attempt(db, issued.attempt)
         db[dbmod.ATTEMPTS].update_one({"_id": issued.attempt_id}, {"$set": {"expires_at": utcnow()}})
         assert await refused_with(server.port, issued.token) == 410
         assert db[dbmod.ATTEMPTS].find_one({"_id": issued.attempt_id})["status"] == AttemptStatus.EXPIRED

@@ -16,24 +16,17 @@ from hiremate.models import AttemptStatus
 from hiremate.settings import Settings
 from hiremate.timeutil import utcnow
 from ingest_server import httpd
+from tests.support.builders import start_attempt
 from tests.support.ingest_helpers import (
     OPEN_LIMITS,
     http_get,
     ingest_settings,
     issue,
     own_store,
+    page_state,
     running_server,
     server,
 )
-
-STATE = re.compile(rb'<script id="hm-state" type="application/json">(.*?)</script>', re.S)
-
-
-def page_state(body: bytes) -> dict:
-    found = STATE.search(body)
-    assert found, body[:500]
-    return json.loads(found.group(1))
-
 
 # ---------------------------------------------------------------- health
 
@@ -73,6 +66,12 @@ async def test_page_pending(server, db):
         "total_tasks": 4,
         "expires_at": state["expires_at"],
         "ws_path": f"/ws/assessment/{issued.token}",
+        "notice": state["notice"],
+        "accommodations": None,
+        "start_by": state["expires_at"],
+        "finish_by": state["finish_by"],
+        "grace_hours": 24,
+        "accommodation_request": None,
     }
     assert state["expires_at"].endswith("Z")
     assert b"<!--HIREMATE_STATE-->" not in answer.body
@@ -108,11 +107,11 @@ async def test_page_not_found(server, token):
 
 async def test_page_in_progress_completed_locked_expired(server, db):
     running = issue(db)
-    attempts.start(db, running.attempt)
+    start_attempt(db, running.attempt)
     assert page_state((await http_get(server.port, f"/a/{running.token}")).body)["state"] == "in_progress"
 
     done = issue(db)
-    attempts.start(db, done.attempt)
+    start_attempt(db, done.attempt)
     attempts.complete(db, done.attempt_id, completed_at=utcnow())
     assert page_state((await http_get(server.port, f"/a/{done.token}")).body)["state"] == "completed"
 
@@ -126,10 +125,11 @@ async def test_page_in_progress_completed_locked_expired(server, db):
     assert db[dbmod.ATTEMPTS].find_one({"_id": late.attempt_id})["status"] == AttemptStatus.EXPIRED  # on access
 
 
-async def test_reissued_link_old_token_not_found(server, db):
+async def test_reissued_link_old_token_says_replaced(server, db):
     issued = issue(db)
     fresh = attempts.reissue_link(issued.scope, issued.attempt_id, public_url="http://x")
-    assert page_state((await http_get(server.port, f"/a/{issued.token}")).body)["state"] == "not_found"
+    old = page_state((await http_get(server.port, f"/a/{issued.token}")).body)
+    assert old["state"] == "replaced" and old["token"] is None and "candidate_name" not in old
     assert page_state((await http_get(server.port, f"/a/{fresh.token}")).body)["state"] == "pending"
 
 

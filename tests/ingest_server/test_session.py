@@ -13,6 +13,7 @@ from hiremate.attempts import hash_secret
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType
 from hiremate.timeutil import utcnow
 from ingest_server.connstate import ConnState
+from tests.support.builders import start_attempt
 from tests.support.ingest_helpers import (
     Client,
     all_tasks_messages,
@@ -59,7 +60,7 @@ async def test_two_clients_racing_start_exactly_one_wins(server, db):
 
     async def try_start():
         async with Client.open(server.port, issued.token) as client:
-            answer = await client.ask({"type": "start"})
+            answer = await client.ask(client.start_message())
             if answer["type"] == "started":
                 return "started", None
             code, _ = await client.closed()
@@ -77,7 +78,7 @@ async def test_start_on_in_progress_is_token_already_used(server, db):
         await first.start()
         async with Client.open(server.port, issued.token) as second:
             assert second.info["status"] == "in_progress"
-            answer = await second.ask({"type": "start"})
+            answer = await second.ask(second.start_message())
             assert answer == {"type": "error", "code": "token_already_used", "message": answer["message"]}
             code, _ = await second.closed()
             assert code == 4403
@@ -244,7 +245,7 @@ async def test_reissued_link_may_start_only_once(server, db):
     async with Client.open(server.port, fresh.token) as new:
         await new.start()
     async with Client.open(server.port, fresh.token) as again:
-        assert (await again.ask({"type": "start"}))["code"] == "token_already_used"
+        assert (await again.ask(again.start_message()))["code"] == "token_already_used"
         assert (await again.closed())[0] == 4403
 
 
@@ -343,7 +344,7 @@ async def test_complete_after_the_last_task(server, db):
     """A server that stored the last task_completed but died before completing:
     the client resumes and sends complete."""
     issued = issue(db, count=2)
-    _, key = attempts.start(db, issued.attempt)
+    _, key = start_attempt(db, issued.attempt)
     now = utcnow()
     stored = []
     for message in all_tasks_messages(issued.tasks):
@@ -389,7 +390,7 @@ async def test_a_focus_event_just_before_the_final_task_completed(server, db):
 
 async def test_sweep_expires_and_profiles_started_attempts(server, db):
     started, pending = issue(db, count=2), issue(db, count=2)
-    _, key = attempts.start(db, started.attempt)
+    _, key = start_attempt(db, started.attempt)
     async with Client.open(server.port, started.token) as client:
         await client.resume(key)
         await client.send_batch(minimal_task_messages(started.tasks[0], 0, 1))
@@ -409,7 +410,7 @@ async def test_sweep_expires_and_profiles_started_attempts(server, db):
 async def test_sweep_profiles_an_ended_attempt_that_lost_its_profile(server, db):
     """A server that died between completing an attempt and profiling it."""
     issued = issue(db, count=1)
-    attempts.start(db, issued.attempt)
+    start_attempt(db, issued.attempt)
     attempts.complete(db, issued.attempt_id, completed_at=utcnow())
     db[dbmod.ATTEMPTS].update_one({"_id": issued.attempt_id}, {"$set": {"updated_at": utcnow() - timedelta(minutes=5)}})
     await server.sweep_once()

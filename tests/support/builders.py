@@ -4,6 +4,7 @@ skills): one builder each, so a new required field is added once."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 
@@ -33,3 +34,11 @@ def make_attempt(
         created_at=issued_at,
         updated_at=issued_at,
     )
+
+
+def start_attempt(db: Any, attempt: TaskAttempt, **kwargs: Any) -> tuple[TaskAttempt, str]:
+    """``attempts.start`` as a candidate who acknowledged the notice they were shown."""
+    from hiremate import attempts
+    from hiremate.organizations import notice_for
+
+    return attempts.start(db, attempt, notice_for(db, attempt.organization_id).version, **kwargs)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -221,6 +222,12 @@ def ws_url(server: IngestServer | int, path: str) -> str:
 # ---------------------------------------------------------------- a protocol client
 
 
+def start_message(info: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``start`` a candidate sends after reading ``info`` (an ``assessment_info``): with consent."""
+    assert info is not None and info.get("type") == "assessment_info", info
+    return {"type": "start", "consent": {"notice_version": info["notice"]["version"]}}
+
+
 class Client:
     """A candidate's socket, speaking docs/protocol.md."""
 
@@ -253,8 +260,12 @@ class Client:
         await self.send(message)
         return await self.recv(timeout)
 
+    def start_message(self) -> dict[str, Any]:
+        """``start``, acknowledging the notice this socket's ``assessment_info`` showed."""
+        return start_message(self.info)
+
     async def start(self) -> dict[str, Any]:
-        answer = await self.ask({"type": "start"})
+        answer = await self.ask(self.start_message())
         assert answer["type"] == "started", answer
         return answer
 
@@ -308,6 +319,16 @@ class HttpAnswer:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+_STATE = re.compile(rb'<script id="hm-state" type="application/json">(.*?)</script>', re.S)
+
+
+def page_state(body: bytes) -> dict[str, Any]:
+    """The state the candidate page's HTML carries (``<script id="hm-state">``)."""
+    found = _STATE.search(body)
+    assert found, body[:500]
+    return json.loads(found.group(1))
 
 
 async def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> HttpAnswer:

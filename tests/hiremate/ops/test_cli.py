@@ -16,7 +16,7 @@ from bson import ObjectId
 
 from hiremate import attempt_counts, auth, reports
 from hiremate import db as dbmod
-from hiremate.attempts import complete, find_by_token, hash_secret, start
+from hiremate.attempts import complete, find_by_token, hash_secret
 from hiremate.ops.cli import main
 from hiremate.ops.demo import (
     DEMO_CANDIDATES,
@@ -34,6 +34,7 @@ from hiremate.settings import env_example
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
 from tests.conftest import TEST_SECRET
+from tests.support.builders import start_attempt
 from tests.support.concurrency import at_once
 from tests.support.page_helpers import PASSWORD as PAGE_PASSWORD
 
@@ -270,6 +271,9 @@ def test_issue_by_task_ids_keeps_their_order(db, hiremate):
         (["--sample", "1", "--task-id", "0" * 24], "not allowed with argument"),
         ([], "one of the arguments --task-id --sample is required"),
         (["--sample", "1", "--expires-days", "-3"], "must be at least 1"),
+        (["--sample", "1", "--time-multiplier", "5"], "invalid accommodation: time_multiplier"),
+        (["--sample", "1", "--time-multiplier", "1.1"], "invalid accommodation: time_multiplier"),
+        (["--sample", "1", "--time-multiplier", "2", "--untimed"], "not allowed with argument"),
     ],
 )
 def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, message):
@@ -281,6 +285,26 @@ def test_issue_refuses_bad_input_with_one_line_and_exit_code_2(db, cli, args, me
     assert message in one_error_line(result)
     assert result.stdout == ""
     assert db[dbmod.ATTEMPTS].count_documents({}) == DEMO_CANDIDATES  # the demo's simulated ones only
+
+
+def test_issue_with_accommodations_stores_them_on_the_attempt(db, cli):
+    seed_demo(db, PASSWORD)
+
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1",
+                 "--time-multiplier", "1.5", "--assistive-technology", "--accommodation-note", "screen reader")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    doc = db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(json.loads(result.stdout)["attempt_id"])})
+    assert doc["accommodations"] == {
+        "time_multiplier": 1.5,
+        "untimed": False,
+        "assistive_technology": True,
+        "note": "screen reader",
+    }
+    plain = cli("issue", "--candidate-name", "Bo", "--candidate-email", "bo@example.com", "--sample", "1")
+    assert (
+        db[dbmod.ATTEMPTS].find_one({"_id": ObjectId(json.loads(plain.stdout)["attempt_id"])})["accommodations"] is None
+    )
 
 
 @pytest.mark.parametrize("email", ["bad", "ada@", "ada @example.com", "ada@localhost", "a@b@example.com"])
@@ -367,7 +391,7 @@ def test_recompute_one_attempt_and_all(db, hiremate):
     seed_demo(db, PASSWORD)
     issued = json.loads(hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
                                  "--sample", "2").stdout)  # fmt: skip
-    attempt, _ = start(db, find_by_token(db, issued["token"]))
+    attempt, _ = start_attempt(db, find_by_token(db, issued["token"]))
 
     not_ended = hiremate("recompute", "--attempt", issued["attempt_id"])
     assert not_ended.returncode == 2 and "has not ended" in one_error_line(not_ended)
