@@ -51,6 +51,7 @@ PAGES = [
     PageSpec("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
     PageSpec("app_pages/exports.py", "Exports", ":material/download:"),
     PageSpec("app_pages/team.py", "Team", ":material/admin_panel_settings:", Role.ADMIN),
+    PageSpec("app_pages/organization.py", "Organisation", ":material/domain:", Role.ADMIN),
     PageSpec("app_pages/account.py", "Account", ":material/manage_accounts:"),
 ]
 
@@ -178,6 +179,7 @@ def main() -> None:
     if user.must_change_password:
         _choose_new_password(user)
         st.stop()
+    st.session_state[ui.ORG_ZONE_KEY] = str(user.organization_id)  # times in the organisation's zone
     _sidebar(user, registered)
     _, spec = registered[current.url_path]
     if not _may_open(user, spec):

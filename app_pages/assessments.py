@@ -1,5 +1,7 @@
 """Assessments: issue a one-time link to a candidate, see every assessment
-with its status, re-issue a link, lock one with a reason, open one.
+with its status, re-issue a link, lock one with a reason, open one; answer a
+candidate's accommodation request and set accommodations (confidential: only
+admins and the recruiter who issued the assessment see or set them).
 
 A link is shown once, right after it is made (only its hash is stored);
 losing it means re-issuing, which revokes the old one.
@@ -12,7 +14,7 @@ from datetime import datetime
 import streamlit as st
 
 from hiremate import attempts, tasks
-from hiremate.models import AttemptStatus, TaskAttempt
+from hiremate.models import Accommodations, AttemptStatus, TaskAttempt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
@@ -21,7 +23,7 @@ from recruiter import assessment_forms, session, task_forms, ui
 PAGE_SIZE = 20
 MAX_PICKABLE = tasks.MAX_PAGE_SIZE
 NEW_LINK = "assess_new_link"  # the link just made, until dismissed (ui.show_secret)
-CONFIRM = "assess_confirm"  # ("lock" | "reissue", attempt id) awaiting confirmation
+CONFIRM = "assess_confirm"  # ("lock" | "reissue" | "accommodations", attempt id) awaiting confirmation
 FLASH = "assess_flash"
 CLEAR_FORM = "assess_clear_form"
 BY_HAND, SAMPLED = "Pick tasks by hand", "Sample tasks at random"
@@ -35,6 +37,9 @@ FORM_KEYS = (
     "assess_sample_size",
     "assess_sample_category",
     "assess_sample_difficulty",
+    "assess_extra_time",
+    "assess_assistive_technology",
+    "assess_accommodation_note",
 )
 ANY = ""
 OPEN = (AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value)
@@ -113,6 +118,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             value=min(get_settings().token_expiry_days, assessment_forms.MAX_EXPIRY_DAYS),
             key="assess_expiry_days",
         )
+        extra_time, assistive, note = _accommodation_fields("assess")
         submitted = st.form_submit_button("Issue assessment", type="primary", icon=":material/send:")
     if not submitted:
         return
@@ -134,6 +140,9 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             category=choice.category,
             difficulty=choice.difficulty,
             expires_days=assessment_forms.expiry_days(int(days)),
+            accommodations=assessment_forms.accommodations(
+                extra_time=extra_time, assistive_technology=assistive, note=note
+            ),
         )
         ui.remember_secret(
             NEW_LINK,
@@ -144,6 +153,30 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
         st.session_state[CLEAR_FORM] = True
         ui.invalidate_reads()
         st.rerun()
+
+
+def _accommodation_fields(prefix: str, granted: Accommodations | None = None) -> tuple[str, bool, str]:
+    """The accommodation inputs (inside a form): extra time, assistive technology, a note."""
+    st.markdown("**Accommodations** (optional; confidential: only admins and you see them)")
+    cols = st.columns([2, 3])
+    choices = list(assessment_forms.EXTRA_TIME_CHOICES)
+    extra_time = cols[0].selectbox(
+        "Extra time",
+        choices,
+        index=choices.index(assessment_forms.extra_time_choice(granted)),
+        format_func=assessment_forms.EXTRA_TIME_CHOICES.__getitem__,
+        key=f"{prefix}_extra_time",
+        help="Time-based observations are divided by the multiplier before anything is interpreted.",
+    )
+    assistive = cols[1].checkbox(
+        "Assistive technology in use (idle and away are not observed or interpreted)",
+        value=bool(granted and granted.assistive_technology),
+        key=f"{prefix}_assistive_technology",
+    )
+    note = st.text_input(
+        "Note (optional)", value=granted.note if granted else "", max_chars=2000, key=f"{prefix}_accommodation_note"
+    )
+    return extra_time, assistive, note
 
 
 # ---------------------------------------------------------------- the list
@@ -203,6 +236,12 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
         cols[2].caption(_when(attempt, now))
         if attempt.status == AttemptStatus.LOCKED and attempt.locked_reason:
             cols[2].caption(f"Reason: {session.escape_markdown(attempt.locked_reason)}")
+        request = attempt.accommodation_request
+        if request is not None and request.answered_at is None and attempt.status in OPEN:
+            cols[2].markdown(
+                f":orange-badge[:material/accessibility_new: Asked for an accommodation {ui.format_ago(request.requested_at, now)}]"
+            )
+        may_see = attempts.may_see_accommodations(scope, attempt)
         with cols[3].container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
             _open_link(attempt)
             if attempt.status in OPEN and attempt.expires_at > now:  # past expiry a new link would not work
@@ -214,6 +253,15 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
                     on_click=_confirm,
                     args=("reissue", attempt_id),
                 )
+            if may_see and (attempt.status == AttemptStatus.PENDING or request is not None):
+                st.button(
+                    "Accommodations",
+                    key=f"assess_accommodations_{attempt_id}",
+                    icon=":material/accessibility_new:",
+                    help="Confidential: the candidate's request and what is granted",
+                    on_click=_confirm,
+                    args=("accommodations", attempt_id),
+                )
             if attempt.status in OPEN:
                 st.button(
                     "Lock",
@@ -223,9 +271,55 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
                     on_click=_confirm,
                     args=("lock", attempt_id),
                 )
-        if st.session_state.get(CONFIRM) in {("lock", attempt_id), ("reissue", attempt_id)}:
-            action = st.session_state[CONFIRM][0]
-            (_confirm_lock if action == "lock" else _confirm_reissue)(scope, attempt)
+        confirm = st.session_state.get(CONFIRM)
+        if confirm in {("lock", attempt_id), ("reissue", attempt_id)}:
+            (_confirm_lock if confirm[0] == "lock" else _confirm_reissue)(scope, attempt)
+        elif confirm == ("accommodations", attempt_id) and may_see:
+            _accommodations_panel(scope, attempt)
+
+
+def _accommodations_panel(scope: Scope, attempt: TaskAttempt) -> None:
+    """The candidate's request and the accommodations, for admins and the issuer only."""
+    attempt_id = str(attempt.id)
+    request = attempt.accommodation_request
+    if request is not None:
+        needs = ", ".join(assessment_forms.NEED_LABELS[n] for n in request.needs) or "nothing chosen"
+        state = "answered" if request.answered_at else "not answered yet"
+        st.info(
+            f"The candidate asked {ui.format_time(request.requested_at)} ({state}) for: {session.escape_markdown(needs)}",
+            icon=":material/accessibility_new:",
+        )
+        if request.note:
+            st.text(request.note)
+    st.caption(
+        f"Granted now: {session.escape_markdown(assessment_forms.describe_accommodations(attempt.accommodations))}"
+    )
+    if attempt.status == AttemptStatus.PENDING:
+        with st.form(f"assess_accommodations_form_{attempt_id}", border=False):
+            extra_time, assistive, note = _accommodation_fields(f"assess_acc_{attempt_id}", attempt.accommodations)
+            saved = st.form_submit_button("Save accommodations", type="primary", key=f"assess_acc_save_{attempt_id}")
+        if saved:
+            with ui.refusals():
+                granted = assessment_forms.accommodations(
+                    extra_time=extra_time, assistive_technology=assistive, note=note
+                )
+                attempts.set_accommodations(scope, attempt.id, granted)
+                ui.flash(FLASH, "Accommodations saved. The candidate's link stays the same.")
+                _cancel()
+                ui.invalidate_reads()
+                st.rerun()
+    else:
+        st.caption("Accommodations can be set only before the candidate starts.")
+    buttons = st.container(horizontal=True)
+    unanswered = request is not None and request.answered_at is None
+    if unanswered and buttons.button("Mark the request answered", key=f"assess_acc_answered_{attempt_id}"):
+        with ui.refusals():
+            attempts.answer_accommodation_request(scope, attempt.id)
+            ui.flash(FLASH, "The request is marked answered.")
+            _cancel()
+            ui.invalidate_reads()
+            st.rerun()
+    buttons.button("Close", key=f"assess_acc_close_{attempt_id}", on_click=_cancel)
 
 
 def _confirm_lock(scope: Scope, attempt: TaskAttempt) -> None:
@@ -308,6 +402,16 @@ search = (
     .text_input("Search", key="assess_filter_search", placeholder="Name, email or position", max_chars=200)
     .strip()
 )
+
+with session.database_guard():
+    one = attempts.get_attempt(scope, st.query_params["attempt"]) if "attempt" in st.query_params else None
+if one is not None:
+    st.caption(f"Showing the assessment of {session.escape_markdown(one.candidate_info.name)} only.")
+    if st.button("Show all assessments", key="assess_show_all"):
+        st.query_params.pop("attempt", None)
+        st.rerun()
+    _attempt_row(scope, one, utcnow())
+    st.stop()
 
 with session.database_guard():
     total = attempts.count_attempts(scope, status or None, search or None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import auth, dashboard
+from hiremate import attempts, auth, dashboard
 from hiremate.dashboard import ActivityItem, DashboardStats
 from hiremate.models import AttemptStatus, Role
 from hiremate.scope import Scope
@@ -80,6 +80,27 @@ def _feed(items: list[ActivityItem]) -> None:
             st.markdown(f"{icon} {session.escape_markdown(item.text)} :gray[{session.escape_markdown(when)}]")
 
 
+def _requests(requests: list[attempts.OpenRequest]) -> None:
+    """Candidates who asked for an accommodation or an alternative (no details: those are confidential)."""
+    if not requests:
+        return
+    now = utcnow()
+    with st.container(border=True):
+        st.markdown(
+            f"**:material/accessibility_new: {ui.count_noun(len(requests), 'accommodation request')} to answer**"
+        )
+        for request in requests:
+            who = session.escape_markdown(" · ".join(p for p in (request.candidate_name, request.position) if p))
+            st.markdown(f"{who} :gray[asked {ui.format_ago(request.requested_at, now)}]")
+            st.page_link(
+                "app_pages/assessments.py",
+                label="Open the assessment",
+                icon=":material/open_in_new:",
+                query_params={"attempt": str(request.attempt_id)},
+            )
+        st.caption("The details are shown to admins and to the recruiter who issued the assessment.")
+
+
 def _links(user_role: str) -> None:
     st.subheader("Go to")
     for path, label, icon in QUICK_LINKS:
@@ -98,6 +119,7 @@ with session.database_guard():
     stats = _stats(org, scope)
     activity = _activity(org, scope)
     organization = auth.get_organization(scope.db, scope.organization_id)
+    requests = attempts.open_accommodation_requests(scope)
 
 st.title("Dashboard")
 if organization:
@@ -116,6 +138,7 @@ if stats.active_tasks == 0 and stats.total_attempts == 0:
     if user.role == Role.ADMIN:
         st.page_link("app_pages/team.py", label="Invite your team", icon=":material/group_add:")
 else:
+    _requests(requests)
     _headline(stats)
     main, side = st.columns([3, 1], gap="large")
     with main:

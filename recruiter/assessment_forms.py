@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from hiremate import emails
 from hiremate.errors import FormProblems
-from hiremate.models import CandidateInfo
+from hiremate.models import ACCOMMODATION_NEEDS, Accommodations, CandidateInfo
 
 MAX_EXPIRY_DAYS = 90
 _PHONE = re.compile(r"^[0-9+()./\- ]{3,50}$")
@@ -80,6 +80,66 @@ def expiry_days(days: int | None) -> int:
     if days is None or not 1 <= days <= MAX_EXPIRY_DAYS:
         raise FormProblems([f"Link valid for: between 1 and {MAX_EXPIRY_DAYS} days"])
     return int(days)
+
+
+NO_EXTRA_TIME = "none"
+UNTIMED = "untimed"
+EXTRA_TIME_CHOICES = {
+    NO_EXTRA_TIME: "No extra time",
+    "1.25": "25% more time (×1.25)",
+    "1.5": "50% more time (×1.5)",
+    "2": "Double time (×2)",
+    "3": "Triple time (×3)",
+    UNTIMED: "Untimed (no suggested times)",
+}
+NEED_LABELS = dict(
+    zip(
+        ACCOMMODATION_NEEDS,
+        (
+            "Extra time",
+            "Assistive technology (for example a screen reader)",
+            "An alternative to this assessment",
+            "Other",
+        ),
+        strict=True,
+    )
+)
+
+
+def accommodations(*, extra_time: str, assistive_technology: bool, note: str) -> Accommodations | None:
+    """The accommodations as chosen (None: none). ``extra_time`` is a key of EXTRA_TIME_CHOICES."""
+    if extra_time not in EXTRA_TIME_CHOICES:
+        raise FormProblems(["Extra time: choose one of the options"])
+    granted = Accommodations(
+        time_multiplier=None if extra_time in {NO_EXTRA_TIME, UNTIMED} else float(extra_time),
+        untimed=extra_time == UNTIMED,
+        assistive_technology=bool(assistive_technology),
+        note=(note or "").strip(),
+    )
+    return None if granted.is_empty else granted
+
+
+def extra_time_choice(granted: Accommodations | None) -> str:
+    """The EXTRA_TIME_CHOICES key that shows ``granted`` (for a form's initial value)."""
+    if granted is None or (granted.time_multiplier is None and not granted.untimed):
+        return NO_EXTRA_TIME
+    if granted.untimed:
+        return UNTIMED
+    return f"{granted.time_multiplier:g}"
+
+
+def describe_accommodations(granted: Accommodations | None) -> str:
+    """One line for the people allowed to see them (admins and the issuer)."""
+    if granted is None:
+        return "None"
+    parts = []
+    if granted.untimed or granted.time_multiplier:
+        parts.append(EXTRA_TIME_CHOICES[extra_time_choice(granted)])
+    if granted.assistive_technology:
+        parts.append("assistive technology in use (idle and away not observed)")
+    if granted.note:
+        parts.append(f"note: {granted.note}")
+    return "; ".join(parts) or "None"
 
 
 def is_web_url(url: str) -> bool:

@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import streamlit as st
+from bson import ObjectId
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import reports
+from hiremate import organizations, reports
 from hiremate.errors import FormProblems, Refusal, TaskValidationError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
@@ -335,25 +336,29 @@ def format_ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
-def browser_zone() -> ZoneInfo | None:
-    """The browser's time zone (None when unknown, as under AppTest)."""
-    name = st.context.timezone
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def format_time(when: datetime | None, zone: ZoneInfo | None = None) -> str:
-    """``2026-11-25 18:04`` in the browser's zone, or with ``UTC`` when unknown."""
+    """``2026-11-25 18:04 CET``: in the organisation's time zone (an admin's
+    setting, UTC by default), with the zone's abbreviation."""
     if when is None:
         return "—"
-    zone = zone or browser_zone()
-    if zone is None:
-        return _aware(when).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _aware(when).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    zone = zone or organization_zone()
+    return _aware(when).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def organization_zone() -> ZoneInfo:
+    """The time zone of the logged-in user's organisation (UTC when logged out)."""
+    organization_id = st.session_state.get(ORG_ZONE_KEY)
+    return ZoneInfo(_zone_name(organization_id) if organization_id else "UTC")
+
+
+ORG_ZONE_KEY = "ui_organization_id"  # set by app.py's gate for the logged-in user
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _zone_name(organization_id: str) -> str:
+    """Read at most every 30 s: a changed zone shows on every page within that."""
+    organization = organizations.get_organization(session.database(), ObjectId(organization_id))
+    return organization.settings.time_zone if organization else "UTC"
 
 
 def _aware(value: datetime) -> datetime:

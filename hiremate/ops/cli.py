@@ -26,7 +26,7 @@ from hiremate.attempts import issue_attempt
 from hiremate.auth import create_organization, create_user, password_problems
 from hiremate.errors import ConfigError, Refusal, UsageError
 from hiremate.ids import as_object_id
-from hiremate.models import CandidateInfo, Category, Difficulty, Organization, Role
+from hiremate.models import Accommodations, CandidateInfo, Category, Difficulty, Organization, Role
 from hiremate.ops.demo import DEMO_ORG_SLUG, demo_password, seed_demo
 from hiremate.scope import VIA_CLI, Scope
 from hiremate.settings import env_example, get_settings
@@ -110,6 +110,7 @@ def _issue(args: argparse.Namespace) -> None:
         category=args.category,
         difficulty=args.difficulty,
         expires_days=args.expires_days,
+        accommodations=_accommodations(args),
     )
     line = {
         "attempt_id": str(issued.attempt.id),
@@ -221,6 +222,20 @@ def _build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--category", choices=[c.value for c in Category], help="with --sample")
     issue.add_argument("--difficulty", choices=[d.value for d in Difficulty], help="with --sample")
     issue.add_argument("--expires-days", type=_positive_int, metavar="N")
+    timing = issue.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--time-multiplier",
+        type=float,
+        metavar="X",
+        help="accommodation: extra time, 1.25 to 3.0 (1.5 = half as long again)",
+    )
+    timing.add_argument("--untimed", action="store_true", help="accommodation: no suggested times")
+    issue.add_argument(
+        "--assistive-technology",
+        action="store_true",
+        help="accommodation: assistive technology in use (idle and away are not observed or interpreted)",
+    )
+    issue.add_argument("--accommodation-note", default="", metavar="TEXT", help="accommodation: a confidential note")
     issue.add_argument("--org", help="organisation slug (default: the demo organisation)")
     issue.set_defaults(command=_issue)
 
@@ -305,6 +320,20 @@ def _candidate(args: argparse.Namespace) -> CandidateInfo:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise UsageError(f"invalid candidate: {problems}") from None
+
+
+def _accommodations(args: argparse.Namespace) -> Accommodations | None:
+    try:
+        granted = Accommodations(
+            time_multiplier=args.time_multiplier,
+            untimed=args.untimed,
+            assistive_technology=args.assistive_technology,
+            note=args.accommodation_note.strip(),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid accommodation: {problems}") from None
+    return None if granted.is_empty else granted
 
 
 def _read_password() -> str:

@@ -17,6 +17,7 @@ from hiremate.models import CandidateInfo, Task
 from hiremate.ops import simulate
 from hiremate.scope import Scope
 from recruiter import ui
+from tests.support.builders import start_attempt
 from tests.support.page_helpers import (  # noqa: F401
     _fast_bcrypt,
     click,
@@ -239,7 +240,7 @@ def test_open_links_go_to_live_and_profile_pages(app_env, db):
     scope = scope_of(db, admin)
     task_list = library(scope, 2)
     running = issue(scope, task_list, "Running Rita")
-    attempts.start(db, attempts.find_by_token(db, running.token))
+    start_attempt(db, attempts.find_by_token(db, running.token))
     done = simulate.seed_completed_attempt(
         db,
         organization_id=scope.organization_id,

@@ -14,6 +14,7 @@ from hiremate.models import CandidateInfo
 from hiremate.ops import simulate
 from hiremate.timeutil import utcnow
 from recruiter import ui
+from tests.support.builders import start_attempt
 from tests.support.page_helpers import _fast_bcrypt, make_admin, open_page, scope_of, texts  # noqa: F401
 
 PAGE = "app_pages/dashboard.py"
@@ -46,7 +47,7 @@ def seed(db, admin):
     locked = issue("Lou Locked")
     attempts.lock_attempt(scope, locked.attempt.id, "Duplicate application")
     running = issue("Rae Running")
-    attempts.start(db, attempts.find_by_token(db, running.token))
+    start_attempt(db, attempts.find_by_token(db, running.token))
     now = utcnow()
     for n, days in enumerate([1, 2, 20]):
         simulate.seed_completed_attempt(

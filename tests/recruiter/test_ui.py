@@ -102,8 +102,8 @@ def test_format_ago_and_time_of_nothing_or_naive_times():
 
 
 def test_format_time_in_a_zone_and_in_utc():
-    assert ui.format_time(NOW, ZoneInfo("Europe/Berlin")) == "2026-11-25 19:00"
-    assert ui.format_time(NOW) == "2026-11-25 18:00 UTC"  # no browser zone outside a browser
+    assert ui.format_time(NOW, ZoneInfo("Europe/Berlin")) == "2026-11-25 19:00 CET"
+    assert ui.format_time(NOW) == "2026-11-25 18:00 UTC"  # nobody logged in: UTC
 
 
 def test_sentence_and_problem_markdown():
