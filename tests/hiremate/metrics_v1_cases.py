@@ -266,7 +266,8 @@ def write_fixture() -> None:
         }
         # compute from the stored form, exactly as the test will read it back
         attempt, tasks, events = case_inputs(loads(dumps(docs)))
-        metrics = compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT)
+        # version 1.0.0 is the default of the code that first wrote this file, and explicit since
+        metrics = compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT, version="1.0.0")
         profile = interpret(metrics, generated_at=COMPUTED_AT)
         docs["expected_metrics"] = metrics_bytes(metrics)
         docs["expected_profile"] = profile_bytes(profile)
