@@ -3,12 +3,17 @@
 Pure: no database, no clock. Every time comes from ``event_time`` in whole
 milliseconds, so sums are exact integers until they become seconds; floats
 are rounded to 4 decimals only when the document is built.
+
+Two rule versions: ``"1.0.0"`` (kept byte-identical for old profiles) and
+``"1.1.0"`` (the latest: waiting time removed from the clock, accommodations,
+quick keyboard changes not counted). docs/metrics.md defines both.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -17,6 +22,7 @@ from bson import ObjectId
 
 from hiremate.keywords import keyword_weights, score_keywords
 from hiremate.models import (
+    Accommodations,
     AggregatedPatterns,
     AttemptStatus,
     BehaviorEvent,
@@ -31,8 +37,13 @@ from hiremate.models import (
     TaskAttempt,
 )
 
-VERSION = "1.0.0"
+VERSION_1_0 = "1.0.0"
+VERSION_1_1 = "1.1.0"
+VERSIONS = (VERSION_1_0, VERSION_1_1)
+LATEST = VERSION_1_1
+VERSION = LATEST  # the version new metrics are computed with
 IDLE_THRESHOLD_MS = 5000  # part of the v1 rules, deliberately not a setting
+KEYBOARD_COMMIT_MS = 800  # 1.1.0: a quicker change that is not a pointer's or a touch's is not counted
 DIGITS = 4
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,10 +55,15 @@ _UNKNOWN_RISK = RiskLevel.MEDIUM
 
 @dataclass(frozen=True)
 class _Timed:
-    """An event with its time in epoch milliseconds."""
+    """An event with its time in epoch milliseconds.
+
+    ``ms`` is the time every duration is measured on: the event's own time
+    in 1.0.0, the waiting-free clock in 1.1.0 (``_Waits.clock``); ``real_ms``
+    is always the event's own (clamped) time."""
 
     ms: int
     event: BehaviorEvent
+    real_ms: int
 
     @property
     def type(self) -> str:
@@ -77,19 +93,96 @@ class _TaskFacts:
         return max(0, self.spent_ms - self.active_ms)
 
 
+@dataclass(frozen=True)
+class _Waits:
+    """1.1.0: the attempt's ``network_wait`` windows ``[t - wait_duration_ms, t]``,
+    merged, and the waiting-free clock they define."""
+
+    starts: tuple[int, ...] = ()
+    ends: tuple[int, ...] = ()
+    waited_before: tuple[int, ...] = ()  # total waiting before each window
+
+    @classmethod
+    def of(cls, timeline: Iterable[_Timed]) -> _Waits:
+        windows = sorted(
+            (t.real_ms - int(t.event.payload.get("wait_duration_ms", 0)), t.real_ms)
+            for t in timeline
+            if t.type == EventType.NETWORK_WAIT
+        )
+        merged: list[list[int]] = []
+        for start, end in windows:
+            if end <= start:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        waited, before = 0, []
+        for start, end in merged:
+            before.append(waited)
+            waited += end - start
+        return cls(tuple(m[0] for m in merged), tuple(m[1] for m in merged), tuple(before))
+
+    def clock(self, ms: int) -> int:
+        """``ms`` minus all the waiting up to it: durations on this clock
+        leave the waiting out."""
+        i = bisect_right(self.starts, ms) - 1
+        if i < 0:
+            return ms
+        return ms - self.waited_before[i] - (min(ms, self.ends[i]) - self.starts[i])
+
+    def covers(self, ms: int) -> bool:
+        """True when ``ms`` is inside a wait window (both ends included)."""
+        i = bisect_right(self.starts, ms) - 1
+        return i >= 0 and ms <= self.ends[i]
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What the rule version and the accommodations ask of one computation."""
+
+    version: str
+    scale: float = 1.0  # 1.1.0: the time multiplier every time figure is divided by
+    blind_to_attention: bool = False  # 1.1.0: assistive technology: no idle or away
+    waits: _Waits = _Waits()
+
+    @property
+    def v1_1(self) -> bool:
+        return self.version != VERSION_1_0
+
+
+_ATTENTION_EVENTS = frozenset({EventType.IDLE_DETECTED, EventType.FOCUS_LOST, EventType.FOCUS_GAINED})
+
+
 def compute_metrics(
     attempt: TaskAttempt,
     tasks: list[Task],
     events: list[BehaviorEvent],
     *,
     computed_at: datetime,
+    version: str = LATEST,
 ) -> ComputedMetrics:
     """The ``computed_metrics`` document of one attempt (``_id`` left unset).
 
     ``tasks`` are the attempt's task snapshots (the attempt's own are used
-    when none are given); ``events`` may come in any order.
+    when none are given); ``events`` may come in any order. ``version`` is
+    the rule version (``VERSIONS``); ``"1.0.0"`` gives today's documents
+    byte for byte and ignores ``network_wait`` events and accommodations.
     """
+    if version not in VERSIONS:
+        raise ValueError(f"unknown rule version {version!r}; known: {', '.join(VERSIONS)}")
+    if version == VERSION_1_0:
+        # 1.0.0 predates network_wait: such events are read as if absent.
+        events = [e for e in events if e.event_type != EventType.NETWORK_WAIT]
     timeline = _timeline(attempt, events)
+    rules = _Rules(version)
+    if version != VERSION_1_0:
+        rules = _rules_1_1(attempt.accommodations, timeline)
+        timeline = [
+            _Timed(rules.waits.clock(t.real_ms), t.event, t.real_ms)
+            for t in timeline
+            if t.type != EventType.NETWORK_WAIT and not (rules.blind_to_attention and t.type in _ATTENTION_EVENTS)
+        ]
     tasks_by_id = {task.id: task for task in (tasks or attempt.task_snapshots)}
     # Each task's own events, in timeline order: one pass instead of one scan per task.
     by_task: dict[ObjectId, list[_Timed]] = {}
@@ -98,15 +191,25 @@ def compute_metrics(
     facts = [
         fact
         for task_id in attempt.task_ids
-        if (fact := _task_facts(task_id, tasks_by_id.get(task_id), by_task.get(task_id, []))) is not None
+        if (fact := _task_facts(task_id, tasks_by_id.get(task_id), by_task.get(task_id, []), rules)) is not None
     ]
     return ComputedMetrics(
         attempt_id=attempt.id,
         computed_at=computed_at,
-        version=VERSION,
-        global_metrics=_global_metrics(attempt, timeline, facts),
-        per_task_metrics=[_per_task_document(fact) for fact in facts],
+        version=version,
+        global_metrics=_global_metrics(attempt, timeline, facts, rules),
+        per_task_metrics=[_per_task_document(fact, rules.scale) for fact in facts],
         aggregated_patterns=_aggregated_patterns(facts),
+    )
+
+
+def _rules_1_1(accommodations: Accommodations | None, timeline: Sequence[_Timed]) -> _Rules:
+    acc = accommodations or Accommodations()
+    return _Rules(
+        version=VERSION_1_1,
+        scale=acc.time_multiplier or 1.0,
+        blind_to_attention=acc.assistive_technology,
+        waits=_Waits.of(timeline),
     )
 
 
@@ -130,7 +233,7 @@ def _timeline(attempt: TaskAttempt, events: Iterable[BehaviorEvent]) -> list[_Ti
     for event in sorted(events, key=lambda e: e.sequence_number):
         ms = _ms(event.event_time)
         floor = ms if floor is None else max(floor, ms)
-        timeline.append(_Timed(floor, event))
+        timeline.append(_Timed(floor, event, floor))
     return timeline
 
 
@@ -154,7 +257,7 @@ def _task_window(task_id: ObjectId, timeline: Sequence[_Timed]) -> list[_Timed] 
 # ---------------------------------------------------------------- per task
 
 
-def _task_facts(task_id: ObjectId, task: Task | None, timeline: Sequence[_Timed]) -> _TaskFacts | None:
+def _task_facts(task_id: ObjectId, task: Task | None, timeline: Sequence[_Timed], rules: _Rules) -> _TaskFacts | None:
     window = _task_window(task_id, timeline)
     if window is None:
         return None
@@ -167,15 +270,15 @@ def _task_facts(task_id: ObjectId, task: Task | None, timeline: Sequence[_Timed]
         spent_ms=completed.ms - started.ms,
         active_ms=_active_ms(window),
         first_decision_ms=_first_decision_ms(window),
-        changes=_count(window, EventType.OPTION_CHANGED),
+        changes=_changes(window, rules),
         final_option_id=final_option_id,
         risk=_risk_of(task, final_option_id),
         words=len(text.split()),
         keywords=hits.count,
         depth=_reasoning_depth(len(text.split()), hits.score) if text else 0.0,
-        idle_ms=sum(int(t.event.payload.get("idle_duration_ms", 0)) for t in _of(window, EventType.IDLE_DETECTED)),
+        idle_ms=_idle_ms(window, rules),
         away_ms=_away_ms(window),
-        focus_losses=_count(window, EventType.FOCUS_LOST),
+        focus_losses=_focus_losses(window, rules),
     )
 
 
@@ -183,8 +286,43 @@ def _of(window: Iterable[_Timed], event_type: EventType) -> list[_Timed]:
     return [timed for timed in window if timed.type == event_type]
 
 
-def _count(window: Iterable[_Timed], event_type: EventType) -> int:
-    return len(_of(window, event_type))
+def _changes(window: Sequence[_Timed], rules: _Rules) -> int:
+    """``option_changed`` events; 1.1.0 leaves out a change made less than
+    ``KEYBOARD_COMMIT_MS`` after the previous selection unless it came from a
+    pointer or a touch (arrow keys moving through options are not choices)."""
+    changes = _of(window, EventType.OPTION_CHANGED)
+    if not rules.v1_1:
+        return len(changes)
+    return sum(1 for timed in changes if not _keyboard_burst(timed.event.payload))
+
+
+def _keyboard_burst(payload: dict) -> bool:
+    since = payload.get("time_since_last_change_ms")
+    quick = isinstance(since, int) and not isinstance(since, bool) and since < KEYBOARD_COMMIT_MS
+    return quick and payload.get("input") not in ("pointer", "touch")
+
+
+def _idle_ms(window: Sequence[_Timed], rules: _Rules) -> int:
+    """1.0.0: the sum of ``idle_duration_ms``. 1.1.0: each idle period
+    ``[t - idle_duration_ms, t]`` counts only inside the task's window and
+    outside every wait (lengths on the waiting-free clock)."""
+    idles = _of(window, EventType.IDLE_DETECTED)
+    if not rules.v1_1:
+        return sum(int(t.event.payload.get("idle_duration_ms", 0)) for t in idles)
+    first, last = window[0].ms, window[-1].ms
+    total = 0
+    for timed in idles:
+        began = rules.waits.clock(timed.real_ms - int(timed.event.payload.get("idle_duration_ms", 0)))
+        total += max(0, min(timed.ms, last) - max(began, first))
+    return total
+
+
+def _focus_losses(window: Sequence[_Timed], rules: _Rules) -> int:
+    """``focus_lost`` events; 1.1.0 leaves out those made during a wait."""
+    losses = _of(window, EventType.FOCUS_LOST)
+    if not rules.v1_1:
+        return len(losses)
+    return sum(1 for timed in losses if not rules.waits.covers(timed.real_ms))
 
 
 def _active_ms(window: Sequence[_Timed]) -> int:
@@ -235,55 +373,62 @@ def _risk_of(task: Task | None, option_id: str) -> RiskLevel:
     return RiskLevel(option.risk_level) if option else _UNKNOWN_RISK
 
 
-def _per_task_document(fact: _TaskFacts) -> PerTaskMetrics:
+def _per_task_document(fact: _TaskFacts, scale: float = 1.0) -> PerTaskMetrics:
     return PerTaskMetrics(
         task_id=fact.task_id,
-        time_spent_seconds=_seconds(fact.spent_ms),
-        hesitation_seconds=_seconds(fact.hesitation_ms),
-        first_decision_speed_seconds=_seconds(fact.first_decision_ms),
+        time_spent_seconds=_seconds(fact.spent_ms, scale),
+        hesitation_seconds=_seconds(fact.hesitation_ms, scale),
+        first_decision_speed_seconds=_seconds(fact.first_decision_ms, scale),
         decision_change_count=fact.changes,
         final_option_id=fact.final_option_id,
         final_option_risk_level=fact.risk,
         reasoning_depth_score=round(fact.depth, DIGITS),
         reasoning_word_count=fact.words,
         reasoning_logical_keywords_count=fact.keywords,
-        idle_time_seconds=_seconds(fact.idle_ms),
+        idle_time_seconds=_seconds(fact.idle_ms, scale),
         focus_loss_count=fact.focus_losses,
     )
 
 
-def _seconds(ms: int) -> float:
-    return round(ms / 1000, DIGITS)
+def _seconds(ms: int, scale: float = 1.0) -> float:
+    """Whole milliseconds as seconds; 1.1.0 divides by the time multiplier."""
+    if scale == 1.0:
+        return round(ms / 1000, DIGITS)
+    return round(ms / (1000 * scale), DIGITS)
 
 
 # ---------------------------------------------------------------- global
 
 
-def _global_metrics(attempt: TaskAttempt, timeline: Sequence[_Timed], facts: Sequence[_TaskFacts]) -> GlobalMetrics:
-    total_ms = _total_ms(attempt, timeline)
+def _global_metrics(
+    attempt: TaskAttempt, timeline: Sequence[_Timed], facts: Sequence[_TaskFacts], rules: _Rules
+) -> GlobalMetrics:
+    total_ms = _total_ms(attempt, timeline, rules.waits.clock if rules.v1_1 else None)
     active_ms = sum(fact.active_ms for fact in facts)
     spent = [fact.spent_ms / 1000 for fact in facts]
     return GlobalMetrics(
-        total_time_seconds=_seconds(total_ms),
-        active_interaction_time_seconds=_seconds(active_ms),
-        hesitation_time_seconds=_seconds(max(0, total_ms - active_ms)),
+        total_time_seconds=_seconds(total_ms, rules.scale),
+        active_interaction_time_seconds=_seconds(active_ms, rules.scale),
+        hesitation_time_seconds=_seconds(max(0, total_ms - active_ms), rules.scale),
         total_tasks=len(attempt.task_ids),
         tasks_completed=len(facts),
-        avg_time_per_task_seconds=round(sum(spent) / len(spent), DIGITS) if spent else 0.0,
+        avg_time_per_task_seconds=round(sum(spent) / len(spent) / rules.scale, DIGITS) if spent else 0.0,
     )
 
 
-def _total_ms(attempt: TaskAttempt, timeline: Sequence[_Timed]) -> int:
+def _total_ms(attempt: TaskAttempt, timeline: Sequence[_Timed], clock: Callable[[int], int] | None = None) -> int:
     """``completed_at - started_at``; an attempt that ended otherwise ends
-    at its last event (or at its start when it has none)."""
+    at its last event (or at its start when it has none). ``clock`` (1.1.0)
+    maps the attempt's own times onto the timeline's waiting-free clock."""
+    clock = clock or (lambda ms: ms)
     if attempt.started_at is not None:
-        start = _ms(attempt.started_at)
+        start = clock(_ms(attempt.started_at))
     elif timeline:
         start = timeline[0].ms
     else:
         return 0
     if attempt.status == AttemptStatus.COMPLETED and attempt.completed_at is not None:
-        end = _ms(attempt.completed_at)
+        end = clock(_ms(attempt.completed_at))
     else:
         end = timeline[-1].ms if timeline else start
     return max(0, end - start)

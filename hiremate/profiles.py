@@ -4,6 +4,10 @@ An attempt is profiled once it has ended after starting: ``completed``, or
 ``expired``/``locked`` with ``started_at`` set (a partial profile of the
 tasks completed). Documents are upserted by ``attempt_id``: a recompute
 replaces them in place and keeps their ``_id``.
+
+Both documents record the rule version that produced them: the latest
+unless a caller asks for another (``version="1.0.0"`` recomputes an old
+profile byte for byte).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
-from hiremate.metrics import compute_metrics
+from hiremate.metrics import LATEST, compute_metrics
 from hiremate.models import AttemptStatus, BehaviorEvent, ComputedMetrics, SkillProfile, Task, TaskAttempt
 from hiremate.skills import interpret
 from hiremate.timeutil import utcnow
@@ -64,17 +68,24 @@ def build_profile(
     *,
     now: datetime,
     tasks: Sequence[Task] | None = None,
+    version: str = LATEST,
 ) -> Computed:
-    """Metrics and profile of one attempt, in memory, without ``_id``s.
+    """Metrics and profile of one attempt, in memory, without ``_id``s, by
+    the rules of ``version``.
 
-    The profile carries the candidate fields copied from the attempt.
+    The profile carries the candidate fields copied from the attempt (never
+    its accommodations, which only the rules read).
     """
-    metrics = compute_metrics(attempt, list(tasks or attempt.task_snapshots), list(events), computed_at=now)
-    profile = interpret(metrics, generated_at=now).model_copy(update=_candidate_fields(attempt))
-    return metrics, profile
+    metrics = compute_metrics(
+        attempt, list(tasks or attempt.task_snapshots), list(events), computed_at=now, version=version
+    )
+    profile = interpret(metrics, generated_at=now, accommodations=attempt.accommodations)
+    return metrics, profile.model_copy(update=_candidate_fields(attempt))
 
 
-def compute_and_store(db: Database, attempt_id: ObjectId | str, *, now: datetime | None = None) -> Computed | None:
+def compute_and_store(
+    db: Database, attempt_id: ObjectId | str, *, now: datetime | None = None, version: str = LATEST
+) -> Computed | None:
     """Compute the attempt's metrics and profile and upsert both.
 
     Returns None, writing nothing, when there is no such attempt or it has
@@ -86,7 +97,7 @@ def compute_and_store(db: Database, attempt_id: ObjectId | str, *, now: datetime
     attempt = TaskAttempt.from_doc(doc)
     if not is_profiled(attempt):
         return None
-    return _compute_and_store_batch(db, [attempt], now or utcnow())[0]
+    return _compute_and_store_batch(db, [attempt], now or utcnow(), version)[0]
 
 
 def recompute_all(
@@ -95,8 +106,10 @@ def recompute_all(
     progress: Progress | None = None,
     batch_size: int = 100,
     now: datetime | None = None,
+    version: str = LATEST,
 ) -> int:
-    """Recompute every profiled attempt, in ``_id`` order and in batches.
+    """Recompute every profiled attempt, in ``_id`` order and in batches, by
+    the rules of ``version``.
 
     ``progress(done, total)`` is called after each batch. Returns how many
     attempts were recomputed.
@@ -105,7 +118,7 @@ def recompute_all(
     total = db[ATTEMPTS].count_documents(PROFILED_ATTEMPTS)
     done = 0
     for attempts in _profiled_attempt_pages(db, batch_size):
-        _compute_and_store_batch(db, attempts, now)
+        _compute_and_store_batch(db, attempts, now, version)
         done += len(attempts)
         if progress is not None:
             progress(done, max(total, done))
@@ -155,7 +168,9 @@ def _profiled_attempt_pages(db: Database, batch_size: int) -> Iterable[list[Task
         last_id = ids[-1]
 
 
-def _compute_and_store_batch(db: Database, attempts: Sequence[TaskAttempt], now: datetime) -> list[Computed]:
+def _compute_and_store_batch(
+    db: Database, attempts: Sequence[TaskAttempt], now: datetime, version: str = LATEST
+) -> list[Computed]:
     events = _events_by_attempt(db, [attempt.id for attempt in attempts])
     tasks = _stored_tasks_for_old_attempts(db, attempts)
     computed = [
@@ -164,6 +179,7 @@ def _compute_and_store_batch(db: Database, attempts: Sequence[TaskAttempt], now:
             events.get(attempt.id, []),
             now=now,
             tasks=attempt.task_snapshots or [tasks[i] for i in attempt.task_ids if i in tasks],
+            version=version,
         )
         for attempt in attempts
     ]

@@ -5,6 +5,11 @@ Pure: no database, no clock. It reads the metrics document as stored, with
 floats already rounded, so every threshold compares the numbers a
 recruiter can see. The wording describes how decisions were made, never a
 person's feelings.
+
+The rule version is the metrics document's: ``"1.0.0"`` as it always was,
+``"1.1.0"`` with the accommodations rule (untimed: no time-based reading;
+assistive technology: no idle or attention statement). Nothing written says
+that an accommodation exists.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from hiremate.metrics import LATEST, VERSION_1_0, VERSIONS
 from hiremate.models import (
+    Accommodations,
     CommunicationStyleResult,
     ComputedMetrics,
     DecisionConsistency,
@@ -30,12 +37,14 @@ from hiremate.models import (
     ThinkingStyleResult,
 )
 
-VERSION = "1.0.0"
+VERSION = LATEST  # the version new profiles are interpreted with (that of their metrics)
 DIGITS = 4
 
 NO_TASK_EVIDENCE = "No task was completed"
 NO_TASK_SUMMARY = "No task was completed, so no behavioural observations are available."
 TOO_FEW_TASKS_EVIDENCE = "Too few tasks to judge consistency"
+# 1.1.0, untimed attempts: neutral words that do not say why.
+TIME_NOT_INTERPRETED = "Time-based observations are not interpreted for this attempt"
 
 _ANALYTICAL = (
     "This candidate demonstrates a thoughtful, analytical approach to problem-solving. "
@@ -92,6 +101,15 @@ SUMMARY_TEMPLATES: dict[tuple[ThinkingStyle, RiskOrientationLabel], str] = {
     ),
 }
 
+# 1.1.0, untimed attempts: the summary without a time-based thinking style.
+UNTIMED_SUMMARY_TEMPLATES: dict[RiskOrientationLabel, str] = {
+    RiskOrientationLabel.RISK_AVERSE: (
+        "This candidate tends to choose lower-risk options, favouring safe, proven approaches."
+    ),
+    RiskOrientationLabel.BALANCED: "This candidate chooses across risk levels, adapting their approach to context.",
+    RiskOrientationLabel.RISK_TOLERANT: "This candidate often chooses higher-risk options with bolder outcomes.",
+}
+
 _STRUCTURE_WORDS = {
     LogicalStructure.STRUCTURED: "clearly structured",
     LogicalStructure.SEMI_STRUCTURED: "partly structured",
@@ -99,27 +117,63 @@ _STRUCTURE_WORDS = {
 }
 
 
-def interpret(metrics: ComputedMetrics, *, generated_at: datetime) -> SkillProfile:
+def interpret(
+    metrics: ComputedMetrics, *, generated_at: datetime, accommodations: Accommodations | None = None
+) -> SkillProfile:
     """The ``skill_profiles`` document for one metrics document; ``_id``,
-    ``metrics_id`` and the candidate fields are left for the caller."""
+    ``metrics_id`` and the candidate fields are left for the caller.
+
+    The rules are those of ``metrics.version``, which the profile records.
+    ``accommodations`` are the attempt's: 1.1.0 reads ``untimed`` and
+    ``assistive_technology`` (the time multiplier is already in the
+    metrics); 1.0.0 ignores them.
+    """
+    if metrics.version not in VERSIONS:
+        raise ValueError(f"unknown rule version {metrics.version!r}; known: {', '.join(VERSIONS)}")
     if not metrics.per_task_metrics:
         return _no_task_profile(metrics, generated_at)
-    thinking = thinking_style(metrics)
-    decision = decision_pattern(metrics)
+    reading = _Reading.of(metrics.version, accommodations)
+    if reading.timed:
+        thinking = thinking_style(metrics)
+        decision = decision_pattern(metrics)
+    else:
+        thinking = _untimed_thinking_style(metrics)
+        decision = _untimed_decision_pattern()
     risk = risk_orientation(metrics.aggregated_patterns.risk_preference)
     communication = communication_style(metrics.per_task_metrics)
     return SkillProfile(
         attempt_id=metrics.attempt_id,
         generated_at=generated_at,
-        version=VERSION,
+        version=metrics.version,
         thinking_style=thinking,
         decision_pattern=decision,
         risk_orientation=risk,
         communication_style=communication,
-        overall_summary=summary(thinking, risk, communication),
-        strengths=strengths(metrics, thinking, decision, communication),
-        considerations=considerations(metrics, decision, communication),
+        overall_summary=summary(thinking, risk, communication)
+        if reading.timed
+        else _untimed_summary(risk, communication),
+        strengths=strengths(metrics, thinking, decision, communication, reading),
+        considerations=considerations(metrics, decision, communication, reading),
     )
+
+
+class _Reading:
+    """Which observations a profile interprets: all of them in 1.0.0; in
+    1.1.0 none based on time for an untimed attempt, and none on idle or
+    attention with assistive technology."""
+
+    def __init__(self, *, timed: bool = True, attention: bool = True) -> None:
+        self.timed = timed
+        self.attention = attention
+
+    @classmethod
+    def of(cls, version: str, accommodations: Accommodations | None) -> _Reading:
+        if version == VERSION_1_0 or accommodations is None:
+            return cls()
+        return cls(timed=not accommodations.untimed, attention=not accommodations.assistive_technology)
+
+
+_ALL = _Reading()
 
 
 # ---------------------------------------------------------------- the four readings
@@ -245,8 +299,12 @@ def strengths(
     thinking: ThinkingStyleResult,
     decision: DecisionPatternResult,
     communication: CommunicationStyleResult,
+    reading: _Reading = _ALL,
 ) -> list[str]:
-    """docs/metrics.md's strengths table, in its order."""
+    """docs/metrics.md's strengths table, in its order (1.1.0: without the
+    time-based rows for an untimed attempt, without attention with
+    assistive technology)."""
+    timed, attention = reading.timed, reading.attention
     rules = [
         (
             communication.logical_structure == LogicalStructure.STRUCTURED,
@@ -254,29 +312,43 @@ def strengths(
         ),
         (communication.reasoning_depth == ReasoningDepth.DETAILED, "Gives detailed written explanations"),
         (
-            decision.speed == DecisionSpeed.FAST and _mean_changes(metrics.per_task_metrics) < 1,
+            timed and decision.speed == DecisionSpeed.FAST and _mean_changes(metrics.per_task_metrics) < 1,
             "Commits to decisions quickly and decisively",
         ),
-        (thinking.primary == ThinkingStyle.ANALYTICAL, "Weighs options carefully before deciding"),
-        (decision.consistency == DecisionConsistency.STEADY, "Keeps a consistent decision rhythm across tasks"),
-        (metrics.aggregated_patterns.attention_stability >= 0.9, "Stays focused throughout the assessment"),
+        (timed and thinking.primary == ThinkingStyle.ANALYTICAL, "Weighs options carefully before deciding"),
+        (
+            timed and decision.consistency == DecisionConsistency.STEADY,
+            "Keeps a consistent decision rhythm across tasks",
+        ),
+        (
+            timed and attention and metrics.aggregated_patterns.attention_stability >= 0.9,
+            "Stays focused throughout the assessment",
+        ),
     ]
     return [text for holds, text in rules if holds]
 
 
 def considerations(
-    metrics: ComputedMetrics, decision: DecisionPatternResult, communication: CommunicationStyleResult
+    metrics: ComputedMetrics,
+    decision: DecisionPatternResult,
+    communication: CommunicationStyleResult,
+    reading: _Reading = _ALL,
 ) -> list[str]:
     """docs/metrics.md's considerations table, in its order: neutral
-    observations, never weaknesses."""
+    observations, never weaknesses (1.1.0: without the time-based rows for
+    an untimed attempt, without attention with assistive technology)."""
+    timed, attention = reading.timed, reading.attention
     avg_changes = _mean_changes(metrics.per_task_metrics)
     focus_losses = sum(t.focus_loss_count for t in metrics.per_task_metrics)
     rules = [
         (avg_changes > 2, f"Revisits choices often (avg {avg_changes:.1f} changes per task)"),
         (communication.reasoning_depth == ReasoningDepth.BRIEF, "Keeps written explanations brief"),
-        (focus_losses > 0, f"Left the assessment window {focus_losses} time(s)"),
-        (metrics.aggregated_patterns.attention_stability < 0.7, "Spent a notable share of time idle or away"),
-        (decision.speed == DecisionSpeed.DELIBERATE, "Takes extended time before first decisions"),
+        (attention and focus_losses > 0, f"Left the assessment window {focus_losses} time(s)"),
+        (
+            timed and attention and metrics.aggregated_patterns.attention_stability < 0.7,
+            "Spent a notable share of time idle or away",
+        ),
+        (timed and decision.speed == DecisionSpeed.DELIBERATE, "Takes extended time before first decisions"),
     ]
     return [text for holds, text in rules if holds]
 
@@ -284,12 +356,35 @@ def considerations(
 # ---------------------------------------------------------------- helpers
 
 
+def _untimed_thinking_style(metrics: ComputedMetrics) -> ThinkingStyleResult:
+    """1.1.0, untimed: every thinking style reads hesitation, so none is
+    chosen: the neutral label with confidence 0, as for an attempt without
+    a completed task."""
+    changes = _mean_changes(metrics.per_task_metrics)
+    return _thinking(ThinkingStyle.METHODICAL, 0.0, TIME_NOT_INTERPRETED, f"Option changes: avg {changes:.1f} per task")
+
+
+def _untimed_decision_pattern() -> DecisionPatternResult:
+    return DecisionPatternResult(
+        speed=DecisionSpeed.MODERATE,
+        consistency=DecisionConsistency.VARIABLE,
+        confidence=0.0,
+        evidence=[TIME_NOT_INTERPRETED],
+    )
+
+
+def _untimed_summary(risk: RiskOrientationResult, communication: CommunicationStyleResult) -> str:
+    template = UNTIMED_SUMMARY_TEMPLATES[RiskOrientationLabel(risk.preference)]
+    structure_words = _STRUCTURE_WORDS[LogicalStructure(communication.logical_structure)]
+    return f"{template} Their written reasoning is {communication.reasoning_depth} and {structure_words}."
+
+
 def _no_task_profile(metrics: ComputedMetrics, generated_at: datetime) -> SkillProfile:
     evidence = [NO_TASK_EVIDENCE]
     return SkillProfile(
         attempt_id=metrics.attempt_id,
         generated_at=generated_at,
-        version=VERSION,
+        version=metrics.version,
         thinking_style=ThinkingStyleResult(primary=ThinkingStyle.METHODICAL, confidence=0.0, evidence=evidence),
         decision_pattern=DecisionPatternResult(
             speed=DecisionSpeed.MODERATE,

@@ -163,7 +163,7 @@ def test_one_task_worked_by_hand():
     assert per_task.reasoning_depth_score == round(0.07 * 0.4 + 0.25 * 0.6, 4)
     assert per_task.idle_time_seconds == 0.0
     assert per_task.focus_loss_count == 0
-    assert metrics.version == VERSION == "1.0.0"
+    assert metrics.version == VERSION == "1.1.0"
     assert metrics.computed_at == COMPUTED_AT
     assert metrics.id is None
 
@@ -266,7 +266,12 @@ def test_idle_time_sums_idle_durations_inside_the_window():
     assert metrics.aggregated_patterns.attention_stability == round(1 - 13.5 / 20, 4)
 
 
-def test_idle_longer_than_the_task_keeps_attention_in_range():
+@pytest.mark.parametrize(
+    ("version", "idle_seconds", "attention"),
+    # 1.0.0 counts the whole idle period; 1.1.0 only its part inside the task (2 of its 3 s)
+    [("1.0.0", 60.0, 0.0), ("1.1.0", 2.0, 0.3333)],
+)
+def test_idle_longer_than_the_task_keeps_attention_in_range(version, idle_seconds, attention):
     task = make_task()
     script = (
         Script()
@@ -275,10 +280,11 @@ def test_idle_longer_than_the_task_keeps_attention_in_range():
         .at(2, task, EventType.IDLE_DETECTED, idle_duration_ms=60_000)
         .at(3, task, EventType.TASK_COMPLETED, final_option_id="opt_1", task_duration_ms=3000)
     )
-    metrics = run(make_attempt([task], completed_at=completed_at(3)), script)
-    assert metrics.per_task_metrics[0].idle_time_seconds == 60.0
+    attempt = make_attempt([task], completed_at=completed_at(3))
+    metrics = compute_metrics(attempt, [task], script.events, computed_at=COMPUTED_AT, version=version)
+    assert metrics.per_task_metrics[0].idle_time_seconds == idle_seconds
     assert metrics.per_task_metrics[0].hesitation_seconds == 0.0
-    assert metrics.aggregated_patterns.attention_stability == 0.0
+    assert metrics.aggregated_patterns.attention_stability == attention
 
 
 def focus_script(task: Task, *focus: tuple[float, EventType]) -> Script:

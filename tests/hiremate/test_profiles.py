@@ -208,3 +208,41 @@ def test_an_upsert_that_lost_a_race_is_reported_not_duplicated(db):
     assert db[METRICS].count_documents({"attempt_id": attempt_id}) == 1
     assert db[METRICS].find_one({"attempt_id": attempt_id})["n"] == 1
     assert db[METRICS].count_documents({"attempt_id": other}) == 1
+
+
+# ---------------------------------------------------------------- rule versions
+
+
+def test_profiles_record_their_rule_version_and_recompute_1_0_0_byte_for_byte(db):
+    from hiremate.metrics import LATEST
+    from hiremate.models import Accommodations
+    from tests.hiremate.metrics_v1_cases import COMPUTED_AT, FIXTURE, case_inputs, dumps, loads
+
+    case = next(c for c in loads(FIXTURE.read_text()) if c["name"] == "idle-away-changes")
+    attempt, _, events = case_inputs(case)
+    # an accommodation set later changes 1.1.0's figures, never 1.0.0's
+    attempt = attempt.model_copy(update={"accommodations": Accommodations(time_multiplier=1.5, note="private")})
+    db[ATTEMPTS].insert_one(attempt.to_doc())
+    db[EVENTS].insert_many([e.to_doc() for e in events])
+
+    latest, latest_profile = compute_and_store(db, attempt.id, now=COMPUTED_AT)
+    assert latest.version == latest_profile.version == LATEST == "1.1.0"
+    assert db[PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"
+
+    old, old_profile = compute_and_store(db, attempt.id, now=COMPUTED_AT, version="1.0.0")
+    assert (old.id, old_profile.id) == (latest.id, latest_profile.id)  # replaced in place
+    stored_metrics = db[METRICS].find_one({"attempt_id": attempt.id})
+    stored_profile = db[PROFILES].find_one({"attempt_id": attempt.id})
+    assert stored_metrics["version"] == stored_profile["version"] == "1.0.0"
+    candidate = {"organization_id", "candidate_name", "candidate_email", "position", "completed_at", "attempt_status"}
+    assert dumps(without(stored_metrics, "_id")) == case["expected_metrics"]
+    # the fixture's profile is interpret's, before the candidate fields are copied in
+    interpreted = without(stored_profile, "_id") | dict.fromkeys({"metrics_id", *candidate})
+    assert dumps(interpreted) == case["expected_profile"]
+    for doc in (stored_metrics, stored_profile):
+        assert "accommodat" not in dumps(doc).lower() and "private" not in dumps(doc)
+
+    assert recompute_all(db, now=COMPUTED_AT, version="1.0.0") == 1
+    assert dumps(without(db[METRICS].find_one({"attempt_id": attempt.id}), "_id")) == case["expected_metrics"]
+    assert recompute_all(db, now=COMPUTED_AT) == 1
+    assert db[METRICS].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"

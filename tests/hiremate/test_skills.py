@@ -359,7 +359,9 @@ def test_profile_document_fields_left_for_the_caller():
     m = metrics([task()])
     result = interpret(m, generated_at=NOW)
     assert result.attempt_id == m.attempt_id
-    assert (result.version, result.generated_at) == (VERSION, NOW)
+    # the profile's rules are those of its metrics, whichever version they are
+    assert (result.version, result.generated_at) == (m.version, NOW) == ("1.0.0", NOW)
+    assert interpret(m.model_copy(update={"version": VERSION}), generated_at=NOW).version == VERSION == "1.1.0"
     assert result.id is result.metrics_id is None
     assert result.organization_id is result.candidate_name is result.candidate_email is None
     assert result.position is result.completed_at is result.attempt_status is None
