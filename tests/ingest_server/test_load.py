@@ -15,60 +15,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 
 from hiremate import db as dbmod
-from hiremate.timeutil import iso, utcnow
 from tests.conftest import free_port
 from tests.support.abuse_helpers import check_stored_events
-from tests.support.ingest_helpers import Client, Issued, ServerProcess, issue, server_env, session_messages
+from tests.support.ingest_helpers import ServerProcess, issue, server_env, session_messages
+from tests.support.load_helpers import complete_assessment
 
 CANDIDATES = 40
 DEADLINE_SECONDS = 120.0
-
-
-async def _candidate(port: int, issued: Issued, messages: list[dict[str, Any]], rng: random.Random) -> list[int]:
-    """One candidate's whole assessment; returns every seq the server acknowledged."""
-    acked: list[int] = []
-    async with Client.open(port, issued.token) as client:
-        await client.start()
-        by_task: list[list[dict[str, Any]]] = [[] for _ in issued.tasks]
-        index_of = {str(task.id): i for i, task in enumerate(issued.tasks)}
-        current = 0
-        for message in messages:
-            if message["event_type"] == "task_started":
-                current = index_of[message["task_id"]]
-            by_task[current].append(message)
-        completed = False
-        for index, events in enumerate(by_task):
-            answer = await client.ask({"type": "get_task", "index": index}, timeout=60)
-            assert answer["type"] == "task" and answer["index"] == index, answer
-            position = 0
-            while position < len(events):
-                size = rng.randint(1, 8)  # what a page buffers between two sends
-                chunk, position = events[position : position + size], position + size
-                answer = await _batch(client, chunk)
-                assert answer["type"] == "ack", answer
-                assert answer["seqs"] == [e["seq"] for e in chunk], (answer, chunk)
-                assert "duplicates" not in answer
-                acked += answer["seqs"]
-        try:
-            final = await client.recv(timeout=60)
-            assert final["type"] == "assessment_completed", final
-            completed = True
-            await client.recv(timeout=30)
-        except ConnectionClosed:
-            pass
-        assert completed
-        assert client.ws.close_code == 1000
-    return acked
-
-
-async def _batch(client: Client, chunk: list[dict[str, Any]]) -> dict[str, Any]:
-    return await client.ask({"type": "batch", "sent_at": iso(utcnow()), "events": chunk}, timeout=60)
 
 
 @pytest.mark.slow
@@ -99,7 +56,7 @@ async def test_40_candidates_at_once(tmp_path, db_name):
         results = await asyncio.wait_for(
             asyncio.gather(
                 *(
-                    _candidate(ingest_port, issued, messages, random.Random(rng.random()))
+                    complete_assessment(ingest_port, issued, messages, random.Random(rng.random()))
                     for issued, messages in candidates
                 )
             ),
