@@ -166,6 +166,7 @@ class CommandLog(monitoring.CommandListener):
         self.replies.clear()
 
 
+@pytest.mark.slow
 def test_candidates_page_reads_only_its_page_however_deep(org, store_uri):
     """A deep page costs the store one bounded find, one count and one lookup:
     skip and limit go to the store, never to Python. 1,200 attempts (10,000
