@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.run [--quick]
 
-Order: ingest (ceilings side by side, latency, fan-out), the Streamlit live
-page in Chromium, pure metrics compute, then one seeded store (1,000
+Order: ingest (ceilings side by side, latency, fan-out), whole sessions
+(200 candidates at once) and batches, the Streamlit live page in Chromium, pure metrics compute, then one seeded store (1,000
 attempts measured, 9,000 more seeded, 10,000 measured: pages, per-operation
 costs, recompute --all). Each phase logs as it goes.
 """
@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import bench_compute, bench_ingest, bench_live_page, bench_store
+from bench import bench_compute, bench_ingest, bench_live_page, bench_sessions, bench_store
 from bench.common import ROOT, Figure, fmt, machine
 
 README = ROOT / "bench" / "README.md"
@@ -63,6 +63,13 @@ def main() -> int:
             sections["ingest"] = asyncio.run(bench_ingest.run(tmp / "ingest", repeats, log))
         except Exception:
             errors.append("ingest: " + traceback.format_exc(limit=3))
+        log(f"whole sessions: {bench_sessions.CANDIDATES} candidates at once; batches of {bench_sessions.BATCH_SIZE}")
+        try:
+            sections["sessions"] = asyncio.run(
+                bench_sessions.run(tmp / "sessions", 1 if quick else 2, log, candidates=50 if quick else 200)
+            )
+        except Exception:
+            errors.append("sessions: " + traceback.format_exc(limit=3))
         log("Streamlit live page in Chromium")
         try:
             sections["live_page"] = bench_live_page.run(tmp / "live", log)
@@ -284,6 +291,9 @@ def render(
             "to gather, the network both ways, validation and the ack itself."
         )
         w("")
+    ses = s.get("sessions")
+    if ses is not None:
+        out.extend(render_sessions(ses))
     if live is not None:
         w("## Streamlit live page\n")
         w(
@@ -373,10 +383,39 @@ def render(
     w("## Files\n")
     w(
         "* `bench/run.py`: this run and this file; `bench/bench_ingest.py`, `bench/raw_server.py`, `bench/ingest_proc.py`; "
-        "`bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
+        "`bench/bench_sessions.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
     )
     w("* Each `bench_*.py` also runs alone for development, e.g. `.venv/bin/python -m bench.bench_compute`.")
     return "\n".join(out) + "\n"
+
+
+def render_sessions(ses: bench_sessions.SessionResults) -> list[str]:
+    """The whole-sessions section (its own function: measured alone, it was pasted into README.md by hand)."""
+    per = ses.events / ses.candidates if ses.candidates else 0
+    return [
+        "## Whole sessions at once, and batches\n",
+        f"`bench/bench_sessions.py`: {ses.candidates} candidates complete a {bench_sessions.TASKS}-task assessment "
+        f"at once (about {per:.0f} events each, {ses.events:,} in all), each over its own WebSocket as a page does it "
+        "(start, get_task as each task is reached, batches of 1-8 events with one round trip at a time, completion; "
+        "`tests/support/load_helpers.py`, which tests/ingest_server/test_load.py runs with 40 for correctness), "
+        "through `python -m ingest_server` on a file-backed store with --sync-on-commit. Then "
+        f"{bench_sessions.BATCH_CONNECTIONS} connections send {bench_sessions.BATCH_EVENTS:,} tiny events each in "
+        f"batches of {bench_sessions.BATCH_SIZE} with at most {bench_sessions.BATCH_WINDOW} unanswered (single "
+        "events are the throughput table's).\n",
+        "| figure | |",
+        "|---|---|",
+        f"| {ses.seconds.name} (s) | {cell(ses.seconds)} |",
+        f"| events acknowledged per second over that time | {cell(ses.rate)} |",
+        f"| every profile stored, from the start (s) | {cell(ses.profiles)} |",
+        f"| ingest server CPU per event, whole sessions (us) | {cell(ses.cpu_ingest)} |",
+        f"| store CPU per event, whole sessions (us) | {cell(ses.cpu_store)} |",
+        f"| {ses.batch_rate.name} (events/s) | {cell(ses.batch_rate)} |",
+        "",
+        f"* Every acknowledged event was stored exactly once (counted after each run): {ses.stored_ok}.",
+        "* Whole sessions cost the store several times the CPU per event of tiny events: each session also issues "
+        "get_task reads, task transitions, the completion and its metrics and profile.",
+        "",
+    ]
 
 
 FINDINGS: list[str] = [

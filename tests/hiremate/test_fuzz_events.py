@@ -6,6 +6,9 @@ shifts, huge integers, unicode, nulls, nested junk, absurd clocks) and
 throws in junk messages and replays. ``validate`` must never raise; a refusal
 carries one of docs/protocol.md's codes; an accepted event is checked by an
 independent oracle (tests/abuse_helpers.Oracle), not by validate itself.
+
+300 examples a test in the suite; HIREMATE_FUZZ_EXAMPLES=20000 runs them long
+(with HM_FUZZ_NO_SHRINK=1 a failure is reported as found).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tests.support.abuse_helpers import (
     TOP_KEYS,
     Oracle,
     documented_error_codes,
+    fuzz_examples,
     junk,
     mutate,
     mutation,
@@ -36,7 +40,8 @@ from tests.support.abuse_helpers import (
 )
 
 FUZZ = settings(
-    max_examples=2000,
+    # 2,000 before 2026-12-05 (44 s together); HIREMATE_FUZZ_EXAMPLES=2000 or more runs them long.
+    max_examples=fuzz_examples(300),
     # HM_FUZZ_NO_SHRINK=1 reports a failure as found (shrinking one can take minutes).
     phases=[Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("HM_FUZZ_NO_SHRINK") else tuple(Phase),
     deadline=None,

@@ -5,6 +5,7 @@ and a check that what is stored re-validates from scratch."""
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,14 @@ from hiremate.models import BehaviorEvent, EventType, Task, TaskAttempt
 from hiremate.timeutil import iso
 
 PROTOCOL_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def fuzz_examples(default: int) -> int:
+    """How many examples a fuzzer runs: ``default`` in the suite, bounded so
+    `make test` stays fast; HIREMATE_FUZZ_EXAMPLES=20000 (any count) runs them long."""
+    value = os.environ.get("HIREMATE_FUZZ_EXAMPLES", "").strip()
+    return int(value) if value else default
+
 
 # docs/protocol.md, "Error codes (the complete list)", word for word.
 PROTOCOL_ERROR_CODES = frozenset(
