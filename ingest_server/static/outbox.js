@@ -23,7 +23,7 @@ export const MAX_TASK_DURATION_MS = 1_799_999;
 // Rejections after which the event is fixed and re-sent instead of dropped.
 const RETRY_LATER = new Set(['rate_limited']);
 // Errors that are about the connection or another request, not an event.
-const NOT_OURS = new Set(['token_already_used', 'task_not_available', 'incomplete', 'not_started']);
+const NOT_OURS = new Set(['token_already_used', 'task_not_available', 'incomplete', 'not_started', 'consent_required']);
 // A full queue is never trimmed: nothing captured is ever dropped silently,
 // so the page pauses input instead (see isFull) until the queue has drained
 // below this share of both caps.
