@@ -143,6 +143,7 @@ export class Outbox {
     this.queue = items.map((it) => ({ ...it, fixes: it.fixes || {}, bytes: this.measure(it) }));
     this.queueBytes = this.queue.reduce((n, it) => n + it.bytes, 0);
     this.recompute(false);
+    this.checkFull(); // a page reloaded with a full queue starts paused
     return Boolean(this.sessionKey);
   }
 

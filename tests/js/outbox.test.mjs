@@ -302,6 +302,20 @@ test('maxEvents can be lowered on a running outbox and takes effect at once', ()
   assert.deepEqual(signals, [true, false]);
 });
 
+test('a page reloaded with a full queue starts full, with every event', () => {
+  const storage = new MemStorage();
+  const a = newOutbox({ storage, maxEvents: 10 }).ob;
+  a.setSessionKey('k');
+  started(a);
+  for (let i = 0; i < 14; i += 1) a.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
+  const b = newOutbox({ storage, maxEvents: 10 }).ob;
+  const signals = [];
+  b.onFullChange((full) => signals.push(full));
+  b.load();
+  assert.equal(b.pendingCount(), 15);
+  assert.deepEqual(signals, [true]);
+});
+
 test('a byte cap fills the queue the same way', () => {
   const { ob } = newOutbox({ maxBytes: 4000 });
   started(ob);
