@@ -13,9 +13,20 @@ import { isUncertain, SOME, UNKNOWN } from './rules.js';
 import { pyLen, wordCount } from './text.js';
 
 export const VIEW_MIN_MS = 300;
+// A focus an arrow key (or Tab) moved onto an option is a view however short:
+// the person asked for that option, and a screen reader reads it out at once.
+// The floor only keeps out a held-down key's auto-repeat (about 30-40 ms).
+export const KEY_VIEW_MIN_MS = 50;
+// Native radios select as the arrow keys move, so a keyboard selection counts
+// only once it has stayed this long (or focus leaves the group, the person
+// types, or presses Next): reading the options is not changing one's mind.
+export const KEY_COMMIT_MS = 800;
 export const IDLE_MS = 30000;
 export const UPDATE_EVERY_MS = 1000;
 export const BLUR_SETTLE_MS = 150;
+// A wait on the page (next task, saving, reconnecting) shorter than this is not reported.
+export const WAIT_MIN_MS = 1000;
+const WAIT_MAX_MS = 86_400_000;
 const MAX_STEPS = 30;
 
 const iso = (ms) => new Date(ms).toISOString();
@@ -25,11 +36,12 @@ export class Tracker {
    * @param {object} o
    * @param {import('./outbox.js').Outbox} o.outbox
    * @param {(index: number) => string|undefined} o.taskIdAt  id of the task at an index, if known
+   * @param {boolean} [o.assistive]  assistive technology in use: no idle or away events at all
    */
   constructor({
     outbox, now = () => Date.now(), setTimer = (fn, ms) => setTimeout(fn, ms),
     clearTimer = (t) => clearTimeout(t), taskIdAt = () => undefined, onAnswerChange = () => {},
-    onFocusChange = () => {}, log = () => {},
+    onFocusChange = () => {}, log = () => {}, assistive = false,
   }) {
     this.outbox = outbox;
     this.now = now;
@@ -39,12 +51,20 @@ export class Tracker {
     this.onAnswerChange = onAnswerChange;
     this.onFocusChange = onFocusChange;
     this.log = log;
+    // An accommodation: a screen reader user listening, or a switch user, is
+    // neither idle nor away, so neither is observed (not just not interpreted).
+    this.assistive = assistive;
 
     this.active = false;
     this.task = null;
     this.taskStartMs = 0;
     this.lastChangeMs = null;
     this.selected = null;
+    this.selectedInput = undefined;
+    this.pendingSel = null; // a keyboard selection still settling: {optionId, at, input, task}
+    this.commitTimer = null;
+    this.heldViews = []; // views that ended while a selection was settling: [{at, g}]
+    this.waiting = null; // the page cannot proceed: {since, reason}
     this.text = '';
     this.views = new Map();
     this.lastUpdateMs = 0;
@@ -77,6 +97,9 @@ export class Tracker {
   /** Stop capturing (finished, taken over, closed). */
   stop() {
     this.active = false;
+    this.dropPending();
+    this.heldViews = [];
+    this.waiting = null;
     if (this.updateTimer) this.clearTimer(this.updateTimer);
     if (this.blurTimer) this.clearTimer(this.blurTimer);
     this.updateTimer = null;
@@ -96,10 +119,12 @@ export class Tracker {
    * this device remembered about it: {selected, text, startedAt, lastChangeAt}.
    */
   showTask(taskData, index, restored = {}) {
+    this.commitSelection(); // Next committed it already; this only guards a direct switch
     const now = this.now();
     const task = { ...taskData, index };
     this.task = task;
     this.selected = restored.selected ?? null;
+    this.selectedInput = undefined;
     this.text = restored.text ?? '';
     this.taskStartMs = Number.isFinite(restored.startedAt) ? restored.startedAt : now;
     this.lastChangeMs = Number.isFinite(restored.lastChangeAt) ? restored.lastChangeAt : null;
@@ -126,10 +151,18 @@ export class Tracker {
 
   // ------------------------------------------------------------ options
 
-  viewOn(optionId, how) {
+  /**
+   * how: 'hover' | 'focus'. keyed: the focus was moved there by a key (an
+   * arrow or Tab), which makes it a view from KEY_VIEW_MIN_MS.
+   */
+  viewOn(optionId, how, { keyed = false } = {}) {
     if (!this.active || !this.task) return;
-    const v = this.views.get(optionId) || { hover: false, focus: false, since: 0 };
-    if (!v.hover && !v.focus) v.since = this.now();
+    const v = this.views.get(optionId) || { hover: false, focus: false, since: 0, keyed: false };
+    if (!v.hover && !v.focus) {
+      v.since = this.now();
+      v.keyed = false;
+    }
+    if (how === 'focus' && keyed) v.keyed = true;
     v[how] = true;
     this.views.set(optionId, v);
   }
@@ -144,33 +177,95 @@ export class Tracker {
   endView(optionId, v, at) {
     this.views.delete(optionId);
     const duration = at - v.since;
-    if (!this.active || !this.task || duration < VIEW_MIN_MS || !this.focused) return;
+    const min = v.keyed ? KEY_VIEW_MIN_MS : VIEW_MIN_MS;
+    if (!this.active || !this.task || duration < min || !this.focused) return;
     const task = this.task;
-    this.push(once(null, (st) => (st.open === false || (st.taskId && st.taskId !== task.id) ? null
-      : this.event('option_viewed', { option_id: optionId, view_duration_ms: Math.round(duration) }, at, task.id))));
+    const g = once(null, (st) => (st.open === false || (st.taskId && st.taskId !== task.id) ? null
+      : this.event('option_viewed', { option_id: optionId, view_duration_ms: Math.round(duration) }, at, task.id)));
+    // Held while a keyboard selection settles, so the events keep the order of their times.
+    if (this.pendingSel) this.heldViews.push({ at, g });
+    else this.push(g);
   }
 
   endAllViews(at = this.now()) {
     for (const [id, v] of [...this.views]) this.endView(id, v, at);
   }
 
-  select(optionId) {
+  /**
+   * An option was chosen. input: 'pointer' | 'keyboard' | 'touch' (or
+   * undefined: not known, sent without it). A pointer or touch choice is
+   * committed at once; a keyboard one once it has stayed KEY_COMMIT_MS, or
+   * at commitSelection() (focus left the group, typing, Next, leaving the page).
+   */
+  select(optionId, input = undefined) {
     if (!this.task || optionId === this.selected) return;
     const now = this.now();
-    const since = this.lastChangeMs === null ? 0 : Math.max(0, now - this.lastChangeMs);
     this.selected = optionId;
-    this.lastChangeMs = now;
+    this.selectedInput = input;
+    if (!this.active) {
+      this.lastChangeMs = now;
+      this.onAnswerChange(this.answer());
+      return;
+    }
+    if (input === 'keyboard') {
+      this.pendingSel = { optionId, at: now, input, task: this.task };
+      if (this.commitTimer) this.clearTimer(this.commitTimer);
+      this.commitTimer = this.setTimer(() => {
+        this.commitTimer = null;
+        this.commitSelection();
+      }, KEY_COMMIT_MS);
+      this.onAnswerChange(this.answer());
+      return;
+    }
+    this.dropPending(); // a click replaces a keyboard selection that had not settled
+    this.emitSelection(optionId, now, input, this.task);
     this.onAnswerChange(this.answer());
-    if (!this.active) return;
-    const task = this.task;
-    this.push(goal((st) => this.selectionStep(st, task, optionId, since, now)));
   }
 
-  selectionStep(st, task, target, since, at) {
+  /** Commit a keyboard selection that is still settling, stamped when it was made. */
+  commitSelection() {
+    const p = this.pendingSel;
+    if (!p) return;
+    this.dropPending();
+    const st = this.outbox.state();
+    if (st.open === true && st.taskId === p.task.id && st.selected === p.optionId) {
+      this.releaseHeld(); // back on the option already chosen: nothing changed
+      return;
+    }
+    this.emitSelection(p.optionId, p.at, p.input, p.task);
+    this.onAnswerChange(this.answer());
+  }
+
+  /** Forget the settling selection's timer (its views stay held until released). */
+  dropPending() {
+    if (this.commitTimer) this.clearTimer(this.commitTimer);
+    this.commitTimer = null;
+    this.pendingSel = null;
+  }
+
+  emitSelection(optionId, at, input, task) {
+    const since = this.lastChangeMs === null ? 0 : Math.max(0, at - this.lastChangeMs);
+    this.lastChangeMs = at;
+    // Views that ended before the selection go first, the later ones after it.
+    const held = this.heldViews;
+    this.heldViews = [];
+    for (const h of held) if (h.at <= at) this.push(h.g);
+    this.push(goal((st) => this.selectionStep(st, task, optionId, since, at, input)));
+    for (const h of held) if (h.at > at) this.push(h.g);
+  }
+
+  releaseHeld() {
+    const held = this.heldViews;
+    this.heldViews = [];
+    for (const h of held) this.push(h.g);
+  }
+
+  selectionStep(st, task, target, since, at, input = undefined) {
     if (st.finished || st.open === false || st.index !== task.index) return null;
     if (st.selected === target) return null;
+    const how = input ? { input } : {};
     if (st.selected === null || st.selected === UNKNOWN) {
-      return this.event('option_selected', { option_id: target, is_first_selection: true }, at, task.id);
+      return this.event('option_selected', { option_id: target, is_first_selection: true, ...how }, at, task.id);
     }
     let from = st.selected;
     if (from === SOME) {
@@ -178,7 +273,7 @@ export class Tracker {
       if (!from) return null;
     }
     return this.event('option_changed', {
-      from_option_id: from, to_option_id: target, time_since_last_change_ms: Math.round(since),
+      from_option_id: from, to_option_id: target, time_since_last_change_ms: Math.round(since), ...how,
     }, at, task.id);
   }
 
@@ -186,6 +281,7 @@ export class Tracker {
 
   reasoningInput(text) {
     if (!this.task) return;
+    this.commitSelection(); // typing means the choice is made
     this.text = text;
     this.onAnswerChange(this.answer());
     if (!this.active) return;
@@ -244,6 +340,7 @@ export class Tracker {
    */
   next() {
     if (!this.task || !this.active) return Promise.resolve(false);
+    this.commitSelection();
     const now = this.now();
     this.flushIdle(now);
     this.endAllViews(now);
@@ -260,7 +357,7 @@ export class Tracker {
       if (st.open !== true) {
         return st.open === false || st.open === null ? this.event('task_started', { task_index: task.index }, now, task.id) : null;
       }
-      if (st.selected !== target) return this.selectionStep(st, task, target, since, now);
+      if (st.selected !== target) return this.selectionStep(st, task, target, since, now, this.selectedInput);
       const needs = task.reasoning_required && (st.submitted === null || st.submitted < min);
       if (st.reasoning === true || st.reasoning === null || needs) {
         if (st.reasoning === false && pyLen(text) < min) return null; // the page's gate should prevent this
@@ -299,11 +396,11 @@ export class Tracker {
     this.lastActivityType = type;
   }
 
-  /** An idle period ends at `at`: report it if it lasted IDLE_MS or more. */
+  /** An idle period ends at `at`: report it if it lasted IDLE_MS or more (never while waiting). */
   flushIdle(at) {
     if (!this.active || this.hidden || !this.focused) return;
     const gap = Math.round(at - this.lastActivityMs);
-    if (gap >= IDLE_MS) {
+    if (gap >= IDLE_MS && !this.waiting && !this.assistive) {
       this.meta('idle_detected', { idle_duration_ms: gap, last_activity_type: this.lastActivityType }, at);
     }
     this.lastActivityMs = at;
@@ -345,12 +442,16 @@ export class Tracker {
   }
 
   lose(trigger, at) {
+    this.commitSelection();
     this.flushIdle(at);
     this.endAllViews(at);
     this.focused = false;
     this.lostTrigger = trigger;
-    this.lostEmitted = this.active;
-    if (this.active) {
+    // Not while the page waits (the wait is the page's, not the person's;
+    // setWaiting reports the leave when the wait ends), and never with
+    // assistive technology in use.
+    this.lostEmitted = this.active && !this.waiting && !this.assistive;
+    if (this.lostEmitted) {
       this.meta('focus_lost', { trigger }, at);
       this.onFocusChange(trigger);
     }
@@ -382,7 +483,46 @@ export class Tracker {
     this.lostTrigger = null;
   }
 
-  /** focus_lost / focus_gained / idle_detected: on the open task, or the task at current_task_index. */
+  // ------------------------------------------------------------ waiting on the page
+
+  /**
+   * The page cannot proceed (reason 'next_task' | 'finishing' | 'queue_full'
+   * | 'reconnecting'), or can again (null). While it waits, idle and away
+   * are not observed; when the wait ends, a network_wait covering it is sent
+   * (from WAIT_MIN_MS), stamped at its end, and the idle clock starts again.
+   * A reason given while already waiting replaces the first: the wait is
+   * reported with the reason that held when it ended.
+   */
+  setWaiting(reason) {
+    const now = this.now();
+    if (reason) {
+      if (this.waiting) {
+        this.waiting.reason = reason;
+        return;
+      }
+      this.flushIdle(now); // an idle period before the wait is still the person's
+      this.waiting = { since: now, reason };
+      return;
+    }
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = null;
+    const duration = Math.round(now - w.since);
+    if (duration >= WAIT_MIN_MS) {
+      this.meta('network_wait', { wait_duration_ms: Math.min(duration, WAIT_MAX_MS), reason: w.reason }, now);
+    }
+    this.lastActivityMs = now;
+    if (this.active && !this.focused && !this.lostEmitted && !this.assistive && this.lostTrigger) {
+      // Left during the wait and still away: away from now on.
+      this.lostEmitted = true;
+      this.meta('focus_lost', { trigger: this.lostTrigger }, now);
+      this.onFocusChange(this.lostTrigger);
+    }
+  }
+
+  isWaiting() { return Boolean(this.waiting); }
+
+  /** focus_lost / focus_gained / idle_detected / network_wait: on the open task, or the task at current_task_index. */
   meta(type, payload, at) {
     if (!this.active) return;
     const st = this.outbox.state();

@@ -9,6 +9,11 @@ export const CLOSE_ALREADY_USED = 4403;
 export const CLOSE_TRY_LATER = 1013;
 export const CLOSE_TOO_BIG = 1009;
 const CLIENT_RESTART = 4000; // our own close when an answer is overdue
+// get_task and complete are answered at once by a live server; a page left
+// behind "Loading the next task…" by a silently dead socket must notice in
+// seconds, not after the 30 s allowed for events (issue 15: it took 36 s).
+export const REQUEST_TIMEOUT_MS = 9000;
+const WATCH_EVERY_MS = 2000;
 
 export function backoffDelay(attempt, { base = 500, cap = 30000, random = Math.random } = {}) {
   const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 16));
@@ -27,7 +32,8 @@ export class Connection {
   constructor({
     url, outbox, WebSocketImpl, onEvent, probeState = async () => null,
     now = () => Date.now(), setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (t) => clearTimeout(t),
-    random = Math.random, answerTimeoutMs = 30000, handshakeTimeoutMs = 20000, log = () => {},
+    random = Math.random, answerTimeoutMs = 30000, handshakeTimeoutMs = 20000,
+    requestTimeoutMs = REQUEST_TIMEOUT_MS, log = () => {},
   }) {
     this.url = url;
     this.outbox = outbox;
@@ -40,10 +46,14 @@ export class Connection {
     this.random = random;
     this.answerTimeoutMs = answerTimeoutMs;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
+    this.requestTimeoutMs = requestTimeoutMs;
     this.log = log;
 
     this.ws = null;
-    this.intent = null; // 'start' | 'resume'
+    this.intent = null; // 'start' | 'resume' | null (nothing to do: not started, or consent refused)
+    this.consent = null; // {notice_version}: the acknowledgement `start` carries
+    this.infoSeen = false; // assessment_info received on the current socket
+    this.requestAt = 0; // when the unanswered get_task/complete was sent (0: none)
     this.ready = false; // started/resumed on the current socket
     this.stopped = false;
     this.completedSeen = false;
@@ -64,10 +74,23 @@ export class Connection {
     this.onEvent(value ? 'online' : 'offline');
   }
 
-  /** Start the attempt (the welcome screen's button). */
-  start() {
+  /**
+   * Start the attempt (the welcome screen's button), with the notice the
+   * candidate acknowledged: {notice_version}. After a consent_required the
+   * socket is still open, so the start is sent on it at once.
+   */
+  start(consent = this.consent) {
+    this.consent = consent;
     this.intent = 'start';
+    if (this.ws && this.infoSeen && !this.ready) {
+      this.sendStart();
+      return;
+    }
     this.connect();
+  }
+
+  sendStart() {
+    this.sendJson(this.consent ? { type: 'start', consent: this.consent } : { type: 'start' });
   }
 
   /** Continue with the session key the outbox holds. */
@@ -93,6 +116,7 @@ export class Connection {
     }
     this.ws = ws;
     this.ready = false;
+    this.infoSeen = false;
     this.openedAt = this.now();
     ws.onmessage = (e) => { if (this.ws === ws) this.handleFrame(e.data); };
     ws.onclose = (e) => { if (this.ws === ws) this.handleClose(e.code, e.reason); };
@@ -133,22 +157,30 @@ export class Connection {
 
   getTask(index) {
     this.wantedTask = index;
-    if (this.ready) this.sendJson({ type: 'get_task', index });
+    if (this.ready && this.sendJson({ type: 'get_task', index })) this.requestAt = this.now();
   }
 
   complete() {
     this.wantComplete = true;
-    if (this.ready) this.sendJson({ type: 'complete' });
+    if (this.ready && this.sendJson({ type: 'complete' })) this.requestAt = this.now();
   }
+
+  /** A get_task or complete was answered (whatever the answer). */
+  answered() { this.requestAt = 0; }
 
   startWatch() {
     if (this.watchTimer) this.clearTimer(this.watchTimer);
     this.watchTimer = this.setTimer(() => {
       this.watchTimer = null;
       if (!this.ws || this.stopped) return;
-      const overdue = this.ready
-        ? this.outbox.inflightAge() > this.answerTimeoutMs
-        : this.now() - this.openedAt > this.handshakeTimeoutMs;
+      let overdue;
+      if (this.ready) {
+        overdue = this.outbox.inflightAge() > this.answerTimeoutMs
+          || (this.requestAt > 0 && this.now() - this.requestAt > this.requestTimeoutMs);
+      } else {
+        // Waiting for the candidate to acknowledge the notice is not a stall.
+        overdue = this.intent !== null && this.now() - this.openedAt > this.handshakeTimeoutMs;
+      }
       if (overdue) {
         this.log('socket: answer overdue, reconnecting');
         const ws = this.ws;
@@ -157,7 +189,7 @@ export class Connection {
         return;
       }
       this.startWatch();
-    }, 5000);
+    }, WATCH_EVERY_MS);
   }
 
   handleFrame(data) {
@@ -171,6 +203,7 @@ export class Connection {
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
       case 'assessment_info':
+        this.infoSeen = true;
         this.onEvent('info', msg);
         if (this.intent === 'resume' && this.outbox.sessionKey) {
           if (msg.status === 'pending') {
@@ -180,7 +213,7 @@ export class Connection {
           }
           this.sendJson({ type: 'resume', session_key: this.outbox.sessionKey });
         } else if (this.intent === 'start' || this.intent === 'resume') {
-          this.sendJson({ type: 'start' });
+          this.sendStart();
         }
         return;
       case 'started': {
@@ -214,10 +247,16 @@ export class Connection {
           if (this.outbox.closedCode) this.onEvent('attempt_closed', msg);
           return;
         }
-        if (msg.code === 'token_already_used') {
+        if (msg.code === 'consent_required') {
+          // The socket stays open: the page asks again and start() resends.
+          this.intent = null;
+          this.consent = null;
+          this.onEvent('consent_required', msg);
+        } else if (msg.code === 'token_already_used') {
           this.stopped = true; // the 4403 close follows
           this.onEvent('already_used', msg);
         } else if (msg.code === 'task_not_available') {
+          this.answered();
           this.onEvent('task_not_available', msg);
         } else if (msg.code === 'not_started') {
           this.restart();
@@ -225,12 +264,14 @@ export class Connection {
           this.stopped = true; // expired or locked meanwhile (an error without a seq)
           this.onEvent('attempt_closed', msg);
         } else if (msg.code === 'incomplete') {
+          this.answered();
           this.wantComplete = false;
         } else {
           this.log('socket: error', msg);
         }
         return;
       case 'task':
+        this.answered();
         if (this.wantedTask === msg.index) this.wantedTask = null;
         this.onEvent('task', msg);
         return;
@@ -238,6 +279,7 @@ export class Connection {
         this.onEvent('status', msg);
         return;
       case 'assessment_completed':
+        this.answered();
         this.completedSeen = true;
         this.wantComplete = false;
         this.onEvent('completed', msg);
@@ -257,8 +299,8 @@ export class Connection {
       if (!this.ws || this.ws.readyState !== 1) throw new Error('not open');
       this.ws.send(text);
     });
-    if (this.wantedTask !== null) this.sendJson({ type: 'get_task', index: this.wantedTask });
-    if (this.wantComplete) this.sendJson({ type: 'complete' });
+    if (this.wantedTask !== null) this.getTask(this.wantedTask);
+    if (this.wantComplete) this.complete();
   }
 
   restart() {
@@ -273,6 +315,8 @@ export class Connection {
     const wasReady = this.ready;
     this.ws = null;
     this.ready = false;
+    this.infoSeen = false;
+    this.requestAt = 0;
     this.outbox.detach();
     if (this.watchTimer) {
       this.clearTimer(this.watchTimer);
@@ -294,6 +338,7 @@ export class Connection {
       this.onEvent('already_used', { code, reason });
       return;
     }
+    if (this.intent === null) return; // nothing to resume yet: start() opens a new socket
     if (code === CLOSE_TOO_BIG) {
       this.outbox.batchMaxBytes = Math.max(4096, Math.floor(this.outbox.batchMaxBytes / 2));
       this.outbox.batchMaxEvents = Math.max(1, Math.floor(this.outbox.batchMaxEvents / 2));

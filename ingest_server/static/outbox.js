@@ -23,9 +23,11 @@ export const MAX_TASK_DURATION_MS = 1_799_999;
 // Rejections after which the event is fixed and re-sent instead of dropped.
 const RETRY_LATER = new Set(['rate_limited']);
 // Errors that are about the connection or another request, not an event.
-const NOT_OURS = new Set(['token_already_used', 'task_not_available', 'incomplete', 'not_started']);
-// Evicted first when the queue is over its cap (never structural events).
-const EVICT_ORDER = [['option_viewed', 'reasoning_updated'], ['idle_detected'], ['focus_lost', 'focus_gained']];
+const NOT_OURS = new Set(['token_already_used', 'task_not_available', 'incomplete', 'not_started', 'consent_required']);
+// A full queue is never trimmed: nothing captured is ever dropped silently,
+// so the page pauses input instead (see isFull) until the queue has drained
+// below this share of both caps.
+export const LOW_MARK = 0.8;
 
 function isoNow(nowMs) {
   return new Date(nowMs).toISOString();
@@ -48,8 +50,10 @@ export class Outbox {
     this.ns = ns;
     this.ctx = ctx;
     this.now = now;
-    this.maxEvents = maxEvents;
-    this.maxBytes = maxBytes;
+    this.capEvents = maxEvents;
+    this.capBytes = maxBytes;
+    this.full = false;
+    this.fullListeners = new Set();
     this.batchMaxEvents = batchMaxEvents;
     this.batchMaxBytes = batchMaxBytes;
     this.log = log;
@@ -139,6 +143,7 @@ export class Outbox {
     this.queue = items.map((it) => ({ ...it, fixes: it.fixes || {}, bytes: this.measure(it) }));
     this.queueBytes = this.queue.reduce((n, it) => n + it.bytes, 0);
     this.recompute(false);
+    this.checkFull(); // a page reloaded with a full queue starts paused
     return Boolean(this.sessionKey);
   }
 
@@ -175,11 +180,41 @@ export class Outbox {
 
   pendingCount() { return this.queue.length; }
 
+  // ------------------------------------------------------------ capacity
+
+  // The caps are read on every change, and setting one re-checks at once, so
+  // a test can shrink them on a running page (window.hiremate.outbox.maxEvents = 20).
+  get maxEvents() { return this.capEvents; }
+  set maxEvents(n) { this.capEvents = n; this.checkFull(); }
+  get maxBytes() { return this.capBytes; }
+  set maxBytes(n) { this.capBytes = n; this.checkFull(); }
+
+  /** Is the queue at a cap? The page then pauses input until it drains. */
+  isFull() { return this.full; }
+
+  /** fn(full): called when the queue becomes full and when it has drained below the low mark. */
+  onFullChange(fn) { this.fullListeners.add(fn); return () => this.fullListeners.delete(fn); }
+
+  checkFull() {
+    const n = this.queue.length;
+    const bytes = this.queueBytes;
+    let full = this.full;
+    if (!full && (n >= this.capEvents || bytes >= this.capBytes)) full = true;
+    else if (full && n < this.capEvents * LOW_MARK && bytes < this.capBytes * LOW_MARK) full = false;
+    if (full === this.full) return;
+    this.full = full;
+    this.log(full ? 'outbox: full, input paused' : 'outbox: drained, input resumed', n, bytes);
+    for (const fn of this.fullListeners) {
+      try { fn(full); } catch (err) { this.log('outbox full listener', err); }
+    }
+  }
+
   nextSeq() { return this.lastAcked + this.queue.length + 1; }
 
   onChange(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
 
   notify() {
+    this.checkFull();
     for (const fn of this.listeners) {
       try { fn(this); } catch (err) { this.log('outbox listener', err); }
     }
@@ -283,32 +318,9 @@ export class Outbox {
     this.projected = apply(this.projected, item, this.ctx);
     this.writeEvent(item);
     this.writeMeta();
-    this.enforceCap();
-    this.notify();
+    this.notify(); // a full queue pauses the page (checkFull); the event is kept whatever the size
     this.pump();
     return item.uid;
-  }
-
-  enforceCap() {
-    const over = () => this.queue.length > this.maxEvents || this.queueBytes > this.maxBytes;
-    if (!over()) return;
-    const start = this.inflight ? this.inflight.count : 0;
-    for (const types of EVICT_ORDER) {
-      for (let i = start; i < this.queue.length && over();) {
-        const item = this.queue[i];
-        if (types.includes(item.event_type)) {
-          this.queue.splice(i, 1);
-          this.queueBytes -= item.bytes;
-          this.removeEvent(item.uid);
-          this.settle(item.uid, 'dropped');
-        } else {
-          i += 1;
-        }
-      }
-      if (!over()) break;
-    }
-    // Structural events (task_started ... task_completed) are never evicted:
-    // the attempt could not complete without them.
   }
 
   // ------------------------------------------------------------ connection side

@@ -22,7 +22,8 @@
 export const UNKNOWN = '?';
 export const SOME = '*';
 
-const ALWAYS = new Set(['focus_lost', 'focus_gained', 'idle_detected']);
+// Meta events: allowed at any time, on the open task or the task at the index.
+const ALWAYS = new Set(['focus_lost', 'focus_gained', 'idle_detected', 'network_wait']);
 export const STRUCTURAL = new Set([
   'task_started', 'option_selected', 'option_changed', 'reasoning_started',
   'reasoning_submitted', 'task_completed',

@@ -199,3 +199,92 @@ test('a re-issued link: started with resumed_from continues the numbering at the
   ob.enqueue({ task_id: 'task1', event_type: 'task_started', payload: { task_index: 1 } });
   assert.equal(sockets[0].sent.at(-1).seq, 10);
 });
+
+// ------------------------------------------------------------------ issue 15
+
+test('start carries the acknowledged notice version', () => {
+  const { sockets, conn } = setup();
+  conn.start({ notice_version: '1-3f9c2a1b' });
+  sockets[0].serverSays(INFO);
+  assert.deepEqual(sockets[0].sent, [{ type: 'start', consent: { notice_version: '1-3f9c2a1b' } }]);
+});
+
+test('consent_required: said to the page, the socket stays open, and a new start goes on it', () => {
+  const { clock, sockets, events, ob, conn } = setup();
+  conn.start({ notice_version: 'old' });
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'error', code: 'consent_required', message: 'acknowledge the notice', notice_version: 'new' });
+  const [, msg] = events.find((e) => e[0] === 'consent_required');
+  assert.equal(msg.notice_version, 'new');
+  clock.advance(60_000); // the candidate reads the notice again: not a stalled handshake
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].closedWith, null);
+  assert.equal(conn.intent, null);
+  conn.start({ notice_version: 'new' });
+  assert.equal(sockets.length, 1);
+  assert.deepEqual(sockets[0].sent.at(-1), { type: 'start', consent: { notice_version: 'new' } });
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  assert.equal(ob.sessionKey, 'K');
+});
+
+test('consent_required then the socket closes: no reconnect until Start is pressed again', () => {
+  const { clock, sockets, conn } = setup();
+  conn.start({ notice_version: 'old' });
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'error', code: 'consent_required', notice_version: 'new' });
+  sockets[0].serverCloses(1001);
+  clock.advance(120_000);
+  assert.equal(sockets.length, 1);
+  conn.start({ notice_version: 'new' });
+  assert.equal(sockets.length, 2);
+  sockets[1].serverSays(INFO);
+  assert.deepEqual(sockets[1].sent, [{ type: 'start', consent: { notice_version: 'new' } }]);
+});
+
+test('resume carries no consent', () => {
+  const { sockets, ob, conn } = setup();
+  ob.setSessionKey('K');
+  conn.consent = { notice_version: 'v' };
+  conn.resume();
+  sockets[0].serverSays({ ...INFO, status: 'in_progress' });
+  assert.deepEqual(sockets[0].sent, [{ type: 'resume', session_key: 'K' }]);
+});
+
+test('an unanswered get_task is noticed within about 10 s, and asked again after the reconnect', () => {
+  const { clock, sockets, events, conn } = setup();
+  conn.start({ notice_version: 'v' });
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  conn.getTask(1);
+  clock.advance(8000);
+  assert.equal(sockets[0].closedWith, null, 'not before 9 s');
+  clock.advance(3000);
+  assert.equal(sockets[0].closedWith, 4000, 'a dead socket is given up after 9-11 s');
+  assert.ok(kinds(events).includes('offline'));
+  clock.advance(1000);
+  assert.equal(sockets.length, 2);
+  sockets[1].serverSays({ ...INFO, status: 'in_progress' });
+  sockets[1].serverSays({ type: 'resumed', last_sequence_number: 0, current_task_index: 1, attempt_status: STATUS });
+  assert.deepEqual(sockets[1].sent.at(-1), { type: 'get_task', index: 1 });
+});
+
+test('answered requests keep the socket; so does an unanswered complete for under 9 s', () => {
+  const { clock, sockets, conn } = setup();
+  conn.start({ notice_version: 'v' });
+  sockets[0].serverSays(INFO);
+  sockets[0].serverSays({ type: 'started', session_key: 'K', attempt_status: STATUS });
+  conn.getTask(0);
+  clock.advance(500);
+  sockets[0].serverSays({ type: 'task', index: 0, task: TASKS[0] });
+  conn.getTask(1);
+  sockets[0].serverSays({ type: 'error', code: 'task_not_available' });
+  clock.advance(30_000);
+  assert.equal(sockets[0].closedWith, null);
+  conn.complete();
+  clock.advance(8000);
+  assert.equal(sockets[0].closedWith, null);
+  sockets[0].serverSays({ type: 'error', code: 'incomplete' });
+  clock.advance(30_000);
+  assert.equal(sockets[0].closedWith, null);
+  assert.equal(sockets.length, 1);
+});

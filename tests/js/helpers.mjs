@@ -73,6 +73,8 @@ export function ctxFor(tasks) {
   };
 }
 
+const INPUTS = ['pointer', 'keyboard', 'touch'];
+
 const PY_WS = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
 
 /** Independent word count (a regex on the same set) for cross-checking. */
@@ -102,12 +104,14 @@ export function refCheck(st, ev, tasks) {
       if (!Number.isInteger(p.view_duration_ms) || p.view_duration_ms < 0) return 'invalid_payload';
       return openHere ? null : 'invalid_transition';
     case 'option_selected':
+      if ('input' in p && !INPUTS.includes(p.input)) return 'invalid_payload';
       if (!optIds.includes(p.option_id)) return 'unknown_option';
       if (p.is_first_selection !== true) return 'invalid_payload';
       if (!openHere || st.selected !== null) return 'invalid_transition';
       st.selected = p.option_id;
       return null;
     case 'option_changed':
+      if ('input' in p && !INPUTS.includes(p.input)) return 'invalid_payload';
       if (!optIds.includes(p.from_option_id) || !optIds.includes(p.to_option_id)) return 'unknown_option';
       if (!Number.isInteger(p.time_since_last_change_ms) || p.time_since_last_change_ms < 0) return 'invalid_payload';
       if (!openHere || st.selected === null || st.selected !== p.from_option_id) return 'invalid_transition';
@@ -150,6 +154,10 @@ export function refCheck(st, ev, tasks) {
       return ev.task_id === (st.open ? st.openId : cur.id) ? null : 'invalid_transition';
     case 'idle_detected':
       if (!Number.isInteger(p.idle_duration_ms) || p.idle_duration_ms <= 0) return 'invalid_payload';
+      return ev.task_id === (st.open ? st.openId : cur.id) ? null : 'invalid_transition';
+    case 'network_wait':
+      if (!Number.isInteger(p.wait_duration_ms) || p.wait_duration_ms < 1 || p.wait_duration_ms > 86_400_000) return 'invalid_payload';
+      if (typeof p.reason !== 'string' || p.reason.length > 100) return 'invalid_payload';
       return ev.task_id === (st.open ? st.openId : cur.id) ? null : 'invalid_transition';
     default:
       return 'invalid_event_type';

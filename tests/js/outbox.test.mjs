@@ -251,21 +251,78 @@ test('the event-count limit of a batch holds too', async () => {
   assert.deepEqual(server.sent.map((m) => (m.type === 'batch' ? m.events.length : 1)), [10, 10, 10, 10, 10, 10, 10, 10, 10, 6]);
 });
 
-test('the queue is capped without losing structural events', () => {
+test('a full queue keeps every event and says so; it drains below the low mark', () => {
   const { ob } = newOutbox({ maxEvents: 50 });
+  const signals = [];
+  ob.onFullChange((full) => signals.push(full));
+  const frames = capture(ob);
   started(ob);
-  for (let i = 0; i < 200; i += 1) ob.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
-  ob.enqueue(ev('option_selected', { option_id: 'opt_1', is_first_selection: true }));
+  for (let i = 0; i < 60; i += 1) ob.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
+  // Meta events are still taken while full (the page pauses everything else).
+  assert.ok(ob.enqueue(ev('focus_lost', { trigger: 'tab_switch' })));
+  assert.equal(ob.pendingCount(), 62, 'nothing evicted');
+  assert.deepEqual(signals, [true]);
+  assert.equal(ob.isFull(), true);
+  assert.deepEqual(ob.queue.slice(1, 61).map((e) => e.payload.view_duration_ms),
+    Array.from({ length: 60 }, (_, i) => 300 + i), 'oldest views kept, in order');
+  // Acks bring it down: still full at 40 (the low mark is 80% of 50), free below.
+  ob.handleMessage({ type: 'ack', seq: 1 });
+  ob.handleMessage({ type: 'ack', seqs: [frames.at(-1).events.at(-1).seq] }); // acks are cumulative
+  assert.equal(ob.pendingCount(), 0);
+  assert.deepEqual(signals, [true, false]);
+  assert.equal(ob.isFull(), false);
+});
+
+test('the low mark: full at the cap, free again only under 80% of it', () => {
+  const { ob } = newOutbox({ maxEvents: 10 });
+  const signals = [];
+  ob.onFullChange((full) => signals.push(full));
+  const frames = capture(ob);
+  ob.batchMaxEvents = 2;
+  started(ob);
+  for (let i = 0; i < 9; i += 1) ob.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
+  assert.deepEqual(signals, [true]);
+  ob.handleMessage({ type: 'ack', seq: 1 }); // 9 left: not below 8
+  assert.deepEqual(signals, [true]);
+  ob.handleMessage({ type: 'ack', seqs: frames.at(-1).events.map((e) => e.seq) }); // 7 left
+  assert.deepEqual(signals, [true, false]);
+});
+
+test('maxEvents can be lowered on a running outbox and takes effect at once', () => {
+  const { ob } = newOutbox();
+  const signals = [];
+  ob.onFullChange((full) => signals.push(full));
+  started(ob);
+  for (let i = 0; i < 25; i += 1) ob.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
+  assert.equal(ob.isFull(), false);
+  ob.maxEvents = 20;
+  assert.deepEqual(signals, [true]);
+  assert.equal(ob.pendingCount(), 26);
+  ob.maxEvents = 5000;
+  assert.deepEqual(signals, [true, false]);
+});
+
+test('a page reloaded with a full queue starts full, with every event', () => {
+  const storage = new MemStorage();
+  const a = newOutbox({ storage, maxEvents: 10 }).ob;
+  a.setSessionKey('k');
+  started(a);
+  for (let i = 0; i < 14; i += 1) a.enqueue(ev('option_viewed', { option_id: 'opt_1', view_duration_ms: 300 + i }));
+  const b = newOutbox({ storage, maxEvents: 10 }).ob;
+  const signals = [];
+  b.onFullChange((full) => signals.push(full));
+  b.load();
+  assert.equal(b.pendingCount(), 15);
+  assert.deepEqual(signals, [true]);
+});
+
+test('a byte cap fills the queue the same way', () => {
+  const { ob } = newOutbox({ maxBytes: 4000 });
+  started(ob);
   ob.enqueue(ev('reasoning_started', { time_since_task_start_ms: 1 }));
-  ob.enqueue(ev('reasoning_submitted', { final_text: 'x'.repeat(30), word_count: 1, character_count: 30 }));
-  ob.enqueue(ev('task_completed', { final_option_id: 'opt_1', task_duration_ms: 1000 }));
-  assert.ok(ob.pendingCount() <= 50);
-  const types = ob.queue.map((e) => e.event_type);
-  for (const t of ['task_started', 'option_selected', 'reasoning_started', 'reasoning_submitted', 'task_completed']) {
-    assert.ok(types.includes(t), t);
-  }
-  // Newest views are kept, oldest evicted.
-  assert.equal(ob.queue.filter((e) => e.event_type === 'option_viewed').at(-1).payload.view_duration_ms, 499);
+  for (let i = 0; i < 100 && !ob.isFull(); i += 1) ob.enqueue(ev('reasoning_updated', { character_count: i, word_count: 1 }));
+  assert.equal(ob.isFull(), true);
+  assert.ok(ob.queueBytes >= 4000);
 });
 
 test('the rules guard: events the table forbids are never queued', () => {
