@@ -2,7 +2,7 @@
 // (outbox.js), the socket (connection.js) and the capture (capture.js).
 // Candidate-facing text from the server is always set with textContent.
 
-import { Connection } from './connection.js';
+import { Connection, requestAccommodation } from './connection.js';
 import { Tracker } from './capture.js';
 import { Outbox } from './outbox.js';
 import { pyLen, pyStrip, utf8Bytes } from './text.js';
@@ -515,7 +515,7 @@ class App {
   }
 
   async sendAccommodation(event) {
-    event.preventDefault(); // form-action 'none': the request goes by fetch
+    event.preventDefault(); // form-action 'none': the request goes over a socket of its own
     if (this.sendingRequest) return;
     const form = $('accommodation-form');
     const status = $('accommodation-status');
@@ -542,28 +542,17 @@ class App {
 
   async postAccommodation(body) {
     const org = orgName() || 'the organisation';
-    let res;
-    try {
-      res = await fetch(`/a/${encodeURIComponent(this.token)}/accommodation`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-        credentials: 'same-origin', cache: 'no-store',
-      });
-    } catch {
-      return { ok: false, text: `Your request could not be sent: the connection failed. Please try again, or ${contactPhrase()} directly.` };
-    }
-    if (res.status === 202) {
-      let data = {};
-      try { data = await res.json(); } catch { /* the status says enough */ }
-      this.page.accommodation_request = { requested_at: data.requested_at || new Date().toISOString() };
+    const result = await requestAccommodation({ url: this.conn.url, ...body, WebSocketImpl: window.WebSocket });
+    if (result.ok) {
+      this.page.accommodation_request = { requested_at: result.requestedAt || new Date().toISOString() };
       return { ok: true, text: `Your request was sent to ${org}; they will contact you. This link stays valid.` };
     }
     const texts = {
-      400: 'Your request could not be sent as it is. Please check it and try again.',
-      404: `This link is not valid any more, so the request could not be sent. Please ${contactPhrase()} directly.`,
-      409: `This assessment is closed, so a request can no longer be sent here. Please ${contactPhrase()} directly.`,
-      429: `Too many requests were sent from here just now. Please wait a few minutes and try again, or ${contactPhrase()} directly.`,
+      invalid: 'Your request could not be sent as it is. Please check it and try again.',
+      closed: `This assessment is closed, so a request can no longer be sent here. Please ${contactPhrase()} directly.`,
+      refused: `The request could not be sent from this link just now. Please try again in a few minutes, or ${contactPhrase()} directly.`,
     };
-    return { ok: false, text: texts[res.status] || `Your request could not be sent. Please try again later, or ${contactPhrase()} directly.` };
+    return { ok: false, text: texts[result.reason] || `Your request could not be sent: the connection failed. Please try again, or ${contactPhrase()} directly.` };
   }
 
   claimOwnership() {

@@ -375,3 +375,55 @@ export class Connection {
     }, delay);
   }
 }
+
+/**
+ * Send one accommodation request on a socket of its own (docs/protocol.md,
+ * `request_accommodation`): wait for assessment_info, send, wait for the
+ * answer, close. It needs no start and leaves the link valid. (A socket, not
+ * an HTTP POST: the ingest port takes no request bodies.)
+ *
+ * Resolves with {ok: true, requestedAt} or {ok: false, reason}, where reason
+ * is 'invalid' (the server refused the request as it is), 'closed' (the
+ * assessment is closed), 'refused' (the link is not valid, or too many
+ * connections) or 'network' (no answer).
+ */
+export function requestAccommodation({
+  url, needs, note, WebSocketImpl, timeoutMs = 15000, setTimer = (fn, ms) => setTimeout(fn, ms),
+  clearTimer = (t) => clearTimeout(t),
+}) {
+  return new Promise((resolve) => {
+    let ws;
+    let settled = false;
+    let opened = false;
+    const finish = (result) => {
+      if (settled) return;
+      settled = true;
+      clearTimer(timer);
+      try { ws.close(1000); } catch { /* already closed */ }
+      resolve(result);
+    };
+    const timer = setTimer(() => finish({ ok: false, reason: 'network' }), timeoutMs);
+    try {
+      ws = new WebSocketImpl(url);
+    } catch {
+      finish({ ok: false, reason: 'network' });
+      return;
+    }
+    ws.onopen = () => { opened = true; };
+    ws.onerror = () => {};
+    ws.onclose = () => finish({ ok: false, reason: opened ? 'network' : 'refused' });
+    ws.onmessage = (frame) => {
+      let msg;
+      try { msg = JSON.parse(frame.data); } catch { return; }
+      if (!msg || typeof msg !== 'object') return;
+      if (msg.type === 'assessment_info') {
+        opened = true;
+        ws.send(JSON.stringify({ type: 'request_accommodation', needs, note }));
+      } else if (msg.type === 'accommodation_request_received') {
+        finish({ ok: true, requestedAt: msg.requested_at });
+      } else if (msg.type === 'error') {
+        finish({ ok: false, reason: msg.code === 'attempt_closed' ? 'closed' : 'invalid' });
+      }
+    };
+  });
+}

@@ -280,8 +280,10 @@ class Candidate:
         return self.open()
 
     def start(self) -> None:
+        """Read the notice, acknowledge it, start."""
         start = self.page.get_by_role("button", name="Start the assessment")
         expect(start).to_be_visible(timeout=PAGE_TIMEOUT)
+        self.page.locator("#consent-checkbox").check()
         start.click()
         self.expect_task(1)
 

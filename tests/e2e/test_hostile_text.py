@@ -70,6 +70,7 @@ def test_typed_html_and_script_stay_text_everywhere(browser, stack, shots):
         _assert_inert(page)
         shots.take(page, "candidate-welcome")
 
+        page.locator("#consent-checkbox").check()
         page.get_by_role("button", name="Start the assessment").click()
         candidate.expect_task(1, total=1)
         assert candidate.title() == f"Title {IMG}"

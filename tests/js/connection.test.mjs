@@ -288,3 +288,41 @@ test('answered requests keep the socket; so does an unanswered complete for unde
   assert.equal(sockets[0].closedWith, null);
   assert.equal(sockets.length, 1);
 });
+
+test('an accommodation request goes on a socket of its own: after assessment_info, then closed', async () => {
+  const { requestAccommodation } = await import('../../ingest_server/static/connection.js');
+  const sockets = [];
+  const clock = new FakeClock();
+  const pending = requestAccommodation({
+    url: 'ws://example.test/ws/assessment/tok', needs: ['extra_time'], note: 'NVDA',
+    WebSocketImpl: fakeSocketClass(sockets), setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+  });
+  assert.equal(sockets.length, 1);
+  assert.deepEqual(sockets[0].sent, []); // nothing before the server's first message
+  sockets[0].serverSays(INFO);
+  assert.deepEqual(sockets[0].sent, [{ type: 'request_accommodation', needs: ['extra_time'], note: 'NVDA' }]);
+  sockets[0].serverSays({ type: 'accommodation_request_received', requested_at: '2026-12-05T10:00:00.000Z' });
+  assert.deepEqual(await pending, { ok: true, requestedAt: '2026-12-05T10:00:00.000Z' });
+  assert.equal(sockets[0].closedWith, 1000);
+  assert.ok(!sockets[0].sent.some((m) => m.type === 'start')); // asking starts nothing
+});
+
+test('an accommodation request reports a refusal, a closed assessment and silence', async () => {
+  const { requestAccommodation } = await import('../../ingest_server/static/connection.js');
+  const cases = [
+    [(ws) => { ws.serverSays(INFO); ws.serverSays({ type: 'error', code: 'invalid_payload', message: 'x' }); }, 'invalid'],
+    [(ws) => { ws.serverSays(INFO); ws.serverSays({ type: 'error', code: 'attempt_closed', message: 'x' }); }, 'closed'],
+    [(ws) => ws.serverCloses(1006), 'refused'], // the upgrade was refused (404/410/429 look alike)
+    [(ws, clock) => { ws.serverSays(INFO); clock.advance(15000); }, 'network'],
+  ];
+  for (const [script, reason] of cases) {
+    const sockets = [];
+    const clock = new FakeClock();
+    const pending = requestAccommodation({
+      url: 'ws://x/ws/assessment/tok', needs: [], note: 'help', WebSocketImpl: fakeSocketClass(sockets),
+      setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+    });
+    script(sockets[0], clock);
+    assert.deepEqual(await pending, { ok: false, reason }, reason);
+  }
+});
