@@ -6,8 +6,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test test-quick lint bench clean venv dev
 
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
+
 venv: $(VENV)/.runtime-installed
-dev: $(VENV)/.dev-installed
+dev: $(VENV)/.dev-installed $(AXE)
 
 $(VENV)/.runtime-installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +20,12 @@ $(VENV)/.runtime-installed: requirements.txt
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+# axe-core, the accessibility checker the browser tests inject into pages
+# (from npm's registry, pinned; kept inside the venv folder, so `make clean` drops it).
+$(AXE):
+	npm install --silent --no-audit --no-fund --no-save --prefix $(VENV)/npm axe-core@$(AXE_VERSION)
+	@test -f $@
 
 ## Start the embedded store, the ingest server and the recruiter app with demo data.
 run: venv

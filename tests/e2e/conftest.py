@@ -19,14 +19,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from hiremate import db as dbmod
 from tests.conftest import free_port
 from tests.e2e import helpers
 from tests.support.chromium import launch, require_chromium
+from tests.support.ingest_helpers import Issued, ServerProcess, server_env
 from tests.support.stack import start_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,3 +191,59 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             code = None
         drain.join(10)
         assert code == 0, f"the launcher exited with {code} after Ctrl-C:\n" + "".join(lines[-40:])
+
+
+# ---------------------------------------------------------------- a store and ingest servers of the test's own
+
+RIG_DB_NAME = "hiremate_e2e_rig"
+
+
+@dataclass
+class Rig:
+    """A file-backed store and ingest servers on fixed ports, each stoppable on its own."""
+
+    tmp: Path
+    store_port: int
+    store: dbmod.EmbeddedStore
+    servers: list[ServerProcess] = field(default_factory=list)
+    clients: list[Any] = field(default_factory=list)
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.store_port}/"
+
+    def start_store(self) -> None:
+        self.store = _start_store(self.tmp, self.store_port)
+
+    def db(self) -> Database:
+        client = dbmod.make_client(self.uri)
+        self.clients.append(client)
+        return client.get_database(RIG_DB_NAME)
+
+    def ingest(self) -> ServerProcess:
+        port = free_port()
+        server = ServerProcess(server_env(self.uri, RIG_DB_NAME, self.tmp), port, self.tmp / f"ingest-{port}.log")
+        self.servers.append(server)
+        return server.start()
+
+    def link(self, server: ServerProcess, issued: Issued) -> str:
+        return f"http://127.0.0.1:{server.port}/a/{issued.token}"
+
+
+def _start_store(tmp: Path, port: int) -> dbmod.EmbeddedStore:
+    return dbmod.start_embedded_store(tmp / "store", port, sync_on_commit=True, log_path=tmp / "store.log")
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    port = free_port()
+    rig = Rig(tmp_path, port, _start_store(tmp_path, port))
+    dbmod.ensure_indexes(rig.db())
+    try:
+        yield rig
+    finally:
+        for server in rig.servers:
+            server.kill()
+        for client in rig.clients:
+            client.close()
+        rig.store.stop()

@@ -285,7 +285,17 @@ class Candidate:
         expect(start).to_be_visible(timeout=PAGE_TIMEOUT)
         self.page.locator("#consent-checkbox").check()
         start.click()
-        self.expect_task(1)
+        self.expect_task(1, total=self.page.evaluate("() => window.hiremate.totalTasks"))
+
+    def start_with_keyboard(self) -> None:
+        """The same, with the keyboard only: Space on the acknowledgement, Enter on Start."""
+        expect(self.page.locator("#start-button")).to_be_visible(timeout=PAGE_TIMEOUT)
+        self.page.locator("#consent-checkbox").focus()
+        self.page.keyboard.press("Space")
+        expect(self.page.locator("#consent-checkbox")).to_be_checked()
+        self.page.locator("#start-button").focus()
+        self.page.keyboard.press("Enter")
+        self.expect_task(1, total=self.page.evaluate("() => window.hiremate.totalTasks"))
 
     # ------------------------------------------------------------ what is on screen
 

@@ -15,9 +15,6 @@ import contextlib
 import json
 import signal
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +23,7 @@ from pymongo.database import Database
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from hiremate import db as dbmod
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_SECRET
 from tests.e2e.helpers import (
     PAGE_TIMEOUT,
     Candidate,
@@ -39,64 +35,13 @@ from tests.e2e.helpers import (
     wait_for_profile,
     wait_until,
 )
-from tests.support.ingest_helpers import Issued, ServerProcess, issue, live_ticket, server_env
+from tests.support.ingest_helpers import Issued, issue, live_ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DB_NAME = "hiremate_e2e_faults"
+
 RECONNECT_TIMEOUT = 40_000  # ms: the page's back-off after a few failed attempts, plus a server start
 OFFLINE_NOTE = "Reconnecting… your answers are kept."
-
-
-@dataclass
-class Rig:
-    """A file-backed store and ingest servers on fixed ports, each stoppable on its own."""
-
-    tmp: Path
-    store_port: int
-    store: dbmod.EmbeddedStore
-    servers: list[ServerProcess] = field(default_factory=list)
-    clients: list[Any] = field(default_factory=list)
-
-    @property
-    def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.store_port}/"
-
-    def start_store(self) -> None:
-        self.store = _start_store(self.tmp, self.store_port)
-
-    def db(self) -> Database:
-        client = dbmod.make_client(self.uri)
-        self.clients.append(client)
-        return client.get_database(DB_NAME)
-
-    def ingest(self) -> ServerProcess:
-        port = free_port()
-        server = ServerProcess(server_env(self.uri, DB_NAME, self.tmp), port, self.tmp / f"ingest-{port}.log")
-        self.servers.append(server)
-        return server.start()
-
-    def link(self, server: ServerProcess, issued: Issued) -> str:
-        return f"http://127.0.0.1:{server.port}/a/{issued.token}"
-
-
-def _start_store(tmp: Path, port: int) -> dbmod.EmbeddedStore:
-    return dbmod.start_embedded_store(tmp / "store", port, sync_on_commit=True, log_path=tmp / "store.log")
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    port = free_port()
-    rig = Rig(tmp_path, port, _start_store(tmp_path, port))
-    dbmod.ensure_indexes(rig.db())
-    try:
-        yield rig
-    finally:
-        for server in rig.servers:
-            server.kill()
-        for client in rig.clients:
-            client.close()
-        rig.store.stop()
 
 
 def _assert_completed_gapless(db: Database, issued: Issued) -> list[dict[str, Any]]:
@@ -158,7 +103,7 @@ def test_ingest_server_killed_mid_assessment_page_resumes_by_itself(browser, rig
         candidate.switch_tab_and_back()
         shots.take(candidate.page, "task-2-answered-while-the-server-is-down")
         candidate.next()
-        expect(candidate.page.get_by_role("heading", name="Loading the next task…")).to_be_visible()
+        expect(candidate.page.get_by_role("heading", name="Waiting for the connection…")).to_be_visible()
         shots.take(candidate.page, "waiting-for-the-server")
         during = len(stored_events(db, issued.attempt_id))
 
