@@ -50,6 +50,7 @@ PROTOCOL_ERROR_CODES = frozenset(
         "rate_limited",
         "task_not_available",
         "incomplete",
+        "consent_required",
     }
 )
 
