@@ -89,6 +89,8 @@ elif attempt.started_at:
     facts.append(f"Started {ui.format_time(attempt.started_at)}")
 else:
     facts.append(f"Issued {ui.format_time(attempt.created_at)}")
+if attempt.consent:
+    facts.append(f"Notice {attempt.consent.notice_version} acknowledged {ui.format_time(attempt.consent.at)}")
 st.markdown(" · ".join(facts))
 ui.show_flash(FLASH_KEY)
 

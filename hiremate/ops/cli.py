@@ -127,17 +127,22 @@ def _recompute(args: argparse.Namespace) -> None:
     attempt_id = None if args.all else as_object_id(args.attempt)
     if not args.all and attempt_id is None:
         raise UsageError(f"not an attempt id: {args.attempt!r}")
+    from hiremate.metrics import LATEST, VERSIONS
+
+    version = args.rules or LATEST
+    if version not in VERSIONS:
+        raise UsageError(f"no rule version {version!r}; there are {', '.join(VERSIONS)}")
     db = _db()
     if args.all:
-        count = profiles.recompute_all(db, progress=_draw_progress)
+        count = profiles.recompute_all(db, progress=_draw_progress, version=version)
         print(f"recomputed {count} attempt{'s' if count != 1 else ''}")
         return
     doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id}, {"status": 1, "organization_id": 1})
     if doc is None:
         raise UsageError(f"no attempt with id {args.attempt}")
-    if profiles.compute_and_store(db, attempt_id) is None:
+    if profiles.compute_and_store(db, attempt_id, version=version) is None:
         raise UsageError(f"attempt {args.attempt} has not ended after starting (it is {doc['status']}): no profile yet")
-    _command_line(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id)
+    _command_line(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id, rules=version)
     print("recomputed 1 attempt")
 
 
@@ -243,6 +248,11 @@ def _build_parser() -> argparse.ArgumentParser:
     which = recompute.add_mutually_exclusive_group(required=True)
     which.add_argument("--attempt", metavar="ID")
     which.add_argument("--all", action="store_true")
+    recompute.add_argument(
+        "--rules",
+        metavar="VERSION",
+        help="the metric rules' version (default: the latest; 1.0.0 reproduces old profiles)",
+    )
     recompute.set_defaults(command=_recompute)
 
     recount = commands.add_parser(

@@ -402,6 +402,13 @@ def test_recompute_one_attempt_and_all(db, hiremate):
     assert one.stdout.strip() == "recomputed 1 attempt"
     assert db[dbmod.PROFILES].count_documents({"attempt_id": attempt.id}) == 1
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "attempt.recomputed"}) == 1
+    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"
+
+    # An old profile is reproduced under the rules that made it.
+    old = hiremate("recompute", "--attempt", issued["attempt_id"], "--rules", "1.0.0")
+    assert old.returncode == 0, old.stderr
+    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.0.0"
+    assert db[dbmod.METRICS].find_one({"attempt_id": attempt.id})["version"] == "1.0.0"
 
     everything = hiremate("recompute", "--all")
     assert everything.returncode == 0, everything.stderr
@@ -416,6 +423,7 @@ def test_recompute_one_attempt_and_all(db, hiremate):
         (["--attempt", "nonsense"], "not an attempt id: 'nonsense'"),
         (["--attempt", "0" * 24], "no attempt with id"),
         ([], "one of the arguments --attempt --all is required"),
+        (["--all", "--rules", "0.9"], "no rule version '0.9'; there are 1.0.0, 1.1.0"),
     ],
 )
 def test_recompute_refuses_bad_input(cli, args, message):
