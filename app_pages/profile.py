@@ -128,6 +128,55 @@ if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
         )
     st.stop()
 
+# ---------------------------------------------------------------- answers first
+
+
+def _answer_card(card: reports.AnswerCard) -> None:
+    """One task: the scenario, the options (the chosen one marked), the path of choices, the reasoning."""
+    with st.container(border=True):
+        st.markdown(f"#### {card.number}. {session.escape_markdown(card.title)}")
+        if card.description:
+            st.caption(session.escape_markdown(card.description))
+        st.markdown(_text(card.scenario))
+        for option in card.options:
+            details = f"{humanize(option.risk_level).lower()} risk"
+            if option.tags:
+                details += " · " + ", ".join(session.escape_markdown(humanize(tag).lower()) for tag in option.tags)
+            text = f"{option.letter}. {session.escape_markdown(option.text)}"
+            if option.chosen:
+                st.markdown(f":material/check_circle: **{text}** (chosen) :gray[· {details}]")
+            else:
+                st.markdown(f":material/radio_button_unchecked: {text} :gray[· {details}]")
+        if card.state == "not_reached":
+            st.caption("Not reached: the assessment ended before this task.")
+            return
+        path = ", ".join(card.path) or "No option was chosen"
+        when = (
+            f" Time on the task: {reports.seconds_text(card.seconds_on_task)}."
+            if card.seconds_on_task is not None
+            else ""
+        )
+        st.markdown(f"{path[:1].upper()}{path[1:]}.{when}")
+        if card.state == "started":
+            st.caption("Started, not completed.")
+        st.markdown("**Reasoning**")
+        if card.reasoning:
+            st.markdown(_text(card.reasoning))
+        else:
+            st.caption("No reasoning was written.")
+
+
+def _text(typed: str) -> str:
+    """Typed text shown as page text, exactly: escaped, its line breaks kept."""
+    return "  \n".join(session.escape_markdown(line) for line in typed.splitlines()) or " "
+
+
+cards = reports.answer_cards(attempt, bundle.events)
+if attempt.started_at is not None:
+    st.subheader("Answers", divider="gray", anchor=False)
+    for card in cards:
+        _answer_card(card)
+
 if bundle.profile is None or bundle.metrics is None:
     if attempt.started_at is None:
         st.info(
@@ -195,14 +244,14 @@ overall = metrics.global_metrics
 focus_losses = sum(item.focus_loss_count for item in metrics.per_task_metrics)
 idle_seconds = sum(item.idle_time_seconds for item in metrics.per_task_metrics)
 signal_cols = st.columns(4)
-signal_cols[0].metric("Left the window", f"{focus_losses} time(s)")
-signal_cols[1].metric("Idle time", f"{idle_seconds:.0f}s")
+signal_cols[0].metric("Left the window", ui.times_text(focus_losses))
+signal_cols[1].metric("Idle time", reports.seconds_text(idle_seconds))
 signal_cols[2].metric("Attention stability", f"{metrics.aggregated_patterns.attention_stability:.0%}")
 signal_cols[3].metric("Tasks completed", f"{overall.tasks_completed} of {overall.total_tasks}")
 time_cols = st.columns(3)
-time_cols[0].metric("Total time", f"{overall.total_time_seconds:.0f}s")
-time_cols[1].metric("Active time", f"{overall.active_interaction_time_seconds:.0f}s")
-time_cols[2].metric("Hesitation time", f"{overall.hesitation_time_seconds:.0f}s")
+time_cols[0].metric("Total time", reports.seconds_text(overall.total_time_seconds))
+time_cols[1].metric("Active time", reports.seconds_text(overall.active_interaction_time_seconds))
+time_cols[2].metric("Hesitation time", reports.seconds_text(overall.hesitation_time_seconds))
 
 # ---------------------------------------------------------------- per task
 

@@ -14,6 +14,7 @@ The names below are the package's public interface; its modules
 how it is laid out, and their underscored names are private to it.
 """
 
+from hiremate.reports.answers import AnswerCard, OptionShown, answer_cards, seconds_text
 from hiremate.reports.candidates import (
     ATTEMPT_ROW_PROJECTION,
     MAX_ATTEMPTS_PER_EMAIL,
@@ -70,9 +71,12 @@ __all__ = [
     "PROFILE_LABEL_COLUMNS",
     "RADAR_ROWS",
     "TIMELINE_COLUMNS",
+    "AnswerCard",
     "AttemptSummary",
     "CandidateCounts",
+    "OptionShown",
     "ProfileBundle",
+    "answer_cards",
     "attempt_events_csv",
     "attempt_metrics_csv",
     "attempt_summary",
@@ -89,5 +93,6 @@ __all__ = [
     "per_task_metrics_csv",
     "positions",
     "profile_bundle",
+    "seconds_text",
     "timeline_frame",
 ]

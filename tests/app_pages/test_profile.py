@@ -6,7 +6,15 @@ from __future__ import annotations
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from recruiter import session
-from tests.support.page_helpers import make_org, seed_completed, seed_session, stored_profile, texts, words
+from tests.support.page_helpers import (
+    make_org,
+    seed_completed,
+    seed_session,
+    stored_profile,
+    texts,
+    unescape,
+    words,
+)
 
 PROFILE = "app_pages/profile.py"
 
@@ -195,3 +203,46 @@ def test_another_organisations_attempt_is_not_found(app_env, db):
     at = mine.open_page(PROFILE, email="secret@example.com")
     assert "No assessment for" in at.warning[0].value
     assert not at.header
+
+
+# ---------------------------------------------------------------- answers first
+
+
+def test_the_profile_opens_with_what_they_picked_and_why(app_env, db):
+    org = make_org(db)
+    attempt = seed_completed(org)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    shown = texts(at)
+    markdown = [m.value for m in at.markdown]
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders.index("Answers") < subheaders.index("Summary")  # answers first
+    completed = {
+        doc["task_id"]: doc["payload"]["final_option_id"]
+        for doc in db[dbmod.EVENTS].find({"attempt_id": attempt.id, "event_type": "task_completed"})
+    }
+    for number, task in enumerate(org.tasks, start=1):
+        assert any(value.startswith(f"#### {number}. ") for value in markdown), number
+        chosen = task.option(completed[task.id])
+        marked = [value for value in markdown if "(chosen)" in value and unescape(value).count(chosen.text)]
+        assert marked, chosen.text
+        for option in task.options:
+            assert option.text in shown
+    for doc in db[dbmod.EVENTS].find({"attempt_id": attempt.id, "event_type": "reasoning_submitted"}):
+        for line in doc["payload"]["final_text"].splitlines():
+            assert line.strip() in shown
+    paths = [value for value in markdown if value.startswith("Chose ")]
+    assert len(paths) == len(org.tasks) and all("Time on the task:" in p for p in paths), paths
+
+
+def test_typed_markup_in_an_answer_stays_text(app_env, db):
+    org = make_org(db)
+    attempt = seed_completed(org)
+    hostile = "**bold** [link](https://evil.example) <img src=x onerror=alert(1)>"
+    db[dbmod.EVENTS].update_many(
+        {"attempt_id": attempt.id, "event_type": "reasoning_submitted"}, {"$set": {"payload.final_text": hostile}}
+    )
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    rendered = [m.value for m in at.markdown if r"evil\.example" in m.value]
+    answered = db[dbmod.EVENTS].distinct("task_id", {"attempt_id": attempt.id, "event_type": "reasoning_submitted"})
+    assert len(rendered) == len(answered) > 0, "one reasoning per task that has one, each escaped"
+    assert all(value == session.escape_markdown(hostile) for value in rendered)
