@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import attempts, profiles, reports
+from hiremate import attempts, norms, profiles, reports
 from hiremate.models import AttemptStatus
 from recruiter import charts, session, ui
 from recruiter.task_forms import humanize
@@ -131,7 +131,7 @@ if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
 # ---------------------------------------------------------------- answers first
 
 
-def _answer_card(card: reports.AnswerCard) -> None:
+def _answer_card(card: reports.AnswerCard, task_norms: norms.TaskNorms | None) -> None:
     """One task: the scenario, the options (the chosen one marked), the path of choices, the reasoning."""
     with st.container(border=True):
         st.markdown(f"#### {card.number}. {session.escape_markdown(card.title)}")
@@ -164,6 +164,20 @@ def _answer_card(card: reports.AnswerCard) -> None:
             st.markdown(_text(card.reasoning))
         else:
             st.caption("No reasoning was written.")
+        if task_norms is not None:
+            _norm_lines(task_norms)
+
+
+def _norm_lines(task_norms: norms.TaskNorms) -> None:
+    """Where this candidate falls among the others on this task (only on request, only for 20+)."""
+    if not task_norms.shown:
+        st.caption(
+            f"Norms appear once at least {norms.MIN_GROUP} other candidates have completed this task "
+            f"({task_norms.group} so far)."
+        )
+        return
+    lines = [f"- {line.sentence()[:1].upper()}{line.sentence()[1:]}" for line in task_norms.lines]
+    st.markdown("**Among others on this task**  \n" + "\n".join(lines))
 
 
 def _text(typed: str) -> str:
@@ -174,8 +188,17 @@ def _text(typed: str) -> str:
 cards = reports.answer_cards(attempt, bundle.events)
 if attempt.started_at is not None:
     st.subheader("Answers", divider="gray", anchor=False)
+    by_task: dict = {}
+    if bundle.metrics is not None and st.toggle(
+        "Show norms",
+        key="profile_show_norms",
+        help="Where this candidate's figures fall among others in your organisation who completed the same task "
+        f"(at least {norms.MIN_GROUP}; same rules; assessments with accommodations left out). A ranking, not a score.",
+    ):
+        with session.database_guard():
+            by_task = {n.task_id: n for n in norms.norms_for(scope.db, scope.organization_id, bundle.metrics)}
     for card in cards:
-        _answer_card(card)
+        _answer_card(card, by_task.get(card.task_id) if by_task else None)
 
 if bundle.profile is None or bundle.metrics is None:
     if attempt.started_at is None:

@@ -43,12 +43,20 @@ ATTEMPT_COUNTS = "attempt_counts"  # per-organisation counters of attempts (hire
 EVENTS = "behavior_events"
 METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
+NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hiremate.norms)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
 
 
 INDEXES: dict[str, list[IndexModel]] = {
+    NORM_POINTS: [
+        IndexModel([("attempt_id", ASCENDING), ("task_id", ASCENDING)]),
+        *(
+            IndexModel([("organization_id", ASCENDING), ("task_id", ASCENDING), ("version", ASCENDING), (f, ASCENDING)])
+            for f in ("first_decision_seconds", "changes", "reasoning_words", "hesitation_seconds")
+        ),
+    ],
     ORGANIZATIONS: [IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique")],
     USERS: [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),

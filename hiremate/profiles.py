@@ -21,6 +21,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from hiremate import norms
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
 from hiremate.metrics import LATEST, compute_metrics
 from hiremate.models import AttemptStatus, BehaviorEvent, ComputedMetrics, SkillProfile, Task, TaskAttempt
@@ -136,7 +137,9 @@ def store_computed(db: Database, computed: Sequence[Computed]) -> list[Computed]
         stored.update((metrics.attempt_id, (metrics, profile)) for metrics, profile in with_ids)
         pending = [pair for pair in pending if pair[0].attempt_id in raced]
         if not pending:
-            return [stored[metrics.attempt_id] for metrics, _ in computed]
+            result = [stored[metrics.attempt_id] for metrics, _ in computed]
+            norms.record(db, result)  # the norms follow the profiles they describe
+            return result
     raise RuntimeError(f"could not store metrics for {len(pending)} attempt(s) after {WRITE_ATTEMPTS} tries")
 
 

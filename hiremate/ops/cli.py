@@ -147,7 +147,7 @@ def _recompute(args: argparse.Namespace) -> None:
 
 
 def _recount(args: argparse.Namespace) -> None:
-    from hiremate import attempt_counts
+    from hiremate import attempt_counts, norms
 
     organization_id = None
     if args.organization is not None:
@@ -158,9 +158,11 @@ def _recount(args: argparse.Namespace) -> None:
     if organization_id is not None and db[dbmod.ORGANIZATIONS].find_one({"_id": organization_id}, {"_id": 1}) is None:
         raise UsageError(f"no organisation with id {args.organization}")
     result = attempt_counts.recount(db, organization_id)
+    covered = norms.rebuild(db, organization_id)
     print(
         f"recounted {result.attempts} attempt{'s' if result.attempts != 1 else ''} "
-        f"in {result.organizations} organisation{'s' if result.organizations != 1 else ''}"
+        f"in {result.organizations} organisation{'s' if result.organizations != 1 else ''}; "
+        f"norms rebuilt from {covered} profile{'s' if covered != 1 else ''}"
     )
 
 

@@ -29,7 +29,7 @@ from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from hiremate import attempt_counts
+from hiremate import attempt_counts, norms
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
 from hiremate.errors import AlreadySeeded
 from hiremate.models import (
@@ -780,3 +780,4 @@ def _insert_computed(db: Database, computed: Sequence[Computed]) -> None:
         profile_docs.append(profile.model_copy(update={"id": ObjectId(), "metrics_id": metrics_id}).to_doc())
     db[METRICS].insert_many(metrics_docs, ordered=False)
     db[PROFILES].insert_many(profile_docs, ordered=False)
+    norms.record(db, computed)  # as profiles.store_computed does

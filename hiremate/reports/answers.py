@@ -37,6 +37,7 @@ class OptionShown:
 
 @dataclass(frozen=True)
 class AnswerCard:
+    task_id: ObjectId
     number: int
     title: str
     description: str
@@ -67,11 +68,11 @@ def answer_cards(attempt: TaskAttempt, events: Sequence[BehaviorEvent]) -> list[
         by_task.setdefault(event.task_id, []).append(event)
     cards = []
     for task_id, (number, task) in _tasks_by_id(attempt).items():
-        cards.append(_card(number, task, by_task.get(task_id, [])))
+        cards.append(_card(task_id, number, task, by_task.get(task_id, [])))
     return cards
 
 
-def _card(number: int, task: Task | None, events: list[BehaviorEvent]) -> AnswerCard:
+def _card(task_id: ObjectId, number: int, task: Task | None, events: list[BehaviorEvent]) -> AnswerCard:
     letters = {option.id: option_letter(i) for i, option in enumerate(task.options)} if task else {}
     started = next((e.event_time for e in events if e.event_type == EventType.TASK_STARTED), None)
     completed = next((e for e in events if e.event_type == EventType.TASK_COMPLETED), None)
@@ -79,6 +80,7 @@ def _card(number: int, task: Task | None, events: list[BehaviorEvent]) -> Answer
     submitted = [e for e in events if e.event_type == EventType.REASONING_SUBMITTED]
     state: CardState = "completed" if completed else "started" if started else "not_reached"
     return AnswerCard(
+        task_id=task_id,
         number=number,
         title=task.title if task else f"Task {number}",
         description=task.description if task else "",

@@ -3,8 +3,11 @@ attempts stored in the embedded store, profiles computed by the real rules."""
 
 from __future__ import annotations
 
+import random
+
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
+from hiremate.ops import simulate
 from recruiter import session
 from tests.support.page_helpers import (
     make_org,
@@ -246,3 +249,34 @@ def test_typed_markup_in_an_answer_stays_text(app_env, db):
     answered = db[dbmod.EVENTS].distinct("task_id", {"attempt_id": attempt.id, "event_type": "reasoning_submitted"})
     assert len(rendered) == len(answered) > 0, "one reasoning per task that has one, each escaped"
     assert all(value == session.escape_markdown(hostile) for value in rendered)
+
+
+# ---------------------------------------------------------------- norms, on request
+
+
+def _others(org, count, seed):
+    simulate.seed_completed_attempts(
+        org.db,
+        organization_id=org.scope.organization_id,
+        tasks=org.tasks,
+        count=count,
+        rng=random.Random(seed),
+        tasks_per_attempt=len(org.tasks),
+    )
+
+
+def test_norms_are_shown_only_on_request_and_only_for_20_others(app_env, db):
+    org = make_org(db)
+    attempt = seed_completed(org)
+    _others(org, 12, seed=77)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    assert "candidates on this task" not in texts(at)  # never the first thing a recruiter sees
+    at.toggle(key="profile_show_norms").set_value(True).run()
+    assert "Norms appear once at least 20 other candidates have completed this task (12 so far)." in texts(at)
+
+    _others(org, 8, seed=78)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    at.toggle(key="profile_show_norms").set_value(True).run()
+    shown = texts(at)
+    assert shown.count("A faster first decision than ") == len(org.tasks)
+    assert "% of 20 candidates on this task" in shown

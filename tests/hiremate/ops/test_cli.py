@@ -444,7 +444,9 @@ def test_recount_repairs_the_counters_the_pages_read(db, cli):
 
     result = cli("recount", "--organization", str(org))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"recounted {DEMO_CANDIDATES + 1} attempts in 1 organisation"
+    assert result.stdout.strip() == (
+        f"recounted {DEMO_CANDIDATES + 1} attempts in 1 organisation; norms rebuilt from {DEMO_CANDIDATES} profiles"
+    )
     assert attempt_counts.by_status(db, org)["pending"] == 1
     assert attempt_counts.by_status(db, org)["completed"] == DEMO_CANDIDATES
     pending = {key: n for key, n in attempt_counts.by_position_status(db, org).items() if key[1] == "pending"}
