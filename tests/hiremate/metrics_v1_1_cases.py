@@ -28,12 +28,14 @@ from typing import Any
 from hiremate.models import Accommodations, BehaviorEvent, EventType, TaskAttempt
 from tests.hiremate.metrics_v1_cases import (
     COMPUTED_AT,
-    FIXTURE as FIXTURE_1_0_0,
     case_inputs,
     dumps,
     loads,
     metrics_bytes,
     profile_bytes,
+)
+from tests.hiremate.metrics_v1_cases import (
+    FIXTURE as FIXTURE_1_0_0,
 )
 
 FIXTURE = FIXTURE_1_0_0.parent / "metrics_1_1_0.json"
@@ -133,7 +135,9 @@ def build_cases() -> list[dict[str, Any]]:
                     "events": events,
                 }
             )
-        cases.append({"name": f"{case['name']}-waits", "attempt": attempt, "tasks": tasks, "events": _with_waits(events)})
+        cases.append(
+            {"name": f"{case['name']}-waits", "attempt": attempt, "tasks": tasks, "events": _with_waits(events)}
+        )
     return cases + _scripted_cases()
 
 
