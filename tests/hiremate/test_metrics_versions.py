@@ -89,9 +89,9 @@ def test_version_1_0_0_ignores_network_wait_and_accommodations(case):
 
 
 def test_versions():
-    assert VERSIONS == ("1.0.0", "1.1.0")
-    assert LATEST == "1.1.0"
+    assert VERSIONS == ("1.0.0", "1.1.0", "1.2.0")
+    assert LATEST == "1.2.0"
     attempt, tasks, events = case_inputs(CASES[0])
-    assert compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT).version == "1.1.0"
+    assert compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT).version == "1.2.0"
     with pytest.raises(ValueError, match="unknown rule version"):
         compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT, version="2.0.0")
