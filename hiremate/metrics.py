@@ -4,9 +4,12 @@ Pure: no database, no clock. Every time comes from ``event_time`` in whole
 milliseconds, so sums are exact integers until they become seconds; floats
 are rounded to 4 decimals only when the document is built.
 
-Two rule versions: ``"1.0.0"`` (kept byte-identical for old profiles) and
-``"1.1.0"`` (the latest: waiting time removed from the clock, accommodations,
-quick keyboard changes not counted). docs/metrics.md defines both.
+Three rule versions: ``"1.0.0"`` and ``"1.1.0"`` (kept byte-identical for
+old profiles: waiting time removed from the clock, accommodations, quick
+keyboard changes not counted) and ``"1.2.0"`` (the latest: 1.1.0 with the
+risk pattern ``medium`` when more than 60% of choices are medium; its other
+changes are in the profile's words, hiremate/skills.py). docs/metrics.md
+defines all three.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from hiremate.models import (
 
 VERSION_1_0 = "1.0.0"
 VERSION_1_1 = "1.1.0"
-VERSIONS = (VERSION_1_0, VERSION_1_1)
-LATEST = VERSION_1_1
+VERSION_1_2 = "1.2.0"
+VERSIONS = (VERSION_1_0, VERSION_1_1, VERSION_1_2)
+LATEST = VERSION_1_2
 VERSION = LATEST  # the version new metrics are computed with
 IDLE_THRESHOLD_MS = 5000  # part of the v1 rules, deliberately not a setting
 KEYBOARD_COMMIT_MS = 800  # 1.1.0: a quicker change that is not a pointer's or a touch's is not counted
@@ -177,7 +181,7 @@ def compute_metrics(
     timeline = _timeline(attempt, events)
     rules = _Rules(version)
     if version != VERSION_1_0:
-        rules = _rules_1_1(attempt.accommodations, timeline)
+        rules = _rules_1_1(version, attempt.accommodations, timeline)
         timeline = [
             _Timed(rules.waits.clock(t.real_ms), t.event, t.real_ms)
             for t in timeline
@@ -199,14 +203,15 @@ def compute_metrics(
         version=version,
         global_metrics=_global_metrics(attempt, timeline, facts, rules),
         per_task_metrics=[_per_task_document(fact, rules.scale) for fact in facts],
-        aggregated_patterns=_aggregated_patterns(facts),
+        aggregated_patterns=_aggregated_patterns(facts, version),
     )
 
 
-def _rules_1_1(accommodations: Accommodations | None, timeline: Sequence[_Timed]) -> _Rules:
+def _rules_1_1(version: str, accommodations: Accommodations | None, timeline: Sequence[_Timed]) -> _Rules:
+    """1.1.0's rules (and 1.2.0's, whose metrics differ only in the risk pattern)."""
     acc = accommodations or Accommodations()
     return _Rules(
-        version=VERSION_1_1,
+        version=version,
         scale=acc.time_multiplier or 1.0,
         blind_to_attention=acc.assistive_technology,
         waits=_Waits.of(timeline),
@@ -437,19 +442,21 @@ def _total_ms(attempt: TaskAttempt, timeline: Sequence[_Timed], clock: Callable[
 # ---------------------------------------------------------------- aggregated
 
 
-def _aggregated_patterns(facts: Sequence[_TaskFacts]) -> AggregatedPatterns:
+def _aggregated_patterns(facts: Sequence[_TaskFacts], version: str = VERSION_1_0) -> AggregatedPatterns:
     return AggregatedPatterns(
-        risk_preference=risk_preference([fact.risk for fact in facts]),
+        risk_preference=risk_preference([fact.risk for fact in facts], version=version),
         decision_consistency=round(_decision_consistency([fact.first_decision_ms / 1000 for fact in facts]), DIGITS),
         reasoning_engagement=round(_mean([fact.depth for fact in facts]), DIGITS),
         attention_stability=round(_attention_stability(facts), DIGITS),
     )
 
 
-def risk_preference(levels: Sequence[RiskLevel | str]) -> RiskPreference:
+def risk_preference(levels: Sequence[RiskLevel | str], *, version: str = VERSION_1_0) -> RiskPreference:
     """Seed 7.4 with docs/metrics.md's fix: where the seed falls through to
     'medium', the most frequent level wins, and a tie for the top is
-    'balanced'."""
+    'balanced'. From 1.2.0, more than 60% medium is 'medium', checked
+    before the balanced rule (1.0.0 and 1.1.0 called 0 low / 3 medium /
+    0 high 'balanced' but 1 low / 2 medium 'medium')."""
     counts = {level: 0 for level in RiskLevel}
     for level in levels:
         counts[RiskLevel(level)] += 1
@@ -459,6 +466,8 @@ def risk_preference(levels: Sequence[RiskLevel | str]) -> RiskPreference:
         dominant = RiskDominance.LOW
     elif high > total * 0.6:
         dominant = RiskDominance.HIGH
+    elif version not in (VERSION_1_0, VERSION_1_1) and medium > total * 0.6:
+        dominant = RiskDominance.MEDIUM
     elif abs(low - high) < total * 0.2:
         dominant = RiskDominance.BALANCED
     else:

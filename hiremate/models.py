@@ -611,18 +611,35 @@ class CommunicationStyleResult(Part):
     evidence: list[str]
 
 
+class EvidenceLevel(StrEnum):
+    """Rule 1.2.0: how much the profile rests on (completed tasks)."""
+
+    NONE = "none"  # 0: the four dimensions are null
+    LIMITED = "limited"  # 1 or 2
+    SUFFICIENT = "sufficient"  # 3 or more
+
+
+# Written by rule 1.2.0 and later only: left out of the stored document when
+# None, so a 1.0.0 or 1.1.0 profile serialises exactly as it always did.
+_FROM_RULE_1_2 = ("evidence_level", "tasks_completed")
+
+
 class SkillProfile(Document):
     attempt_id: PyObjectId
     metrics_id: PyObjectId | None = None
     generated_at: UTCDateTime
     version: str
-    thinking_style: ThinkingStyleResult
-    decision_pattern: DecisionPatternResult
-    risk_orientation: RiskOrientationResult
-    communication_style: CommunicationStyleResult
+    # None (stored as null) only in a 1.2.0 profile whose evidence_level is "none".
+    thinking_style: ThinkingStyleResult | None
+    decision_pattern: DecisionPatternResult | None
+    risk_orientation: RiskOrientationResult | None
+    communication_style: CommunicationStyleResult | None
     overall_summary: str
     strengths: list[str]
     considerations: list[str]
+    # Rule 1.2.0 and later; absent (None) in older profiles.
+    evidence_level: EvidenceLevel | None = None
+    tasks_completed: int | None = None
     # Repeated from the attempt when stored, so lists and filters never join.
     organization_id: PyObjectId | None = None
     candidate_name: str | None = None
@@ -630,3 +647,10 @@ class SkillProfile(Document):
     position: str | None = None
     completed_at: UTCDateTime | None = None
     attempt_status: AttemptStatus | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        for key in _FROM_RULE_1_2:
+            if doc.get(key) is None:
+                doc.pop(key, None)
+        return doc

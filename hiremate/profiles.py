@@ -7,7 +7,8 @@ replaces them in place and keeps their ``_id``.
 
 Both documents record the rule version that produced them: the latest
 unless a caller asks for another (``version="1.0.0"`` recomputes an old
-profile byte for byte).
+profile byte for byte), or ``version=KEEP_RECORDED`` (None): each attempt
+with the version its stored profile records, the latest when it has none.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hiremate.skills import interpret
 from hiremate.timeutil import utcnow
 
 Computed = tuple[ComputedMetrics, SkillProfile]
+KEEP_RECORDED = None  # version=KEEP_RECORDED: each attempt's stored profile's rule version (latest when none)
 Progress = Callable[[int, int], None]
 
 DUPLICATE_KEY = 11000
@@ -85,9 +87,11 @@ def build_profile(
 
 
 def compute_and_store(
-    db: Database, attempt_id: ObjectId | str, *, now: datetime | None = None, version: str = LATEST
+    db: Database, attempt_id: ObjectId | str, *, now: datetime | None = None, version: str | None = LATEST
 ) -> Computed | None:
-    """Compute the attempt's metrics and profile and upsert both.
+    """Compute the attempt's metrics and profile and upsert both, by the
+    rules of ``version`` (``KEEP_RECORDED``: those its stored profile
+    records, the latest when it has none).
 
     Returns None, writing nothing, when there is no such attempt or it has
     not ended after starting.
@@ -107,10 +111,11 @@ def recompute_all(
     progress: Progress | None = None,
     batch_size: int = 100,
     now: datetime | None = None,
-    version: str = LATEST,
+    version: str | None = LATEST,
 ) -> int:
     """Recompute every profiled attempt, in ``_id`` order and in batches, by
-    the rules of ``version``.
+    the rules of ``version`` (``KEEP_RECORDED``: each attempt by those its
+    stored profile records, the latest when it has none).
 
     ``progress(done, total)`` is called after each batch. Returns how many
     attempts were recomputed.
@@ -172,21 +177,32 @@ def _profiled_attempt_pages(db: Database, batch_size: int) -> Iterable[list[Task
 
 
 def _compute_and_store_batch(
-    db: Database, attempts: Sequence[TaskAttempt], now: datetime, version: str = LATEST
+    db: Database, attempts: Sequence[TaskAttempt], now: datetime, version: str | None = LATEST
 ) -> list[Computed]:
     events = _events_by_attempt(db, [attempt.id for attempt in attempts])
     tasks = _stored_tasks_for_old_attempts(db, attempts)
+    recorded = _recorded_versions(db, [attempt.id for attempt in attempts]) if version is KEEP_RECORDED else {}
     computed = [
         build_profile(
             attempt,
             events.get(attempt.id, []),
             now=now,
             tasks=attempt.task_snapshots or [tasks[i] for i in attempt.task_ids if i in tasks],
-            version=version,
+            version=version or recorded.get(attempt.id, LATEST),
         )
         for attempt in attempts
     ]
     return store_computed(db, computed)
+
+
+def recorded_version(db: Database, attempt_id: ObjectId) -> str | None:
+    """The rule version of the attempt's stored profile (None without one)."""
+    return _recorded_versions(db, [attempt_id]).get(attempt_id)
+
+
+def _recorded_versions(db: Database, attempt_ids: list[ObjectId]) -> dict[ObjectId, str]:
+    cursor = db[PROFILES].find({"attempt_id": {"$in": attempt_ids}}, {"attempt_id": 1, "version": 1})
+    return {doc["attempt_id"]: doc["version"] for doc in cursor if doc.get("version")}
 
 
 def _events_by_attempt(db: Database, attempt_ids: list[ObjectId]) -> dict[ObjectId, list[BehaviorEvent]]:

@@ -129,9 +129,11 @@ def _recompute(args: argparse.Namespace) -> None:
         raise UsageError(f"not an attempt id: {args.attempt!r}")
     from hiremate.metrics import LATEST, VERSIONS
 
-    version = args.rules or LATEST
-    if version not in VERSIONS:
-        raise UsageError(f"no rule version {version!r}; there are {', '.join(VERSIONS)}")
+    # Default: each profile keeps the rule version it records (the latest
+    # for an attempt without one); "latest" or a version number moves it.
+    version = LATEST if args.rules == "latest" else args.rules
+    if version is not None and version not in VERSIONS:
+        raise UsageError(f"no rule version {version!r}; there are {', '.join(VERSIONS)} (or latest)")
     db = _db()
     if args.all:
         count = profiles.recompute_all(db, progress=_draw_progress, version=version)
@@ -140,10 +142,12 @@ def _recompute(args: argparse.Namespace) -> None:
     doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id}, {"status": 1, "organization_id": 1})
     if doc is None:
         raise UsageError(f"no attempt with id {args.attempt}")
-    if profiles.compute_and_store(db, attempt_id, version=version) is None:
+    computed = profiles.compute_and_store(db, attempt_id, version=version)
+    if computed is None:
         raise UsageError(f"attempt {args.attempt} has not ended after starting (it is {doc['status']}): no profile yet")
-    _command_line(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id, rules=version)
-    print("recomputed 1 attempt")
+    used = computed[1].version
+    _command_line(db, doc["organization_id"]).audit("attempt.recomputed", "attempt", attempt_id, rules=used)
+    print(f"recomputed 1 attempt (rules {used})")
 
 
 def _recount(args: argparse.Namespace) -> None:
@@ -253,7 +257,10 @@ def _build_parser() -> argparse.ArgumentParser:
     recompute.add_argument(
         "--rules",
         metavar="VERSION",
-        help="the metric rules' version (default: the latest; 1.0.0 reproduces old profiles)",
+        help=(
+            "the metric rules' version, or 'latest' (default: the version each stored profile records, "
+            "the latest for an attempt without one; 1.0.0 reproduces old profiles)"
+        ),
     )
     recompute.set_defaults(command=_recompute)
 

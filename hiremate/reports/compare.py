@@ -81,6 +81,12 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
+def _of(dimension: Any, name: str) -> Any:
+    """A dimension's field; None when the profile has no such dimension (rule
+    1.2.0 with no completed task: evidence_level "none")."""
+    return None if dimension is None else getattr(dimension, name)
+
+
 def _compare_values(attempt: dict[str, Any], metrics: ComputedMetrics, profile: SkillProfile) -> list[Any]:
     risk = metrics.aggregated_patterns.risk_preference
     chosen = risk.low_count + risk.medium_count + risk.high_count
@@ -92,16 +98,16 @@ def _compare_values(attempt: dict[str, Any], metrics: ComputedMetrics, profile: 
         "candidate_email": _get(attempt, "candidate_info.email"),
         "position": _get(attempt, "candidate_info.position") or "",
         "completed_at": attempt.get("completed_at"),
-        "thinking_style": profile.thinking_style.primary,
-        "thinking_style_confidence": profile.thinking_style.confidence,
-        "decision_speed": profile.decision_pattern.speed,
-        "decision_consistency": profile.decision_pattern.consistency,
-        "decision_pattern_confidence": profile.decision_pattern.confidence,
-        "risk_orientation": profile.risk_orientation.preference,
-        "risk_orientation_confidence": profile.risk_orientation.confidence,
-        "reasoning_depth": profile.communication_style.reasoning_depth,
-        "logical_structure": profile.communication_style.logical_structure,
-        "communication_style_confidence": profile.communication_style.confidence,
+        "thinking_style": _of(profile.thinking_style, "primary"),
+        "thinking_style_confidence": _of(profile.thinking_style, "confidence"),
+        "decision_speed": _of(profile.decision_pattern, "speed"),
+        "decision_consistency": _of(profile.decision_pattern, "consistency"),
+        "decision_pattern_confidence": _of(profile.decision_pattern, "confidence"),
+        "risk_orientation": _of(profile.risk_orientation, "preference"),
+        "risk_orientation_confidence": _of(profile.risk_orientation, "confidence"),
+        "reasoning_depth": _of(profile.communication_style, "reasoning_depth"),
+        "logical_structure": _of(profile.communication_style, "logical_structure"),
+        "communication_style_confidence": _of(profile.communication_style, "confidence"),
         "low_risk_count": risk.low_count,
         "medium_risk_count": risk.medium_count,
         "high_risk_count": risk.high_count,

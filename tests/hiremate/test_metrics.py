@@ -163,7 +163,7 @@ def test_one_task_worked_by_hand():
     assert per_task.reasoning_depth_score == round(0.07 * 0.4 + 0.25 * 0.6, 4)
     assert per_task.idle_time_seconds == 0.0
     assert per_task.focus_loss_count == 0
-    assert metrics.version == VERSION == "1.1.0"
+    assert metrics.version == VERSION == "1.2.0"
     assert metrics.computed_at == COMPUTED_AT
     assert metrics.id is None
 

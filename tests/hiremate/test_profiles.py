@@ -123,7 +123,16 @@ def test_an_attempt_ended_after_starting_gets_a_partial_profile(db, status):
 def test_an_attempt_that_completed_no_task_gets_the_empty_profile(db):
     attempt = store(db, simulate_session(5, task_count=2, stop_after_tasks=0), status=AttemptStatus.EXPIRED)
     _, profile = compute_and_store(db, attempt.id, now=FIRST)
-    assert profile.overall_summary == "No task was completed, so no behavioural observations are available."
+    assert profile.overall_summary == "Too little was observed to describe this candidate: no task was completed."
+    assert (profile.evidence_level, profile.tasks_completed) == ("none", 0)
+    stored = db[PROFILES].find_one({"attempt_id": attempt.id})
+    assert stored["thinking_style"] is stored["risk_orientation"] is None
+    assert SkillProfile.from_doc(stored).decision_pattern is None
+    # the same attempt under 1.1.0: the old no-task profile, without the 1.2.0 fields
+    _, old = compute_and_store(db, attempt.id, now=FIRST, version="1.1.0")
+    assert old.overall_summary == "No task was completed, so no behavioural observations are available."
+    stored = db[PROFILES].find_one({"attempt_id": attempt.id})
+    assert "evidence_level" not in stored and "tasks_completed" not in stored
 
 
 def test_old_attempts_without_snapshots_read_the_tasks_collection(db):
@@ -226,8 +235,8 @@ def test_profiles_record_their_rule_version_and_recompute_1_0_0_byte_for_byte(db
     db[EVENTS].insert_many([e.to_doc() for e in events])
 
     latest, latest_profile = compute_and_store(db, attempt.id, now=COMPUTED_AT)
-    assert latest.version == latest_profile.version == LATEST == "1.1.0"
-    assert db[PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"
+    assert latest.version == latest_profile.version == LATEST == "1.2.0"
+    assert db[PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.2.0"
 
     old, old_profile = compute_and_store(db, attempt.id, now=COMPUTED_AT, version="1.0.0")
     assert (old.id, old_profile.id) == (latest.id, latest_profile.id)  # replaced in place
@@ -245,4 +254,35 @@ def test_profiles_record_their_rule_version_and_recompute_1_0_0_byte_for_byte(db
     assert recompute_all(db, now=COMPUTED_AT, version="1.0.0") == 1
     assert dumps(without(db[METRICS].find_one({"attempt_id": attempt.id}), "_id")) == case["expected_metrics"]
     assert recompute_all(db, now=COMPUTED_AT) == 1
-    assert db[METRICS].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"
+    assert db[METRICS].find_one({"attempt_id": attempt.id})["version"] == "1.2.0"
+
+
+def test_recompute_keeps_each_profiles_recorded_rule_version_unless_told(db):
+    from hiremate.metrics import LATEST
+    from hiremate.profiles import KEEP_RECORDED, recorded_version
+    from tests.hiremate.metrics_v1_1_cases import FIXTURE as FIXTURE_1_1
+    from tests.hiremate.metrics_v1_cases import COMPUTED_AT, FIXTURE, case_inputs, dumps, loads
+
+    old = next(c for c in loads(FIXTURE.read_text()) if c["name"] == "idle-away-changes")
+    mid = next(c for c in loads(FIXTURE_1_1.read_text()) if c["name"] == "slow-x2")
+    fresh = store(db, simulate_session(7, task_count=3, organization_id=ORG))
+    ids = []
+    for case, version in ((old, "1.0.0"), (mid, "1.1.0")):
+        attempt, _, events = case_inputs(case)
+        db[ATTEMPTS].insert_one(attempt.to_doc() | {"token_hash": f"token-{version}"})
+        db[EVENTS].insert_many([e.to_doc() | {"attempt_id": attempt.id} for e in events])
+        compute_and_store(db, attempt.id, now=COMPUTED_AT, version=version)
+        ids.append(attempt.id)
+    assert recorded_version(db, fresh.id) is None  # never computed: the latest when kept
+
+    assert recompute_all(db, now=COMPUTED_AT, version=KEEP_RECORDED) == 3
+    assert [recorded_version(db, i) for i in (*ids, fresh.id)] == ["1.0.0", "1.1.0", LATEST]
+    for attempt_id, case in zip(ids, (old, mid), strict=True):
+        # kept, and byte for byte what the frozen fixture says
+        assert dumps(without(db[METRICS].find_one({"attempt_id": attempt_id}), "_id")) == case["expected_metrics"]
+    _, kept = compute_and_store(db, ids[0], now=COMPUTED_AT, version=KEEP_RECORDED)
+    assert kept.version == "1.0.0" and kept.evidence_level is None
+
+    assert recompute_all(db, now=COMPUTED_AT, version=LATEST) == 3
+    assert {recorded_version(db, i) for i in (*ids, fresh.id)} == {"1.2.0"}
+    assert db[PROFILES].find_one({"attempt_id": ids[0]})["evidence_level"] == "limited"

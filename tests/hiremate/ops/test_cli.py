@@ -399,10 +399,11 @@ def test_recompute_one_attempt_and_all(db, hiremate):
     complete(db, attempt.id, completed_at=utcnow())
     one = hiremate("recompute", "--attempt", issued["attempt_id"])
     assert one.returncode == 0, one.stderr
-    assert one.stdout.strip() == "recomputed 1 attempt"
+    # no profile yet: computed with the latest rules
+    assert one.stdout.strip() == "recomputed 1 attempt (rules 1.2.0)"
     assert db[dbmod.PROFILES].count_documents({"attempt_id": attempt.id}) == 1
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "attempt.recomputed"}) == 1
-    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.1.0"
+    assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.2.0"
 
     # An old profile is reproduced under the rules that made it.
     old = hiremate("recompute", "--attempt", issued["attempt_id"], "--rules", "1.0.0")
@@ -410,6 +411,44 @@ def test_recompute_one_attempt_and_all(db, hiremate):
     assert db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"] == "1.0.0"
     assert db[dbmod.METRICS].find_one({"attempt_id": attempt.id})["version"] == "1.0.0"
 
+
+def test_recompute_keeps_the_recorded_rule_version_unless_given_latest(db, hiremate):
+    seed_demo(db, PASSWORD)
+    issued = json.loads(hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
+                                 "--sample", "2").stdout)  # fmt: skip
+    attempt, _ = start_attempt(db, find_by_token(db, issued["token"]))
+    complete(db, attempt.id, completed_at=utcnow())
+    assert hiremate("recompute", "--attempt", issued["attempt_id"], "--rules", "1.1.0").returncode == 0
+    demo = db[dbmod.PROFILES].find_one({"attempt_id": {"$ne": attempt.id}})
+    db[dbmod.PROFILES].update_one({"_id": demo["_id"]}, {"$set": {"version": "1.0.0"}})
+
+    def versions() -> tuple[str, set[str]]:
+        ours = db[dbmod.PROFILES].find_one({"attempt_id": attempt.id})["version"]
+        return ours, {doc["version"] for doc in db[dbmod.PROFILES].find({"attempt_id": {"$ne": attempt.id}})}
+
+    kept = hiremate("recompute", "--attempt", issued["attempt_id"])
+    assert kept.stdout.strip() == "recomputed 1 attempt (rules 1.1.0)"
+    assert versions()[0] == "1.1.0"
+    audit = db[dbmod.AUDIT_LOG].find_one({"action": "attempt.recomputed"}, sort=[("_id", -1)])
+    assert "1.1.0" in json.dumps(audit, default=str)
+
+    everything = hiremate("recompute", "--all")
+    assert everything.returncode == 0, everything.stderr
+    assert versions() == ("1.1.0", {"1.0.0", "1.2.0"})  # each kept its own
+    assert db[dbmod.PROFILES].find_one({"_id": demo["_id"]})["version"] == "1.0.0"
+
+    upgraded = hiremate("recompute", "--all", "--rules", "latest")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert versions() == ("1.2.0", {"1.2.0"})
+    assert db[dbmod.METRICS].distinct("version") == ["1.2.0"]
+
+
+def test_recompute_all_counts_every_ended_attempt(db, hiremate):
+    seed_demo(db, PASSWORD)
+    issued = json.loads(hiremate("issue", "--candidate-name", "Ada", "--candidate-email", "a@example.com",
+                                 "--sample", "2").stdout)  # fmt: skip
+    attempt, _ = start_attempt(db, find_by_token(db, issued["token"]))
+    complete(db, attempt.id, completed_at=utcnow())
     everything = hiremate("recompute", "--all")
     assert everything.returncode == 0, everything.stderr
     total = DEMO_CANDIDATES + 1  # with the demo's simulated candidates
@@ -423,7 +462,7 @@ def test_recompute_one_attempt_and_all(db, hiremate):
         (["--attempt", "nonsense"], "not an attempt id: 'nonsense'"),
         (["--attempt", "0" * 24], "no attempt with id"),
         ([], "one of the arguments --attempt --all is required"),
-        (["--all", "--rules", "0.9"], "no rule version '0.9'; there are 1.0.0, 1.1.0"),
+        (["--all", "--rules", "0.9"], "no rule version '0.9'; there are 1.0.0, 1.1.0, 1.2.0 (or latest)"),
     ],
 )
 def test_recompute_refuses_bad_input(cli, args, message):

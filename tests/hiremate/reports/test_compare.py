@@ -74,3 +74,20 @@ def test_compare_csv_is_labelled_and_audited(org, tasks):
     assert rows[1][1:] == [str(one.id), str(two.id)]
     entry = org.db[dbmod.AUDIT_LOG].find_one({"action": "export"})
     assert entry["details"]["kind"] == "compare" and entry["organization_id"] == org.organization_id
+
+
+def test_a_profile_without_dimensions_compares_and_exports_with_empty_cells(org, tasks):
+    # rule 1.2.0, no completed task: the four dimensions are null (evidence_level "none")
+    one = seed(org, tasks, name="Ada")
+    two = seed(org, tasks, name="Alan")
+    empty = dict.fromkeys(("thinking_style", "decision_pattern", "risk_orientation", "communication_style"))
+    org.db[dbmod.PROFILES].update_one({"attempt_id": two.id}, {"$set": {**empty, "evidence_level": "none"}})
+    assert reports.profile_bundle(org, two.id).profile.thinking_style is None
+    frame = reports.compare_frame(org, [one.id, two.id])
+    for row in ("thinking_style", "thinking_style_confidence", "risk_orientation", "logical_structure"):
+        assert frame.at[row, "Alan"] is None or frame.at[row, "Alan"] != frame.at[row, "Alan"]  # None or NaN
+    assert read_csv(reports.compare_csv(org, [one.id, two.id]))
+    header, *rows = read_csv(reports.candidates_csv(org))
+    cells = {row[header.index("candidate_name")]: dict(zip(header, row, strict=True)) for row in rows}
+    assert cells["Alan"]["thinking_style"] == cells["Alan"]["thinking_style_confidence"] == ""
+    assert cells["Ada"]["thinking_style"] != ""
