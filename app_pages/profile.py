@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import attempts, norms, profiles, reports
-from hiremate.models import AttemptStatus
+from hiremate import attempts, norms, profiles, reports, skills
+from hiremate.models import AttemptStatus, SkillProfile
 from recruiter import charts, session, ui
 from recruiter.task_forms import humanize
 
@@ -128,6 +128,43 @@ if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
         )
     st.stop()
 
+
+def _dimensions(profile: SkillProfile, basis: str) -> None:
+    """The four dimensions, each with its evidence and what it rests on (in words: not a score)."""
+    assert profile.thinking_style and profile.decision_pattern
+    assert profile.risk_orientation and profile.communication_style
+    dimensions = [
+        ("Thinking style", humanize(profile.thinking_style.primary), profile.thinking_style.evidence),
+        (
+            "Decision pattern",
+            f"{humanize(profile.decision_pattern.speed)} · {humanize(profile.decision_pattern.consistency).lower()}",
+            profile.decision_pattern.evidence,
+        ),
+        ("Risk orientation", humanize(profile.risk_orientation.preference), profile.risk_orientation.evidence),
+        (
+            "Communication style",
+            f"{humanize(profile.communication_style.reasoning_depth)} · "
+            f"{humanize(profile.communication_style.logical_structure).lower()}",
+            profile.communication_style.evidence,
+        ),
+    ]
+    for row in (dimensions[:2], dimensions[2:]):
+        for column, (title, label, evidence) in zip(st.columns(2), row, strict=True):
+            with column.container(border=True):
+                st.caption(title)
+                st.markdown(f"### {session.escape_markdown(label)}")
+                st.caption(f"Based on {basis}")
+                _bullets(list(evidence), "No evidence recorded.")
+    strengths_col, considerations_col = st.columns(2)
+    with strengths_col:
+        st.subheader("Strengths", anchor=False)
+        _bullets(profile.strengths, "No particular strengths were derived from this session.")
+    with considerations_col:
+        st.subheader("Considerations", anchor=False)
+        st.caption("Neutral observations to explore in an interview.")
+        _bullets(profile.considerations, "Nothing to note.")
+
+
 # ---------------------------------------------------------------- answers first
 
 
@@ -224,38 +261,11 @@ if status != AttemptStatus.COMPLETED:
 st.subheader("Summary", divider="gray", anchor=False)
 st.markdown(session.escape_markdown(profile.overall_summary))
 
-dimensions = [
-    ("Thinking style", humanize(profile.thinking_style.primary), profile.thinking_style),
-    (
-        "Decision pattern",
-        f"{humanize(profile.decision_pattern.speed)} · {humanize(profile.decision_pattern.consistency).lower()}",
-        profile.decision_pattern,
-    ),
-    ("Risk orientation", humanize(profile.risk_orientation.preference), profile.risk_orientation),
-    (
-        "Communication style",
-        f"{humanize(profile.communication_style.reasoning_depth)} · "
-        f"{humanize(profile.communication_style.logical_structure).lower()}",
-        profile.communication_style,
-    ),
-]
-for row in (dimensions[:2], dimensions[2:]):
-    for column, (title, label, result) in zip(st.columns(2), row, strict=True):
-        with column.container(border=True):
-            st.caption(title)
-            st.markdown(f"### {session.escape_markdown(label)}")
-            confidence = min(1.0, max(0.0, float(result.confidence)))
-            st.progress(confidence, text=f"Confidence {confidence:.0%}")
-            _bullets(list(result.evidence), "No evidence recorded.")
-
-strengths_col, considerations_col = st.columns(2)
-with strengths_col:
-    st.subheader("Strengths", anchor=False)
-    _bullets(profile.strengths, "No particular strengths were derived from this session.")
-with considerations_col:
-    st.subheader("Considerations", anchor=False)
-    st.caption("Neutral observations to explore in an interview.")
-    _bullets(profile.considerations, "Nothing to note.")
+basis = skills.confidence_words(profile, metrics)
+if profile.thinking_style is None or profile.decision_pattern is None:  # rule 1.2: nothing was completed
+    st.caption(f"Based on {basis}: no dimension is described.")
+else:
+    _dimensions(profile, basis)
 
 # ---------------------------------------------------------------- session signals
 
@@ -267,7 +277,7 @@ overall = metrics.global_metrics
 focus_losses = sum(item.focus_loss_count for item in metrics.per_task_metrics)
 idle_seconds = sum(item.idle_time_seconds for item in metrics.per_task_metrics)
 signal_cols = st.columns(4)
-signal_cols[0].metric("Left the window", ui.times_text(focus_losses))
+signal_cols[0].metric("Left the window", skills.times(focus_losses))
 signal_cols[1].metric("Idle time", reports.seconds_text(idle_seconds))
 signal_cols[2].metric("Attention stability", f"{metrics.aggregated_patterns.attention_stability:.0%}")
 signal_cols[3].metric("Tasks completed", f"{overall.tasks_completed} of {overall.total_tasks}")

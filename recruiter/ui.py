@@ -123,11 +123,6 @@ def filter_select(container: DeltaGenerator, label: str, values: Sequence[str], 
     )
 
 
-def times_text(count: int) -> str:
-    """``never``, ``once``, ``twice``, ``3 times``."""
-    return {0: "never", 1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
     """``1 task``, ``3 tasks`` (``plural`` for irregular nouns)."""
     return f"{count} {noun if count == 1 else plural or f'{noun}s'}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from hiremate import db as dbmod
+from hiremate import profiles
 from hiremate.models import AttemptStatus
 from hiremate.ops import simulate
 from recruiter import session
@@ -41,11 +42,9 @@ def test_completed_attempt_shows_its_stored_profile(app_env, db):
         f"### {words(doc['communication_style']['reasoning_depth'])} · "
         f"{words(doc['communication_style']['logical_structure']).lower()}",
     ]
-    bars = at.get("progress")
-    assert len(bars) == 4
-    confidences = [doc[key]["confidence"] for key in ("thinking_style", "decision_pattern", "risk_orientation")]
-    confidences.append(doc["communication_style"]["confidence"])
-    assert [bar.proto.text for bar in bars] == [f"Confidence {value:.0%}" for value in confidences]
+    assert not at.get("progress")  # confidence is said in words with its basis, never drawn like a score
+    basis = [c.value for c in at.caption if c.value.startswith("Based on ")]
+    assert basis == [f"Based on sufficient evidence ({len(org.tasks)} tasks)"] * 4
     page = texts(at)
     first_evidence = doc["thinking_style"]["evidence"][0]
     assert first_evidence.split()[0] in page
@@ -72,6 +71,18 @@ def test_the_timeline_shows_the_candidates_text_verbatim(app_env, db):
     timeline = at.dataframe[1].value
     shown = [text for text in timeline["Candidate's text"] if text]
     assert shown == submitted and shown
+
+
+def test_a_profile_with_no_completed_task_describes_nothing(app_env, db):
+    org = make_org(db)
+    attempt, _ = seed_session(org, status=AttemptStatus.LOCKED, stop_after_tasks=0)
+    profiles.compute_and_store(db, attempt.id)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    assert not at.exception
+    shown = texts(at)
+    assert "Too little was observed to describe this candidate" in shown
+    assert "Based on no evidence (0 tasks): no dimension is described." in shown
+    assert not [m.value for m in at.markdown if m.value.startswith("### ")]  # no label without evidence
 
 
 def test_a_candidate_name_is_not_rendered_as_markdown(app_env, db):

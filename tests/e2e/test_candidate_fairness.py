@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from hiremate import attempts, organizations
 from hiremate import db as dbmod
+from hiremate.metrics import LATEST
 from hiremate.models import Accommodations, RiskLevel, Task, TaskOption
 from hiremate.timeutil import utcnow
 from tests.conftest import free_port
@@ -250,7 +251,7 @@ def test_a_screen_reader_user_reads_past_the_links_expiry_and_loses_nothing(brow
     assert "idle_detected" not in kinds and "focus_lost" not in kinds, kinds
     metrics = metrics_of(db, issued.attempt_id)
     assert metrics["per_task_metrics"][0]["idle_time_seconds"] == 0
-    assert metrics["version"] == "1.1.0"
+    assert metrics["version"] == LATEST
 
 
 # ---------------------------------------------------------------- a full queue
