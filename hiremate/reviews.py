@@ -272,7 +272,10 @@ def summaries(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, Revie
     (one query, by ``_id``); an attempt missing from the answer is not."""
     if not attempt_ids:
         return {}
-    cursor = scope.collection(dbmod.REVIEWS).find({"_id": {"$in": list(attempt_ids)}}, _SUMMARY_PROJECTION)
+    # By _id alone (the org checked here), bounded by the ids: the store would
+    # otherwise read the organisation's reviews through its other index.
+    ids = list(dict.fromkeys(attempt_ids))
+    cursor = scope.collection(dbmod.REVIEWS).find({"_id": {"$in": ids}}, _SUMMARY_PROJECTION).limit(len(ids))
     return {doc["_id"]: _summary(doc) for doc in cursor if doc.get("organization_id") == scope.organization_id}
 
 
