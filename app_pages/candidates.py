@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hiremate import reports
+from hiremate import reports, reviews
 from hiremate.models import AttemptStatus, RiskOrientationLabel, ThinkingStyle
 from recruiter import session, ui
 from recruiter.task_forms import humanize
@@ -25,14 +25,22 @@ def _label_cell(value: Any) -> str:
 
 
 def _clear_filters() -> None:
-    for key in ("candidates_search", "candidates_position", "candidates_status", "candidates_style", "candidates_risk"):
+    for key in (
+        "candidates_search",
+        "candidates_position",
+        "candidates_status",
+        "candidates_style",
+        "candidates_risk",
+        "candidates_review",
+        "candidates_decision",
+    ):
         st.session_state.pop(key, None)
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame[SHOWN_COLUMNS].copy()
     shown["status"] = shown["status"].map(lambda value: ui.status_label(value) if isinstance(value, str) else "—")
-    for column in reports.PROFILE_LABEL_COLUMNS:
+    for column in (*reports.PROFILE_LABEL_COLUMNS, "review_state", "decision"):
         shown[column] = shown[column].map(_label_cell)
     return shown.rename(columns=reports.column_label)
 
@@ -62,7 +70,7 @@ status = status_col.selectbox(
     format_func=lambda value: ui.status_label(value) if value else "All statuses",
     key="candidates_status",
 )
-style_col, risk_col, size_col = st.columns([1, 1, 1])
+style_col, risk_col, review_col, decision_col, size_col = st.columns([1, 1, 1, 1, 1])
 thinking_style = style_col.selectbox(
     "Thinking style",
     [ANY, *(member.value for member in ThinkingStyle)],
@@ -75,15 +83,29 @@ risk = risk_col.selectbox(
     format_func=lambda value: humanize(value) or "Any risk orientation",
     key="candidates_risk",
 )
+review_state = review_col.selectbox(
+    "Review",
+    [ANY, *(member.value for member in reviews.ReviewState)],
+    format_func=lambda value: humanize(value) or "Any review state",
+    key="candidates_review",
+)
+decision = decision_col.selectbox(
+    "Decision",
+    [ANY, *(member.value for member in reviews.Decision), reports.DECISION_NONE],
+    format_func=lambda value: "No decision" if value == reports.DECISION_NONE else humanize(value) or "Any decision",
+    key="candidates_decision",
+)
 page_size = size_col.selectbox("Rows per page", PAGE_SIZES, key="candidates_page_size")
 
-filtered = any((search.strip(), position, status, thinking_style, risk))
+filtered = any((search.strip(), position, status, thinking_style, risk, review_state, decision))
 query = {
     "search": search,
     "position": position or None,
     "status": status or None,
     "thinking_style": thinking_style or None,
     "risk_orientation": risk or None,
+    "review_state": review_state or None,
+    "decision": decision or None,
 }
 guessed_skip = (max(1, int(st.session_state.get(PAGE_KEY) or 1)) - 1) * page_size
 with session.database_guard():  # every filter comes from a closed list: nothing to refuse
@@ -100,11 +122,13 @@ if total == 0:
 
 if thinking_style or risk:
     st.caption("Label filters show candidates with a computed profile, newest completion first.")
+if review_state or decision:
+    st.caption("Review filters show completed assessments with a computed profile, newest completion first.")
 window = ui.paginate(
     total,
     key=PAGE_KEY,
     page_size=page_size,
-    reset_on=(search.strip(), position, status, thinking_style, risk, page_size),
+    reset_on=(search.strip(), position, status, thinking_style, risk, review_state, decision, page_size),
     noun="candidate",
 )
 if window.skip != guessed_skip:  # filters changed (back to page 1) or the list shrank under this page

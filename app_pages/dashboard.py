@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hiremate import attempts, auth, dashboard
+from hiremate import attempts, auth, dashboard, reviews
 from hiremate.dashboard import ActivityItem, DashboardStats
 from hiremate.models import AttemptStatus, Role
 from hiremate.scope import Scope
@@ -14,6 +14,7 @@ from hiremate.timeutil import utcnow
 from recruiter import session, ui
 
 ACTIVITY_LIMIT = 20
+AWAITING_LIMIT = 10
 ACTIVITY_ICONS = {
     "issued": ":material/send:",
     "reissued": ":material/link:",
@@ -101,6 +102,33 @@ def _requests(requests: list[attempts.OpenRequest]) -> None:
         st.caption("The details are shown to admins and to the recruiter who issued the assessment.")
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _awaiting(org: str, _scope: Scope) -> tuple[list[reviews.AwaitingReview], bool]:
+    return reviews.awaiting_review(_scope, limit=AWAITING_LIMIT)
+
+
+def _awaiting_review(items: list[reviews.AwaitingReview], more: bool) -> None:
+    """Completed profiles nobody has reviewed yet, newest completion first, each a link to its profile."""
+    st.subheader("Awaiting review")
+    if not items:
+        st.caption("Every completed profile has been reviewed by a person.")
+        return
+    count = ui.count_noun(len(items), "profile")
+    heading = f"The {count} completed most recently, awaiting review" if more else f"{count} awaiting review"
+    with st.container(border=True, key="dashboard_awaiting_review"):
+        st.markdown(f"**:material/rate_review: {heading}**")
+        for item in items:
+            who = " · ".join(part for part in (item.candidate_name, item.position) if part)
+            st.page_link(
+                "app_pages/profile.py",
+                label=f"{who} · completed {ui.format_time(item.completed_at)}",
+                icon=":material/person:",
+                query_params={"attempt": str(item.attempt_id)},
+            )
+        if more:
+            st.caption("More are waiting: filter the Candidates page by review state.")
+
+
 def _links(user_role: str) -> None:
     st.subheader("Go to")
     for path, label, icon in QUICK_LINKS:
@@ -120,6 +148,7 @@ with session.database_guard():
     activity = _activity(org, scope)
     organization = auth.get_organization(scope.db, scope.organization_id)
     requests = attempts.open_accommodation_requests(scope)
+    awaiting, more_awaiting = _awaiting(org, scope)
 
 st.title("Dashboard")
 if organization:
@@ -142,6 +171,7 @@ else:
     _headline(stats)
     main, side = st.columns([3, 1], gap="large")
     with main:
+        _awaiting_review(awaiting, more_awaiting)
         _feed(activity)
     with side:
         _links(user.role)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from hiremate import attempts, norms, profiles, reports, skills
 from hiremate.models import AttemptStatus, SkillProfile
-from recruiter import charts, session, ui
+from recruiter import charts, review_panel, session, ui
 from recruiter.task_forms import humanize
 
 PICKER_KEY = "profile_attempt"
@@ -359,3 +359,5 @@ if recompute_col.button(
 ):
     _recompute()
 st.caption(f"Profile generated {ui.format_time(profile.generated_at)} by rules version {profile.version}.")
+
+review_panel.render(scope, attempt, profile)

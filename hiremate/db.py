@@ -44,6 +44,7 @@ EVENTS = "behavior_events"
 METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hiremate.norms)
+REVIEWS = "profile_reviews"  # people's reviews and decisions, one document per attempt (hiremate.reviews)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -150,6 +151,19 @@ INDEXES: dict[str, list[IndexModel]] = {
             [
                 ("organization_id", ASCENDING),
                 ("risk_orientation.preference", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+    ],
+    # _id is the attempt's id (unique by itself). Reviewed profiles of an
+    # organisation in the candidates list's order, and by decision.
+    REVIEWS: [
+        IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("decision.value", ASCENDING),
                 ("completed_at", DESCENDING),
                 ("_id", DESCENDING),
             ]

@@ -16,6 +16,7 @@
     │   ├── OrganizationError (also ValueError)
     │   ├── FormProblems (also ValueError)
     │   ├── ReportError (also ValueError)
+    │   ├── ReviewError
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
@@ -66,6 +67,7 @@ __all__ = [
     "Refusal",
     "RegistrationThrottled",
     "ReportError",
+    "ReviewError",
     "StoreUnavailable",
     "TaskError",
     "TaskNotFound",
@@ -196,6 +198,16 @@ class ReportError(Refusal, ValueError):
     """This report cannot be built for what was chosen (a comparison of
     attempts that are not completed ones of the organisation, or have no
     profile yet); the message says which."""
+
+
+# ---------------------------------------------------------------- reviews (hiremate.reviews)
+
+
+class ReviewError(Refusal):
+    """A review or a decision cannot be recorded as asked (not a completed
+    assessment of the organisation with a profile, a disagreement or a
+    decision without a reason, a decision recorded by someone else
+    meanwhile); the message says which."""
 
 
 # ---------------------------------------------------------------- live tickets (hiremate.live_tickets)

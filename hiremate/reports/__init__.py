@@ -17,6 +17,7 @@ how it is laid out, and their underscored names are private to it.
 from hiremate.reports.answers import AnswerCard, OptionShown, answer_cards, seconds_text
 from hiremate.reports.candidates import (
     ATTEMPT_ROW_PROJECTION,
+    DECISION_NONE,
     MAX_ATTEMPTS_PER_EMAIL,
     MAX_PAGE_SIZE,
     AttemptSummary,
@@ -59,6 +60,7 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "COLUMN_LABELS",
     "COMPARE_ROWS",
+    "DECISION_NONE",
     "EVENTS_CSV_COLUMNS",
     "EXPORT_BATCH_SIZE",
     "MAX_ATTEMPTS_PER_EMAIL",

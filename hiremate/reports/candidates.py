@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from bson import ObjectId
 
-from hiremate import attempt_counts
+from hiremate import attempt_counts, reviews
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.reports._common import _NEWEST_COMPLETED, _get, _lookup
@@ -91,6 +91,8 @@ def candidates_page(
     status: str | None = None,
     thinking_style: str | None = None,
     risk_orientation: str | None = None,
+    review_state: str | None = None,
+    decision: str | None = None,
     skip: int = 0,
     limit: int = 25,
     counts: CandidateCounts | None = None,
@@ -104,7 +106,11 @@ def candidates_page(
     newest completion first. ``search`` matches name or email, any case.
     ``counts`` (from ``candidate_counts``, read in the same run) gives the
     number of rows without another count when the only filters are position
-    and status. Raises ValueError for an unknown status or label.
+    and status. ``review_state`` (``awaiting_review``, ``reviewed``) and
+    ``decision`` (``advance``, ``hold``, ``reject``, or ``none``: no decision
+    recorded) keep completed attempts with a profile only, read like a label
+    filter. Raises ValueError for an unknown status, label, review state or
+    decision.
     """
     if skip < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"skip must be >= 0 and limit between 1 and {MAX_PAGE_SIZE}")
@@ -112,6 +118,12 @@ def candidates_page(
     labels = _label_filters(thinking_style=thinking_style, risk_orientation=risk_orientation)
     search = (search or "").strip() or None
     position = position or None
+    reviewed = _review_filter(scope, review_state, decision)
+    if reviewed is not None:
+        if status not in (None, AttemptStatus.COMPLETED.value):
+            return pd.DataFrame([], columns=CANDIDATE_COLUMNS), 0  # only completed profiles are reviewed
+        status = AttemptStatus.COMPLETED.value
+        labels = {**labels, **reviewed}
     if labels:
         rows, total = _page_from_profiles(scope, labels, search, position, status, skip, limit)
     else:
@@ -128,6 +140,37 @@ def _label_filters(**chosen: str | None) -> dict[str, str]:
         if label is not None:
             filters[path] = label
     return filters
+
+
+DECISION_NONE = "none"  # the decision filter's "no decision recorded"
+
+
+def _review_filter(scope: Scope, review_state: str | None, decision: str | None) -> dict[str, Any] | None:
+    """The condition on a profile's ``attempt_id`` that the review filters
+    mean (None without any): built from the organisation's reviewed attempts
+    (``reviews.reviewed_ids``, a set people made one review at a time)."""
+    state = _label_value(reviews.ReviewState, review_state, "review state")
+    if decision == DECISION_NONE:
+        chosen: str | None = DECISION_NONE
+    else:
+        chosen = _label_value(reviews.Decision, decision, "decision")
+    if state is None and chosen is None:
+        return None
+    reviewed = reviews.reviewed_ids(scope)
+    include: set[ObjectId] | None = None
+    exclude: set[ObjectId] = set()
+    if state == reviews.ReviewState.REVIEWED:
+        include = set(reviewed)
+    elif state == reviews.ReviewState.AWAITING:
+        exclude |= set(reviewed)
+    if chosen == DECISION_NONE:
+        exclude |= {attempt_id for attempt_id, value in reviewed.items() if value is not None}
+    elif chosen is not None:
+        decided = {attempt_id for attempt_id, value in reviewed.items() if value == chosen}
+        include = decided if include is None else include & decided
+    if include is not None:
+        return {"attempt_id": {"$in": sorted(include - exclude)}}
+    return {"attempt_id": {"$nin": sorted(exclude)}} if exclude else {}
 
 
 # Where an attempt and a profile (which repeats the candidate's fields) keep
@@ -171,8 +214,9 @@ def _page_from_attempts(
         page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
     else:
         page = newest_first(attempts, query, "created_at", projection=ATTEMPT_ROW_PROJECTION, skip=skip, limit=limit)
-    profiles = _profiles_for(scope, [doc["_id"] for doc in page])
-    return [_candidate_row(doc, profiles.get(doc["_id"])) for doc in page], total
+    ids = [doc["_id"] for doc in page]
+    profiles, reviewed = _profiles_for(scope, ids), reviews.summaries(scope, ids)
+    return [_candidate_row(doc, profiles.get(doc["_id"]), reviewed.get(doc["_id"])) for doc in page], total
 
 
 def _page_from_profiles(
@@ -188,8 +232,11 @@ def _page_from_profiles(
     profiles = scope.collection(dbmod.PROFILES)
     total = profiles.count_documents(query)
     page = list(profiles.find(query, _PROFILE_ROW_PROJECTION).sort(_NEWEST_COMPLETED).skip(skip).limit(limit))
-    attempts = _attempts_for(scope, [doc["attempt_id"] for doc in page])
-    return [_candidate_row(attempts.get(doc["attempt_id"]), doc) for doc in page], total
+    ids = [doc["attempt_id"] for doc in page]
+    attempts, reviewed = _attempts_for(scope, ids), reviews.summaries(scope, ids)
+    return [
+        _candidate_row(attempts.get(doc["attempt_id"]), doc, reviewed.get(doc["attempt_id"])) for doc in page
+    ], total
 
 
 def _profiles_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
@@ -200,9 +247,12 @@ def _attempts_for(scope: Scope, attempt_ids: list[ObjectId]) -> dict[ObjectId, d
     return _lookup(scope.collection(dbmod.ATTEMPTS), scope.where(), "_id", attempt_ids, ATTEMPT_ROW_PROJECTION)
 
 
-def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | None) -> dict[str, Any]:
+def _candidate_row(
+    attempt: dict[str, Any] | None, profile: dict[str, Any] | None, review: reviews.ReviewSummary | None = None
+) -> dict[str, Any]:
     """A list row; the profile's copies of the candidate fields stand in for
-    an attempt that is gone (erased since the page was read)."""
+    an attempt that is gone (erased since the page was read). Its review
+    state is set for completed attempts with a profile (the ones reviewed)."""
     attempt_id = attempt["_id"] if attempt else _get(profile, "attempt_id")
     row = {
         "attempt_id": str(attempt_id),
@@ -215,6 +265,9 @@ def _candidate_row(attempt: dict[str, Any] | None, profile: dict[str, Any] | Non
     }
     for column, (path, _) in _PROFILE_LABELS.items():
         row[column] = _get(profile, path)
+    reviewable = profile is not None and row["status"] == AttemptStatus.COMPLETED.value
+    row["review_state"] = (review.state if review else reviews.ReviewState.AWAITING).value if reviewable else None
+    row["decision"] = review.decision.value if review and review.decision else None
     return row
 
 

@@ -52,6 +52,8 @@ CANDIDATE_COLUMNS = [
     "issued_at",
     "completed_at",
     *PROFILE_LABEL_COLUMNS,
+    "review_state",
+    "decision",
 ]
 PER_TASK_COLUMNS = [
     "task_number",
@@ -170,6 +172,10 @@ COLUMN_LABELS: dict[str, str] = {
     "event_type": "Event",
     "description": "What happened",
     "candidate_text": "Candidate's text",
+    "review_state": "Review",
+    "decision": "Decision",
+    "decided_by": "Decided by",
+    "decided_at": "Decided",
 }
 
 

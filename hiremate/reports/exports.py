@@ -11,6 +11,7 @@ from typing import Any
 from bson import ObjectId
 
 from hiremate import db as dbmod
+from hiremate import reviews
 from hiremate.csvsafe import CsvWriter
 from hiremate.errors import ReportError
 from hiremate.ids import as_object_id
@@ -34,6 +35,12 @@ CANDIDATES_CSV_COLUMNS = [
     "considerations",
     "profile_version",
     "generated_at",
+    # A person's review (hiremate.reviews): awaiting_review or reviewed for a
+    # completed attempt (empty otherwise), the latest decision, who and when.
+    "review_state",
+    "decision",
+    "decided_by",
+    "decided_at",
 ]
 PER_TASK_CSV_COLUMNS = [
     "attempt_id",
@@ -145,7 +152,8 @@ def candidates_csv(
     (``CANDIDATES_CSV_COLUMNS``); dates filter on completion."""
 
     def write(writer: CsvWriter, batch: list[dict[str, Any]]) -> None:
-        writer.writerows(_candidate_csv_row(doc) for doc in batch)
+        reviewed = reviews.summaries(scope, [doc["attempt_id"] for doc in batch])
+        writer.writerows(_candidate_csv_row(doc, reviewed.get(doc["attempt_id"])) for doc in batch)
 
     return _export_profiled(
         scope, "candidates", CANDIDATES_CSV_COLUMNS, _CANDIDATES_CSV_PROJECTION, write, date_from, date_to, position
@@ -161,7 +169,10 @@ _CANDIDATES_CSV_PROJECTION = {
 }
 
 
-def _candidate_csv_row(doc: dict[str, Any]) -> list[Any]:
+def _candidate_csv_row(doc: dict[str, Any], review: reviews.ReviewSummary | None = None) -> list[Any]:
+    reviewable = doc.get("attempt_status") == "completed"
+    state = (review.state if review else reviews.ReviewState.AWAITING).value if reviewable else None
+    decision = review.decision if review and review.decision else None
     values = {
         "attempt_id": doc.get("attempt_id"),
         "candidate_name": doc.get("candidate_name"),
@@ -178,6 +189,10 @@ def _candidate_csv_row(doc: dict[str, Any]) -> list[Any]:
         "considerations": doc.get("considerations") or [],
         "profile_version": doc.get("version"),
         "generated_at": doc.get("generated_at"),
+        "review_state": state,
+        "decision": decision.value if decision else None,
+        "decided_by": review.decided_by if decision and review else None,
+        "decided_at": review.decided_at if decision and review else None,
         **{column: _get(doc, path) for column, (path, _) in _PROFILE_LABELS.items()},
     }
     return [values[column] for column in CANDIDATES_CSV_COLUMNS]
