@@ -146,7 +146,33 @@ def test_recruiter_issues_candidate_completes_recruiter_watches_and_exports(brow
         for dimension in DIMENSIONS:
             expect(profile.get_by_text(dimension, exact=True)).to_be_visible(timeout=APP_TIMEOUT)
         expect(profile.get_by_text("Tasks completed")).to_be_visible()
+        expect(profile.get_by_role("heading", name="Answers")).to_be_visible()
         shots.take(recruiter, "profile")
+
+        # A person reviews: agrees or disagrees with each dimension, then records a decision.
+        for dimension in DIMENSIONS:
+            group = profile.get_by_role("radiogroup", name=re.compile(f"^{dimension}"))
+            group.get_by_text("Disagree" if dimension == "Risk orientation" else "Agree", exact=True).click()
+        profile.get_by_label("Reason (required to disagree)").nth(2).fill(
+            "Asked about it: she weighs risk case by case."
+        )
+        profile.get_by_label("Notes").fill("Ask about the vendor decision in the interview.")
+        profile.get_by_role("button", name="Mark reviewed").click()
+        expect(profile.get_by_text("Your review is recorded.")).to_be_visible(timeout=APP_TIMEOUT)
+        profile.get_by_role("radiogroup", name="Decision").get_by_text("Advance", exact=True).click()
+        profile.get_by_label("Reason for the decision (required)").fill("Clear reasoning on every task.")
+        profile.get_by_role("button", name="Record decision").click()
+        expect(profile.get_by_text("Decision recorded: Advance.")).to_be_visible(timeout=APP_TIMEOUT)
+        # The whole profile in one picture (Streamlit scrolls inside its main area): docs/recruiter-profile.png.
+        viewport = recruiter.viewport_size
+        recruiter.set_viewport_size({"width": 1400, "height": 7200})
+        recruiter.wait_for_timeout(500)
+        shots.take(recruiter, "profile-reviewed-whole")
+        recruiter.set_viewport_size(viewport)
+        review = db[dbmod.REVIEWS].find_one({"_id": attempt_id})
+        assert review["decision"]["value"] == "advance"
+        actions = {e["action"] for e in db[dbmod.AUDIT_LOG].find({"target_id": str(attempt_id)})}
+        assert {"profile.reviewed", "profile.decision_recorded"} <= actions
 
         # The profile's events CSV holds exactly the stored events.
         with recruiter.expect_download(timeout=APP_TIMEOUT) as download_info:
