@@ -3,6 +3,9 @@ timeline. Opened with ?attempt=ID or ?email=ADDRESS, so links can be shared."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import streamlit as st
 
 from hiremate import attempts, norms, profiles, reports, skills
@@ -165,6 +168,17 @@ def _dimensions(profile: SkillProfile, basis: str) -> None:
         _bullets(profile.considerations, "Nothing to note.")
 
 
+def _readable_numbers(columns: Iterable[str]) -> dict[str, Any]:
+    """Seconds to one decimal with their unit, scores to two: never "22.718"."""
+    config: dict[str, Any] = {}
+    for column in columns:
+        if column.endswith("_seconds") or column == "seconds_from_task_start":
+            config[reports.column_label(column)] = st.column_config.NumberColumn(format="%.1f s")
+        elif column.endswith("_score"):
+            config[reports.column_label(column)] = st.column_config.NumberColumn(format="%.2f")
+    return config
+
+
 # ---------------------------------------------------------------- answers first
 
 
@@ -294,7 +308,11 @@ if per_task.empty:
     st.caption("No task was completed, so there are no per-task metrics.")
 else:
     st.dataframe(
-        per_task.rename(columns=reports.column_label), hide_index=True, width="stretch", key="profile_per_task"
+        per_task.rename(columns=reports.column_label),
+        hide_index=True,
+        width="stretch",
+        key="profile_per_task",
+        column_config=_readable_numbers(per_task.columns),
     )
     left, right = st.columns(2)
     left.plotly_chart(charts.time_per_task_chart(per_task), key="profile_chart_time")
@@ -325,7 +343,10 @@ else:
         hide_index=True,
         width="stretch",
         key="profile_timeline",
-        column_config={reports.column_label("candidate_text"): st.column_config.TextColumn(width="large")},
+        column_config={
+            **_readable_numbers(shown.columns),
+            reports.column_label("candidate_text"): st.column_config.TextColumn(width="large"),
+        },
     )
 
 # ---------------------------------------------------------------- actions
