@@ -69,6 +69,7 @@ with session.database_guard():
 if attempt is None:
     st.error("Attempt not found in your organisation.")
     st.stop()
+ui.audit_view(scope, "live.viewed", attempt.id)
 if requested != attempt_id:
     # The address names the attempt watched: shareable, and it stays on
     # screen when it completes and leaves the list of attempts in progress.

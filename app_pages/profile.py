@@ -76,6 +76,7 @@ if bundle is None:
     st.stop()
 
 attempt = bundle.attempt
+ui.audit_view(scope, "profile.viewed", attempt.id)
 info = attempt.candidate_info
 status = AttemptStatus(attempt.status)
 

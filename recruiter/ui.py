@@ -123,6 +123,21 @@ def filter_select(container: DeltaGenerator, label: str, values: Sequence[str], 
     )
 
 
+_AUDITED_VIEWS = "ui_audited_views"  # (action, attempt id) already audited in this browser session
+
+
+def audit_view(scope: Scope, action: str, attempt_id: Any) -> None:
+    """Record who looked at which candidate (``profile.viewed``, ``live.viewed``):
+    once per page visit of an attempt in this session, not at every rerun a widget makes."""
+    seen: set[tuple[str, str]] = st.session_state.setdefault(_AUDITED_VIEWS, set())
+    key = (action, str(attempt_id))
+    if key in seen:
+        return
+    with session.database_guard():
+        scope.audit(action, "attempt", attempt_id)
+    seen.add(key)
+
+
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
     """``1 task``, ``3 tasks`` (``plural`` for irregular nouns)."""
     return f"{count} {noun if count == 1 else plural or f'{noun}s'}"

@@ -181,3 +181,13 @@ def test_a_deactivated_user_stops_seeing_the_stream(app_env, db):
     assert not at.exception
     assert not at.dataframe
     assert at.text_input(key="login_email") is not None
+
+
+def test_who_watched_which_attempt_live_is_audited_once_per_visit(app_env, db):
+    org = make_org(db)
+    attempt, events = in_progress(org, name="Grace Hopper")
+    store(db, events[:3])
+    at = org.open_page(LIVE)
+    at.run()  # a tick of the same visit
+    entries = list(db[dbmod.AUDIT_LOG].find({"action": "live.viewed"}))
+    assert [(e["target_id"], e["actor_id"], e["details"]) for e in entries] == [(str(attempt.id), org.user.id, {})]

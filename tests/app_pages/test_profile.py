@@ -291,3 +291,14 @@ def test_norms_are_shown_only_on_request_and_only_for_20_others(app_env, db):
     shown = texts(at)
     assert shown.count("A faster first decision than ") == len(org.tasks)
     assert "% of 20 candidates on this task" in shown
+
+
+def test_who_looked_at_which_profile_is_audited_once_per_visit(app_env, db):
+    org = make_org(db)
+    attempt = seed_completed(org)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    at.toggle(key="profile_show_norms").set_value(True).run()  # a rerun of the same visit
+    entries = list(db[dbmod.AUDIT_LOG].find({"action": "profile.viewed"}))
+    assert len(entries) == 1
+    assert entries[0]["target_id"] == str(attempt.id) and entries[0]["actor_id"] == org.user.id
+    assert entries[0]["details"] == {}  # ids only: no name, no email
