@@ -173,13 +173,16 @@ def actor_of(scope: Scope) -> str:
     return {VIA_CLI: "command line", VIA_RETENTION: "retention purge"}.get(scope.via or "", "unknown")
 
 
-def erase_candidate(scope: Scope, email: str) -> Receipt:
+def erase_candidate(scope: Scope, email: str, *, confirmation: str | None = None) -> Receipt:
     """Erase every attempt of ``email`` in the scope's organisation, with
     everything they own (``erase_attempts``); admins and the command line only.
 
-    ErasureError when no attempt of that email is stored there. Audited once
-    (``candidate.erased``) with counts only."""
+    ``confirmation``, when given (the app's typed confirmation), must be the
+    same address. ErasureError when it is not, or when no attempt of that
+    email is stored there. Audited once (``candidate.erased``) with counts only."""
     _require_admin(scope)
+    if confirmation is not None and normalise(confirmation) != normalise(email):
+        raise ErasureError("Type the candidate's email again, exactly, to confirm the erasure.")
     attempt_ids = _attempt_ids_of(scope, email)
     at = utcnow()
     removed = erase_attempts(scope, attempt_ids, action=ERASED)
