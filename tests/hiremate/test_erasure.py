@@ -8,6 +8,7 @@ export holds the person's data and nobody else's."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from bson import ObjectId
 from hiremate import attempt_counts, auth, erasure, reviews
 from hiremate import db as dbmod
 from hiremate.errors import ErasureError, Refusal
-from hiremate.models import AttemptStatus
+from hiremate.models import AttemptStatus, CandidateInfo
+from hiremate.ops import simulate
 from hiremate.organizations import update_settings
 from hiremate.scope import VIA_CLI, Scope
 from hiremate.timeutil import utcnow
@@ -39,6 +41,19 @@ def admin_scope(org) -> Scope:
 
 def events_of(db, attempt_id):
     return list(db[dbmod.EVENTS].find({"attempt_id": attempt_id}).sort("sequence_number", 1))
+
+
+def seed_at(org, name, started_at):
+    """A completed attempt (events, metrics, profile) that started at ``started_at``."""
+    candidate = CandidateInfo(name=name, email=f"{name.split()[0].lower()}@example.com", position="Analyst")
+    return simulate.seed_completed_attempt(
+        org.db,
+        organization_id=org.scope.organization_id,
+        tasks=org.tasks,
+        rng=random.Random(name),
+        candidate=candidate,
+        started_at=started_at,
+    )
 
 
 def person(org, **extra):
@@ -159,10 +174,10 @@ def test_the_purge_removes_only_what_is_past_retention_and_keeps_events_six_mont
     short = make_org(db, "Globex")  # retention: 30 days
     admin = Scope(db, short.scope.organization_id, None, is_admin=True, via=VIA_CLI)
     update_settings(admin, {"retention_days": 30})
-    old = seed_completed(org, name="Old Timer", started_at=now - timedelta(days=800))
-    recent = seed_completed(org, name="Ada Lovelace", started_at=now - timedelta(days=400))
-    months = seed_completed(short, name="Grace Hopper", started_at=now - timedelta(days=100))  # events: kept
-    older = seed_completed(short, name="Alan Turing", started_at=now - timedelta(days=200))  # past 183 days
+    old = seed_at(org, "Old Timer", now - timedelta(days=800))
+    recent = seed_at(org, "Ada Lovelace", now - timedelta(days=400))
+    months = seed_at(short, "Grace Hopper", now - timedelta(days=100))  # events: kept six months
+    older = seed_at(short, "Alan Turing", now - timedelta(days=200))  # past 183 days
     never_started = {
         "_id": ObjectId(),
         "organization_id": short.scope.organization_id,
