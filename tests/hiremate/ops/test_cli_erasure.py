@@ -47,7 +47,8 @@ def test_erase_refuses_without_yes_and_names_an_unknown_org_or_email(db, cli):  
 
     unknown_org = cli("erase", "--org", "nowhere", "--email", EMAIL, "--yes")
     assert (
-        unknown_org.returncode == 2 and unknown_org.stderr.strip() == "error: no organisation with slug or name 'nowhere'"
+        unknown_org.returncode == 2
+        and unknown_org.stderr.strip() == "error: no organisation with slug or name 'nowhere'"
     )
     unknown_email = cli("erase", "--org", slug, "--email", "nobody@example.com", "--yes")
     assert unknown_email.returncode == 2 and "No candidate with the email nobody@example.com" in unknown_email.stderr
