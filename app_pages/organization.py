@@ -4,15 +4,17 @@ The rules live in hiremate.organizations; this page is the form."""
 
 from __future__ import annotations
 
+import json
 from zoneinfo import available_timezones
 
 import streamlit as st
 
-from hiremate import organizations
+from hiremate import erasure, organizations
 from hiremate.models import Role
 from recruiter import session, ui
 
 FLASH = "organization_flash"
+RECEIPT = "organization_erasure_receipt"
 ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
 me = session.require_user()
@@ -105,3 +107,37 @@ st.markdown(
 )
 if notice.additions:
     st.text(notice.additions)
+
+st.subheader("Erase a candidate")
+st.markdown(
+    "Removes every assessment of one email address in your organisation, for good: the candidate's details, "
+    "accommodations and consent, every recorded event, the metrics, the profile, people's reviews and decisions, "
+    "and what the norms took from them. The audit log records that an erasure happened, with counts only. "
+    "You get a receipt to download; HireMate does not keep it."
+)
+with st.form("erase_form", border=True, clear_on_submit=True):
+    erase_email = st.text_input("Candidate's email", max_chars=320, key="erase_email")
+    erase_confirmation = st.text_input("Type the email again to confirm", max_chars=320, key="erase_confirmation")
+    erase = st.form_submit_button(
+        "Erase for good", type="primary", icon=":material/delete_forever:", key="erase_submit"
+    )
+if erase:
+    st.session_state.pop(RECEIPT, None)
+    with ui.refusals():
+        st.session_state[RECEIPT] = erasure.erase_candidate(
+            scope, erase_email, confirmation=erase_confirmation
+        ).as_json()
+receipt = st.session_state.get(RECEIPT)
+if receipt:
+    removed = receipt["removed"]
+    st.success(f"Erased {ui.count_noun(removed.get('task_attempts', 0), 'assessment')} and everything they held.")
+    st.table({"what": list(removed), "documents removed": list(removed.values())})
+    st.download_button(
+        "Download the receipt (JSON)",
+        data=json.dumps(receipt, indent=2),
+        file_name=f"erasure-receipt-{receipt['at'][:10]}.json",
+        mime="application/json",
+        on_click="ignore",
+        key="erase_receipt_download",
+        icon=":material/download:",
+    )

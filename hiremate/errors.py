@@ -17,6 +17,7 @@
     │   ├── FormProblems (also ValueError)
     │   ├── ReportError (also ValueError)
     │   ├── ReviewError
+    │   ├── ErasureError
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
@@ -60,6 +61,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConsentRequired",
+    "ErasureError",
     "FormProblems",
     "HireMateError",
     "LoginThrottled",
@@ -208,6 +210,15 @@ class ReviewError(Refusal):
     assessment of the organisation with a profile, a disagreement or a
     decision without a reason, a decision recorded by someone else
     meanwhile); the message says which."""
+
+
+# ---------------------------------------------------------------- erasure (hiremate.erasure)
+
+
+class ErasureError(Refusal):
+    """A candidate's data cannot be erased or exported as asked (not an
+    admin, no candidate with that email in the organisation, a confirmation
+    that does not match); the message says which."""
 
 
 # ---------------------------------------------------------------- live tickets (hiremate.live_tickets)

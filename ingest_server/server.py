@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, candidate, live_access, profiles
+from hiremate import attempts, candidate, erasure, live_access, profiles
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -57,6 +57,11 @@ T = TypeVar("T")
 SWEEP_INTERVAL_SECONDS = 30.0
 PROFILE_GRACE = timedelta(seconds=60)  # a completion in progress profiles its own attempt
 PROFILE_LOOKBACK = timedelta(days=2)
+# The retention purge (hiremate.erasure.purge) runs from the sweep loop once
+# an hour, the first time an hour after start, and erases at most
+# PURGE_LIMIT attempts per organisation a run (the rest go the next hour).
+PURGE_INTERVAL_SECONDS = 3600.0
+PURGE_LIMIT = 500
 
 
 def _is_upgrade(request: Request) -> bool:
@@ -73,11 +78,14 @@ class IngestServer:
         sweep_interval: float = SWEEP_INTERVAL_SECONDS,
         live_mode: str = "auto",
         poll_interval: float = 0.25,
+        purge_interval: float | None = PURGE_INTERVAL_SECONDS,
     ) -> None:
         self.settings = settings
         self.db = db if db is not None else dbmod.get_db(settings)
         self.static = httpd.StaticFiles(static_dir or httpd.STATIC_DIR)
         self.sweep_interval = sweep_interval
+        self.purge_interval = purge_interval  # None: this process never purges
+        self._purged_at = time.monotonic()  # the first purge one interval after start
         limits = settings.limits
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
         self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
@@ -420,6 +428,24 @@ class IngestServer:
                 log.warning("expiry sweep failed: %s", exc)
             except Exception:
                 log.exception("expiry sweep failed")
+            try:
+                await self.purge_if_due()
+            except PyMongoError as exc:
+                log.warning("retention purge failed: %s", exc)
+            except Exception:
+                log.exception("retention purge failed")
+
+    async def purge_if_due(self) -> erasure.PurgeReport | None:
+        """The retention purge when an interval has passed since the last one
+        (None otherwise). Several ingest servers may each run it: every
+        deletion is a ``find_one_and_delete`` or a ``delete_many``, so two
+        purges at once remove each document once and count it once."""
+        if self.purge_interval is None or time.monotonic() - self._purged_at < self.purge_interval:
+            return None
+        self._purged_at = time.monotonic()
+        report = await self.run_db(erasure.purge, self.db, limit=PURGE_LIMIT)
+        log.info("retention purge: %s", report.as_json())
+        return report
 
     async def sweep_once(self) -> list[ObjectId]:
         """Expire what is due; profile the expired attempts that had started,

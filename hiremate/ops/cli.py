@@ -1,6 +1,8 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
 recount the attempt counters, simulate completed attempts, print the .env.example the settings
-declare, lower-case the emails stored before that was the rule (``migrate-emails``).
+declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
+export one candidate's data (``erase``, ``export-candidate``) and purge what is past retention
+(``purge``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer.
@@ -11,9 +13,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import random
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from bson import ObjectId
@@ -202,6 +206,43 @@ def _simulate(args: argparse.Namespace) -> None:
     print(json.dumps({"organization": organization.slug, "attempts": len(stored), "seed": seed}))
 
 
+def _erase(args: argparse.Namespace) -> None:
+    from hiremate import erasure
+
+    if not args.yes:
+        raise UsageError(
+            "erase removes every assessment of this candidate in the organisation, with its events, metrics, "
+            "profile and reviews, for good: add --yes to confirm"
+        )
+    db = _db()
+    organization = _organization(db, args.org)
+    receipt = erasure.erase_candidate(_command_line(db, organization.id), args.email)
+    print(json.dumps(receipt.as_json(), indent=2))
+
+
+def _export_candidate(args: argparse.Namespace) -> None:
+    from hiremate import erasure
+
+    db = _db()
+    organization = _organization(db, args.org)
+    exported = erasure.export_candidate(_command_line(db, organization.id), args.email)
+    text = json.dumps(exported.document, indent=2, ensure_ascii=False)
+    if args.out:
+        _write_private(Path(args.out), text + "\n")
+        print(f"wrote {len(exported.document['attempts'])} attempt(s) to {args.out}")
+    elif not args.explanation:
+        print(text)
+    if args.explanation:
+        print(exported.explanation)
+
+
+def _purge(args: argparse.Namespace) -> None:
+    from hiremate import erasure
+
+    report = erasure.purge(_db(), dry_run=args.dry_run)
+    print(json.dumps(report.as_json(), indent=2))
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -296,6 +337,37 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the same seed gives the same candidates again, in another store (default: random; printed)",
     )
     simulated.set_defaults(command=_simulate)
+
+    erase = commands.add_parser(
+        "erase",
+        help="erase every assessment of one candidate in an organisation (events, metrics, profile, reviews); "
+        "prints the receipt as JSON",
+    )
+    erase.add_argument("--org", required=True, help="organisation slug or name")
+    erase.add_argument("--email", required=True, help="the candidate's email")
+    erase.add_argument("--yes", action="store_true", help="confirm: the erasure cannot be undone")
+    erase.set_defaults(command=_erase)
+
+    export = commands.add_parser(
+        "export-candidate",
+        help="everything stored about one candidate as one JSON document, with a plain-language explanation "
+        "(an access request)",
+    )
+    export.add_argument("--org", required=True, help="organisation slug or name")
+    export.add_argument("--email", required=True, help="the candidate's email")
+    export.add_argument("--out", metavar="FILE", help="write the JSON to FILE (created 0600) instead of printing it")
+    export.add_argument(
+        "--explanation", action="store_true", help="print the plain-language explanation (instead of the JSON)"
+    )
+    export.set_defaults(command=_export_candidate)
+
+    purged = commands.add_parser(
+        "purge",
+        help="erase attempts past each organisation's retention, expired sessions, old login throttle entries "
+        "and old invitations; prints a JSON report",
+    )
+    purged.add_argument("--dry-run", action="store_true", help="count what would be removed, remove nothing")
+    purged.set_defaults(command=_purge)
     return parser
 
 
@@ -318,6 +390,13 @@ def _command_line(db: Database, organization_id: ObjectId) -> Scope:
     its audit entries name no actor and say ``via: "cli"`` (the dashboard
     shows "The command line")."""
     return Scope(db, organization_id, None, is_admin=True, via=VIA_CLI)
+
+
+def _organization(db: Database, slug_or_name: str) -> Organization:
+    organization = _find_organization(db, slug_or_name)
+    if organization is None:
+        raise UsageError(f"no organisation with slug or name {slug_or_name!r}")
+    return organization
 
 
 def _find_organization(db: Database, slug_or_name: str) -> Organization | None:
@@ -366,6 +445,16 @@ def _read_password() -> str:
     if not password:
         raise UsageError("no password given (type it at the prompt or pipe it on standard input)")
     return password
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, created 0600 (it holds a person's data); UsageError when it cannot."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _draw_progress(done: int, total: int) -> None:
