@@ -327,7 +327,9 @@ def start(
     now = _now(now)
     current = notice_for(db, attempt.organization_id).version
     if notice_version != current:
-        raise ConsentRequired("acknowledge the notice shown on the welcome screen before starting")
+        raise ConsentRequired(
+            "acknowledge the notice shown on the welcome screen before starting", notice_version=current
+        )
     session_key = new_secret()
     query: dict[str, Any] = {
         "_id": attempt.id,

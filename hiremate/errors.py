@@ -170,9 +170,14 @@ class AttemptClosed(AttemptError):
 
 
 class ConsentRequired(AttemptError):
-    """``start`` did not acknowledge the notice the candidate is shown now."""
+    """``start`` did not acknowledge the notice the candidate is shown now
+    (``notice_version``: that notice's version, for the answer)."""
 
     code = "consent_required"
+
+    def __init__(self, message: str, *, notice_version: str) -> None:
+        super().__init__(message)
+        self.notice_version = notice_version
 
 
 # ---------------------------------------------------------------- organisations (hiremate.organizations)

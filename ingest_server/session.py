@@ -37,7 +37,6 @@ from hiremate import attempts, candidate
 from hiremate import events as ev
 from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
-from hiremate.organizations import notice_for
 from hiremate.settings import Settings
 from hiremate.tasks import candidate_view
 from hiremate.timeutil import iso, utcnow
@@ -409,9 +408,8 @@ class CandidateSession:
             return None
         except ConsentRequired as exc:
             # Nothing changed: the socket stays open for a start that acknowledges the notice.
-            notice = await self.ctx.call_db(notice_for, self.attempt.organization_id)
             await self._send(
-                ev.Rejection(ev.CONSENT_REQUIRED, str(exc), {"notice_version": notice.version}).to_message()
+                ev.Rejection(ev.CONSENT_REQUIRED, str(exc), {"notice_version": exc.notice_version}).to_message()
             )
             self.machine.switch_refused()
             return None
