@@ -10,17 +10,13 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from hiremate import erasure, organizations
-from hiremate.models import Role
 from recruiter import session, ui
 
 FLASH = "organization_flash"
 RECEIPT = "organization_erasure_receipt"
 ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
-me = session.require_user()
-if me.role != Role.ADMIN:  # app.py gates already; this is the second lock
-    st.warning("The Organisation page is for admins of your organisation.")
-    st.stop()
+me = session.require_admin("Organisation")
 scope = session.current_scope()
 
 st.title("Organisation")

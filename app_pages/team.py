@@ -179,10 +179,7 @@ def _manage(scope: Scope, members: list[User], me: User) -> None:
 # ---------------------------------------------------------------- the page
 
 
-me = session.require_user()
-if me.role != Role.ADMIN:  # app.py gates already; this is the second lock
-    st.warning("The Team page is for admins of your organisation.")
-    st.stop()
+me = session.require_admin("Team")
 scope = session.current_scope()
 
 st.title("Team")

@@ -54,7 +54,7 @@ from pymongo.errors import ConnectionFailure
 
 from hiremate import auth, throttle
 from hiremate.db import StoreUnavailable, get_db
-from hiremate.models import User
+from hiremate.models import Role, User
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 
@@ -193,6 +193,16 @@ def require_user() -> User:
     user = current_user()
     if user is None:
         st.warning("Please log in.")
+        st.stop()
+    return user
+
+
+def require_admin(page_title: str) -> User:
+    """The logged-in admin; for a recruiter, a notice and the page stops
+    (app.py gates admin pages already, this is the second lock)."""
+    user = require_user()
+    if user.role != Role.ADMIN:
+        st.warning(f"The {page_title} page is for admins of your organisation.")
         st.stop()
     return user
 
