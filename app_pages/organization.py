@@ -16,7 +16,7 @@ FLASH = "organization_flash"
 RECEIPT = "organization_erasure_receipt"
 ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
-me = session.require_admin("Organisation")
+session.require_admin("Organisation")
 scope = session.current_scope()
 
 st.title("Organisation")
