@@ -21,21 +21,17 @@ from code that still passes the byte-identity test:
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from hiremate.models import Accommodations, BehaviorEvent, EventType, TaskAttempt
-from tests.hiremate.metrics_v1_cases import (
-    COMPUTED_AT,
-    case_inputs,
-    dumps,
-    loads,
-    metrics_bytes,
-    profile_bytes,
-)
+from tests.hiremate import metrics_v1_cases
 from tests.hiremate.metrics_v1_cases import (
     FIXTURE as FIXTURE_1_0_0,
+)
+from tests.hiremate.metrics_v1_cases import (
+    case_inputs,
+    loads,
 )
 
 FIXTURE = FIXTURE_1_0_0.parent / "metrics_1_1_0.json"
@@ -49,7 +45,7 @@ ACCOMMODATION_VARIANTS = {
 }
 
 
-def _with_waits(events: list[BehaviorEvent]) -> list[BehaviorEvent]:
+def with_waits(events: list[BehaviorEvent]) -> list[BehaviorEvent]:
     waits = [
         BehaviorEvent(
             attempt_id=e.attempt_id,
@@ -136,32 +132,13 @@ def build_cases() -> list[dict[str, Any]]:
                 }
             )
         cases.append(
-            {"name": f"{case['name']}-waits", "attempt": attempt, "tasks": tasks, "events": _with_waits(events)}
+            {"name": f"{case['name']}-waits", "attempt": attempt, "tasks": tasks, "events": with_waits(events)}
         )
     return cases + _scripted_cases()
 
 
 def write_fixture() -> None:
-    from hiremate.metrics import compute_metrics
-    from hiremate.profiles import _EVENT_FIELDS
-    from hiremate.skills import interpret
-
-    stored = []
-    for case in build_cases():
-        docs = {
-            "name": case["name"],
-            "attempt": case["attempt"].to_doc(),
-            "tasks": [t.to_doc() for t in case["tasks"]],
-            "events": [{k: v for k, v in e.to_doc().items() if k in _EVENT_FIELDS} for e in case["events"]],
-        }
-        attempt, tasks, events = case_inputs(loads(dumps(docs)))
-        metrics = compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT, version=VERSION)
-        profile = interpret(metrics, generated_at=COMPUTED_AT, accommodations=attempt.accommodations)
-        docs["expected_metrics"] = metrics_bytes(metrics)
-        docs["expected_profile"] = profile_bytes(profile)
-        stored.append(docs)
-    lines = [json.dumps(json.loads(dumps(docs)), sort_keys=True, separators=(",", ":")) for docs in stored]
-    FIXTURE.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    metrics_v1_cases.write_fixture(build_cases(), fixture=FIXTURE, version=VERSION)
 
 
 if __name__ == "__main__":

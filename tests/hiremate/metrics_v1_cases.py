@@ -250,13 +250,16 @@ def case_inputs(case: dict[str, Any]) -> tuple[TaskAttempt, list[Task], list[Beh
     )
 
 
-def write_fixture() -> None:
+def write_fixture(
+    cases: list[dict[str, Any]] | None = None, *, fixture: Path = FIXTURE, version: str = "1.0.0"
+) -> None:
+    """Compute ``cases`` (default: this module's) by the rules of ``version`` and freeze them in ``fixture``."""
     from hiremate.metrics import compute_metrics
     from hiremate.profiles import _EVENT_FIELDS
     from hiremate.skills import interpret
 
     stored = []
-    for case in build_cases():
+    for case in build_cases() if cases is None else cases:
         docs = {
             "name": case["name"],
             "attempt": case["attempt"].to_doc(),
@@ -267,15 +270,15 @@ def write_fixture() -> None:
         # compute from the stored form, exactly as the test will read it back
         attempt, tasks, events = case_inputs(loads(dumps(docs)))
         # version 1.0.0 is the default of the code that first wrote this file, and explicit since
-        metrics = compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT, version="1.0.0")
-        profile = interpret(metrics, generated_at=COMPUTED_AT)
+        metrics = compute_metrics(attempt, tasks, events, computed_at=COMPUTED_AT, version=version)
+        profile = interpret(metrics, generated_at=COMPUTED_AT, accommodations=attempt.accommodations)
         docs["expected_metrics"] = metrics_bytes(metrics)
         docs["expected_profile"] = profile_bytes(profile)
         stored.append(docs)
-    FIXTURE.parent.mkdir(exist_ok=True)
+    fixture.parent.mkdir(exist_ok=True)
     # one case per line: small, and a diff names the case that moved
     lines = [json.dumps(json.loads(dumps(docs)), sort_keys=True, separators=(",", ":")) for docs in stored]
-    FIXTURE.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    fixture.write_text("[\n" + ",\n".join(lines) + "\n]\n")
 
 
 if __name__ == "__main__":

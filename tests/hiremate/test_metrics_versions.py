@@ -5,12 +5,10 @@ before "1.1.0" existed, and "1.1.0" what it computed before "1.2.0" existed
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
 from hiremate.metrics import LATEST, VERSION_1_0, VERSIONS, compute_metrics
-from hiremate.models import BehaviorEvent, EventType
 from hiremate.skills import interpret
 from tests.hiremate import metrics_v1_1_cases
 from tests.hiremate.metrics_v1_cases import COMPUTED_AT, FIXTURE, case_inputs, loads, metrics_bytes, profile_bytes
@@ -69,20 +67,8 @@ def test_version_1_0_0_ignores_network_wait_and_accommodations(case):
         update={"accommodations": Accommodations(time_multiplier=2.0, untimed=True, assistive_technology=True)}
     )
     # a wait after every event, as a new page might send them
-    waits = [
-        BehaviorEvent(
-            attempt_id=e.attempt_id,
-            task_id=e.task_id,
-            event_type=EventType.NETWORK_WAIT,
-            timestamp=e.event_time + timedelta(seconds=3),
-            event_time=e.event_time + timedelta(seconds=3),
-            sequence_number=e.sequence_number * 2 + 1,
-            payload={"wait_duration_ms": 2500, "reason": "reconnecting"},
-        )
-        for e in events
-    ]
-    renumbered = [e.model_copy(update={"sequence_number": e.sequence_number * 2}) for e in events]
-    metrics = compute_metrics(attempt, tasks, renumbered + waits, computed_at=COMPUTED_AT, version=VERSION_1_0)
+    with_waits = metrics_v1_1_cases.with_waits(events)
+    metrics = compute_metrics(attempt, tasks, with_waits, computed_at=COMPUTED_AT, version=VERSION_1_0)
     assert metrics_bytes(metrics) == case["expected_metrics"]
     profile = interpret(metrics, generated_at=COMPUTED_AT, accommodations=attempt.accommodations)
     assert profile_bytes(profile) == case["expected_profile"]
