@@ -18,6 +18,7 @@ from typing import Literal
 
 from bson import ObjectId
 
+from hiremate import skills
 from hiremate.models import BehaviorEvent, EventType, Task, TaskAttempt
 from hiremate.reports.profile import _tasks_by_id
 
@@ -56,7 +57,7 @@ def option_letter(index: int) -> str:
 def seconds_text(seconds: float) -> str:
     """``6.0 s`` under a minute, ``2 min 05 s`` from one."""
     if seconds < 59.95:
-        return f"{seconds:.1f} s"
+        return skills.seconds(seconds)
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s"
 

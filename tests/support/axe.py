@@ -7,9 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.chromium import chromium_required
+from tests.support.chromium import require_file
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".venv" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
@@ -18,12 +16,7 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
 def require_axe() -> None:
-    if AXE.exists():
-        return
-    reason = f"{AXE} is missing: `make dev` installs axe-core from npm"
-    if chromium_required():
-        pytest.fail(reason + " (required here: HIREMATE_REQUIRE_CHROMIUM=1 or CI is set)", pytrace=False)
-    pytest.skip(reason)
+    require_file(AXE, "`make dev` installs axe-core from npm")
 
 
 def violations(page: Any) -> list[dict[str, Any]]:

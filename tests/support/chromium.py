@@ -29,14 +29,18 @@ def chromium_required() -> bool:
     return os.environ.get("HIREMATE_REQUIRE_CHROMIUM") == "1" or bool(os.environ.get("CI"))
 
 
-def require_chromium() -> None:
-    """Skip the calling test without Chromium, or fail where it is required."""
-    if CHROMIUM.exists():
+def require_file(path: Path, how_to_get_it: str) -> None:
+    """Skip the calling test without ``path`` (a browser-test tool), or fail where the browser tests are required."""
+    if path.exists():
         return
-    reason = f"{CHROMIUM} is missing: install Debian's chromium package (see README) to run the browser tests"
+    reason = f"{path} is missing: {how_to_get_it}"
     if chromium_required():
         pytest.fail(reason + " (required here: HIREMATE_REQUIRE_CHROMIUM=1 or CI is set)", pytrace=False)
     pytest.skip(reason)
+
+
+def require_chromium() -> None:
+    require_file(CHROMIUM, "install Debian's chromium package (see README) to run the browser tests")
 
 
 def launch(playwright: Any) -> Any:
