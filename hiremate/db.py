@@ -45,6 +45,7 @@ METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hiremate.norms)
 REVIEWS = "profile_reviews"  # people's reviews and decisions, one document per attempt (hiremate.reviews)
+SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -158,6 +159,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # _id is the attempt's id (unique by itself). Reviewed profiles of an
     # organisation in the candidates list's order, and by decision.
+    SELF_IDS: [IndexModel([("organization_id", ASCENDING), ("_id", ASCENDING)])],
     REVIEWS: [
         IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),
         IndexModel(

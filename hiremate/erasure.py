@@ -3,7 +3,8 @@
 **The one deletion path.** ``erase_attempts`` is the only code that deletes
 a candidate's data: an attempt with its ``behavior_events``, its
 ``computed_metrics``, its ``skill_profiles``, its ``norm_points`` and its
-``profile_reviews`` (keyed by the attempt's id), and it takes the attempt
+``profile_reviews`` and ``self_identifications`` (both keyed by the
+attempt's id), and it takes the attempt
 off the organisation's counters (``hiremate.attempt_counts``) so the pages
 stay right. ``erase_candidate`` (an admin's or the command line's erasure
 of one person, GDPR Art. 17) and ``purge`` (retention) both go through it.
@@ -45,7 +46,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts, throttle
+from hiremate import attempt_counts, self_id, throttle
 from hiremate import db as dbmod
 from hiremate.emails import normalise
 from hiremate.errors import ErasureError
@@ -84,6 +85,7 @@ OWNED_BY_ATTEMPT: dict[str, str] = {
     dbmod.PROFILES: "attempt_id",
     dbmod.NORM_POINTS: "attempt_id",
     dbmod.REVIEWS: "_id",
+    dbmod.SELF_IDS: "_id",
 }
 ERASED_COLLECTIONS = (dbmod.ATTEMPTS, *OWNED_BY_ATTEMPT)
 
@@ -95,6 +97,7 @@ WHAT_IS_ERASED = (
     "the observation profiles",
     "the norm points derived from them",
     "people's reviews of those profiles and the decisions recorded",
+    "the voluntary self-identification (sex, race/ethnicity), if any was given",
 )
 
 _OPEN = (AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value)
@@ -211,7 +214,7 @@ class CandidateExport:
 def export_candidate(scope: Scope, email: str) -> CandidateExport:
     """An access request: the person's attempts (candidate details,
     accommodations and requests, consent), events, metrics, profiles and
-    reviews, and an explanation the organisation can send them. Admins and
+    reviews, self-identification, and an explanation the organisation can send them. Admins and
     the command line only; audited (``candidate.exported``) with counts only."""
     _require_admin(scope)
     attempt_ids = _attempt_ids_of(scope, email)
@@ -227,6 +230,7 @@ def export_candidate(scope: Scope, email: str) -> CandidateExport:
         metrics = db[dbmod.METRICS].find_one({"attempt_id": attempt_id})
         profile = db[dbmod.PROFILES].find_one({"attempt_id": attempt_id})
         review = db[dbmod.REVIEWS].find_one(scope.where({"_id": attempt_id}))
+        [self_identification] = self_id.for_attempts(scope, [attempt_id]) or [None]
         tasks = [{"task_id": t.get("_id"), "title": t.get("title")} for t in doc.get("task_snapshots") or []]
         attempts_out.append(
             _plain(
@@ -237,10 +241,11 @@ def export_candidate(scope: Scope, email: str) -> CandidateExport:
                     "metrics": metrics,
                     "profile": profile,
                     "review": review,
+                    "self_identification": self_identification,
                 }
             )
         )
-        explained.append(_explain(doc, tasks, events, profile, review))
+        explained.append(_explain(doc, tasks, events, profile, review, self_identification))
         totals["attempts"] += 1
         totals["events"] += len(events)
     organization = _organization_label(scope)
@@ -280,6 +285,7 @@ def _explain(
     events: list[Mapping[str, Any]],
     profile: Mapping[str, Any] | None,
     review: Mapping[str, Any] | None,
+    self_identification: Mapping[str, Any] | None = None,
 ) -> str:
     info = attempt.get("candidate_info") or {}
     lines = [f"Assessment for {info.get('position') or 'a position'} (reference {attempt['_id']})"]
@@ -297,6 +303,12 @@ def _explain(
         lines.append("Accommodations were granted for this assessment (their details are in the data).")
     if attempt.get("accommodation_request"):
         lines.append("You asked for an accommodation or an alternative (your request is in the data).")
+    if self_identification:
+        lines.append(
+            "You answered the voluntary self-identification questions (your answers are in the data). They are "
+            "kept apart, never shown with your profile, and used only in counts per group to check that the "
+            "assessment treats groups alike."
+        )
     titles = ", ".join(str(t.get("title")) for t in tasks) or "none"
     lines.append(f"Tasks: {titles}.")
     if events:

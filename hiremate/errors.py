@@ -12,7 +12,8 @@
     │   │   ├── AttemptNotFound
     │   │   ├── TokenAlreadyUsed
     │   │   ├── AttemptClosed
-    │   │   └── ConsentRequired
+    │   │   ├── ConsentRequired
+    │   │   └── SelfIdRefused
     │   ├── OrganizationError (also ValueError)
     │   ├── FormProblems (also ValueError)
     │   ├── ReportError (also ValueError)
@@ -70,6 +71,7 @@ __all__ = [
     "RegistrationThrottled",
     "ReportError",
     "ReviewError",
+    "SelfIdRefused",
     "StoreUnavailable",
     "TaskError",
     "TaskNotFound",
@@ -178,6 +180,14 @@ class ConsentRequired(AttemptError):
     def __init__(self, message: str, *, notice_version: str) -> None:
         super().__init__(message)
         self.notice_version = notice_version
+
+
+class SelfIdRefused(AttemptError):
+    """A self-identification that cannot be recorded: the organisation does
+    not ask, the session key is not the attempt's, the attempt is not
+    completed, or the answers are not valid (``hiremate.self_id``)."""
+
+    code = "invalid_payload"
 
 
 # ---------------------------------------------------------------- organisations (hiremate.organizations)

@@ -198,6 +198,8 @@ class OrganizationSettings(Part):
     retention_days: int = Field(default=730, ge=30, le=3650)
     notice_additions: str = Field(default="", max_length=4000)
     time_zone: str = Field(default="UTC", max_length=64)
+    # Offer candidates the voluntary self-identification form (hiremate.self_id).
+    self_identification: bool = False
 
     @field_validator("time_zone")
     @classmethod
