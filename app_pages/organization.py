@@ -77,6 +77,17 @@ with st.form("organization_form", border=True):
         key="organization_time_zone",
         help="Every page shows times in this zone.",
     )
+    self_identification = st.checkbox(
+        "Ask candidates to self-identify, voluntarily, after they finish",
+        value=current.self_identification,
+        key="organization_self_identification",
+        help=(
+            "Off by default. The thank-you screen then offers optional questions (sex; race or ethnicity in the "
+            "EEO-1 categories NYC Local Law 144's bias audits use; 'prefer not to say' for each), with the explicit "
+            "consent GDPR Art. 9(2)(a) requires. Answers are kept apart and never shown for one candidate: only "
+            "the impact report counts them per group."
+        ),
+    )
     saved = st.form_submit_button("Save", type="primary", icon=":material/save:", key="organization_save")
 
 if saved:
@@ -89,6 +100,7 @@ if saved:
                 "retention_days": int(retention),
                 "notice_additions": additions,
                 "time_zone": zone,
+                "self_identification": self_identification,
             },
         )
         ui.flash(FLASH, "Saved. Candidates who start from now on are shown the new notice.")
@@ -108,7 +120,7 @@ st.subheader("Erase a candidate")
 st.markdown(
     "Removes every assessment of one email address in your organisation, for good: the candidate's details, "
     "accommodations and consent, every recorded event, the metrics, the profile, people's reviews and decisions, "
-    "and what the norms took from them. The audit log records that an erasure happened, with counts only. "
+    "the voluntary self-identification, and what the norms took from them. The audit log records that an erasure happened, with counts only. "
     "You get a receipt to download; HireMate does not keep it."
 )
 with st.form("erase_form", border=True, clear_on_submit=True):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from hiremate import self_id
 from hiremate.models import TaskAttempt
 from hiremate.organizations import notice_for
 from hiremate.settings import get_settings
@@ -42,6 +43,8 @@ def facts(db: Database, attempt: TaskAttempt) -> dict[str, Any]:
         "finish_by": iso(finish_by),
         "grace_hours": grace,
         "accommodation_request": None if request is None else {"requested_at": iso(request.requested_at)},
+        # protocol 1.3: the thank-you screen offers the voluntary questions (hiremate.self_id)
+        "self_identification": self_id.enabled(db, attempt.organization_id),
     }
 
 

@@ -55,6 +55,7 @@ class OrganizationSettingsUpdate(BaseModel):
     retention_days: int | None = Field(default=None, ge=30, le=3650)
     notice_additions: str | None = Field(default=None, max_length=4000)
     time_zone: str | None = Field(default=None, max_length=64)
+    self_identification: bool | None = None
 
 
 class Notice(BaseModel):
@@ -141,6 +142,7 @@ def _explain(exc: ValidationError) -> str:
         "retention_days": "Retention (days)",
         "notice_additions": "Notice additions",
         "time_zone": "Time zone",
+        "self_identification": "Voluntary self-identification",
     }
     lines = []
     for error in exc.errors():

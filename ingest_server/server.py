@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, candidate, erasure, live_access, profiles
+from hiremate import attempts, candidate, erasure, live_access, profiles, self_id
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -48,6 +48,7 @@ from ingest_server.connection import IngestConnection
 from ingest_server.fanout import LiveHub
 from ingest_server.livesocket import LiveContext, LiveSession
 from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
+from ingest_server.selfid import SelfIdSession
 from ingest_server.session import CandidateSession, SessionContext
 
 log = logging.getLogger("ingest_server")
@@ -201,6 +202,8 @@ class IngestServer:
                 return httpd.not_found()
             if path.startswith("/ws/assessment/"):
                 return await self._candidate_handshake(connection, request, unquote(path[len("/ws/assessment/") :]))
+            if path.startswith("/ws/self-id/"):
+                return await self._self_id_handshake(connection, request, unquote(path[len("/ws/self-id/") :]))
             if path.startswith("/ws/live/"):
                 return await self._live_handshake(connection, request, unquote(path[len("/ws/live/") :]))
             return httpd.not_found()
@@ -226,6 +229,8 @@ class IngestServer:
         if kind == "assessment":
             token, attempt, tasks, metadata = payload
             await CandidateSession(self.session_context, connection, token, attempt, tasks, metadata).run()
+        elif kind == "self_id":
+            await SelfIdSession(connection, self.call_db, payload).run()
         elif kind == "live":
             doc, claims = payload
             await LiveSession(self.live_context, connection, doc, claims).run()
@@ -319,6 +324,27 @@ class IngestServer:
             return httpd.text_response(429, "Too many open connections from this address.\n")
         self._hold(connection, self.sockets_by_address, address)
         connection.hm_route = ("assessment", (token, attempt, tasks, metadata))  # type: ignore[attr-defined]
+        return None
+
+    async def _self_id_handshake(self, connection: ServerConnection, request: Request, token: str) -> Response | None:
+        """The voluntary questions' socket: a completed attempt of an organisation that asks them."""
+        address = self.client_address(connection, request)
+        if not self.connection_limiter.allow(address, time.monotonic()):
+            return httpd.text_response(429, "Too many connections; try again in a minute.\n")
+        if self.sockets_by_address.get(address, 0) >= self.settings.limits.max_sockets_per_address:
+            return httpd.text_response(429, "Too many open connections from this address.\n")
+        try:
+            attempt = await self._find_by_token(token)
+            if attempt is None:
+                return httpd.text_response(404, "This assessment link is not valid.\n")
+            if attempt.status != AttemptStatus.COMPLETED:
+                return httpd.text_response(409, "These questions are asked once the assessment is completed.\n")
+            if not await self.run_db(self_id.enabled, self.db, attempt.organization_id):
+                return httpd.text_response(404, "This organisation does not ask these questions.\n")
+        except PyMongoError:
+            return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
+        self._hold(connection, self.sockets_by_address, address)
+        connection.hm_route = ("self_id", attempt.id)  # type: ignore[attr-defined]
         return None
 
     async def attempt_tasks(self, attempt: TaskAttempt) -> list[Task]:

@@ -2,7 +2,7 @@
 // (outbox.js), the socket (connection.js) and the capture (capture.js).
 // Candidate-facing text from the server is always set with textContent.
 
-import { Connection, requestAccommodation } from './connection.js';
+import { Connection, requestAccommodation, sendSelfIdentification } from './connection.js';
 import { Tracker } from './capture.js';
 import { Outbox } from './outbox.js';
 import { pyLen, pyStrip, utf8Bytes } from './text.js';
@@ -87,6 +87,14 @@ const SCREENS = ['loading', 'message', 'welcome', 'task', 'waiting', 'done'];
 // The organisation's notice (page state / assessment_info), once known: names
 // the organisation and its contact in titles, help and messages.
 let NOTICE = null;
+
+const PREFER_NOT_TO_SAY = 'prefer_not_to_say';
+
+/** A socket URL on this page's own host, ws: or wss: like the page. */
+function socketUrl(path) {
+  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${window.location.host}${path}`;
+}
 
 function orgName() { return (NOTICE && NOTICE.organization_name) || ''; }
 function contactText() { return (NOTICE && NOTICE.contact) || ''; }
@@ -286,10 +294,8 @@ class App {
       log: debug,
       assistive: Boolean(page.accommodations && page.accommodations.assistive_technology),
     });
-    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const path = page.ws_path || `/ws/assessment/${encodeURIComponent(this.token)}`;
     this.conn = new Connection({
-      url: `${scheme}//${window.location.host}${path}`,
+      url: socketUrl(page.ws_path || `/ws/assessment/${encodeURIComponent(this.token)}`),
       outbox: this.outbox,
       WebSocketImpl: window.WebSocket,
       onEvent: (kind, data) => this.onSocket(kind, data),
@@ -365,7 +371,8 @@ class App {
   /** Take what the server says now (assessment_info or the page state again). */
   absorb(src) {
     if (!src || typeof src !== 'object') return;
-    for (const key of ['notice', 'accommodations', 'finish_by', 'grace_hours', 'accommodation_request', 'expires_at']) {
+    for (const key of ['notice', 'accommodations', 'finish_by', 'grace_hours', 'accommodation_request', 'expires_at',
+      'self_identification']) {
       if (key in src) this.page[key] = src[key];
     }
     NOTICE = this.page.notice || NOTICE;
@@ -750,10 +757,77 @@ class App {
     this.tracker.stop();
     this.conn.stop();
     if (this.completeTimer) clearTimeout(this.completeTimer);
+    const sessionKey = this.outbox.sessionKey; // kept in memory for the optional questions only
     this.forgetLocal();
     this.clearOffline();
     this.waitingShown = false;
     show('done', 'done-title', 'Thank you');
+    this.offerSelfId(sessionKey);
+  }
+
+  // -------------------------------------------------------------- voluntary self-identification
+
+  /** The optional questions below "Thank you", when the organisation asks them (docs/protocol.md v1.3). */
+  offerSelfId(sessionKey) {
+    if (!this.page.self_identification || !sessionKey || !this.token) return;
+    this.selfIdKey = sessionKey;
+    const org = orgName() || 'The organisation';
+    $('self-id-why').textContent = `${org} asks these two questions to check that this assessment treats people of `
+      + 'every sex and race or ethnicity alike: it counts results per group, never per person. Answering is '
+      + 'voluntary, and not answering changes nothing for you. Your answers are kept apart from your assessment, '
+      + 'are never shown with your results to the people who review them, and are deleted with your data.';
+    $('self-id-consent-label').textContent = `I explicitly agree that ${org} keeps my answers, which are sensitive `
+      + "personal data, only to check this assessment's fairness.";
+    $('self-id-form').onsubmit = (e) => this.sendSelfId(e);
+    $('self-id').hidden = false;
+  }
+
+  async sendSelfId(event) {
+    event.preventDefault(); // form-action 'none': the answers go over a socket of their own
+    if (this.sendingSelfId) return;
+    const form = $('self-id-form');
+    const status = $('self-id-status');
+    const picked = (name) => {
+      const el = form.querySelector(`input[name="${name}"]:checked`);
+      return el ? el.value : null;
+    };
+    const sex = picked('sex');
+    const race = picked('race_ethnicity');
+    if (!sex && !race) {
+      announce(status, 'Choose an answer to at least one question, or simply close this page: these questions are optional.');
+      form.querySelector('input[name="sex"]').focus();
+      return;
+    }
+    const answers = {
+      sex: sex || PREFER_NOT_TO_SAY,
+      race_ethnicity: race || PREFER_NOT_TO_SAY,
+      consent: $('self-id-consent').checked,
+    };
+    if (!answers.consent && (answers.sex !== PREFER_NOT_TO_SAY || answers.race_ethnicity !== PREFER_NOT_TO_SAY)) {
+      announce(status, 'To send these answers, tick the box that agrees to keep them, or choose "Prefer not to say".');
+      $('self-id-consent').focus();
+      return;
+    }
+    this.sendingSelfId = true;
+    $('self-id-send').setAttribute('aria-disabled', 'true');
+    announce(status, 'Sending your answers…');
+    const result = await sendSelfIdentification({
+      url: socketUrl(`/ws/self-id/${encodeURIComponent(this.token)}`),
+      sessionKey: this.selfIdKey,
+      answers,
+      WebSocketImpl: window.WebSocket,
+    });
+    this.sendingSelfId = false;
+    $('self-id-send').removeAttribute('aria-disabled');
+    if (result.ok) {
+      form.hidden = true;
+      status.textContent = 'Thank you: your answers were sent. There is nothing more to do.';
+      status.focus();
+      return;
+    }
+    announce(status, result.reason === 'invalid'
+      ? 'Your answers could not be recorded as they are. Please check them and try again.'
+      : 'Your answers could not be sent just now. Please try again in a moment; you can also simply close this page.');
   }
 
   // -------------------------------------------------------------- flow

@@ -377,19 +377,19 @@ export class Connection {
 }
 
 /**
- * Send one accommodation request on a socket of its own (docs/protocol.md,
- * `request_accommodation`): wait for assessment_info, send, wait for the
- * answer, close. It needs no start and leaves the link valid. (A socket, not
- * an HTTP POST: the ingest port takes no request bodies.)
+ * One request on a socket of its own, then close: wait for the message
+ * `waitFor` (or for the socket to open when it is null), send `message`,
+ * and settle on the answer `answer` or an error. (A socket, not an HTTP
+ * POST: the ingest port takes no request bodies.)
  *
- * Resolves with {ok: true, requestedAt} or {ok: false, reason}, where reason
- * is 'invalid' (the server refused the request as it is), 'closed' (the
- * assessment is closed), 'refused' (the link is not valid, or too many
- * connections) or 'network' (no answer).
+ * Resolves with {ok: true, msg} or {ok: false, reason}, where reason is
+ * 'invalid' (the server refused the message as it is), 'closed' (the
+ * assessment is closed), 'refused' (the handshake was refused: the link is
+ * not valid, or too many connections) or 'network' (no answer).
  */
-export function requestAccommodation({
-  url, needs, note, WebSocketImpl, timeoutMs = 15000, setTimer = (fn, ms) => setTimeout(fn, ms),
-  clearTimer = (t) => clearTimeout(t),
+function oneShot({
+  url, message, waitFor, answer, WebSocketImpl, timeoutMs = 15000,
+  setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (t) => clearTimeout(t),
 }) {
   return new Promise((resolve) => {
     let ws;
@@ -409,21 +409,53 @@ export function requestAccommodation({
       finish({ ok: false, reason: 'network' });
       return;
     }
-    ws.onopen = () => { opened = true; };
+    const send = () => { opened = true; ws.send(JSON.stringify(message)); };
+    ws.onopen = () => {
+      opened = true;
+      if (!waitFor) send();
+    };
     ws.onerror = () => {};
     ws.onclose = () => finish({ ok: false, reason: opened ? 'network' : 'refused' });
     ws.onmessage = (frame) => {
       let msg;
       try { msg = JSON.parse(frame.data); } catch { return; }
       if (!msg || typeof msg !== 'object') return;
-      if (msg.type === 'assessment_info') {
-        opened = true;
-        ws.send(JSON.stringify({ type: 'request_accommodation', needs, note }));
-      } else if (msg.type === 'accommodation_request_received') {
-        finish({ ok: true, requestedAt: msg.requested_at });
-      } else if (msg.type === 'error') {
-        finish({ ok: false, reason: msg.code === 'attempt_closed' ? 'closed' : 'invalid' });
-      }
+      if (waitFor && msg.type === waitFor) send();
+      else if (msg.type === answer) finish({ ok: true, msg });
+      else if (msg.type === 'error') finish({ ok: false, reason: msg.code === 'attempt_closed' ? 'closed' : 'invalid' });
     };
   });
+}
+
+/**
+ * Send one accommodation request (docs/protocol.md, `request_accommodation`)
+ * on the candidate socket: it needs no start and leaves the link valid.
+ * Resolves with {ok: true, requestedAt} or {ok: false, reason} (see oneShot).
+ */
+export async function requestAccommodation({ url, needs, note, ...options }) {
+  const result = await oneShot({
+    url,
+    message: { type: 'request_accommodation', needs, note },
+    waitFor: 'assessment_info',
+    answer: 'accommodation_request_received',
+    ...options,
+  });
+  return result.ok ? { ok: true, requestedAt: result.msg.requested_at } : result;
+}
+
+/**
+ * Send the voluntary self-identification of a completed attempt
+ * (docs/protocol.md, "Self-identification socket"): `url` is
+ * /ws/self-id/{token}, `sessionKey` the attempt's session key.
+ * Resolves with {ok: true, recordedAt} or {ok: false, reason} (see oneShot).
+ */
+export async function sendSelfIdentification({ url, sessionKey, answers, ...options }) {
+  const result = await oneShot({
+    url,
+    message: { type: 'self_identification', session_key: sessionKey, ...answers },
+    waitFor: null,
+    answer: 'self_identification_received',
+    ...options,
+  });
+  return result.ok ? { ok: true, recordedAt: result.msg.recorded_at } : result;
 }

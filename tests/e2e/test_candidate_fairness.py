@@ -37,7 +37,7 @@ from tests.e2e.helpers import (
 from tests.support import axe
 from tests.support.ingest_helpers import Issued, ServerProcess, issue, server_env
 from tests.support.netfault import StallingProxy
-from tests.support.page_helpers import make_admin, open_page, texts
+from tests.support.page_helpers import make_admin, open_page, scope_of, texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -321,10 +321,29 @@ def _message_state(
         context.close()
 
 
+def _self_identify(page: Page, seen: dict[str, int]) -> None:
+    """The optional questions below "Thank you": explained refusals, then sent over their own socket."""
+    form = page.locator("#self-id-form")
+    expect(page.locator("#self-id")).to_be_visible()
+    expect(page.locator("#self-id-why")).to_contain_text("Acme Hiring asks these two questions")
+    page.locator("#self-id-send").click()  # nothing chosen: optional, and said so
+    expect(page.locator("#self-id-status")).to_contain_text("these questions are optional", timeout=PAGE_TIMEOUT)
+    form.locator('input[name="sex"][value="female"]').check()
+    page.locator("#self-id-send").click()  # an answer without the explicit consent
+    expect(page.locator("#self-id-status")).to_contain_text("tick the box", timeout=PAGE_TIMEOUT)
+    assert page.evaluate("document.activeElement.id") == "self-id-consent"
+    page.locator("#self-id-consent").check()
+    page.locator("#self-id-send").click()
+    expect(page.locator("#self-id-status")).to_contain_text("your answers were sent", timeout=PAGE_TIMEOUT)
+    expect(form).to_be_hidden()
+    no_violations(page, "self-identification sent", seen)
+
+
 def test_every_candidate_screen_passes_axe(browser, ingest, db, app_env, shots):
     axe.require_axe()
     admin = make_admin(db, org="Acme Hiring", email="boss@acme.test")
     org = admin.organization_id
+    organizations.update_settings(scope_of(db, admin), {"self_identification": True})
     server = ingest
     seen: dict[str, int] = {}
 
@@ -355,10 +374,13 @@ def test_every_candidate_screen_passes_axe(browser, ingest, db, app_env, shots):
         no_violations(page, "task, answered", seen)
         candidate.next()
         candidate.expect_done()
-        no_violations(page, "done", seen)
+        no_violations(page, "done, self-identification offered", seen)
+        _self_identify(page, seen)
         shots.take(page, "done")
     finally:
         context.close()
+    doc = db[dbmod.SELF_IDS].find_one({"_id": issued.attempt_id})
+    assert (doc["sex"], doc["race_ethnicity"], doc["organization_id"]) == ("female", "prefer_not_to_say", org)
     _message_state(browser, link(server, issued), seen, "completed", "completed")
 
     running = issue(db, count=1, organization_id=org)
@@ -386,4 +408,4 @@ def test_every_candidate_screen_passes_axe(browser, ingest, db, app_env, shots):
     unknown = Issued(issued.attempt, "x" * 43, issued.tasks, issued.scope)
     _message_state(browser, link(server, unknown), seen, "not found", "not valid")
     print(f"axe violations per state: {seen}")
-    assert len(seen) == 14 and not any(seen.values())
+    assert len(seen) == 15 and not any(seen.values())

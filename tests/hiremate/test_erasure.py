@@ -63,7 +63,17 @@ def person(org, **extra):
     reviews.record_review(org.scope, done.id, AGREE_ALL, notes=f"Spoke to {NAME}")
     reviews.record_decision(org.scope, done.id, "advance", "Good reasoning", seen_at=None)
     partway, _ = seed_session(org, status=AttemptStatus.EXPIRED, name=NAME, email=EMAIL)
+    self_identified(org, done.id)
     return [done.id, partway.id]
+
+
+def self_identified(org, attempt_id, sex="another", race="native_hawaiian_pacific_islander"):
+    """The document ``hiremate.self_id.record`` stores (tests/ingest_server/test_self_id.py sends it for real)."""
+    now = utcnow()
+    org.db[dbmod.SELF_IDS].insert_one(
+        {"_id": attempt_id, "organization_id": org.scope.organization_id, "sex": sex, "race_ethnicity": race,
+         "consent_at": now, "recorded_at": now}
+    )  # fmt: skip
 
 
 def test_an_erasure_leaves_no_document_with_the_email_or_the_name_and_nothing_pointing_at_the_attempts(db):
@@ -84,6 +94,7 @@ def test_an_erasure_leaves_no_document_with_the_email_or_the_name_and_nothing_po
     assert removed[dbmod.ATTEMPTS] == 2 and removed[dbmod.REVIEWS] == 1
     assert removed[dbmod.PROFILES] == 1 and removed[dbmod.METRICS] == 1
     assert removed[dbmod.EVENTS] > 0 and removed[dbmod.NORM_POINTS] > 0
+    assert removed[dbmod.SELF_IDS] == 1 and db[dbmod.SELF_IDS].count_documents({}) == 0
 
 
 def test_other_candidates_and_another_organisations_same_email_are_untouched(db):
@@ -91,6 +102,8 @@ def test_other_candidates_and_another_organisations_same_email_are_untouched(db)
     mine = person(org)
     colleague = seed_completed(org, name="Ada Lovelace", email="ada@example.com")
     elsewhere = seed_completed(other_org, name=NAME, email=EMAIL)
+    self_identified(org, colleague.id, "female", "white")
+    self_identified(other_org, elsewhere.id)
     kept = {attempt.id: events_of(db, attempt.id) for attempt in (colleague, elsewhere)}
     kept_docs = {
         collection: {doc["_id"]: doc for doc in db[collection].find({"attempt_id": {"$in": list(kept)}})}
@@ -105,6 +118,7 @@ def test_other_candidates_and_another_organisations_same_email_are_untouched(db)
     for collection, docs in kept_docs.items():
         assert {doc["_id"]: doc for doc in db[collection].find({"attempt_id": {"$in": list(kept)}})} == docs
     assert db[dbmod.ATTEMPTS].count_documents({"_id": {"$in": mine}}) == 0
+    assert sorted(doc["_id"] for doc in db[dbmod.SELF_IDS].find({})) == sorted([colleague.id, elsewhere.id])
     assert db[dbmod.ATTEMPTS].find_one({"_id": elsewhere.id})["candidate_info"]["email"] == EMAIL
     # An erasure in one organisation never reaches another's attempts, even by id.
     removed = erasure.erase_attempts(admin_scope(org), [elsewhere.id])
@@ -297,6 +311,8 @@ def test_an_access_export_holds_the_persons_data_and_nobody_elses(db):
     done = next(item for item in document["attempts"] if item["attempt"]["_id"] == str(mine[0]))
     assert len(done["events"]) == len(events_of(db, mine[0])) and done["metrics"] and done["profile"]
     assert done["review"]["decision"]["value"] == "advance" and done["attempt"]["consent"]["notice_version"]
+    assert done["self_identification"]["race_ethnicity"] == "native_hawaiian_pacific_islander"
+    assert "self-identification" in exported.explanation
     assert document["explanation"] == exported.explanation
     profile = db[dbmod.PROFILES].find_one({"attempt_id": mine[0]})
     assert f"version {profile['version']}" in exported.explanation

@@ -326,3 +326,42 @@ test('an accommodation request reports a refusal, a closed assessment and silenc
     assert.deepEqual(await pending, { ok: false, reason }, reason);
   }
 });
+
+test('a self-identification is sent when its socket opens, with the session key, then the socket is closed', async () => {
+  const { sendSelfIdentification } = await import('../../ingest_server/static/connection.js');
+  const sockets = [];
+  const clock = new FakeClock();
+  const pending = sendSelfIdentification({
+    url: 'ws://x/ws/self-id/tok', sessionKey: 'k'.repeat(43),
+    answers: { sex: 'female', race_ethnicity: 'prefer_not_to_say', consent: true },
+    WebSocketImpl: fakeSocketClass(sockets), setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+  });
+  assert.equal(sockets[0].url, 'ws://x/ws/self-id/tok');
+  assert.deepEqual(sockets[0].sent, []);
+  sockets[0].onopen();
+  assert.deepEqual(sockets[0].sent, [{
+    type: 'self_identification', session_key: 'k'.repeat(43), sex: 'female', race_ethnicity: 'prefer_not_to_say', consent: true,
+  }]);
+  sockets[0].serverSays({ type: 'self_identification_received', recorded_at: '2026-12-05T10:00:00.000Z' });
+  assert.deepEqual(await pending, { ok: true, recordedAt: '2026-12-05T10:00:00.000Z' });
+  assert.equal(sockets[0].closedWith, 1000);
+});
+
+test('a refused self-identification and a refused handshake are told apart', async () => {
+  const { sendSelfIdentification } = await import('../../ingest_server/static/connection.js');
+  const cases = [
+    [(ws) => { ws.onopen(); ws.serverSays({ type: 'error', code: 'invalid_payload', message: 'x' }); }, 'invalid'],
+    [(ws) => ws.serverCloses(1006), 'refused'],
+    [(ws, clock) => { ws.onopen(); clock.advance(15000); }, 'network'],
+  ];
+  for (const [script, reason] of cases) {
+    const sockets = [];
+    const clock = new FakeClock();
+    const pending = sendSelfIdentification({
+      url: 'ws://x/ws/self-id/tok', sessionKey: 'k', answers: {}, WebSocketImpl: fakeSocketClass(sockets),
+      setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+    });
+    script(sockets[0], clock);
+    assert.deepEqual(await pending, { ok: false, reason }, reason);
+  }
+});
