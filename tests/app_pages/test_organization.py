@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hiremate import db as dbmod
-from hiremate import organizations
+from hiremate import organizations, self_id
 from hiremate.errors import OrganizationError
 from hiremate.models import Role
 from hiremate.scope import Scope
@@ -37,6 +37,8 @@ def test_an_admin_sets_what_candidates_are_told(app_env, db):
     at.number_input(key="organization_retention_days").set_value(365)
     at.text_area(key="organization_notice_additions").input("Ask us for a paper version.")
     at.selectbox(key="organization_time_zone").select("Europe/Paris")
+    assert at.checkbox(key="organization_self_identification").value is False  # off by default
+    at.checkbox(key="organization_self_identification").check()
     click(at, "organization_save")
 
     shown = texts(at)
@@ -55,8 +57,10 @@ def test_an_admin_sets_what_candidates_are_told(app_env, db):
         "display_name",
         "notice_additions",
         "retention_days",
+        "self_identification",
         "time_zone",
     ]
+    assert self_id.enabled(db, admin.organization_id)
 
 
 def test_pages_show_times_in_the_organisations_zone(app_env, db):
