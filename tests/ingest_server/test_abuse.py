@@ -215,7 +215,6 @@ PAGES = [
     "app_pages/assessments.py",
     "app_pages/tasks.py",
     "app_pages/team.py",
-    "app_pages/home.py",
 ]
 
 
