@@ -68,7 +68,7 @@ def test_a_forged_hmac_is_named(db):
     for rows in (1, 2, 3):
         acme.audit("export", "csv", None, kind="candidates", rows=rows)
     chain = str(acme.organization_id)
-    first, second, _ = log(db, chain)
+    first = log(db, chain)[0]
     # Without the key a forger cannot make an hmac that matches the content.
     db[dbmod.AUDIT_LOG].update_one({"_id": first["_id"]}, {"$set": {"hmac": "0" * 64}})
     problem = audit.verify_chain(db, chain).problem
@@ -186,7 +186,7 @@ def test_appends_race_through_the_compare_and_set_without_gaps(db):
             barrier.wait()
             for i in range(each):
                 scope_audit(db, "export", organization_id=organization_id, writer=n, i=i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
@@ -207,3 +207,51 @@ def test_the_unique_index_refuses_a_second_entry_at_a_seq(db):
     scope_audit(db, "export", organization_id=None)
     with pytest.raises(DuplicateKeyError):
         db[dbmod.AUDIT_LOG].insert_one({"chain": audit.SYSTEM_CHAIN, "seq": 1})
+
+
+# ---------------------------------------------------------------- what entries may hold
+
+
+def test_entries_hold_no_names_emails_or_free_text(db, monkeypatch):
+    from hiremate import auth, reports
+    from hiremate.attempts import lock_attempt
+    from hiremate.errors import Refusal
+    from tests.hiremate.test_dashboard import issue, library
+
+    monkeypatch.setattr(auth, "_BCRYPT_ROUNDS", 4)
+    password = "a-long-passphrase-9"
+    admin = auth.register(
+        db, email="ada@acme.test", full_name="Ada Lovelace", password=password, organization_name="Acme Hiring"
+    )
+    acme = auth.scope_for(db, admin)
+    invitation = auth.invite(acme, "rita.invited@acme.test")
+    auth.revoke_invitation(acme, db[dbmod.INVITATIONS].find_one({})["_id"])
+    assert invitation
+    for email in ("ada@acme.test", "nobody.known@elsewhere.test"):
+        with pytest.raises(Refusal):
+            auth.authenticate(db, email, "wrong-password-1", client_key="client")
+    tasks = library(acme)
+    attempt = issue(acme, tasks, "Grace Hopper")
+    lock_attempt(acme, attempt.id, "withdrew after a phone call with Bob")
+    reports.candidates_csv(acme, date_from=None, date_to=None, position="Analyst")
+
+    forbidden = [
+        "ada@acme.test",
+        "Ada Lovelace",
+        "rita.invited@acme.test",
+        "nobody.known@elsewhere.test",
+        "Grace Hopper",
+        "grace@example.com",
+        "withdrew after a phone call",
+        "Analyst",
+        *(task.title for task in tasks),
+    ]
+    entries = list(db[dbmod.AUDIT_LOG].find({}))
+    actions = {entry["action"] for entry in entries}
+    assert {"user.invite_revoked", "auth.login_failed", "task.created", "attempt.locked", "export"} <= actions
+    for entry in entries:
+        text = audit.canonical(entry).decode()
+        assert "@" not in text, entry
+        for value in forbidden:
+            assert value not in text, (value, entry["action"])
+    assert all(report.ok for report in audit.verify_all(db))
