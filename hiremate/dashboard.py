@@ -189,6 +189,12 @@ def _audited_item(
     )
 
 
+def actor_names(scope: Scope, entries: list[dict[str, Any]]) -> list[str]:
+    """Who did each audit entry, by the feed's rule (``_actor``), with one query for the names."""
+    recruiters = _user_names(scope, {entry["actor_id"] for entry in entries if entry.get("actor_id")})
+    return [_actor(entry, recruiters) for entry in entries]
+
+
 def _actor(entry: dict[str, Any], recruiters: dict[ObjectId, str]) -> str:
     """Who did it: the recruiter's name; the command line (``python -m
     hiremate``, which acts as no user: ``via: "cli"``, and before that was
