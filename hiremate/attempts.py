@@ -246,7 +246,8 @@ def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskA
     if before is None:
         _raise_lost_race(scope, current.id, "lock")
     attempt_counts.record_transition(scope.db, before, {**before, **changes})
-    scope.audit("attempt.locked", "attempt", current.id, reason=reason, previous_status=before["status"])
+    # The reason is free text: it stays on the attempt (``locked_reason``), not in the log.
+    scope.audit("attempt.locked", "attempt", current.id, previous_status=before["status"])
     return TaskAttempt.from_doc({**before, **changes})
 
 

@@ -77,6 +77,14 @@ INDEXES: dict[str, list[IndexModel]] = {
     LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],
     AUDIT_LOG: [
         IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
+        # The compare-and-set of hiremate.audit: one entry per (chain, seq).
+        # Partial: entries written before chains existed have neither field.
+        IndexModel(
+            [("chain", ASCENDING), ("seq", ASCENDING)],
+            unique=True,
+            name="chain_seq_unique",
+            partialFilterExpression={"chain": {"$type": "string"}},
+        ),
     ],
     TASKS: [
         IndexModel(

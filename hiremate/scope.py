@@ -14,8 +14,7 @@ from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hiremate import db as dbmod
-from hiremate.timeutil import utcnow
+from hiremate import audit as auditlog
 
 # ``via`` of what the command line does (python -m hiremate): no user acts.
 VIA_CLI = "cli"
@@ -63,18 +62,18 @@ def audit(
     target_id: Any = None,
     **details: Any,
 ) -> None:
-    """Append to the audit log; ``organization_id`` None for what belongs to
-    no organisation yet (a failed login of an unknown account). ``details``
-    hold ids, counts and hashes: never a password, never a raw email of an
-    unknown account."""
-    db[dbmod.AUDIT_LOG].insert_one(
-        {
-            "organization_id": organization_id,
-            "actor_id": actor_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "at": utcnow(),
-            "details": details,
-        }
+    """Append to the audit log, onto the organisation's HMAC chain
+    (``hiremate.audit``); ``organization_id`` None for what belongs to no
+    organisation (a failed login of an unknown account): the system chain.
+    ``details`` hold ids, counts, hashes and action names only: never a
+    password, a name, an email or free text (those live on the documents the
+    entry points at, so an erasure never has to edit the log)."""
+    auditlog.append(
+        db,
+        action,
+        organization_id=organization_id,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
     )

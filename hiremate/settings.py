@@ -198,6 +198,17 @@ class Settings(BaseSettings, IngestLimits):
         # Too short on purpose: uncommented as it is, it is refused with how to make one.
         examples=["change-me"],
     )
+    audit_key_from_env: str | None = Field(
+        None,
+        validation_alias="HIREMATE_AUDIT_KEY",
+        repr=False,
+        description=(
+            "Keys the HMAC chain of the audit log (never stored in the database); at least 32 characters; "
+            "required with HIREMATE_MONGODB_URI, the same in every process, kept as long as the log. "
+            "Unset locally: generated into HIREMATE_DATA_DIR/audit-key."
+        ),
+        examples=["change-me-too"],
+    )
     ingest_host: str = Field(
         "127.0.0.1",
         description=(
@@ -272,13 +283,13 @@ class Settings(BaseSettings, IngestLimits):
                 "HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set: "
                 "every process of a deployment must sign with the same secret"
             )
-        if self.secret_from_env is not None and len(self.secret_from_env) < MIN_SECRET_LENGTH:
-            # Checked here, not by a field validator, so the message never repeats the value.
+        _check_length("HIREMATE_SECRET", self.secret_from_env)
+        if self.mongodb_uri and not self.audit_key_from_env:
             raise ConfigError(
-                f"HIREMATE_SECRET must be at least {MIN_SECRET_LENGTH} characters long "
-                f"(it has {len(self.secret_from_env)}); make one with "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                "HIREMATE_AUDIT_KEY is required when HIREMATE_MONGODB_URI is set: "
+                "every process of a deployment must chain the audit log with the same key"
             )
+        _check_length("HIREMATE_AUDIT_KEY", self.audit_key_from_env)
 
     @model_validator(mode="before")
     @classmethod
@@ -319,6 +330,21 @@ class Settings(BaseSettings, IngestLimits):
     @property
     def secret(self) -> bytes:
         return _resolve_secret(self.secret_from_env, self.data_dir, self.uses_embedded_store)
+
+    @property
+    def audit_key(self) -> bytes:
+        """The key of the audit log's HMAC chain (hiremate.audit)."""
+        return _resolve_audit_key(self.audit_key_from_env, self.data_dir, self.uses_embedded_store)
+
+
+def _check_length(variable: str, value: str | None) -> None:
+    # Checked in Settings.__init__, not by a field validator, so the message never repeats the value.
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{variable} must be at least {MIN_SECRET_LENGTH} characters long "
+            f"(it has {len(value)}); make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
 
 
 def env_name(field: str) -> str:
@@ -370,7 +396,7 @@ _ENV_EXAMPLE_HEADER = """\
 # Sections of .env.example, in order; every setting is in exactly one.
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
-    "secrets": ("secret_from_env",),
+    "secrets": ("secret_from_env", "audit_key_from_env"),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
     "recruiter app": (
         "app_host",
@@ -422,11 +448,20 @@ def env_example() -> str:
 
 @lru_cache(maxsize=8)
 def _resolve_secret(from_env: str | None, data_dir: Path, local: bool) -> bytes:
+    return _resolve_key("HIREMATE_SECRET", "secret", from_env, data_dir, local)
+
+
+@lru_cache(maxsize=8)
+def _resolve_audit_key(from_env: str | None, data_dir: Path, local: bool) -> bytes:
+    return _resolve_key("HIREMATE_AUDIT_KEY", "audit-key", from_env, data_dir, local)
+
+
+def _resolve_key(variable: str, filename: str, from_env: str | None, data_dir: Path, local: bool) -> bytes:
     if from_env:
         return from_env.encode()
     if not local:
-        raise ConfigError("HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set")
-    path = data_dir / "secret"
+        raise ConfigError(f"{variable} is required when HIREMATE_MONGODB_URI is set")
+    path = data_dir / filename
     # Exclusive create (0600): of several processes starting together exactly
     # one writes the secret, and every one of them then reads the same bytes.
     text = read_or_create(path, lambda: secrets.token_urlsafe(48))

@@ -1,11 +1,13 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
 recount the attempt counters, simulate completed attempts, print the .env.example the settings
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
-export one candidate's data (``erase``, ``export-candidate``) and purge what is past retention
-(``purge``).
+export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
+(``purge``), chain the audit entries written before chains existed (``migrate-audit``) and
+verify the audit log's chains (``verify-audit``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
-database does not answer.
+database does not answer, 3 ``verify-audit`` found an entry changed, removed
+or outside its chain.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from hiremate.settings import env_example, get_settings
 from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 from hiremate.timeutil import iso
 
-EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT, EXIT_TAMPERED = 0, 1, 2, 3
 PROGRESS_WIDTH = 30
 
 
@@ -49,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
-        args.command(args)
+        code = args.command(args)
     except (Refusal, ConfigError) as exc:  # bad input, or a configuration to fix: exit 2
         return _fail(EXIT_BAD_INPUT, str(exc))
     except dbmod.StoreUnavailable as exc:
@@ -58,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_UNREACHABLE, f"the database stopped answering: {exc}")
     finally:
         dbmod.stop_started_store()  # a one-off command leaves no store behind it
-    return EXIT_OK
+    return code or EXIT_OK
 
 
 # ---------------------------------------------------------------- commands
@@ -243,6 +245,34 @@ def _purge(args: argparse.Namespace) -> None:
     print(json.dumps(report.as_json(), indent=2))
 
 
+def _migrate_audit(args: argparse.Namespace) -> None:
+    from hiremate import audit
+
+    print(json.dumps({"chained": audit.migrate(_db())}))
+
+
+def _verify_audit(args: argparse.Namespace) -> int:
+    from hiremate import audit
+
+    db = _db()
+    if args.org is None:
+        reports = audit.verify_all(db)
+    else:
+        organization = _organization_by_slug_or_id(db, args.org)
+        reports = [audit.verify_chain(db, audit.chain_of(organization.id))]
+        reports[0].extra["organization"] = organization.slug
+    for report in reports:
+        print(json.dumps(report.as_json()))
+    broken = next((report.problem for report in reports if report.problem), None)
+    if broken is None:
+        return EXIT_OK
+    print(
+        f"error: audit chain {broken.chain}: entry seq {broken.seq} (_id {broken.id}): {broken.reason}",
+        file=sys.stderr,
+    )
+    return EXIT_TAMPERED
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -368,6 +398,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     purged.add_argument("--dry-run", action="store_true", help="count what would be removed, remove nothing")
     purged.set_defaults(command=_purge)
+
+    migrate_audit = commands.add_parser(
+        "migrate-audit",
+        help="chain the audit entries written before the log was chained (once, at the upgrade); "
+        "prints one JSON line",
+    )
+    migrate_audit.set_defaults(command=_migrate_audit)
+    verify_audit = commands.add_parser(
+        "verify-audit",
+        help="verify the audit log's HMAC chains: one JSON line per chain with its head (record it elsewhere); "
+        "exit 3 naming the first entry changed, removed or outside its chain",
+    )
+    verify_audit.add_argument("--org", help="organisation slug, name or id (default: every chain, system included)")
+    verify_audit.set_defaults(command=_verify_audit)
     return parser
 
 
@@ -397,6 +441,12 @@ def _organization(db: Database, slug_or_name: str) -> Organization:
     if organization is None:
         raise UsageError(f"no organisation with slug or name {slug_or_name!r}")
     return organization
+
+
+def _organization_by_slug_or_id(db: Database, text: str) -> Organization:
+    organization_id = as_object_id(text)
+    doc = db[dbmod.ORGANIZATIONS].find_one({"_id": organization_id}) if organization_id else None
+    return Organization.from_doc(doc) if doc else _organization(db, text)
 
 
 def _find_organization(db: Database, slug_or_name: str) -> Organization | None:

@@ -137,7 +137,8 @@ def _export_profiled(
     query = _profile_filter(scope, date_from, date_to, position)
     for batch in _profiles_in_batches(scope, query, projection):
         write(writer, batch)
-    _audit_export(scope, kind, writer, date_from=date_from, date_to=date_to, position=position)
+    # Whether a position narrowed it, not the position typed (no free text in the log).
+    _audit_export(scope, kind, writer, date_from=date_from, date_to=date_to, by_position=True if position else None)
     return writer.to_bytes()
 
 

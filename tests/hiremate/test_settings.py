@@ -27,6 +27,7 @@ DEFAULTS = {
     "HIREMATE_EMBEDDED_PORT": ("embedded_port", 27018),
     "HIREMATE_EMBEDDED_SYNC_ON_COMMIT": ("embedded_sync_on_commit", True),
     "HIREMATE_SECRET": ("secret_from_env", None),
+    "HIREMATE_AUDIT_KEY": ("audit_key_from_env", None),
     "HIREMATE_INGEST_HOST": ("ingest_host", "127.0.0.1"),
     "HIREMATE_INGEST_PORT": ("ingest_port", 8765),
     "HIREMATE_PUBLIC_URL": ("public_url", "http://localhost:8765"),
@@ -62,7 +63,8 @@ DEFAULTS = {
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_settings():
+def _fresh_process_settings(monkeypatch):
+    monkeypatch.delenv("HIREMATE_AUDIT_KEY")  # conftest sets the tests' own; here: a bare environment
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -101,6 +103,7 @@ def test_environment_overrides_with_types(monkeypatch, tmp_path):
     values = {
         "HIREMATE_MONGODB_URI": "mongodb://db.example:27017/",
         "HIREMATE_SECRET": LONG_SECRET,
+        "HIREMATE_AUDIT_KEY": "a" + LONG_SECRET,
         "HIREMATE_DB_NAME": "other",
         "HIREMATE_DATA_DIR": str(tmp_path / "x" / ".." / "data"),
         "HIREMATE_EMBEDDED_PORT": "27100",

@@ -33,7 +33,7 @@ from hiremate.scope import Scope
 from hiremate.settings import env_example
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 from tests.support.builders import start_attempt
 from tests.support.concurrency import at_once
 from tests.support.page_helpers import PASSWORD as PAGE_PASSWORD
@@ -57,6 +57,7 @@ def env(store_uri, db_name, db, tmp_path):
         "HIREMATE_DB_NAME": db_name,
         "HIREMATE_DATA_DIR": str(tmp_path),
         "HIREMATE_SECRET": TEST_SECRET,
+        "HIREMATE_AUDIT_KEY": TEST_AUDIT_KEY,
         "HIREMATE_PUBLIC_URL": PUBLIC_URL,
     }
 

@@ -158,6 +158,6 @@ def test_each_export_is_audited(org, tasks):
         "attempt_events",
     ]
     assert all(entry["actor_id"] == org.user_id for entry in entries)
-    assert entries[0]["details"] == {"kind": "candidates", "rows": 1, "date_from": "2026-01-01", "position": "Analyst"}
+    assert entries[0]["details"] == {"kind": "candidates", "rows": 1, "date_from": "2026-01-01", "by_position": True}
     assert entries[3]["target_type"] == "attempt" and entries[3]["target_id"] == str(attempt.id)
     assert entries[2]["details"]["rows"] == len(reports.profile_bundle(org, attempt.id).events)
