@@ -345,6 +345,7 @@ def start(
         "session_key_hash": hash_secret(session_key),
         "updated_at": now,
         "consent": Consent(notice_version=current, at=now).model_dump(),
+        "disconnected_at": None,
     }
     if attempt.started_at is None:
         # A first start: the CAS also checks nobody set started_at (or moved
@@ -414,12 +415,24 @@ def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: d
             "session_key_hash": hash_secret(session_key),
             "expires_at": {"$gte": now},
         },
-        {"$inc": {"session_epoch": 1}, "$set": {"updated_at": now}},
+        {"$inc": {"session_epoch": 1}, "$set": {"updated_at": now, "disconnected_at": None}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
         _raise_candidate_refusal(db, oid, None, now)
     return TaskAttempt.from_doc(doc)
+
+
+def mark_disconnected(db: Database, attempt_id: ObjectId, epoch: int, *, now: datetime | None = None) -> bool:
+    """The candidate socket holding ``epoch`` closed (the page was closed or
+    lost its connection): the live view says "Disconnected", not "Away". A
+    newer socket (a later epoch) or the end of the attempt leaves it alone;
+    the next start or resume clears it. True when it was marked."""
+    result = db[dbmod.ATTEMPTS].update_one(
+        {"_id": attempt_id, "session_epoch": epoch, "status": AttemptStatus.IN_PROGRESS.value},
+        {"$set": {"disconnected_at": _now(now)}},
+    )
+    return result.modified_count == 1
 
 
 def current_epoch(db: Database, attempt_id: ObjectId | str) -> int | None:

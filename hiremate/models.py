@@ -411,6 +411,8 @@ class TaskAttempt(Document):
     current_task_index: int = 0
     locked_at: UTCDateTime | None = None
     locked_reason: str | None = None
+    # When the candidate's socket last closed while in progress (None while connected).
+    disconnected_at: UTCDateTime | None = None
     # The link's token may start the attempt once: from pending, or after a
     # re-issue of an in-progress attempt (a candidate who changed device).
     token_used: bool = False

@@ -187,6 +187,7 @@ class CandidateSession:
             pass
         finally:
             watchdog.cancel()
+            epoch = self.epoch
             self.machine.close()
             self._outbox.put_nowait(None)
             if self._sender_task is not None:
@@ -196,6 +197,15 @@ class CandidateSession:
                     self._sender_task.cancel()
             self.ctx.unregister(self)
             self.machine.finished()
+            if epoch is not None:
+                await self._note_disconnected(epoch)
+
+    async def _note_disconnected(self, epoch: int) -> None:
+        """Tell the live view this socket is gone (unless a newer one took over or the attempt ended)."""
+        try:
+            await self.ctx.call_db(attempts.mark_disconnected, self.attempt_id, epoch)
+        except PyMongoError:
+            log.warning("could not mark attempt %s disconnected", self.attempt_id)
 
     async def _sender(self) -> None:
         while True:

@@ -23,7 +23,7 @@ import streamlit as st
 from bson import ObjectId
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import organizations, reports
+from hiremate import organizations, reports, skills
 from hiremate.errors import FormProblems, Refusal, TaskValidationError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
@@ -139,8 +139,8 @@ def audit_view(scope: Scope, action: str, attempt_id: Any) -> None:
 
 
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
-    """``1 task``, ``3 tasks`` (``plural`` for irregular nouns)."""
-    return f"{count} {noun if count == 1 else plural or f'{noun}s'}"
+    """``1 task``, ``3 tasks`` (``plural`` for irregular nouns): the profile's rule, ``skills.plural``."""
+    return skills.plural(count, noun, plural)
 
 
 def page_window(total: int, page_size: int, page: int | None) -> PageWindow:

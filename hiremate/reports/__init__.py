@@ -52,7 +52,7 @@ from hiremate.reports.exports import (
     events_csv,
     per_task_metrics_csv,
 )
-from hiremate.reports.profile import ProfileBundle, per_task_frame, profile_bundle, timeline_frame
+from hiremate.reports.profile import ProfileBundle, event_name, per_task_frame, profile_bundle, timeline_frame
 
 __all__ = [
     "ATTEMPT_ROW_PROJECTION",
@@ -90,6 +90,7 @@ __all__ = [
     "compare_csv",
     "compare_frame",
     "completed_candidates",
+    "event_name",
     "events_csv",
     "per_task_frame",
     "per_task_metrics_csv",

@@ -171,4 +171,28 @@ def _describe(event: BehaviorEvent, task: Task | None) -> str:
             return "Left the assessment window"
         case EventType.FOCUS_GAINED:
             return "Returned to the assessment window"
-    return str(event.event_type)
+        case EventType.NETWORK_WAIT:
+            return f"The page waited {seconds('wait_duration_ms')} for the network (not counted as idle)"
+    return event_name(str(event.event_type))
+
+
+# What each event type is called on the recruiter's pages (never the wire name).
+EVENT_NAMES: dict[str, str] = {
+    EventType.TASK_STARTED: "Task started",
+    EventType.OPTION_VIEWED: "Option viewed",
+    EventType.OPTION_SELECTED: "Option chosen",
+    EventType.OPTION_CHANGED: "Option changed",
+    EventType.REASONING_STARTED: "Started writing",
+    EventType.REASONING_UPDATED: "Writing",
+    EventType.REASONING_SUBMITTED: "Explanation submitted",
+    EventType.TASK_COMPLETED: "Task completed",
+    EventType.IDLE_DETECTED: "No activity",
+    EventType.FOCUS_LOST: "Left the window",
+    EventType.FOCUS_GAINED: "Back in the window",
+    EventType.NETWORK_WAIT: "Waiting for the network",
+}
+
+
+def event_name(event_type: str) -> str:
+    """``option_viewed`` -> "Option viewed" (an unknown type in plain words too)."""
+    return EVENT_NAMES.get(event_type) or event_type.replace("_", " ").capitalize()

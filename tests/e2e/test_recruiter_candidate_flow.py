@@ -113,7 +113,7 @@ def test_recruiter_issues_candidate_completes_recruiter_watches_and_exports(brow
 
         # Task 2 with a trip to another tab; task 3 straight through.
         candidate.do_task(2, topic="reproduce the failure before the release", switch_tab=True)
-        expect(live.get_by_text("Left the window 1 time(s)")).to_be_visible(timeout=APP_TIMEOUT)
+        expect(live.get_by_text("Left the window 1 time", exact=True)).to_be_visible(timeout=APP_TIMEOUT)
         shots.take(recruiter, "live-after-tab-switch")
         candidate.do_task(3, topic="try the tool with one team first")
         candidate.expect_done()
