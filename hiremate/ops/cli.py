@@ -2,8 +2,8 @@
 recount the attempt counters, simulate completed attempts, print the .env.example the settings
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
 export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
-(``purge``), chain the audit entries written before chains existed (``migrate-audit``) and
-verify the audit log's chains (``verify-audit``).
+(``purge``), chain the audit entries written before chains existed (``migrate-audit``),
+verify the audit log's chains (``verify-audit``) and print the impact report (``impact-report``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer, 3 ``verify-audit`` found an entry changed, removed
@@ -238,6 +238,23 @@ def _export_candidate(args: argparse.Namespace) -> None:
         print(exported.explanation)
 
 
+def _impact_report(args: argparse.Namespace) -> None:
+    from hiremate import impact  # pandas, SciPy and Fairlearn: loaded only by this command
+
+    period_from, period_to = impact.parse_day(args.period_from), impact.parse_day(args.period_to)
+    db = _db()
+    organization = _organization(db, args.org)
+    report = impact.impact_report(
+        _command_line(db, organization.id), position=args.position, period_from=period_from, period_to=period_to
+    )
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write(report.to_markdown())
+
+
 def _purge(args: argparse.Namespace) -> None:
     from hiremate import erasure
 
@@ -390,6 +407,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "--explanation", action="store_true", help="print the plain-language explanation (instead of the JSON)"
     )
     export.set_defaults(command=_export_candidate)
+
+    impacted = commands.add_parser(
+        "impact-report",
+        help="selection, label and scoring rates and impact ratios by sex, race/ethnicity and both "
+        "(docs/impact-report.md); prints the report",
+    )
+    impacted.add_argument("--org", required=True, help="organisation slug or name")
+    impacted.add_argument("--position", help="only this position (exactly as issued; default: all)")
+    impacted.add_argument(
+        "--from", dest="period_from", metavar="DATE", help="completed on or after this day (YYYY-MM-DD, org's zone)"
+    )
+    impacted.add_argument(
+        "--to", dest="period_to", metavar="DATE", help="completed on or before this day (YYYY-MM-DD, org's zone)"
+    )
+    impacted.add_argument("--format", choices=("md", "csv", "json"), default="md", help="default: md (Markdown)")
+    impacted.set_defaults(command=_impact_report)
 
     purged = commands.add_parser(
         "purge",
