@@ -34,7 +34,7 @@ from pathlib import Path
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import auth, impact
+from hiremate import auth, impact, self_id
 from hiremate import db as dbmod
 from hiremate.ops import simulate
 from hiremate.scope import VIA_CLI, Scope
@@ -56,17 +56,8 @@ RACES = [  # (code, weight): a mix with one group under 2%
 def store_self_id(db: Database, organization_id: ObjectId, attempt_id: ObjectId, sex: str, race: str) -> None:
     """A self-identification as ``self_id.record`` stores it (for simulation:
     no session key, no form)."""
-    db[dbmod.SELF_IDS].replace_one(
-        {"_id": attempt_id},
-        {
-            "organization_id": organization_id,
-            "sex": sex,
-            "race_ethnicity": race,
-            "consent_at": UNTIL,
-            "recorded_at": UNTIL,
-        },
-        upsert=True,
-    )
+    answers = self_id.Answers(sex=sex, race_ethnicity=race, consent=True)
+    self_id.store(db, organization_id, attempt_id, answers, at=UNTIL)
 
 
 def store_decision(db: Database, organization_id: ObjectId, attempt_id: ObjectId, value: str) -> None:
