@@ -27,7 +27,7 @@ def _cell(row: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "—"
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+        return ui.format_time(value)
     if row in LABEL_ROWS:
         return humanize(value)
     if row in SHARE_ROWS and isinstance(value, int | float):

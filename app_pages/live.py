@@ -138,7 +138,7 @@ def _render_panel(current: TaskAttempt) -> bool:
     else:
         st.caption(f"{view.events_seen} event(s) so far; the latest {len(view.lines)} are shown, newest first.")
         st.dataframe(
-            live_panel.lines_table(view.lines),
+            live_panel.lines_table(view.lines, ui.organization_zone()),
             hide_index=True,
             width="stretch",
             column_config={column_label("candidate_text"): st.column_config.TextColumn(width="large")},
@@ -200,7 +200,7 @@ with st.expander("Live socket for integrations", icon=":material/key:"):
     if minted and minted["attempt_id"] == str(attempt.id):
         ui.copy_box(minted["url"], label="WebSocket URL with its ticket")
         expired = minted["expires_at"] <= utcnow()
-        when = minted["expires_at"].strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = ui.format_time(minted["expires_at"])
         if expired:
             st.warning(f"This ticket expired at {when}. Mint a new one.")
         else:

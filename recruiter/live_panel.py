@@ -16,7 +16,7 @@ window for 12s"), never why or how the candidate felt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -312,12 +312,13 @@ def _seconds(now: datetime, since: datetime | None) -> float:
     return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
 
 
-def lines_table(lines: tuple[EventLine, ...]) -> list[dict[str, Any]]:
-    """The stream's rows, for a table (column names are the shown words)."""
+def lines_table(lines: tuple[EventLine, ...], zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """The stream's rows, for a table (column names are the shown words;
+    times to the second in ``zone``, the organisation's time zone)."""
     return [
         {
             column_label("sequence_number"): line.sequence_number,
-            "Time (UTC)": line.at.strftime("%H:%M:%S"),
+            "Time": line.at.astimezone(zone).strftime("%H:%M:%S"),
             "Task": line.task_number or None,
             column_label("event_type"): line.event_type,
             column_label("description"): line.description,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from bson import ObjectId
@@ -97,7 +98,8 @@ def test_lines_describe_events_with_option_texts_and_keep_candidate_text_verbati
     assert state.lines[6].task_number == 2
     table = live_panel.lines_table(state.lines)
     assert table[3]["Candidate's text"] == "Because **bold** <b>x</b>"
-    assert table[0]["Time (UTC)"] == "09:00:00"
+    assert table[0]["Time"] == "09:00:00"  # UTC unless told the organisation's zone
+    assert live_panel.lines_table(state.lines, ZoneInfo("Asia/Tokyo"))[0]["Time"] == "18:00:00"
 
 
 def test_advance_is_incremental_and_ignores_what_it_has_seen(attempt):
