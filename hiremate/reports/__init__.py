@@ -58,7 +58,16 @@ from hiremate.reports.exports import (
     events_csv,
     per_task_metrics_csv,
 )
-from hiremate.reports.profile import ProfileBundle, per_task_frame, profile_bundle, timeline_frame
+from hiremate.reports.pdf import profile_pdf
+from hiremate.reports.profile import (
+    NO_SCORE_STATEMENT,
+    DimensionView,
+    ProfileBundle,
+    dimensions,
+    per_task_frame,
+    profile_bundle,
+    timeline_frame,
+)
 
 __all__ = [
     "ATTEMPT_ROW_PROJECTION",
@@ -75,6 +84,7 @@ __all__ = [
     "MAX_COMPARED",
     "MAX_PAGE_SIZE",
     "MIN_COMPARED",
+    "NO_SCORE_STATEMENT",
     "PER_TASK_COLUMNS",
     "PER_TASK_CSV_COLUMNS",
     "PER_TASK_SHEET_COLUMNS",
@@ -85,6 +95,7 @@ __all__ = [
     "AnswerCard",
     "AttemptSummary",
     "CandidateCounts",
+    "DimensionView",
     "ExportStyle",
     "OptionShown",
     "ProfileBundle",
@@ -101,12 +112,14 @@ __all__ = [
     "compare_csv",
     "compare_frame",
     "completed_candidates",
+    "dimensions",
     "events_csv",
     "humanize",
     "per_task_frame",
     "per_task_metrics_csv",
     "positions",
     "profile_bundle",
+    "profile_pdf",
     "seconds_text",
     "timeline_frame",
 ]
