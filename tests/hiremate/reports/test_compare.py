@@ -4,6 +4,8 @@ store."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hiremate import db as dbmod
@@ -70,8 +72,12 @@ def test_compare_csv_is_labelled_and_audited(org, tasks):
     two = seed(org, tasks, name="Alan")
     rows = read_csv(reports.compare_csv(org, [one.id, two.id]))
     assert rows[0] == ["Metric", "'=cmd|' /C calc'!A0", "Alan"]
-    assert [row[0] for row in rows[1:]] == [reports.COLUMN_LABELS[key] for key in reports.COMPARE_ROWS]
+    assert [row[0] for row in rows[1:]] == [
+        reports.COLUMN_LABELS[key] + (" (UTC)" if key == "completed_at" else "") for key in reports.COMPARE_ROWS
+    ]
     assert rows[1][1:] == [str(one.id), str(two.id)]
+    completed = rows[1 + reports.COMPARE_ROWS.index("completed_at")][1:]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cell) for cell in completed)  # for people
     entry = org.db[dbmod.AUDIT_LOG].find_one({"action": "export"})
     assert entry["details"]["kind"] == "compare" and entry["organization_id"] == org.organization_id
 
