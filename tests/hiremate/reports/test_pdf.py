@@ -111,7 +111,7 @@ def test_another_organisations_attempt_is_refused_and_each_report_audited(db):
     assert entry["details"]["pages"] >= 1
 
 
-def test_one_report_builds_in_well_under_a_second(db):
+def test_one_report_builds_in_under_two_seconds(db):
     org = make_org(db)
     attempt = seed_completed(org)
     reports.profile_pdf(org.scope, attempt.id)  # the first one reads the fonts' character maps
@@ -119,4 +119,4 @@ def test_one_report_builds_in_well_under_a_second(db):
     reports.profile_pdf(org.scope, attempt.id)
     elapsed = time.perf_counter() - started
     print(f"one profile PDF: {elapsed * 1000:.0f} ms")
-    assert elapsed < 2.0  # generous for a shared machine; measured far lower
+    assert elapsed < 2.0  # generous for a shared machine; measured 0.33-0.73 s on 2 busy cores
