@@ -36,6 +36,7 @@ __all__ = [
     "contact_of",
     "get_organization",
     "notice_for",
+    "time_zone_for",
     "time_zone_of",
     "update_settings",
 ]
@@ -85,6 +86,12 @@ def contact_of(db: Database, organization: Organization) -> str:
 
 def time_zone_of(organization: Organization | None) -> ZoneInfo:
     return ZoneInfo(organization.settings.time_zone if organization else "UTC")
+
+
+def time_zone_for(db: Database, organization_id: ObjectId | None) -> ZoneInfo:
+    """The time zone an organisation's people read times in (UTC when unknown):
+    what exports and reports format their times in."""
+    return time_zone_of(get_organization(db, organization_id))
 
 
 def notice_for(db: Database, organization_id: ObjectId | None) -> Notice:

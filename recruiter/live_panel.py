@@ -16,10 +16,9 @@ window for 12s"), never why or how the candidate felt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
@@ -336,14 +335,13 @@ def _seconds(now: datetime, since: datetime | None) -> float:
     return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
 
 
-def lines_table(lines: tuple[EventLine, ...], zone: ZoneInfo | None = None) -> list[dict[str, Any]]:
+def lines_table(lines: tuple[EventLine, ...], zone: tzinfo = UTC) -> list[dict[str, Any]]:
     """The stream's rows, for a table (column names are the shown words;
-    times in ``zone``, the organisation's, UTC by default)."""
-    zone = zone or ZoneInfo("UTC")
+    times to the second in ``zone``, the organisation's time zone)."""
     return [
         {
             column_label("sequence_number"): line.sequence_number,
-            "Time": line.at.astimezone(zone).strftime("%H:%M:%S %Z"),
+            "Time": line.at.astimezone(zone).strftime("%H:%M:%S"),
             "Task": line.task_number or None,
             column_label("event_type"): event_name(line.event_type),
             column_label("description"): line.description,

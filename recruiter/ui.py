@@ -27,7 +27,7 @@ from hiremate import organizations, reports, skills
 from hiremate.errors import FormProblems, Refusal, TaskValidationError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
-from hiremate.timeutil import utcnow
+from hiremate.timeutil import local_time, utcnow
 from recruiter import session, task_forms
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
@@ -356,8 +356,7 @@ def format_time(when: datetime | None, zone: ZoneInfo | None = None) -> str:
     setting, UTC by default), with the zone's abbreviation."""
     if when is None:
         return "—"
-    zone = zone or organization_zone()
-    return _aware(when).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(when, zone or organization_zone(), abbreviation=True)
 
 
 def organization_zone() -> ZoneInfo:
