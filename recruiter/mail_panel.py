@@ -96,3 +96,14 @@ def attempt_panel(scope: Scope, attempt: TaskAttempt) -> None:
                     ui.flash(FLASH, "The waiting email is being sent now.")
                 ui.invalidate_reads()
                 st.rerun()
+
+
+def after_invite(scope: Scope, token: str, send: bool) -> str:
+    """Email a colleague's invitation token when asked; a few words for the token's note."""
+    if not send:
+        return ""
+    try:
+        mail.queue_colleague_invitation(scope, token)
+    except Refusal as exc:
+        return f" Not emailed: {session.escape_markdown(str(exc))}"
+    return " It was also emailed to them."
