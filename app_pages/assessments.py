@@ -18,7 +18,7 @@ from hiremate.models import Accommodations, AttemptStatus, TaskAttempt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
-from recruiter import assessment_forms, session, task_forms, ui
+from recruiter import assessment_forms, mail_panel, session, task_forms, ui
 
 PAGE_SIZE = 20
 MAX_PICKABLE = tasks.MAX_PAGE_SIZE
@@ -119,6 +119,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             key="assess_expiry_days",
         )
         extra_time, assistive, note = _accommodation_fields("assess")
+        send_email = mail_panel.email_option("assess_send_email")
         submitted = st.form_submit_button("Issue assessment", type="primary", icon=":material/send:")
     if not submitted:
         return
@@ -148,7 +149,8 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             NEW_LINK,
             issued.link,
             title=f"Assessment link for {candidate.name}",
-            note=f"{ui.count_noun(len(issued.attempt.task_ids), 'task')} · valid until {ui.format_time(issued.attempt.expires_at)}",
+            note=f"{ui.count_noun(len(issued.attempt.task_ids), 'task')} · valid until {ui.format_time(issued.attempt.expires_at)}"
+            + mail_panel.after_issue(scope, issued, send_email),
         )
         st.session_state[CLEAR_FORM] = True
         ui.invalidate_reads()
@@ -411,6 +413,7 @@ if one is not None:
         st.query_params.pop("attempt", None)
         st.rerun()
     _attempt_row(scope, one, utcnow())
+    mail_panel.attempt_panel(scope, one)
     st.stop()
 
 with session.database_guard():

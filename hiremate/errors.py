@@ -19,12 +19,15 @@
     │   ├── ReportError (also ValueError)
     │   ├── ReviewError
     │   ├── ErasureError
+    │   ├── MailError
+    │   │   └── MailNotConfigured
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
     │   │   └── TicketExpired
     │   ├── UsageError
     │   └── AlreadySeeded (also ValueError)
+    ├── MailSendFailed
     ├── ConfigError (also RuntimeError)
     └── StoreUnavailable (also RuntimeError)
 
@@ -36,6 +39,9 @@ error message (``recruiter.ui.refusals``), the CLI prints it and exits 2, the
 ingest server answers a ``TicketError`` with 401 and its message. Nothing
 else is shown that way: any other exception is a bug and keeps Streamlit's
 error page (and a log line).
+
+``MailSendFailed`` is not a refusal either: the mail drain records its
+reason on the message and tries again later (or gives up).
 
 ``ConfigError`` and ``StoreUnavailable`` are not refusals: the deployment
 is broken, and only its operator can fix it. The CLI and the servers report
@@ -66,6 +72,9 @@ __all__ = [
     "FormProblems",
     "HireMateError",
     "LoginThrottled",
+    "MailError",
+    "MailNotConfigured",
+    "MailSendFailed",
     "OrganizationError",
     "Refusal",
     "RegistrationThrottled",
@@ -234,6 +243,32 @@ class ErasureError(Refusal):
     """A candidate's data cannot be erased or exported as asked (not an
     admin, no candidate with that email in the organisation, a confirmation
     that does not match); the message says which."""
+
+
+# ---------------------------------------------------------------- mail (hiremate.mail)
+
+
+class MailError(Refusal):
+    """An email cannot be queued, re-sent or templated as asked (a template
+    with an unknown placeholder, an attempt that is closed, a colleague's
+    invitation no longer open); the message says which."""
+
+
+class MailNotConfigured(MailError):
+    """This process has no mail server (HIREMATE_SMTP_URL unset): nothing is
+    queued, and the app keeps copy-the-link."""
+
+
+class MailSendFailed(HireMateError):
+    """The mail server did not take a message (``hiremate.mail``'s sender,
+    caught by its drain, never raised to callers): ``reason`` is what the
+    server said (the recipient's address replaced), ``permanent`` whether
+    trying again cannot help (a 5xx refusal of the recipient or the message)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
 
 
 # ---------------------------------------------------------------- live tickets (hiremate.live_tickets)

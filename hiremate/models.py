@@ -200,6 +200,9 @@ class OrganizationSettings(Part):
     time_zone: str = Field(default="UTC", max_length=64)
     # Offer candidates the voluntary self-identification form (hiremate.self_id).
     self_identification: bool = False
+    # Email a candidate who has not started this many hours before the link
+    # expires (hiremate.mail); None: no reminders.
+    reminder_hours_before_expiry: int | None = Field(default=24, ge=1, le=168)
 
     @field_validator("time_zone")
     @classmethod

@@ -57,6 +57,7 @@ class OrganizationSettingsUpdate(BaseModel):
     notice_additions: str | None = Field(default=None, max_length=4000)
     time_zone: str | None = Field(default=None, max_length=64)
     self_identification: bool | None = None
+    reminder_hours_before_expiry: int | None = Field(default=None, ge=1, le=168)
 
 
 class Notice(BaseModel):
@@ -150,6 +151,7 @@ def _explain(exc: ValidationError) -> str:
         "notice_additions": "Notice additions",
         "time_zone": "Time zone",
         "self_identification": "Voluntary self-identification",
+        "reminder_hours_before_expiry": "Reminder (hours before expiry)",
     }
     lines = []
     for error in exc.errors():

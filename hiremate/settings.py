@@ -33,6 +33,7 @@ import textwrap
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -273,6 +274,39 @@ class Settings(BaseSettings, IngestLimits):
         description="Hours an attempt started before its link expired may still be finished after that expiry.",
     )
 
+    # Mail (hiremate.mail): unset HIREMATE_SMTP_URL means no email; the app then keeps copy-the-link.
+    smtp_url: str | None = Field(
+        None,
+        repr=False,  # it may hold a password
+        description=(
+            "The mail server: smtp://user:password@host:587 (upgraded with STARTTLS whenever the server "
+            "offers it) or smtps://user:password@host:465 (TLS from the start); percent-encode @ : / in "
+            "the user or password. Unset: HireMate sends no email."
+        ),
+        examples=["smtp://user:password@smtp.example.com:587"],
+    )
+    smtp_require_tls: EnvBool = Field(
+        False,
+        description=(
+            "Refuse to send through an smtp:// server that does not offer STARTTLS (false suits a mail "
+            "server on this machine; set true for any server across a network)."
+        ),
+    )
+    mail_from: str | None = Field(
+        None,
+        description="The sender of every email HireMate sends; required with HIREMATE_SMTP_URL.",
+        examples=["HireMate <hiremate@example.com>"],
+    )
+    app_url: str = Field(
+        None,  # unset: _app_url derives it from app_port
+        validate_default=True,
+        description=(
+            "Base of links to the recruiter app in emails (colleagues' invitations, notices to recruiters); "
+            "unset: http://localhost:<HIREMATE_APP_PORT>."
+        ),
+        examples=["https://hiremate.example.com"],
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -290,6 +324,8 @@ class Settings(BaseSettings, IngestLimits):
                 "every process of a deployment must chain the audit log with the same key"
             )
         _check_length("HIREMATE_AUDIT_KEY", self.audit_key_from_env)
+        if self.smtp_url is not None:
+            _check_smtp(self.smtp_url, self.mail_from)
 
     @model_validator(mode="before")
     @classmethod
@@ -308,6 +344,14 @@ class Settings(BaseSettings, IngestLimits):
     def _public_url(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             port = info.data.get("ingest_port", cls.model_fields["ingest_port"].default)
+            return f"http://localhost:{port}"
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("app_url", mode="before")
+    @classmethod
+    def _app_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            port = info.data.get("app_port", cls.model_fields["app_port"].default)
             return f"http://localhost:{port}"
         return value.rstrip("/") if isinstance(value, str) else value
 
@@ -345,6 +389,22 @@ def _check_length(variable: str, value: str | None) -> None:
             f"(it has {len(value)}); make one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
+
+
+def _check_smtp(url: str, mail_from: str | None) -> None:
+    """HIREMATE_SMTP_URL must name a host with smtp:// or smtps://; the message never repeats
+    the value (it may hold a password)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname or port == -1:
+        raise ConfigError(
+            "HIREMATE_SMTP_URL must look like smtp://user:password@host:587 or smtps://user:password@host:465"
+        )
+    if not (mail_from or "").strip():
+        raise ConfigError("HIREMATE_MAIL_FROM is required with HIREMATE_SMTP_URL (e.g. HireMate <hr@example.com>)")
 
 
 def env_name(field: str) -> str:
@@ -408,6 +468,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "in_progress_grace_hours",
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
+    "mail (docs/architecture.md \"Mail\")": ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
 }
 
 

@@ -28,6 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
 from hiremate import db as dbmod
+from hiremate import mail
 from hiremate.attempts import issue_attempt
 from hiremate.auth import create_organization, create_user, password_problems
 from hiremate.errors import ConfigError, Refusal, UsageError
@@ -102,6 +103,8 @@ def _issue(args: argparse.Namespace) -> None:
     if args.sample is None and (args.category or args.difficulty):
         raise UsageError("--category and --difficulty only apply with --sample")
     candidate = _candidate(args)
+    if args.send_email and not mail.is_configured():
+        raise UsageError(mail.NOT_CONFIGURED.replace("copy the link and send it yourself", "leave out --send-email"))
     db = _db()
     slug = args.org or DEMO_ORG_SLUG
     organization = _find_organization(db, slug)
@@ -124,6 +127,9 @@ def _issue(args: argparse.Namespace) -> None:
         "link": issued.link,
         "expires_at": iso(issued.attempt.expires_at),
     }
+    if args.send_email:  # sent within seconds by a running ingest server
+        mail.queue_invitation(_command_line(db, organization.id), issued.attempt, issued.link)
+        line["mail"] = mail.QUEUED
     print(json.dumps(line))
 
 
@@ -336,6 +342,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     issue.add_argument("--accommodation-note", default="", metavar="TEXT", help="accommodation: a confidential note")
     issue.add_argument("--org", help="organisation slug (default: the demo organisation)")
+    issue.add_argument(
+        "--send-email", action="store_true", help="also email the link to the candidate (needs HIREMATE_SMTP_URL)"
+    )
     issue.set_defaults(command=_issue)
 
     recompute = commands.add_parser("recompute", help="recompute metrics and skill profiles")

@@ -59,6 +59,10 @@ DEFAULTS = {
     "HIREMATE_LIVE_SOCKETS_PER_TICKET": ("live_sockets_per_ticket", 3),
     "HIREMATE_LIVE_RECHECK_SECONDS": ("live_recheck_seconds", 30.0),
     "HIREMATE_GROUP_COMMIT_MS": ("group_commit_ms", 0.0),
+    "HIREMATE_SMTP_URL": ("smtp_url", None),
+    "HIREMATE_SMTP_REQUIRE_TLS": ("smtp_require_tls", False),
+    "HIREMATE_MAIL_FROM": ("mail_from", None),
+    "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
 }
 
 
@@ -314,3 +318,25 @@ def test_the_values_env_example_shows_are_the_defaults(monkeypatch):
     for name, value in assigned:
         monkeypatch.setenv(name, value)
     assert load_settings() == defaults
+
+
+# ---------------------------------------------------------------- mail
+
+
+def test_smtp_url_needs_a_sender_and_a_known_scheme_and_never_echoes_its_password(monkeypatch):
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "smtp://user:hunter2-secret@mail.example.com:587")
+    with pytest.raises(ConfigError, match="HIREMATE_MAIL_FROM") as missing:
+        load_settings()
+    assert "hunter2" not in str(missing.value)
+    monkeypatch.setenv("HIREMATE_MAIL_FROM", "HireMate <hr@example.com>")
+    assert load_settings().smtp_url.startswith("smtp://")
+    assert "hunter2" not in repr(load_settings())
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "http://user:hunter2-secret@mail.example.com")
+    with pytest.raises(ConfigError, match="HIREMATE_SMTP_URL") as bad:
+        load_settings()
+    assert "hunter2" not in str(bad.value)
+
+
+def test_app_url_follows_the_app_port(monkeypatch):
+    monkeypatch.setenv("HIREMATE_APP_PORT", "9100")
+    assert load_settings().app_url == "http://localhost:9100"
