@@ -231,7 +231,8 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
         cols = st.columns([3, 2, 3, 5], vertical_alignment="center")
         cols[0].markdown(f"**{session.escape_markdown(candidate.name)}**")
         details = [candidate.email, candidate.position]
-        cols[0].caption(" · ".join(session.escape_markdown(d) for d in details if d))
+        # Plain text, not a caption: the email is a link, and a link faded like a caption fails contrast.
+        cols[0].markdown(" · ".join(session.escape_markdown(d) for d in details if d))
         with cols[1]:
             ui.status_badge(attempt.status)
             st.caption(_progress(attempt))
