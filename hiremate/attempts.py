@@ -25,7 +25,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 
-from hiremate import attempt_counts
+from hiremate import attempt_counts, people
 from hiremate import db as dbmod
 from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, ConsentRequired, TokenAlreadyUsed
 from hiremate.ids import as_object_id
@@ -111,6 +111,7 @@ def issue_attempt(
     doc = attempt.to_doc()
     attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(doc).inserted_id
     attempt_counts.record_transition(scope.db, None, doc)
+    people.settle(scope.db, scope.organization_id, [candidate.email])
     scope.audit("attempt.issued", "attempt", attempt.id, tasks=len(tasks), expires_at=attempt.expires_at)
     return IssuedAttempt(attempt, token, _link(token, public_url))
 
