@@ -158,3 +158,11 @@ st.caption(
 rows = event.selection.rows if event is not None else []
 if rows and 0 <= rows[0] < len(frame):
     st.switch_page("app_pages/profile.py", query_params={"attempt": frame.iloc[rows[0]]["attempt_id"]})
+
+# The table is drawn on a canvas that screen readers cannot read and a keyboard
+# reaches awkwardly: the same rows as a list of links, in the same order.
+with st.expander("This page's candidates as a list (for keyboards and screen readers)", icon=":material/list:"):
+    for record in frame.to_dict("records"):
+        status = ui.status_label(record["status"]) if isinstance(record["status"], str) else ""
+        label = " · ".join(str(part) for part in (record["candidate_name"], record["position"], status) if part)
+        st.page_link("app_pages/profile.py", label=label, query_params={"attempt": record["attempt_id"]})

@@ -38,6 +38,10 @@ def test_lists_candidates_with_their_profile_labels(app_env, db):
     assert row["Thinking style"] == words(profile["thinking_style"]["primary"])
     assert row["Risk orientation"] == words(profile["risk_orientation"]["preference"])
     assert row["Reasoning depth"] == words(profile["communication_style"]["reasoning_depth"])
+    assert row["Assessments"] == 1
+    # The same rows as links, for keyboards and screen readers (the table is a canvas).
+    links = {link.proto.label: link.proto.page for link in at.get("page_link")}
+    assert any(label.startswith("Ada Lovelace · Analyst · Completed") for label in links), links
     assert row["Status"] == "Completed"
     grace = rows[rows["Candidate"] == "Grace Hopper"].iloc[0]
     assert grace["Status"] == "In progress"
