@@ -19,6 +19,8 @@
     │   ├── ReportError (also ValueError)
     │   ├── ReviewError
     │   ├── ErasureError
+    │   ├── KitError
+    │   ├── BulkInputError (also ValueError)
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
@@ -60,11 +62,13 @@ __all__ = [
     "AttemptError",
     "AttemptNotFound",
     "AuthError",
+    "BulkInputError",
     "ConfigError",
     "ConsentRequired",
     "ErasureError",
     "FormProblems",
     "HireMateError",
+    "KitError",
     "LoginThrottled",
     "OrganizationError",
     "Refusal",
@@ -234,6 +238,25 @@ class ErasureError(Refusal):
     """A candidate's data cannot be erased or exported as asked (not an
     admin, no candidate with that email in the organisation, a confirmation
     that does not match); the message says which."""
+
+
+# ---------------------------------------------------------------- kits (hiremate.kits)
+
+
+class KitError(Refusal):
+    """An assessment kit cannot be saved, found or issued as asked (a blank
+    or repeated name, no tasks, tasks deleted or made inactive since, a
+    sampling rule that no longer finds enough tasks, an archived kit); the
+    message says which and what to do."""
+
+
+# ---------------------------------------------------------------- bulk issue (hiremate.bulk)
+
+
+class BulkInputError(Refusal, ValueError):
+    """The uploaded or pasted candidate list cannot be read at all (not
+    text, no email column, too many rows); problems of single rows are
+    reported per row instead."""
 
 
 # ---------------------------------------------------------------- live tickets (hiremate.live_tickets)

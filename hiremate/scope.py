@@ -7,6 +7,7 @@ it. Domain functions take a ``Scope`` instead of a bare database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,24 @@ class Scope:
             **details,
         )
 
+    def audit_each(self, action: str, target_type: str, targets: Iterable[tuple[Any, dict[str, Any]]]) -> None:
+        """One audit entry per (target id, details), written with one
+        ``insert_many`` (bulk issue): the same entries ``audit`` writes."""
+        via = {"via": self.via} if self.via else {}
+        entries = [
+            _entry(
+                action,
+                organization_id=self.organization_id,
+                actor_id=self.user_id,
+                target_type=target_type,
+                target_id=target_id,
+                details={**via, **details},
+            )
+            for target_id, details in targets
+        ]
+        if entries:
+            self.db[dbmod.AUDIT_LOG].insert_many(entries)
+
 
 def audit(
     db: Database,
@@ -68,13 +87,33 @@ def audit(
     hold ids, counts and hashes: never a password, never a raw email of an
     unknown account."""
     db[dbmod.AUDIT_LOG].insert_one(
-        {
-            "organization_id": organization_id,
-            "actor_id": actor_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "at": utcnow(),
-            "details": details,
-        }
+        _entry(
+            action,
+            organization_id=organization_id,
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
     )
+
+
+def _entry(
+    action: str,
+    *,
+    organization_id: ObjectId | None,
+    actor_id: ObjectId | None,
+    target_type: str | None,
+    target_id: Any,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """One audit log document: the one place its shape is written."""
+    return {
+        "organization_id": organization_id,
+        "actor_id": actor_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "at": utcnow(),
+        "details": details,
+    }
