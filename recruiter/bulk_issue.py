@@ -183,7 +183,7 @@ def issue(
     """Issue every row without problems with the preview's kit; ``send``:
     the mail hook (module docstring), called once per issued attempt."""
     ready = checked.ready
-    source = kits.task_source(scope, checked.kit)
+    source = kits.task_source(scope, kits.find_kit(scope, str(checked.kit.id)))  # the kit as it is now
     issued = attempts.issue_many(
         scope,
         [attempts.NewAttempt(row.candidate) for row in ready if row.candidate is not None],
