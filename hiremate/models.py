@@ -285,15 +285,13 @@ class TaskOption(Part):
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
     text: str = Field(min_length=1, max_length=1000)
     risk_level: RiskLevel
-    behavioral_tags: list[str] = Field(min_length=1, max_length=10)
+    # Optional (issue 18): describe the behaviour an option expresses when it helps; the rules never read them.
+    behavioral_tags: list[str] = Field(default_factory=list, max_length=10)
 
     @field_validator("behavioral_tags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
-        cleaned = [tag.strip().lower() for tag in tags if tag and tag.strip()]
-        if not cleaned:
-            raise ValueError("every option needs at least one behavioural tag")
-        return cleaned
+        return list(dict.fromkeys(tag.strip().lower() for tag in tags if tag and tag.strip()))
 
 
 class Task(Document):
