@@ -41,7 +41,6 @@ class PageSpec:
 
 
 PAGES = [
-    PageSpec("app_pages/home.py", "Home", ":material/home:"),
     PageSpec("app_pages/dashboard.py", "Dashboard", ":material/dashboard:"),
     PageSpec("app_pages/tasks.py", "Tasks", ":material/checklist:"),
     PageSpec("app_pages/assessments.py", "Assessments", ":material/send:"),
@@ -53,6 +52,8 @@ PAGES = [
     PageSpec("app_pages/exports.py", "Exports", ":material/download:"),
     PageSpec("app_pages/team.py", "Team", ":material/admin_panel_settings:", Role.ADMIN),
     PageSpec("app_pages/organization.py", "Organisation", ":material/domain:", Role.ADMIN),
+    PageSpec("app_pages/audit.py", "Audit log", ":material/policy:", Role.ADMIN),
+    PageSpec("app_pages/impact.py", "Impact report", ":material/balance:", Role.ADMIN),
     PageSpec("app_pages/account.py", "Account", ":material/manage_accounts:"),
 ]
 
@@ -163,7 +164,7 @@ def _sidebar(user: User, registered: dict[str, tuple[StreamlitPage, PageSpec]]) 
             if _may_open(user, spec):
                 st.page_link(page)
         st.divider()
-        st.caption(f"{session.escape_markdown(user.full_name)} · {user.role}")
+        st.caption(f"Signed in as **{session.escape_markdown(user.full_name)}** · {user.role}")
         if st.button("Log out", key="nav_logout", icon=":material/logout:"):
             session.log_out()
 

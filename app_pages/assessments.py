@@ -18,7 +18,7 @@ from hiremate.models import Accommodations, AssessmentKit, AttemptStatus, TaskAt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
-from recruiter import assessment_forms, kit_panel, session, task_forms, ui
+from recruiter import assessment_forms, kit_panel, mail_panel, session, task_forms, ui
 
 PAGE_SIZE = 20
 MAX_PICKABLE = tasks.MAX_PAGE_SIZE
@@ -122,6 +122,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int, usable_
             key="assess_expiry_days",
         )
         extra_time, assistive, note = _accommodation_fields("assess")
+        send_email = mail_panel.email_option("assess_send_email")
         submitted = st.form_submit_button("Issue assessment", type="primary", icon=":material/send:")
     if not submitted:
         return
@@ -160,7 +161,8 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int, usable_
             NEW_LINK,
             issued.link,
             title=f"Assessment link for {candidate.name}",
-            note=f"{ui.count_noun(len(issued.attempt.task_ids), 'task')} · valid until {ui.format_time(issued.attempt.expires_at)}",
+            note=f"{ui.count_noun(len(issued.attempt.task_ids), 'task')} · valid until {ui.format_time(issued.attempt.expires_at)}"
+            + mail_panel.after_issue(scope, issued, send_email),
         )
         st.session_state[CLEAR_FORM] = True
         ui.invalidate_reads()
@@ -263,7 +265,8 @@ def _attempt_row(scope: Scope, attempt: TaskAttempt, now: datetime) -> None:
         cols = st.columns([3, 2, 3, 5], vertical_alignment="center")
         cols[0].markdown(f"**{session.escape_markdown(candidate.name)}**")
         details = [candidate.email, candidate.position]
-        cols[0].caption(" · ".join(session.escape_markdown(d) for d in details if d))
+        # Plain text, not a caption: the email is a link, and a link faded like a caption fails contrast.
+        cols[0].markdown(" · ".join(session.escape_markdown(d) for d in details if d))
         with cols[1]:
             ui.status_badge(attempt.status)
             st.caption(_progress(attempt))
@@ -452,6 +455,7 @@ if one is not None:
         st.query_params.pop("attempt", None)
         st.rerun()
     _attempt_row(scope, one, utcnow())
+    mail_panel.attempt_panel(scope, one)
     st.stop()
 
 with session.database_guard():

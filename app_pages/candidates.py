@@ -143,8 +143,11 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     column_config={
-        reports.column_label("issued_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        reports.column_label("completed_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        # Shown in the organisation's time zone, as every time on every page.
+        reports.column_label(column): st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm", timezone=ui.organization_zone().key
+        )
+        for column in ("issued_at", "completed_at")
     },
 )
 st.caption("Select a row to open the candidate's profile.")

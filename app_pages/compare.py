@@ -27,7 +27,7 @@ def _cell(row: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "—"
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+        return ui.format_time(value)
     if row in LABEL_ROWS:
         return humanize(value)
     if row in SHARE_ROWS and isinstance(value, int | float):
@@ -38,6 +38,8 @@ def _cell(row: str, value: Any) -> str:
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table a person reads: candidates by name (the columns), no attempt ids (the CSV keeps them)."""
+    frame = frame.drop(index="attempt_id", errors="ignore")
     shown = pd.DataFrame(
         {column: [_cell(str(row), frame.at[row, column]) for row in frame.index] for column in frame.columns},
         index=[reports.column_label(str(row)) for row in frame.index],
@@ -84,7 +86,10 @@ elif link != st.session_state.get(LINK_KEY):
                     labels[attempt_id] = f"{attempt.candidate_info.name} · {attempt.candidate_info.email}"
     unknown = [attempt_id for attempt_id in linked if attempt_id not in labels]
     if unknown:
-        st.warning(f"{len(unknown)} candidate(s) in this link are not completed attempts of your organisation.")
+        st.warning(
+            f"{ui.count_noun(len(unknown), 'candidate')} in this link "
+            f"{'is' if len(unknown) == 1 else 'are'} not a completed assessment of your organisation."
+        )
     st.session_state[SELECTION_KEY] = [attempt_id for attempt_id in linked if attempt_id in labels]
     st.session_state[LINK_KEY] = link
 

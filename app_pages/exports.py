@@ -1,6 +1,8 @@
 """Exports: CSV files of candidates with profiles, of per-task metrics and of
-raw events, filtered by completion date and position. Each file is built on
-request (and audited), counted, then downloaded without a rerun."""
+events, filtered by completion date and position, for a spreadsheet (the
+default: headers in words, local times, percentages) or raw for scripts.
+Each file is built on request (and audited), counted, then downloaded
+without a rerun."""
 
 from __future__ import annotations
 
@@ -16,6 +18,11 @@ from hiremate import reports
 from recruiter import session, ui
 
 PREPARED_KEY = "exports_prepared"  # kind -> {"filters", "data", "rows", "file_name"}
+STYLE_KEY = "exports_style"
+STYLES = {
+    reports.ExportStyle.SPREADSHEET.value: "For a spreadsheet",
+    reports.ExportStyle.RAW.value: "Raw, for scripts",
+}
 
 EXPORTS: dict[str, tuple[str, str, Callable[..., bytes]]] = {
     "candidates": (
@@ -29,7 +36,7 @@ EXPORTS: dict[str, tuple[str, str, Callable[..., bytes]]] = {
         reports.per_task_metrics_csv,
     ),
     "events": (
-        "Raw events",
+        "Events",
         "Every stored behaviour event of those candidates, in order, one payload field per column. Can be large.",
         reports.events_csv,
     ),
@@ -43,6 +50,8 @@ def _data_rows(data: bytes) -> int:
 
 def _file_name(kind: str, filters: dict[str, Any]) -> str:
     parts = ["hiremate", kind.replace("_", "-")]
+    if filters["style"] == reports.ExportStyle.RAW:
+        parts.append("raw")
     if filters["date_from"]:
         parts.append(f"from-{filters['date_from']:%Y%m%d}")
     if filters["date_to"]:
@@ -51,10 +60,12 @@ def _file_name(kind: str, filters: dict[str, Any]) -> str:
 
 
 scope = session.current_scope()
+zone = ui.organization_zone()
 st.title("Exports")
 st.caption(
     "CSV files in UTF-8 that Excel opens correctly. Text that a spreadsheet would run as a formula is "
-    "prefixed with an apostrophe. Dates filter on when the assessment was completed (UTC, both days included)."
+    "prefixed with an apostrophe. Dates filter on when the assessment was completed "
+    f"({zone.key}, your organisation's time zone; both days included)."
 )
 
 with session.database_guard():
@@ -66,7 +77,16 @@ date_to: date | None = to_col.date_input("Completed until", value=None, key="exp
 position = position_col.selectbox(
     "Position", ["", *positions], format_func=lambda value: value or "All positions", key="exports_position"
 )
-filters = {"date_from": date_from, "date_to": date_to, "position": position or None}
+style = st.radio(
+    "Format",
+    list(STYLES),
+    format_func=lambda value: STYLES.get(value, value),
+    key=STYLE_KEY,
+    horizontal=True,
+    help=f"For a spreadsheet: headers in words, option texts, times as YYYY-MM-DD HH:MM in {zone.key}, "
+    "percentages as numbers. Raw: the stored field names, times in ISO 8601 UTC and fractions, for scripts.",
+)
+filters = {"date_from": date_from, "date_to": date_to, "position": position or None, "style": style}
 
 if date_from and date_to and date_from > date_to:
     st.error("The start date is after the end date: no assessment can match. Swap or clear the dates.")

@@ -40,7 +40,7 @@ if linked is not None and str(linked.id) not in labels:
 if not labels:
     st.info(
         "Nobody is taking an assessment right now. When a candidate opens their link and starts, "
-        "the attempt appears here; you can also open this page from an attempt with ?attempt=ID."
+        "the assessment appears here. To watch one that has ended, use Watch live on the Assessments page."
     )
     st.page_link("app_pages/assessments.py", label="Issue an assessment", icon=":material/send:")
     st.stop()
@@ -101,7 +101,7 @@ def _render_panel(current: TaskAttempt) -> bool:
         fresh = live_panel.events_after(scope, current, state.last_seq)
     state = live_panel.advance(state, current, fresh)
     st.session_state[STATE_KEY] = state
-    view = live_panel.panel(state, status.status, now=utcnow())
+    view = live_panel.panel(state, status.status, now=utcnow(), disconnected_at=status.disconnected_at)
 
     if view.is_final:
         if view.status == "completed":
@@ -119,26 +119,38 @@ def _render_panel(current: TaskAttempt) -> bool:
     st.markdown(f"**Now:** {session.escape_markdown(view.current_task)}")
     task_col, focus_col, idle_col = st.columns(3)
     task_col.metric("Time on this task", ui.format_duration(view.time_on_task_seconds))
-    if view.away_seconds is not None:
-        focus_col.metric("Window", "Away", help="The assessment window is not in focus.")
+    if view.disconnected_seconds is not None:
+        focus_col.metric(
+            "Window",
+            "Disconnected",
+            help="The candidate's page is closed or has lost its connection. Answers so far are saved; "
+            "they can continue with the same link.",
+        )
+        focus_col.caption(f"Disconnected for {ui.format_duration(view.disconnected_seconds)}")
+    elif view.away_seconds is not None:
+        focus_col.metric("Window", "Away", help="The page is open, but its window is not in focus.")
         focus_col.caption(f"Away for {ui.format_duration(view.away_seconds)}")
     else:
         focus_col.metric("Window", "In focus" if view.events_seen else "—")
-        focus_col.caption(f"Left the window {view.focus_losses} time(s)")
+        focus_col.caption(f"Left the window {ui.count_noun(view.focus_losses, 'time')}")
     if view.quiet_seconds is not None:
         idle_col.metric("Activity", "No activity", help="No event for a while.")
         idle_col.caption(f"No event for {ui.format_duration(view.quiet_seconds)}")
     else:
         idle_col.metric("Activity", "Active" if view.events_seen and not view.is_final else "—")
-        idle_col.caption(f"{view.idle_periods} idle period(s), {ui.format_duration(view.idle_seconds_total)} in total")
+        idle_col.caption(
+            f"{ui.count_noun(view.idle_periods, 'idle period')}, {ui.format_duration(view.idle_seconds_total)} in total"
+        )
 
     st.subheader("Event stream", divider="gray")
     if not view.lines:
         st.caption("No events yet. They appear here within a second of being stored.")
     else:
-        st.caption(f"{view.events_seen} event(s) so far; the latest {len(view.lines)} are shown, newest first.")
+        st.caption(
+            f"{ui.count_noun(view.events_seen, 'event')} so far; the latest {len(view.lines)} shown, newest first."
+        )
         st.dataframe(
-            live_panel.lines_table(view.lines),
+            live_panel.lines_table(view.lines, ui.organization_zone()),
             hide_index=True,
             width="stretch",
             column_config={column_label("candidate_text"): st.column_config.TextColumn(width="large")},
@@ -200,7 +212,7 @@ with st.expander("Live socket for integrations", icon=":material/key:"):
     if minted and minted["attempt_id"] == str(attempt.id):
         ui.copy_box(minted["url"], label="WebSocket URL with its ticket")
         expired = minted["expires_at"] <= utcnow()
-        when = minted["expires_at"].strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = ui.format_time(minted["expires_at"])
         if expired:
             st.warning(f"This ticket expired at {when}. Mint a new one.")
         else:

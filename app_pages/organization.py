@@ -10,7 +10,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from hiremate import erasure, organizations
-from recruiter import session, ui
+from recruiter import mail_settings, session, ui
 
 FLASH = "organization_flash"
 RECEIPT = "organization_erasure_receipt"
@@ -115,6 +115,8 @@ st.markdown(
 )
 if notice.additions:
     st.text(notice.additions)
+
+mail_settings.emails_section(scope, organization)
 
 st.subheader("Erase a candidate")
 st.markdown(

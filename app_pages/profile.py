@@ -134,24 +134,8 @@ if status in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
 
 
 def _dimensions(profile: SkillProfile, basis: str) -> None:
-    """The four dimensions, each with its evidence and what it rests on (in words: not a score)."""
-    assert profile.thinking_style and profile.decision_pattern
-    assert profile.risk_orientation and profile.communication_style
-    dimensions = [
-        ("Thinking style", humanize(profile.thinking_style.primary), profile.thinking_style.evidence),
-        (
-            "Decision pattern",
-            f"{humanize(profile.decision_pattern.speed)} · {humanize(profile.decision_pattern.consistency).lower()}",
-            profile.decision_pattern.evidence,
-        ),
-        ("Risk orientation", humanize(profile.risk_orientation.preference), profile.risk_orientation.evidence),
-        (
-            "Communication style",
-            f"{humanize(profile.communication_style.reasoning_depth)} · "
-            f"{humanize(profile.communication_style.logical_structure).lower()}",
-            profile.communication_style.evidence,
-        ),
-    ]
+    """The dimensions, each with its evidence and what it rests on (in words: not a score)."""
+    dimensions = [(view.title, view.label, view.evidence) for view in reports.dimensions(profile)]
     for row in (dimensions[:2], dimensions[2:]):
         for column, (title, label, evidence) in zip(st.columns(2), row, strict=True):
             with column.container(border=True):
@@ -275,6 +259,7 @@ if status != AttemptStatus.COMPLETED:
 
 st.subheader("Summary", divider="gray", anchor=False)
 st.markdown(session.escape_markdown(profile.overall_summary))
+st.caption(reports.NO_SCORE_STATEMENT)
 
 basis = skills.confidence_words(profile, metrics)
 if profile.thinking_style is None or profile.decision_pattern is None:  # rule 1.2: nothing was completed
@@ -353,8 +338,20 @@ else:
 # ---------------------------------------------------------------- actions
 
 st.subheader("Downloads and maintenance", divider="gray", anchor=False)
-download_metrics, download_events, recompute_col = st.columns(3)
+download_report, download_metrics, download_events, recompute_col = st.columns(4)
 attempt_key = str(attempt.id)
+show_norms = bool(st.session_state.get("profile_show_norms"))
+download_report.download_button(
+    "Profile report (PDF)",
+    data=lambda: reports.profile_pdf(scope, attempt_key, show_norms=show_norms),  # built on click, then audited
+    file_name=f"hiremate-{attempt_key}-profile.pdf",
+    mime="application/pdf",
+    on_click="ignore",
+    key="profile_download_pdf",
+    icon=":material/picture_as_pdf:",
+    help="Everything on this page for a hiring manager: answers, summary, dimensions with evidence, "
+    "the review and decision" + (", and the norms shown" if show_norms else "") + ".",
+)
 download_metrics.download_button(
     "Per-task metrics (CSV)",
     data=lambda: reports.attempt_metrics_csv(scope, attempt_key),  # built on click, then audited

@@ -11,7 +11,7 @@ import streamlit as st
 from hiremate import auth
 from hiremate.models import Role, User
 from hiremate.scope import Scope
-from recruiter import session, ui
+from recruiter import mail_panel, session, ui
 
 INVITE_TOKEN = "team_invite_token"  # the invitation just made, until dismissed
 FLASH = "team_flash"
@@ -55,6 +55,7 @@ def _invite(scope: Scope) -> None:
         email = cols[0].text_input("Email", key="team_invite_email", placeholder="name@company.com")
         role = cols[1].selectbox("Role", ROLES, format_func=role_label, key="team_invite_role")
         days = cols[2].number_input("Valid for (days)", min_value=1, max_value=30, value=7, key="team_invite_days")
+        send_email = mail_panel.email_option("team_invite_send_email", label="Email the invitation to them")
         submitted = st.form_submit_button("Create invitation", type="primary", icon=":material/person_add:")
     if submitted:
         with ui.refusals():
@@ -67,7 +68,8 @@ def _invite(scope: Scope) -> None:
                 note=(
                     f"They open HireMate, choose “Join with an invitation”, paste this token and register with "
                     f"{invited}. It works once, for {int(days)} days."
-                ),
+                )
+                + mail_panel.after_invite(scope, token, send_email),
             )
             st.session_state[CLEAR_INVITE] = True
             st.rerun()

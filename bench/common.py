@@ -125,6 +125,7 @@ def hiremate_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[s
             "HIREMATE_DB_NAME": db_name,
             "HIREMATE_DATA_DIR": str(data_dir),
             "HIREMATE_SECRET": SECRET,
+            "HIREMATE_AUDIT_KEY": SECRET,
             "HIREMATE_RATE_EVENTS_PER_SECOND": "1000000",
             "HIREMATE_RATE_BURST": "1000000",
             "HIREMATE_CONNECTIONS_PER_MINUTE": "1000000",

@@ -333,7 +333,8 @@ def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskA
     if before is None:
         _raise_lost_race(scope, current.id, "lock")
     attempt_counts.record_transition(scope.db, before, {**before, **changes})
-    scope.audit("attempt.locked", "attempt", current.id, reason=reason, previous_status=before["status"])
+    # The reason is free text: it stays on the attempt (``locked_reason``), not in the log.
+    scope.audit("attempt.locked", "attempt", current.id, previous_status=before["status"])
     return TaskAttempt.from_doc({**before, **changes})
 
 
@@ -431,6 +432,7 @@ def start(
         "session_key_hash": hash_secret(session_key),
         "updated_at": now,
         "consent": Consent(notice_version=current, at=now).model_dump(),
+        "disconnected_at": None,
     }
     if attempt.started_at is None:
         # A first start: the CAS also checks nobody set started_at (or moved
@@ -500,12 +502,24 @@ def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: d
             "session_key_hash": hash_secret(session_key),
             "expires_at": {"$gte": now},
         },
-        {"$inc": {"session_epoch": 1}, "$set": {"updated_at": now}},
+        {"$inc": {"session_epoch": 1}, "$set": {"updated_at": now, "disconnected_at": None}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
         _raise_candidate_refusal(db, oid, None, now)
     return TaskAttempt.from_doc(doc)
+
+
+def mark_disconnected(db: Database, attempt_id: ObjectId, epoch: int, *, now: datetime | None = None) -> bool:
+    """The candidate socket holding ``epoch`` closed (the page was closed or
+    lost its connection): the live view says "Disconnected", not "Away". A
+    newer socket (a later epoch) or the end of the attempt leaves it alone;
+    the next start or resume clears it. True when it was marked."""
+    result = db[dbmod.ATTEMPTS].update_one(
+        {"_id": attempt_id, "session_epoch": epoch, "status": AttemptStatus.IN_PROGRESS.value},
+        {"$set": {"disconnected_at": _now(now)}},
+    )
+    return result.modified_count == 1
 
 
 def current_epoch(db: Database, attempt_id: ObjectId | str) -> int | None:

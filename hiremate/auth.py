@@ -385,12 +385,12 @@ def revoke_invitation(scope: Scope, invitation_id: ObjectId | str) -> None:
     doc = scope.db[dbmod.INVITATIONS].find_one_and_update(
         scope.where({**_open_invitation(now), "_id": invitation_id}),
         {"$set": {"revoked_at": now}},
-        projection={"email": 1},
+        projection={"_id": 1},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
         raise AuthError(_why_not_pending(scope, invitation_id, now))
-    scope.audit("user.invite_revoked", "invitation", invitation_id, email=doc["email"])
+    scope.audit("user.invite_revoked", "invitation", invitation_id)  # the email stays on the invitation
 
 
 def _why_not_pending(scope: Scope, invitation_id: ObjectId, now: datetime) -> str:

@@ -117,7 +117,7 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True)
     completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
     recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
-    candidates = _candidate_names(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
+    candidates = _candidates(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
     items = [_audited_item(entry, recruiters, candidates) for entry in audited]
     items += [_candidate_item("started", doc, doc["started_at"]) for doc in started]
     items += [_candidate_item("completed", doc, doc["completed_at"]) for doc in completed]
@@ -153,37 +153,46 @@ def _user_names(scope: Scope, user_ids: set[ObjectId]) -> dict[ObjectId, str]:
     return {doc["_id"]: doc.get("full_name") or doc.get("email") or "" for doc in cursor}
 
 
-def _candidate_names(scope: Scope, attempt_ids: set[ObjectId]) -> dict[ObjectId, str]:
+def _candidates(scope: Scope, attempt_ids: set[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    """The attempts the feed's entries name: their candidate's name and lock
+    reason (free text lives on the attempt, never in the audit log)."""
     if not attempt_ids:
         return {}
     # By ``_id`` alone, the organisation checked here: given both, the store
     # reads every attempt of the organisation instead of these few.
     cursor = (
         scope.collection(dbmod.ATTEMPTS)
-        .find({"_id": {"$in": sorted(attempt_ids)}}, {"candidate_info.name": 1, "organization_id": 1})
+        .find(
+            {"_id": {"$in": sorted(attempt_ids)}},
+            {"candidate_info.name": 1, "locked_reason": 1, "organization_id": 1},
+        )
         .sort("_id", 1)
         .limit(len(attempt_ids))
     )
-    return {
-        doc["_id"]: (doc.get("candidate_info") or {}).get("name", "")
-        for doc in cursor
-        if doc.get("organization_id") == scope.organization_id
-    }
+    return {doc["_id"]: doc for doc in cursor if doc.get("organization_id") == scope.organization_id}
 
 
 def _audited_item(
-    entry: dict[str, Any], recruiters: dict[ObjectId, str], candidates: dict[ObjectId, str]
+    entry: dict[str, Any], recruiters: dict[ObjectId, str], candidates: dict[ObjectId, dict[str, Any]]
 ) -> ActivityItem:
     attempt_id = as_object_id(entry.get("target_id"))
-    details = entry.get("details") or {}
+    attempt = candidates.get(attempt_id, {}) if attempt_id else {}
+    # Entries written before reasons left the log still carry one.
+    reason = attempt.get("locked_reason") or (entry.get("details") or {}).get("reason")
     return ActivityItem(
         kind=_AUDITED_KINDS[entry["action"]],
         at=entry["at"],
         actor=_actor(entry, recruiters),
-        candidate_name=candidates.get(attempt_id, "") if attempt_id else "",
+        candidate_name=(attempt.get("candidate_info") or {}).get("name", ""),
         attempt_id=str(attempt_id) if attempt_id else None,
-        detail=str(details.get("reason") or "") if entry["action"] == "attempt.locked" else "",
+        detail=str(reason or "") if entry["action"] == "attempt.locked" else "",
     )
+
+
+def actor_names(scope: Scope, entries: list[dict[str, Any]]) -> list[str]:
+    """Who did each audit entry, by the feed's rule (``_actor``), with one query for the names."""
+    recruiters = _user_names(scope, {entry["actor_id"] for entry in entries if entry.get("actor_id")})
+    return [_actor(entry, recruiters) for entry in entries]
 
 
 def _actor(entry: dict[str, Any], recruiters: dict[ObjectId, str]) -> str:

@@ -47,6 +47,8 @@ NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hir
 REVIEWS = "profile_reviews"  # people's reviews and decisions, one document per attempt (hiremate.reviews)
 KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremate.kits)
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
+MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
+MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -78,6 +80,14 @@ INDEXES: dict[str, list[IndexModel]] = {
     LOGIN_THROTTLE: [IndexModel([("last_failure_at", ASCENDING)])],
     AUDIT_LOG: [
         IndexModel([("organization_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
+        # The compare-and-set of hiremate.audit: one entry per (chain, seq).
+        # Partial: entries written before chains existed have neither field.
+        IndexModel(
+            [("chain", ASCENDING), ("seq", ASCENDING)],
+            unique=True,
+            name="chain_seq_unique",
+            partialFilterExpression={"chain": {"$type": "string"}},
+        ),
     ],
     TASKS: [
         IndexModel(
@@ -174,6 +184,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     # _id is the attempt's id (unique by itself). Reviewed profiles of an
     # organisation in the candidates list's order, and by decision.
     SELF_IDS: [IndexModel([("organization_id", ASCENDING), ("_id", ASCENDING)])],
+    # The drain claims the oldest due message; a panel reads an attempt's mail;
+    # ``key`` makes a reminder once per attempt; the purge finds old finished ones.
+    MAIL_OUTBOX: [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
+        IndexModel([("attempt_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
+        IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
+    ],
+    MAIL_TEMPLATES: [
+        IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING)], unique=True, name="org_kind_unique")
+    ],
     REVIEWS: [
         IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),
         IndexModel(

@@ -19,6 +19,8 @@
     │   ├── ReportError (also ValueError)
     │   ├── ReviewError
     │   ├── ErasureError
+    │   ├── MailError
+    │   │   └── MailNotConfigured
     │   ├── KitError
     │   ├── BulkInputError (also ValueError)
     │   ├── TicketError (also ValueError)
@@ -27,6 +29,7 @@
     │   │   └── TicketExpired
     │   ├── UsageError
     │   └── AlreadySeeded (also ValueError)
+    ├── MailSendFailed
     ├── ConfigError (also RuntimeError)
     └── StoreUnavailable (also RuntimeError)
 
@@ -38,6 +41,9 @@ error message (``recruiter.ui.refusals``), the CLI prints it and exits 2, the
 ingest server answers a ``TicketError`` with 401 and its message. Nothing
 else is shown that way: any other exception is a bug and keeps Streamlit's
 error page (and a log line).
+
+``MailSendFailed`` is not a refusal either: the mail drain records its
+reason on the message and tries again later (or gives up).
 
 ``ConfigError`` and ``StoreUnavailable`` are not refusals: the deployment
 is broken, and only its operator can fix it. The CLI and the servers report
@@ -70,6 +76,9 @@ __all__ = [
     "HireMateError",
     "KitError",
     "LoginThrottled",
+    "MailError",
+    "MailNotConfigured",
+    "MailSendFailed",
     "OrganizationError",
     "Refusal",
     "RegistrationThrottled",
@@ -240,6 +249,32 @@ class ErasureError(Refusal):
     that does not match); the message says which."""
 
 
+# ---------------------------------------------------------------- mail (hiremate.mail)
+
+
+class MailError(Refusal):
+    """An email cannot be queued, re-sent or templated as asked (a template
+    with an unknown placeholder, an attempt that is closed, a colleague's
+    invitation no longer open); the message says which."""
+
+
+class MailNotConfigured(MailError):
+    """This process has no mail server (HIREMATE_SMTP_URL unset): nothing is
+    queued, and the app keeps copy-the-link."""
+
+
+class MailSendFailed(HireMateError):
+    """The mail server did not take a message (``hiremate.mail``'s sender,
+    caught by its drain, never raised to callers): ``reason`` is what the
+    server said (the recipient's address replaced), ``permanent`` whether
+    trying again cannot help (a 5xx refusal of the recipient or the message)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
 # ---------------------------------------------------------------- kits (hiremate.kits)
 
 
@@ -250,7 +285,7 @@ class KitError(Refusal):
     message says which and what to do."""
 
 
-# ---------------------------------------------------------------- bulk issue (hiremate.bulk)
+# ---------------------------------------------------------------- bulk issue (recruiter.bulk_issue)
 
 
 class BulkInputError(Refusal, ValueError):

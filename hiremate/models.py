@@ -200,6 +200,9 @@ class OrganizationSettings(Part):
     time_zone: str = Field(default="UTC", max_length=64)
     # Offer candidates the voluntary self-identification form (hiremate.self_id).
     self_identification: bool = False
+    # Email a candidate who has not started this many hours before the link
+    # expires (hiremate.mail); None: no reminders.
+    reminder_hours_before_expiry: int | None = Field(default=24, ge=1, le=168)
 
     @field_validator("time_zone")
     @classmethod
@@ -409,6 +412,8 @@ class TaskAttempt(Document):
     current_task_index: int = 0
     locked_at: UTCDateTime | None = None
     locked_reason: str | None = None
+    # When the candidate's socket last closed while in progress (None while connected).
+    disconnected_at: UTCDateTime | None = None
     # The link's token may start the attempt once: from pending, or after a
     # re-issue of an in-progress attempt (a candidate who changed device).
     token_used: bool = False

@@ -36,6 +36,7 @@ __all__ = [
     "contact_of",
     "get_organization",
     "notice_for",
+    "time_zone_for",
     "time_zone_of",
     "update_settings",
 ]
@@ -56,6 +57,7 @@ class OrganizationSettingsUpdate(BaseModel):
     notice_additions: str | None = Field(default=None, max_length=4000)
     time_zone: str | None = Field(default=None, max_length=64)
     self_identification: bool | None = None
+    reminder_hours_before_expiry: int | None = Field(default=None, ge=1, le=168)
 
 
 class Notice(BaseModel):
@@ -85,6 +87,12 @@ def contact_of(db: Database, organization: Organization) -> str:
 
 def time_zone_of(organization: Organization | None) -> ZoneInfo:
     return ZoneInfo(organization.settings.time_zone if organization else "UTC")
+
+
+def time_zone_for(db: Database, organization_id: ObjectId | None) -> ZoneInfo:
+    """The time zone an organisation's people read times in (UTC when unknown):
+    what exports and reports format their times in."""
+    return time_zone_of(get_organization(db, organization_id))
 
 
 def notice_for(db: Database, organization_id: ObjectId | None) -> Notice:
@@ -143,6 +151,7 @@ def _explain(exc: ValidationError) -> str:
         "notice_additions": "Notice additions",
         "time_zone": "Time zone",
         "self_identification": "Voluntary self-identification",
+        "reminder_hours_before_expiry": "Reminder (hours before expiry)",
     }
     lines = []
     for error in exc.errors():

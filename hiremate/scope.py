@@ -15,8 +15,7 @@ from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hiremate import db as dbmod
-from hiremate.timeutil import utcnow
+from hiremate import audit as auditlog
 
 # ``via`` of what the command line does (python -m hiremate): no user acts.
 VIA_CLI = "cli"
@@ -54,22 +53,12 @@ class Scope:
         )
 
     def audit_each(self, action: str, target_type: str, targets: Iterable[tuple[Any, dict[str, Any]]]) -> None:
-        """One audit entry per (target id, details), written with one
-        ``insert_many`` (bulk issue): the same entries ``audit`` writes."""
-        via = {"via": self.via} if self.via else {}
-        entries = [
-            _entry(
-                action,
-                organization_id=self.organization_id,
-                actor_id=self.user_id,
-                target_type=target_type,
-                target_id=target_id,
-                details={**via, **details},
-            )
-            for target_id, details in targets
-        ]
-        if entries:
-            self.db[dbmod.AUDIT_LOG].insert_many(entries)
+        """One audit entry per (target id, details), in order, exactly as
+        ``audit`` writes them (bulk issue). Each is appended to the
+        organisation's HMAC chain by its own compare-and-set on the chain's
+        head, so they are written one at a time."""
+        for target_id, details in targets:
+            self.audit(action, target_type, target_id, **details)
 
 
 def audit(
@@ -82,38 +71,18 @@ def audit(
     target_id: Any = None,
     **details: Any,
 ) -> None:
-    """Append to the audit log; ``organization_id`` None for what belongs to
-    no organisation yet (a failed login of an unknown account). ``details``
-    hold ids, counts and hashes: never a password, never a raw email of an
-    unknown account."""
-    db[dbmod.AUDIT_LOG].insert_one(
-        _entry(
-            action,
-            organization_id=organization_id,
-            actor_id=actor_id,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-        )
+    """Append to the audit log, onto the organisation's HMAC chain
+    (``hiremate.audit``); ``organization_id`` None for what belongs to no
+    organisation (a failed login of an unknown account): the system chain.
+    ``details`` hold ids, counts, hashes and action names only: never a
+    password, a name, an email or free text (those live on the documents the
+    entry points at, so an erasure never has to edit the log)."""
+    auditlog.append(
+        db,
+        action,
+        organization_id=organization_id,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
     )
-
-
-def _entry(
-    action: str,
-    *,
-    organization_id: ObjectId | None,
-    actor_id: ObjectId | None,
-    target_type: str | None,
-    target_id: Any,
-    details: dict[str, Any],
-) -> dict[str, Any]:
-    """One audit log document: the one place its shape is written."""
-    return {
-        "organization_id": organization_id,
-        "actor_id": actor_id,
-        "action": action,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id),
-        "at": utcnow(),
-        "details": details,
-    }

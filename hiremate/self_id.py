@@ -50,6 +50,7 @@ __all__ = [
     "for_attempts",
     "groups",
     "record",
+    "store",
 ]
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
@@ -130,15 +131,21 @@ def record(db: Database, attempt_id: ObjectId, session_key: Any, answers: Mappin
     if not enabled(db, attempt["organization_id"]):
         raise SelfIdRefused("this organisation does not ask these questions")
     now = utcnow()
+    store(db, attempt["organization_id"], attempt_id, value, at=now)
+    return now
+
+
+def store(db: Database, organization_id: ObjectId, attempt_id: ObjectId, answers: Answers, *, at: datetime) -> None:
+    """Write (or replace) the attempt's document: ``record`` after its checks,
+    and simulations (``hiremate.ops.sample_impact``), which have no form."""
     doc = {
-        "organization_id": attempt["organization_id"],
-        "sex": value.sex,
-        "race_ethnicity": value.race_ethnicity,
-        "consent_at": now if value.consent else None,
-        "recorded_at": now,
+        "organization_id": organization_id,
+        "sex": answers.sex,
+        "race_ethnicity": answers.race_ethnicity,
+        "consent_at": at if answers.consent else None,
+        "recorded_at": at,
     }
     db[dbmod.SELF_IDS].replace_one({"_id": attempt_id}, doc, upsert=True)
-    return now
 
 
 def groups(scope: Scope, attempt_ids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, str]]:

@@ -33,6 +33,7 @@ import textwrap
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -198,6 +199,17 @@ class Settings(BaseSettings, IngestLimits):
         # Too short on purpose: uncommented as it is, it is refused with how to make one.
         examples=["change-me"],
     )
+    audit_key_from_env: str | None = Field(
+        None,
+        validation_alias="HIREMATE_AUDIT_KEY",
+        repr=False,
+        description=(
+            "Keys the HMAC chain of the audit log (never stored in the database); at least 32 characters; "
+            "required with HIREMATE_MONGODB_URI, the same in every process, kept as long as the log. "
+            "Unset locally: generated into HIREMATE_DATA_DIR/audit-key."
+        ),
+        examples=["change-me-too"],
+    )
     ingest_host: str = Field(
         "127.0.0.1",
         description=(
@@ -262,6 +274,39 @@ class Settings(BaseSettings, IngestLimits):
         description="Hours an attempt started before its link expired may still be finished after that expiry.",
     )
 
+    # Mail (hiremate.mail): unset HIREMATE_SMTP_URL means no email; the app then keeps copy-the-link.
+    smtp_url: str | None = Field(
+        None,
+        repr=False,  # it may hold a password
+        description=(
+            "The mail server: smtp://user:password@host:587 (upgraded with STARTTLS whenever the server "
+            "offers it) or smtps://user:password@host:465 (TLS from the start); percent-encode @ : / in "
+            "the user or password. Unset: HireMate sends no email."
+        ),
+        examples=["smtp://user:password@smtp.example.com:587"],
+    )
+    smtp_require_tls: EnvBool = Field(
+        False,
+        description=(
+            "Refuse to send through an smtp:// server that does not offer STARTTLS (false suits a mail "
+            "server on this machine; set true for any server across a network)."
+        ),
+    )
+    mail_from: str | None = Field(
+        None,
+        description="The sender of every email HireMate sends; required with HIREMATE_SMTP_URL.",
+        examples=["HireMate <hiremate@example.com>"],
+    )
+    app_url: str = Field(
+        None,  # unset: _app_url derives it from app_port
+        validate_default=True,
+        description=(
+            "Base of links to the recruiter app in emails (colleagues' invitations, notices to recruiters); "
+            "unset: http://localhost:<HIREMATE_APP_PORT>."
+        ),
+        examples=["https://hiremate.example.com"],
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -272,13 +317,15 @@ class Settings(BaseSettings, IngestLimits):
                 "HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set: "
                 "every process of a deployment must sign with the same secret"
             )
-        if self.secret_from_env is not None and len(self.secret_from_env) < MIN_SECRET_LENGTH:
-            # Checked here, not by a field validator, so the message never repeats the value.
+        _check_length("HIREMATE_SECRET", self.secret_from_env)
+        if self.mongodb_uri and not self.audit_key_from_env:
             raise ConfigError(
-                f"HIREMATE_SECRET must be at least {MIN_SECRET_LENGTH} characters long "
-                f"(it has {len(self.secret_from_env)}); make one with "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                "HIREMATE_AUDIT_KEY is required when HIREMATE_MONGODB_URI is set: "
+                "every process of a deployment must chain the audit log with the same key"
             )
+        _check_length("HIREMATE_AUDIT_KEY", self.audit_key_from_env)
+        if self.smtp_url is not None:
+            _check_smtp(self.smtp_url, self.mail_from)
 
     @model_validator(mode="before")
     @classmethod
@@ -297,6 +344,14 @@ class Settings(BaseSettings, IngestLimits):
     def _public_url(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             port = info.data.get("ingest_port", cls.model_fields["ingest_port"].default)
+            return f"http://localhost:{port}"
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("app_url", mode="before")
+    @classmethod
+    def _app_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            port = info.data.get("app_port", cls.model_fields["app_port"].default)
             return f"http://localhost:{port}"
         return value.rstrip("/") if isinstance(value, str) else value
 
@@ -319,6 +374,37 @@ class Settings(BaseSettings, IngestLimits):
     @property
     def secret(self) -> bytes:
         return _resolve_secret(self.secret_from_env, self.data_dir, self.uses_embedded_store)
+
+    @property
+    def audit_key(self) -> bytes:
+        """The key of the audit log's HMAC chain (hiremate.audit)."""
+        return _resolve_audit_key(self.audit_key_from_env, self.data_dir, self.uses_embedded_store)
+
+
+def _check_length(variable: str, value: str | None) -> None:
+    # Checked in Settings.__init__, not by a field validator, so the message never repeats the value.
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{variable} must be at least {MIN_SECRET_LENGTH} characters long "
+            f"(it has {len(value)}); make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
+def _check_smtp(url: str, mail_from: str | None) -> None:
+    """HIREMATE_SMTP_URL must name a host with smtp:// or smtps://; the message never repeats
+    the value (it may hold a password)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname or port == -1:
+        raise ConfigError(
+            "HIREMATE_SMTP_URL must look like smtp://user:password@host:587 or smtps://user:password@host:465"
+        )
+    if not (mail_from or "").strip():
+        raise ConfigError("HIREMATE_MAIL_FROM is required with HIREMATE_SMTP_URL (e.g. HireMate <hr@example.com>)")
 
 
 def env_name(field: str) -> str:
@@ -370,7 +456,7 @@ _ENV_EXAMPLE_HEADER = """\
 # Sections of .env.example, in order; every setting is in exactly one.
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("mongodb_uri", "db_name", "data_dir", "embedded_port", "embedded_sync_on_commit"),
-    "secrets": ("secret_from_env",),
+    "secrets": ("secret_from_env", "audit_key_from_env"),
     "ingest server and links": ("ingest_host", "ingest_port", "public_url", "trust_proxy", "proxy_hops"),
     "recruiter app": (
         "app_host",
@@ -382,6 +468,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "in_progress_grace_hours",
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
+    "mail (docs/architecture.md \"Mail\")": ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
 }
 
 
@@ -422,11 +509,20 @@ def env_example() -> str:
 
 @lru_cache(maxsize=8)
 def _resolve_secret(from_env: str | None, data_dir: Path, local: bool) -> bytes:
+    return _resolve_key("HIREMATE_SECRET", "secret", from_env, data_dir, local)
+
+
+@lru_cache(maxsize=8)
+def _resolve_audit_key(from_env: str | None, data_dir: Path, local: bool) -> bytes:
+    return _resolve_key("HIREMATE_AUDIT_KEY", "audit-key", from_env, data_dir, local)
+
+
+def _resolve_key(variable: str, filename: str, from_env: str | None, data_dir: Path, local: bool) -> bytes:
     if from_env:
         return from_env.encode()
     if not local:
-        raise ConfigError("HIREMATE_SECRET is required when HIREMATE_MONGODB_URI is set")
-    path = data_dir / "secret"
+        raise ConfigError(f"{variable} is required when HIREMATE_MONGODB_URI is set")
+    path = data_dir / filename
     # Exclusive create (0600): of several processes starting together exactly
     # one writes the secret, and every one of them then reads the same bytes.
     text = read_or_create(path, lambda: secrets.token_urlsafe(48))

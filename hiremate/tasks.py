@@ -86,7 +86,7 @@ def create_task(scope: Scope, data: TaskInput | Mapping[str, Any], *, library_ke
         updated_at=now,
     )
     task.id = scope.collection(dbmod.TASKS).insert_one(task.to_doc()).inserted_id
-    scope.audit("task.created", "task", task.id, title=task.title, library_key=library_key)
+    scope.audit("task.created", "task", task.id, library_key=library_key)  # the title is on the task
     return task
 
 

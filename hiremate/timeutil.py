@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def to_ms(value: datetime) -> datetime:
@@ -34,3 +34,22 @@ def parse_iso(text: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("time must carry an offset")
     return to_ms(parsed)
+
+
+# How people read a time: minutes, in a time zone, in an order every
+# spreadsheet parses (``2026-11-25 18:04``). Pages add the zone's
+# abbreviation; exports name the zone in the column header instead.
+LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def local_time(value: datetime | None, zone: tzinfo, *, abbreviation: bool = False) -> str:
+    """``value`` in ``zone`` as ``YYYY-MM-DD HH:MM`` (a naive value is UTC),
+    with the zone's abbreviation when asked (``2026-11-25 18:04 CET``); ""
+    for None. The one formatting of a time for people: pages
+    (``recruiter.ui.format_time``), exports and the PDF report use it."""
+    if value is None or value != value:  # None, or pandas' NaT
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    shown = aware.astimezone(zone)
+    text = f"{shown.year:04d}" + shown.strftime(LOCAL_TIME_FORMAT[2:])
+    return f"{text} {shown.strftime('%Z')}" if abbreviation else text

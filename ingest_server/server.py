@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, candidate, erasure, live_access, profiles, self_id
+from hiremate import attempts, candidate, erasure, live_access, mail, profiles, self_id
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -63,6 +63,10 @@ PROFILE_LOOKBACK = timedelta(days=2)
 # PURGE_LIMIT attempts per organisation a run (the rest go the next hour).
 PURGE_INTERVAL_SECONDS = 3600.0
 PURGE_LIMIT = 500
+# The mail outbox (hiremate.mail) is drained this often, so mail queued
+# anywhere leaves within seconds; due reminders are queued every REMINDER_INTERVAL.
+MAIL_INTERVAL_SECONDS = 2.0
+REMINDER_INTERVAL_SECONDS = 60.0
 
 
 def _is_upgrade(request: Request) -> bool:
@@ -80,6 +84,7 @@ class IngestServer:
         live_mode: str = "auto",
         poll_interval: float = 0.25,
         purge_interval: float | None = PURGE_INTERVAL_SECONDS,
+        mail_interval: float | None = MAIL_INTERVAL_SECONDS,
     ) -> None:
         self.settings = settings
         self.db = db if db is not None else dbmod.get_db(settings)
@@ -87,6 +92,10 @@ class IngestServer:
         self.sweep_interval = sweep_interval
         self.purge_interval = purge_interval  # None: this process never purges
         self._purged_at = time.monotonic()  # the first purge one interval after start
+        self.mail_interval = mail_interval  # None: this process sends no mail
+        self._mail_worker = mail.new_worker_id()
+        self._reminded_at = 0.0
+        self._mailer: asyncio.Task[None] | None = None
         limits = settings.limits
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
         self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
@@ -133,13 +142,16 @@ class IngestServer:
         self.committer.start()
         await self.hub.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="expiry-sweep")
+        if self.mail_interval is not None and mail.is_configured(self.settings):
+            self._mailer = asyncio.get_running_loop().create_task(self._mail_loop(), name="mail-drain")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        for task in (self._sweeper, self._mailer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweeper = self._mailer = None
         for task in list(self._background):
             task.cancel()
         await self.committer.stop()
@@ -460,6 +472,30 @@ class IngestServer:
                 log.warning("retention purge failed: %s", exc)
             except Exception:
                 log.exception("retention purge failed")
+
+    # ------------------------------------------------------------ mail
+
+    async def _mail_loop(self) -> None:
+        """Send what the outbox holds every ``mail_interval`` seconds (a
+        blocking drain in the thread pool); queue due reminders once a minute."""
+        assert self.mail_interval is not None
+        while True:
+            try:
+                await self.mail_once()
+            except PyMongoError as exc:
+                log.warning("mail drain failed: %s", exc)
+            except Exception:
+                log.exception("mail drain failed")
+            await asyncio.sleep(self.mail_interval)
+
+    async def mail_once(self) -> mail.DrainReport:
+        if time.monotonic() - self._reminded_at >= REMINDER_INTERVAL_SECONDS:
+            self._reminded_at = time.monotonic()
+            await self.run_db(mail.queue_due_reminders, self.db, settings=self.settings)
+        report = await self.run_db(mail.drain, self.db, self.settings, worker=self._mail_worker)
+        if report.sent or report.retrying or report.failed:
+            log.info("mail: %d sent, %d to retry, %d failed", report.sent, report.retrying, report.failed)
+        return report
 
     async def purge_if_due(self) -> erasure.PurgeReport | None:
         """The retention purge when an interval has passed since the last one

@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts, candidate
+from hiremate import attempts, candidate, mail
 from hiremate import events as ev
 from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
@@ -187,6 +187,7 @@ class CandidateSession:
             pass
         finally:
             watchdog.cancel()
+            epoch = self.epoch
             self.machine.close()
             self._outbox.put_nowait(None)
             if self._sender_task is not None:
@@ -196,6 +197,15 @@ class CandidateSession:
                     self._sender_task.cancel()
             self.ctx.unregister(self)
             self.machine.finished()
+            if epoch is not None:
+                await self._note_disconnected(epoch)
+
+    async def _note_disconnected(self, epoch: int) -> None:
+        """Tell the live view this socket is gone (unless a newer one took over or the attempt ended)."""
+        try:
+            await self.ctx.call_db(attempts.mark_disconnected, self.attempt_id, epoch)
+        except PyMongoError:
+            log.warning("could not mark attempt %s disconnected", self.attempt_id)
 
     async def _sender(self) -> None:
         while True:
@@ -471,6 +481,7 @@ class CandidateSession:
             return
         request = attempt.accommodation_request
         assert request is not None
+        await self.ctx.call_db(mail.notify_accommodation_requested, self.attempt_id, settings=self.ctx.settings)
         await self._send({"type": "accommodation_request_received", "requested_at": iso(request.requested_at)})
 
     async def _begin(self, attempt: TaskAttempt) -> None:
@@ -704,6 +715,7 @@ class CandidateSession:
             done = current
         else:
             await self.ctx.compute_profile(self.attempt_id)
+            await self.ctx.call_db(mail.notify_completed, self.attempt_id, settings=self.ctx.settings)  # never raises
         self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {

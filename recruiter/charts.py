@@ -35,8 +35,9 @@ def _layout(figure: go.Figure, title: str, **kwargs: object) -> go.Figure:
         title={"text": title, "x": 0, "xanchor": "left"},
         template="plotly_white",
         font={"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1, "xanchor": "right"},
+        # The legend below the plot: above it, a long legend ran into the title.
+        margin={"l": 60, "r": 20, "t": 60, "b": 110},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"},
         **kwargs,
     )
     return figure

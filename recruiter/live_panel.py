@@ -16,7 +16,7 @@ window for 12s"), never why or how the candidate felt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -27,7 +27,14 @@ from hiremate import db as dbmod
 from hiremate.ids import as_object_id
 from hiremate.metrics import IDLE_THRESHOLD_MS
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType, TaskAttempt
-from hiremate.reports import ATTEMPT_ROW_PROJECTION, AttemptSummary, attempt_summary, column_label, timeline_frame
+from hiremate.reports import (
+    ATTEMPT_ROW_PROJECTION,
+    AttemptSummary,
+    attempt_summary,
+    column_label,
+    event_name,
+    timeline_frame,
+)
 from hiremate.scope import Scope
 
 MAX_LINES = 200  # event lines kept for the stream (older ones are dropped)
@@ -36,7 +43,13 @@ MAX_FETCH_PER_TICK = 2000  # a tick catches up at most this many events
 MAX_PICKER = 200  # attempts offered by the picker
 IDLE_NOTICE_SECONDS = IDLE_THRESHOLD_MS / 1000
 
-_STATUS_PROJECTION = {"status": 1, "current_task_index": 1, "completed_at": 1, "started_at": 1}
+_STATUS_PROJECTION = {
+    "status": 1,
+    "current_task_index": 1,
+    "completed_at": 1,
+    "started_at": 1,
+    "disconnected_at": 1,
+}
 _EVENT_PROJECTION = {"metadata": 0}
 
 
@@ -62,6 +75,7 @@ class AttemptStatusNow:
     status: str
     current_task_index: int
     completed_at: datetime | None
+    disconnected_at: datetime | None = None  # the candidate's page is not connected since then
 
     @property
     def is_final(self) -> bool:
@@ -80,6 +94,7 @@ def attempt_status(scope: Scope, attempt_id: str | ObjectId) -> AttemptStatusNow
         status=str(doc.get("status") or ""),
         current_task_index=int(doc.get("current_task_index") or 0),
         completed_at=doc.get("completed_at"),
+        disconnected_at=doc.get("disconnected_at"),
     )
 
 
@@ -258,6 +273,7 @@ class LivePanel:
     current_task: str  # "Task 2 of 5: Budget overrun", or a sentence when none is open
     time_on_task_seconds: float | None  # None when no task is open
     away_seconds: float | None  # None when the candidate is in the window
+    disconnected_seconds: float | None  # the page is closed or offline since (None while connected)
     quiet_seconds: float | None  # no event for this long (None under the idle notice threshold, or while away)
     focus_losses: int
     idle_periods: int
@@ -266,9 +282,13 @@ class LivePanel:
     lines: tuple[EventLine, ...]  # newest first
 
 
-def panel(state: LiveState, status: str, *, now: datetime) -> LivePanel:
-    """The panel for ``state`` at ``now`` (the attempt's current ``status``)."""
+def panel(state: LiveState, status: str, *, now: datetime, disconnected_at: datetime | None = None) -> LivePanel:
+    """The panel for ``state`` at ``now`` (the attempt's current ``status``;
+    ``disconnected_at``: since when the candidate's page has no connection).
+    A closed or offline page is "disconnected", which is not "away" (the
+    page open, its window not in focus): neither away nor quiet is shown then."""
     final = status in {s.value for s in AttemptStatus if s.is_final}
+    disconnected = _seconds(now, disconnected_at) if disconnected_at is not None and not final else None
     total = state.total_tasks
     progress = state.tasks_completed / total if total else 0.0
     progress_text = f"{state.tasks_completed} of {total} task{'s' if total != 1 else ''} completed"
@@ -287,8 +307,10 @@ def panel(state: LiveState, status: str, *, now: datetime) -> LivePanel:
         current = f"Between tasks ({state.tasks_completed} of {total} done)"
     time_on_task = _seconds(now, state.open_task_started_at) if open_task else None
     away = _seconds(now, state.away_since) if state.away_since is not None and not final else None
+    if disconnected is not None:
+        away = None
     quiet = None
-    if not final and away is None and state.last_event_at is not None:
+    if not final and away is None and disconnected is None and state.last_event_at is not None:
         silent = _seconds(now, state.last_event_at)
         quiet = silent if silent >= IDLE_NOTICE_SECONDS else None
     return LivePanel(
@@ -299,6 +321,7 @@ def panel(state: LiveState, status: str, *, now: datetime) -> LivePanel:
         current_task=current,
         time_on_task_seconds=time_on_task,
         away_seconds=away,
+        disconnected_seconds=disconnected,
         quiet_seconds=quiet,
         focus_losses=state.focus_losses,
         idle_periods=state.idle_periods,
@@ -312,14 +335,15 @@ def _seconds(now: datetime, since: datetime | None) -> float:
     return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
 
 
-def lines_table(lines: tuple[EventLine, ...]) -> list[dict[str, Any]]:
-    """The stream's rows, for a table (column names are the shown words)."""
+def lines_table(lines: tuple[EventLine, ...], zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """The stream's rows, for a table (column names are the shown words;
+    times to the second in ``zone``, the organisation's time zone)."""
     return [
         {
             column_label("sequence_number"): line.sequence_number,
-            "Time (UTC)": line.at.strftime("%H:%M:%S"),
+            "Time": line.at.astimezone(zone).strftime("%H:%M:%S"),
             "Task": line.task_number or None,
-            column_label("event_type"): line.event_type,
+            column_label("event_type"): event_name(line.event_type),
             column_label("description"): line.description,
             column_label("candidate_text"): line.candidate_text,
         }

@@ -24,6 +24,7 @@ from typing import Any
 
 from hiremate import tasks
 from hiremate.models import Category, Difficulty, RiskLevel, Task
+from hiremate.reports.columns import humanize  # one definition; pages import it from here too
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import AUTHORED_FIELDS, TaskInput, TaskValidationError, validate_task_input
 
@@ -59,16 +60,6 @@ _RANGE_HINTS = {
 }
 _PROBLEM = re.compile(r"^(?P<path>[A-Za-z_][\w\[\].]*): (?P<message>.*)$", re.DOTALL)
 _OPTION_PATH = re.compile(r"^options\[(?P<index>\d+)\](?:\.(?P<field>\w+))?")
-
-
-def humanize(value: Any) -> str:
-    """A stored enum value as words: ``problem_solving`` -> ``Problem
-    solving``, ``risk_averse`` -> ``Risk averse``; "" for None, NaN (how
-    pandas keeps a missing label) and blanks."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    text = str(value).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 # ---------------------------------------------------------------- drafts

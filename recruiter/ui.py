@@ -23,11 +23,11 @@ import streamlit as st
 from bson import ObjectId
 from streamlit.delta_generator import DeltaGenerator
 
-from hiremate import organizations, reports
+from hiremate import organizations, reports, skills
 from hiremate.errors import FormProblems, Refusal, TaskValidationError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
-from hiremate.timeutil import utcnow
+from hiremate.timeutil import local_time, utcnow
 from recruiter import session, task_forms
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "primary"]
@@ -139,8 +139,8 @@ def audit_view(scope: Scope, action: str, attempt_id: Any) -> None:
 
 
 def count_noun(count: int, noun: str, plural: str | None = None) -> str:
-    """``1 task``, ``3 tasks`` (``plural`` for irregular nouns)."""
-    return f"{count} {noun if count == 1 else plural or f'{noun}s'}"
+    """``1 task``, ``3 tasks`` (``plural`` for irregular nouns): the profile's rule, ``skills.plural``."""
+    return skills.plural(count, noun, plural)
 
 
 def page_window(total: int, page_size: int, page: int | None) -> PageWindow:
@@ -356,8 +356,7 @@ def format_time(when: datetime | None, zone: ZoneInfo | None = None) -> str:
     setting, UTC by default), with the zone's abbreviation."""
     if when is None:
         return "—"
-    zone = zone or organization_zone()
-    return _aware(when).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(when, zone or organization_zone(), abbreviation=True)
 
 
 def organization_zone() -> ZoneInfo:

@@ -18,6 +18,9 @@ from hiremate import settings as settingsmod
 from hiremate.settings import Settings
 
 TEST_SECRET = "test-secret-not-for-production-0123456789"  # at least 32 characters, as required
+# Every test process (and each HireMate process a test starts) chains the audit
+# log with this key, so a chain written here verifies in a subprocess.
+TEST_AUDIT_KEY = "test-audit-key-not-for-production-0123456789"
 
 
 def free_port() -> int:
@@ -60,7 +63,13 @@ def db(mongo_client: MongoClient, db_name: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(store_uri: str, db_name: str, tmp_path: Path) -> Settings:
-    return Settings(mongodb_uri=store_uri, db_name=db_name, data_dir=tmp_path, secret_from_env=TEST_SECRET)
+    return Settings(
+        mongodb_uri=store_uri,
+        db_name=db_name,
+        data_dir=tmp_path,
+        secret_from_env=TEST_SECRET,
+        audit_key_from_env=TEST_AUDIT_KEY,
+    )
 
 
 @pytest.fixture
@@ -82,7 +91,10 @@ def app_env(
 
 @pytest.fixture(autouse=True)
 def _no_ambient_hiremate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own HIREMATE_* variables never leak into a test."""
+    """A developer's own HIREMATE_* variables never leak into a test; the
+    audit key is the tests' own (audit entries are written in this process,
+    never into the working folder's data/audit-key)."""
     for name in list(os.environ):
         if name.startswith("HIREMATE_"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HIREMATE_AUDIT_KEY", TEST_AUDIT_KEY)

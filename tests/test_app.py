@@ -40,7 +40,8 @@ def new_app() -> AppTest:
 
 
 def page_text(at: AppTest) -> str:
-    return "\n".join(str(m.value) for m in at.markdown)
+    """The page's markdown and captions (the sidebar's "Signed in as" among them)."""
+    return "\n".join(str(m.value) for m in (*at.markdown, *at.caption))
 
 
 def fill(at: AppTest, **values: str) -> None:
@@ -84,7 +85,7 @@ def test_registering_an_organisation_logs_in_as_its_admin(app_env, db):
     register(at, "Acme Hiring", "Ada Admin", PASSWORD)
     assert not at.exception
     assert "Signed in as **Ada Admin**" in page_text(at)
-    assert "admin of **Acme Hiring**" in page_text(at)
+    assert "Signed in as **Ada Admin** · admin" in page_text(at) and "Acme Hiring" in page_text(at)
     assert db[dbmod.SESSIONS].count_documents({"ended_at": None}) == 1
     assert PASSWORD not in str({key: at.session_state[key] for key in at.session_state})
 
@@ -104,7 +105,7 @@ def test_joining_with_an_invitation(app_env, db):
     fill(at, join_token=token, join_full_name="Rita", join_email="rita@acme.test", join_password=PASSWORD)
     at.button(key="join_submit").click().run()
     assert not at.exception
-    assert "recruiter of **Acme**" in page_text(at)
+    assert "Signed in as **Rita** · recruiter" in page_text(at) and "\nAcme\n" in page_text(at)
 
 
 def test_login_then_logout(app_env, db):
@@ -140,7 +141,7 @@ def test_repeated_failures_show_the_throttle(app_env, db):
 
 def test_deep_link_while_logged_out_shows_the_login(app_env, db):
     at = new_app()
-    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/dashboard.py").run()
     assert_logged_out(at)
     assert not at.warning  # the gate stopped the run before the page's own check
 

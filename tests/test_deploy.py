@@ -175,12 +175,23 @@ def test_every_hiremate_variable_the_services_set_is_a_setting(compose):
             if variable.startswith("HIREMATE_"):
                 assert variable in SETTING_NAMES, f"{name} sets {variable}, which hiremate/settings.py does not declare"
                 set_somewhere.add(variable)
-    assert {"HIREMATE_MONGODB_URI", "HIREMATE_SECRET", "HIREMATE_PUBLIC_URL", "HIREMATE_TRUST_PROXY"} <= set_somewhere
+    assert {
+        "HIREMATE_MONGODB_URI",
+        "HIREMATE_SECRET",
+        "HIREMATE_AUDIT_KEY",
+        "HIREMATE_PUBLIC_URL",
+        "HIREMATE_TRUST_PROXY",
+    } <= set_somewhere
 
 
 def _interpolated(value: str) -> str:
     """A value as compose would pass it, with stand-ins for what .env gives."""
-    stand_ins = {"MONGO_APP_PASSWORD": "0f" * 32, "HIREMATE_SECRET": "s" * 64, "ASSESS_DOMAIN": "assess.example.com"}
+    stand_ins = {
+        "MONGO_APP_PASSWORD": "0f" * 32,
+        "HIREMATE_SECRET": "s" * 64,
+        "HIREMATE_AUDIT_KEY": "a" * 64,
+        "ASSESS_DOMAIN": "assess.example.com",
+    }
     value = re.sub(r"\$\{(\w+)(?::\?[^}]*)?\}", lambda m: stand_ins[m.group(1)], value)
     return value.replace("$$", "$")
 
@@ -194,6 +205,7 @@ def test_hiremate_services_share_one_valid_configuration(compose, monkeypatch):
     assert all(env == envs[0] for env in envs)
     env = envs[0]
     assert env["HIREMATE_SECRET"].startswith("${HIREMATE_SECRET:?")  # required, never a default
+    assert env["HIREMATE_AUDIT_KEY"].startswith("${HIREMATE_AUDIT_KEY:?")  # likewise
     assert "${MONGO_APP_PASSWORD:?" in env["HIREMATE_MONGODB_URI"]
     for variable, value in env.items():
         monkeypatch.setenv(variable, _interpolated(value))
@@ -203,6 +215,7 @@ def test_hiremate_services_share_one_valid_configuration(compose, monkeypatch):
     assert settings.public_url == "https://assess.example.com"
     assert settings.trust_proxy is True
     assert len(settings.secret) >= 32
+    assert len(settings.audit_key) >= 32 and settings.audit_key != settings.secret
 
 
 def test_only_the_proxy_publishes_ports(compose):

@@ -1,11 +1,13 @@
 """``python -m hiremate``: seed demo data, create users, issue links, recompute profiles,
 recount the attempt counters, simulate completed attempts, print the .env.example the settings
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
-export one candidate's data (``erase``, ``export-candidate``) and purge what is past retention
-(``purge``).
+export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
+(``purge``), chain the audit entries written before chains existed (``migrate-audit``),
+verify the audit log's chains (``verify-audit``) and print the impact report (``impact-report``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
-database does not answer.
+database does not answer, 3 ``verify-audit`` found an entry changed, removed
+or outside its chain.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
 from hiremate import db as dbmod
-from hiremate import kits
+from hiremate import kits, mail
 from hiremate.attempts import issue_attempt
 from hiremate.auth import create_organization, create_user, password_problems
 from hiremate.errors import ConfigError, Refusal, UsageError
@@ -38,7 +40,7 @@ from hiremate.settings import env_example, get_settings
 from hiremate.tasks import MAX_PAGE_SIZE, list_tasks
 from hiremate.timeutil import iso
 
-EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_UNREACHABLE, EXIT_BAD_INPUT, EXIT_TAMPERED = 0, 1, 2, 3
 PROGRESS_WIDTH = 30
 
 
@@ -50,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
-        args.command(args)
+        code = args.command(args)
     except (Refusal, ConfigError) as exc:  # bad input, or a configuration to fix: exit 2
         return _fail(EXIT_BAD_INPUT, str(exc))
     except dbmod.StoreUnavailable as exc:
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_UNREACHABLE, f"the database stopped answering: {exc}")
     finally:
         dbmod.stop_started_store()  # a one-off command leaves no store behind it
-    return EXIT_OK
+    return code or EXIT_OK
 
 
 # ---------------------------------------------------------------- commands
@@ -101,6 +103,8 @@ def _issue(args: argparse.Namespace) -> None:
     if args.sample is None and (args.category or args.difficulty):
         raise UsageError("--category and --difficulty only apply with --sample")
     candidate = _candidate(args)
+    if args.send_email and not mail.is_configured():
+        raise UsageError(mail.NOT_CONFIGURED.replace("copy the link and send it yourself", "leave out --send-email"))
     db = _db()
     slug = args.org or DEMO_ORG_SLUG
     organization = _find_organization(db, slug)
@@ -125,6 +129,9 @@ def _issue(args: argparse.Namespace) -> None:
         "link": issued.link,
         "expires_at": iso(issued.attempt.expires_at),
     }
+    if args.send_email:  # sent within seconds by a running ingest server
+        mail.queue_invitation(_command_line(db, organization.id), issued.attempt, issued.link)
+        line["mail"] = mail.QUEUED
     print(json.dumps(line))
 
 
@@ -239,11 +246,56 @@ def _export_candidate(args: argparse.Namespace) -> None:
         print(exported.explanation)
 
 
+def _impact_report(args: argparse.Namespace) -> None:
+    from hiremate import impact  # pandas, SciPy and Fairlearn: loaded only by this command
+
+    period_from, period_to = impact.parse_day(args.period_from), impact.parse_day(args.period_to)
+    db = _db()
+    organization = _organization(db, args.org)
+    report = impact.impact_report(
+        _command_line(db, organization.id), position=args.position, period_from=period_from, period_to=period_to
+    )
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write(report.to_markdown())
+
+
 def _purge(args: argparse.Namespace) -> None:
     from hiremate import erasure
 
     report = erasure.purge(_db(), dry_run=args.dry_run)
     print(json.dumps(report.as_json(), indent=2))
+
+
+def _migrate_audit(args: argparse.Namespace) -> None:
+    from hiremate import audit
+
+    print(json.dumps({"chained": audit.migrate(_db())}))
+
+
+def _verify_audit(args: argparse.Namespace) -> int:
+    from hiremate import audit
+
+    db = _db()
+    if args.org is None:
+        reports = audit.verify_all(db)
+    else:
+        organization = _organization_by_slug_or_id(db, args.org)
+        reports = [audit.verify_chain(db, audit.chain_of(organization.id))]
+        reports[0].extra["organization"] = organization.slug
+    for report in reports:
+        print(json.dumps(report.as_json()))
+    broken = next((report.problem for report in reports if report.problem), None)
+    if broken is None:
+        return EXIT_OK
+    print(
+        f"error: audit chain {broken.chain}: entry seq {broken.seq} (_id {broken.id}): {broken.reason}",
+        file=sys.stderr,
+    )
+    return EXIT_TAMPERED
 
 
 # ---------------------------------------------------------------- helpers
@@ -293,6 +345,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     issue.add_argument("--accommodation-note", default="", metavar="TEXT", help="accommodation: a confidential note")
     issue.add_argument("--org", help="organisation slug (default: the demo organisation)")
+    issue.add_argument(
+        "--send-email", action="store_true", help="also email the link to the candidate (needs HIREMATE_SMTP_URL)"
+    )
     issue.set_defaults(command=_issue)
 
     recompute = commands.add_parser("recompute", help="recompute metrics and skill profiles")
@@ -365,6 +420,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(command=_export_candidate)
 
+    impacted = commands.add_parser(
+        "impact-report",
+        help="selection, label and scoring rates and impact ratios by sex, race/ethnicity and both "
+        "(docs/impact-report.md); prints the report",
+    )
+    impacted.add_argument("--org", required=True, help="organisation slug or name")
+    impacted.add_argument("--position", help="only this position (exactly as issued; default: all)")
+    impacted.add_argument(
+        "--from", dest="period_from", metavar="DATE", help="completed on or after this day (YYYY-MM-DD, org's zone)"
+    )
+    impacted.add_argument(
+        "--to", dest="period_to", metavar="DATE", help="completed on or before this day (YYYY-MM-DD, org's zone)"
+    )
+    impacted.add_argument("--format", choices=("md", "csv", "json"), default="md", help="default: md (Markdown)")
+    impacted.set_defaults(command=_impact_report)
+
     purged = commands.add_parser(
         "purge",
         help="erase attempts past each organisation's retention, expired sessions, old login throttle entries "
@@ -372,6 +443,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     purged.add_argument("--dry-run", action="store_true", help="count what would be removed, remove nothing")
     purged.set_defaults(command=_purge)
+
+    migrate_audit = commands.add_parser(
+        "migrate-audit",
+        help="chain the audit entries written before the log was chained (once, at the upgrade); "
+        "prints one JSON line",
+    )
+    migrate_audit.set_defaults(command=_migrate_audit)
+    verify_audit = commands.add_parser(
+        "verify-audit",
+        help="verify the audit log's HMAC chains: one JSON line per chain with its head (record it elsewhere); "
+        "exit 3 naming the first entry changed, removed or outside its chain",
+    )
+    verify_audit.add_argument("--org", help="organisation slug, name or id (default: every chain, system included)")
+    verify_audit.set_defaults(command=_verify_audit)
     return parser
 
 
@@ -401,6 +486,12 @@ def _organization(db: Database, slug_or_name: str) -> Organization:
     if organization is None:
         raise UsageError(f"no organisation with slug or name {slug_or_name!r}")
     return organization
+
+
+def _organization_by_slug_or_id(db: Database, text: str) -> Organization:
+    organization_id = as_object_id(text)
+    doc = db[dbmod.ORGANIZATIONS].find_one({"_id": organization_id}) if organization_id else None
+    return Organization.from_doc(doc) if doc else _organization(db, text)
 
 
 def _find_organization(db: Database, slug_or_name: str) -> Organization | None:

@@ -7,7 +7,9 @@ Frames use snake_case column names (stable for charts and CSV);
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+from typing import Any
 
 from hiremate.models import (
     DecisionConsistency,
@@ -183,3 +185,14 @@ def column_label(column: str) -> str:
     """The words a page shows for a frame's column (``COLUMN_LABELS``; the
     name itself when it has none). Pass it to ``DataFrame.rename``."""
     return COLUMN_LABELS.get(column, column)
+
+
+def humanize(value: Any) -> str:
+    """A stored enum value as words: ``problem_solving`` -> ``Problem
+    solving``, ``risk_averse`` -> ``Risk averse``; "" for None, NaN (how
+    pandas keeps a missing label) and blanks. Pages, exports and the PDF
+    report say labels this one way."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = str(value).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]

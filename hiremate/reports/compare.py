@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from bson import ObjectId
 
 from hiremate import db as dbmod
+from hiremate import organizations
 from hiremate.csvsafe import CsvWriter
 from hiremate.errors import ReportError
 from hiremate.ids import as_object_id
@@ -16,6 +18,7 @@ from hiremate.models import AttemptStatus, ComputedMetrics, SkillProfile
 from hiremate.reports._common import _get, _lookup
 from hiremate.reports.columns import COMPARE_ROWS, column_label
 from hiremate.scope import Scope
+from hiremate.timeutil import local_time
 
 MIN_COMPARED, MAX_COMPARED = 2, 5
 
@@ -134,8 +137,13 @@ def _compare_values(attempt: dict[str, Any], metrics: ComputedMetrics, profile: 
 def compare_csv(scope: Scope, attempt_ids: Sequence[str | ObjectId]) -> bytes:
     """The comparison as a CSV a person reads: a row per metric, with its label."""
     frame = compare_frame(scope, attempt_ids)
+    zone = organizations.time_zone_for(scope.db, scope.organization_id)
     writer = CsvWriter(["Metric", *frame.columns])
     for key, values in frame.iterrows():
-        writer.writerow([column_label(str(key)), *values.tolist()])
+        label, cells = column_label(str(key)), values.tolist()
+        if any(isinstance(cell, datetime) for cell in cells):  # for people: local time, the zone named
+            label = f"{label} ({zone.key})"
+            cells = [local_time(cell, zone) if isinstance(cell, datetime) else cell for cell in cells]
+        writer.writerow([label, *cells])
     scope.audit("export", "compare", None, kind="compare", attempt_ids=[str(v) for v in frame.loc["attempt_id"]])
     return writer.to_bytes()

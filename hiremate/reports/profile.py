@@ -14,7 +14,7 @@ from bson import ObjectId
 from hiremate import db as dbmod
 from hiremate.ids import as_object_id
 from hiremate.models import BehaviorEvent, ComputedMetrics, EventType, SkillProfile, Task, TaskAttempt
-from hiremate.reports.columns import PER_TASK_COLUMNS, TIMELINE_COLUMNS
+from hiremate.reports.columns import PER_TASK_COLUMNS, TIMELINE_COLUMNS, humanize
 from hiremate.scope import Scope
 
 
@@ -50,6 +50,68 @@ def profile_bundle(scope: Scope, attempt_id: str | ObjectId) -> ProfileBundle | 
         profile=SkillProfile.from_doc(profile) if profile else None,
         events=[BehaviorEvent.from_doc(event) for event in events],
     )
+
+
+# ---------------------------------------------------------------- how a profile is described
+
+# What the profile page and the PDF report say about what a profile is.
+NO_SCORE_STATEMENT = (
+    "This profile describes how the candidate worked through the tasks, on four dimensions, by fixed published "
+    "rules. It is not a score and has no right answers: read it with the answers above, and a person reviews it "
+    "before it is used."
+)
+
+
+@dataclass(frozen=True)
+class DimensionView:
+    """One dimension of a profile as people read it: its title, the label in
+    words and the evidence sentences."""
+
+    key: str  # the profile's field (reviews name dimensions by it)
+    title: str
+    label: str
+    evidence: list[str]
+
+
+def dimensions(profile: SkillProfile) -> list[DimensionView]:
+    """The dimensions a profile describes, in the page's order (none when no
+    task was completed: rule 1.2 describes no dimension then)."""
+    if profile.thinking_style is None or profile.decision_pattern is None:
+        return []
+    views = [
+        DimensionView(
+            "thinking_style",
+            "Thinking style",
+            humanize(profile.thinking_style.primary),
+            list(profile.thinking_style.evidence),
+        ),
+        DimensionView(
+            "decision_pattern",
+            "Decision pattern",
+            f"{humanize(profile.decision_pattern.speed)} · {humanize(profile.decision_pattern.consistency).lower()}",
+            list(profile.decision_pattern.evidence),
+        ),
+    ]
+    if profile.risk_orientation is not None:
+        views.append(
+            DimensionView(
+                "risk_orientation",
+                "Risk orientation",
+                humanize(profile.risk_orientation.preference),
+                list(profile.risk_orientation.evidence),
+            )
+        )
+    if profile.communication_style is not None:
+        style = profile.communication_style
+        views.append(
+            DimensionView(
+                "communication_style",
+                "Communication style",
+                f"{humanize(style.reasoning_depth)} · {humanize(style.logical_structure).lower()}",
+                list(style.evidence),
+            )
+        )
+    return views
 
 
 # ---------------------------------------------------------------- frames for the profile page
@@ -171,4 +233,28 @@ def _describe(event: BehaviorEvent, task: Task | None) -> str:
             return "Left the assessment window"
         case EventType.FOCUS_GAINED:
             return "Returned to the assessment window"
-    return str(event.event_type)
+        case EventType.NETWORK_WAIT:
+            return f"The page waited {seconds('wait_duration_ms')} for the network (not counted as idle)"
+    return event_name(str(event.event_type))
+
+
+# What each event type is called on the recruiter's pages (never the wire name).
+EVENT_NAMES: dict[str, str] = {
+    EventType.TASK_STARTED: "Task started",
+    EventType.OPTION_VIEWED: "Option viewed",
+    EventType.OPTION_SELECTED: "Option chosen",
+    EventType.OPTION_CHANGED: "Option changed",
+    EventType.REASONING_STARTED: "Started writing",
+    EventType.REASONING_UPDATED: "Writing",
+    EventType.REASONING_SUBMITTED: "Explanation submitted",
+    EventType.TASK_COMPLETED: "Task completed",
+    EventType.IDLE_DETECTED: "No activity",
+    EventType.FOCUS_LOST: "Left the window",
+    EventType.FOCUS_GAINED: "Back in the window",
+    EventType.NETWORK_WAIT: "Waiting for the network",
+}
+
+
+def event_name(event_type: str) -> str:
+    """``option_viewed`` -> "Option viewed" (an unknown type in plain words too)."""
+    return EVENT_NAMES.get(event_type) or event_type.replace("_", " ").capitalize()

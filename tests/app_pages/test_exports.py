@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from hiremate import db as dbmod
 from hiremate.timeutil import utcnow
-from tests.support.page_helpers import make_org, seed_completed, stored_profile, texts
+from tests.support.page_helpers import make_org, seed_completed, stored_profile, texts, words
 
 EXPORTS = "app_pages/exports.py"
 KINDS = ("candidates", "per_task", "events")
@@ -36,18 +36,18 @@ def test_each_export_contains_the_attempt(app_env, db):
 
     candidates = prepare(at, "candidates")
     (row,) = rows_of(candidates["data"])
-    assert row["attempt_id"] == str(ada.id)
-    assert row["candidate_name"] == "Ada Lovelace"
-    assert row["thinking_style"] == profile["thinking_style"]["primary"]
+    assert row["Attempt ID"] == str(ada.id)
+    assert row["Candidate"] == "Ada Lovelace"
+    assert row["Thinking style"] == words(profile["thinking_style"]["primary"])
     assert candidates["rows"] == 1
 
     per_task = prepare(at, "per_task")
-    assert [r["attempt_id"] for r in rows_of(per_task["data"])] == [str(ada.id)] * len(org.tasks)
+    assert [r["Attempt ID"] for r in rows_of(per_task["data"])] == [str(ada.id)] * len(org.tasks)
 
     raw = prepare(at, "events")
     raw_rows = rows_of(raw["data"])
     assert len(raw_rows) == events == raw["rows"]
-    assert [int(r["sequence_number"]) for r in raw_rows] == list(range(1, events + 1))
+    assert [int(r["Sequence"]) for r in raw_rows] == list(range(1, events + 1))
 
     page = texts(at)
     assert "1 row(s) plus the header row." in page
@@ -65,20 +65,20 @@ def test_position_and_date_filters(app_env, db):
     at = org.open_page(EXPORTS)
 
     at.selectbox(key="exports_position").set_value("Engineer").run()
-    assert [r["attempt_id"] for r in rows_of(prepare(at, "candidates")["data"])] == [str(alan.id)]
+    assert [r["Attempt ID"] for r in rows_of(prepare(at, "candidates")["data"])] == [str(alan.id)]
 
     today = alan.completed_at.date()
     at.date_input(key="exports_from").set_value(today).run()
     at.date_input(key="exports_to").set_value(today).run()
     assert "prepare it again" in texts(at)  # the filters changed since the file was built
-    assert [r["attempt_id"] for r in rows_of(prepare(at, "candidates")["data"])] == [str(alan.id)]
+    assert [r["Attempt ID"] for r in rows_of(prepare(at, "candidates")["data"])] == [str(alan.id)]
 
     at.date_input(key="exports_from").set_value(today + timedelta(days=1)).run()
     at.date_input(key="exports_to").set_value(today + timedelta(days=2)).run()
     empty = prepare(at, "candidates")
     assert empty["rows"] == 0
     assert rows_of(empty["data"]) == []
-    assert empty["data"].decode("utf-8-sig").startswith("attempt_id,candidate_name")
+    assert empty["data"].decode("utf-8-sig").startswith("Candidate,Email,Position")
     assert "the file has only the header row" in at.info[0].value
 
 
@@ -102,3 +102,20 @@ def test_another_organisation_exports_none_of_it(app_env, db):
         assert prepared["rows"] == 0
         assert str(foreign.id).encode() not in prepared["data"]
         assert b"Secret" not in prepared["data"]
+
+
+def test_raw_is_a_choice_for_scripts(app_env, db):
+    org = make_org(db)
+    ada = seed_completed(org, name="Ada Lovelace")
+    at = org.open_page(EXPORTS)
+    assert at.radio(key="exports_style").value == "spreadsheet"  # the default
+    spreadsheet = prepare(at, "candidates")
+    at.radio(key="exports_style").set_value("raw").run()
+    assert "prepare it again" in texts(at)  # the format is part of what was prepared
+    raw = prepare(at, "candidates")
+    (row,) = rows_of(raw["data"])
+    assert row["attempt_id"] == str(ada.id) and row["completed_at"].endswith("Z")
+    assert raw["file_name"] == "hiremate-candidates-raw.csv"
+    assert spreadsheet["file_name"] == "hiremate-candidates.csv"
+    audit = [entry["details"]["style"] for entry in db[dbmod.AUDIT_LOG].find({"action": "export"}).sort("at", 1)]
+    assert audit == ["spreadsheet", "raw"]

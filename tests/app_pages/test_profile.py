@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from hiremate import db as dbmod
-from hiremate import profiles
+from hiremate import profiles, reports
 from hiremate.models import AttemptStatus
 from hiremate.ops import simulate
 from recruiter import session
@@ -99,8 +99,19 @@ def test_rendering_the_profile_exports_nothing(app_env, db):
     attempt = seed_completed(org)
     at = org.open_page(PROFILE, attempt=str(attempt.id))
     keys = {button.key for button in at.get("download_button")}
-    assert {"profile_download_metrics", "profile_download_events"} <= keys
+    assert {"profile_download_pdf", "profile_download_metrics", "profile_download_events"} <= keys
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "export"}) == 0
+
+
+def test_the_profile_offers_its_pdf_report_and_says_it_is_not_a_score(app_env, db):
+    """One click for the PDF report (its contents: tests/hiremate/reports/test_pdf.py)."""
+    org = make_org(db)
+    attempt = seed_completed(org)
+    at = org.open_page(PROFILE, attempt=str(attempt.id))
+    (button,) = [button for button in at.get("download_button") if button.key == "profile_download_pdf"]
+    assert button.proto.label == "Profile report (PDF)"
+    assert button.proto.ignore_rerun  # on_click="ignore": no rerun, built and audited when clicked
+    assert reports.NO_SCORE_STATEMENT in texts(at)
 
 
 # ---------------------------------------------------------------- by email

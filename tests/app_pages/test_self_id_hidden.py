@@ -9,8 +9,8 @@ import json
 
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
+from hiremate.ops.sample_impact import store_self_id
 from hiremate.reports import compare, exports
-from hiremate.timeutil import utcnow
 from tests.support.page_helpers import (  # noqa: F401
     _fast_bcrypt,
     make_org,
@@ -36,12 +36,8 @@ def test_no_page_or_export_shows_a_candidates_self_identification(app_env, db):
     admin = org.user
     done = [seed_completed(org, name=f"Candidate {i}", email=f"c{i}@example.com") for i in range(2)]
     running, _ = seed_session(org, status=AttemptStatus.IN_PROGRESS, name="Running Rita", email="rita@example.com")
-    now = utcnow()
     for attempt in (*done, running):
-        db[dbmod.SELF_IDS].insert_one(
-            {"_id": attempt.id, "organization_id": org.scope.organization_id, "sex": SEX, "race_ethnicity": RACE,
-             "consent_at": now, "recorded_at": now}
-        )  # fmt: skip
+        store_self_id(db, org.scope.organization_id, attempt.id, SEX, RACE)
     ids = ",".join(str(attempt.id) for attempt in done)
     pages = [
         ("app_pages/dashboard.py", {}),

@@ -113,7 +113,7 @@ def test_recruiter_issues_candidate_completes_recruiter_watches_and_exports(brow
 
         # Task 2 with a trip to another tab; task 3 straight through.
         candidate.do_task(2, topic="reproduce the failure before the release", switch_tab=True)
-        expect(live.get_by_text("Left the window 1 time(s)")).to_be_visible(timeout=APP_TIMEOUT)
+        expect(live.get_by_text("Left the window 1 time", exact=True)).to_be_visible(timeout=APP_TIMEOUT)
         shots.take(recruiter, "live-after-tab-switch")
         candidate.do_task(3, topic="try the tool with one team first")
         candidate.expect_done()
@@ -208,6 +208,10 @@ def test_a_reload_keeps_the_recruiter_logged_in(browser, stack, shots):
     try:
         page = context.new_page()
         log_in(page, stack.app_url)
+        # A plain login lands on the dashboard.
+        expect(main_area(page).get_by_role("heading", name="Dashboard", exact=True)).to_be_visible(
+            timeout=APP_TIMEOUT
+        )
         open_page(page, "Assessments")
         shots.take(page, "assessments-before-reload")
         page.reload()
@@ -217,6 +221,31 @@ def test_a_reload_keeps_the_recruiter_logged_in(browser, stack, shots):
         expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=APP_TIMEOUT)
         expect(page.get_by_role("button", name="Log in")).to_have_count(0)
         shots.take(page, "assessments-after-reload")
+    finally:
+        context.close()
+
+
+def test_a_shared_link_opened_logged_out_returns_there_after_login(browser, stack, shots):
+    """A colleague's /profile?attempt=<id>, opened logged out: after the login
+    form the browser is on that exact address, showing that candidate."""
+    db = stack.database()
+    try:
+        doc = db[dbmod.PROFILES].find_one({}, sort=[("_id", 1)])
+        assert doc is not None, "the demo data has completed profiles"
+    finally:
+        db.client.close()
+    shared = f"{stack.app_url}/profile?attempt={doc['attempt_id']}"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(shared)
+        page.get_by_label("Email").first.fill(DEMO_EMAIL)
+        page.get_by_label("Password").first.fill(stack.demo_password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=APP_TIMEOUT)
+        expect(main_area(page).get_by_text(doc["candidate_name"]).first).to_be_visible(timeout=APP_TIMEOUT)
+        wait_until(lambda: page.url == shared, timeout=10, what=f"the address {shared} (now {page.url})")
+        shots.take(page, "shared-profile-after-login")
     finally:
         context.close()
 

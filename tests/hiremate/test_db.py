@@ -47,7 +47,10 @@ def test_event_sequence_is_unique_per_attempt_only(db):
 def test_unreachable_uri_gives_clear_error(tmp_path):
     dbmod.reset_client()
     settings = Settings(
-        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", data_dir=tmp_path, secret_from_env="x" * 32
+        mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
+        data_dir=tmp_path,
+        secret_from_env="x" * 32,
+        audit_key_from_env="y" * 32,
     )
     with pytest.raises(dbmod.StoreUnavailable, match=r"127\.0\.0\.1:1"):
         dbmod.get_client(settings)

@@ -19,6 +19,7 @@ from hiremate import db as dbmod
 from hiremate.errors import ErasureError, Refusal
 from hiremate.models import AttemptStatus, CandidateInfo
 from hiremate.ops import simulate
+from hiremate.ops.sample_impact import store_self_id
 from hiremate.organizations import update_settings
 from hiremate.scope import VIA_CLI, Scope
 from hiremate.timeutil import utcnow
@@ -68,12 +69,7 @@ def person(org, **extra):
 
 
 def self_identified(org, attempt_id, sex="another", race="native_hawaiian_pacific_islander"):
-    """The document ``hiremate.self_id.record`` stores (tests/ingest_server/test_self_id.py sends it for real)."""
-    now = utcnow()
-    org.db[dbmod.SELF_IDS].insert_one(
-        {"_id": attempt_id, "organization_id": org.scope.organization_id, "sex": sex, "race_ethnicity": race,
-         "consent_at": now, "recorded_at": now}
-    )  # fmt: skip
+    store_self_id(org.db, org.scope.organization_id, attempt_id, sex, race)
 
 
 def test_an_erasure_leaves_no_document_with_the_email_or_the_name_and_nothing_pointing_at_the_attempts(db):

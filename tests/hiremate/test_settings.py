@@ -27,6 +27,7 @@ DEFAULTS = {
     "HIREMATE_EMBEDDED_PORT": ("embedded_port", 27018),
     "HIREMATE_EMBEDDED_SYNC_ON_COMMIT": ("embedded_sync_on_commit", True),
     "HIREMATE_SECRET": ("secret_from_env", None),
+    "HIREMATE_AUDIT_KEY": ("audit_key_from_env", None),
     "HIREMATE_INGEST_HOST": ("ingest_host", "127.0.0.1"),
     "HIREMATE_INGEST_PORT": ("ingest_port", 8765),
     "HIREMATE_PUBLIC_URL": ("public_url", "http://localhost:8765"),
@@ -58,11 +59,16 @@ DEFAULTS = {
     "HIREMATE_LIVE_SOCKETS_PER_TICKET": ("live_sockets_per_ticket", 3),
     "HIREMATE_LIVE_RECHECK_SECONDS": ("live_recheck_seconds", 30.0),
     "HIREMATE_GROUP_COMMIT_MS": ("group_commit_ms", 0.0),
+    "HIREMATE_SMTP_URL": ("smtp_url", None),
+    "HIREMATE_SMTP_REQUIRE_TLS": ("smtp_require_tls", False),
+    "HIREMATE_MAIL_FROM": ("mail_from", None),
+    "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
 }
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_settings():
+def _fresh_process_settings(monkeypatch):
+    monkeypatch.delenv("HIREMATE_AUDIT_KEY")  # conftest sets the tests' own; here: a bare environment
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -101,6 +107,7 @@ def test_environment_overrides_with_types(monkeypatch, tmp_path):
     values = {
         "HIREMATE_MONGODB_URI": "mongodb://db.example:27017/",
         "HIREMATE_SECRET": LONG_SECRET,
+        "HIREMATE_AUDIT_KEY": "a" + LONG_SECRET,
         "HIREMATE_DB_NAME": "other",
         "HIREMATE_DATA_DIR": str(tmp_path / "x" / ".." / "data"),
         "HIREMATE_EMBEDDED_PORT": "27100",
@@ -311,3 +318,25 @@ def test_the_values_env_example_shows_are_the_defaults(monkeypatch):
     for name, value in assigned:
         monkeypatch.setenv(name, value)
     assert load_settings() == defaults
+
+
+# ---------------------------------------------------------------- mail
+
+
+def test_smtp_url_needs_a_sender_and_a_known_scheme_and_never_echoes_its_password(monkeypatch):
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "smtp://user:hunter2-secret@mail.example.com:587")
+    with pytest.raises(ConfigError, match="HIREMATE_MAIL_FROM") as missing:
+        load_settings()
+    assert "hunter2" not in str(missing.value)
+    monkeypatch.setenv("HIREMATE_MAIL_FROM", "HireMate <hr@example.com>")
+    assert load_settings().smtp_url.startswith("smtp://")
+    assert "hunter2" not in repr(load_settings())
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "http://user:hunter2-secret@mail.example.com")
+    with pytest.raises(ConfigError, match="HIREMATE_SMTP_URL") as bad:
+        load_settings()
+    assert "hunter2" not in str(bad.value)
+
+
+def test_app_url_follows_the_app_port(monkeypatch):
+    monkeypatch.setenv("HIREMATE_APP_PORT", "9100")
+    assert load_settings().app_url == "http://localhost:9100"

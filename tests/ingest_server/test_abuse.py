@@ -215,7 +215,6 @@ PAGES = [
     "app_pages/assessments.py",
     "app_pages/tasks.py",
     "app_pages/team.py",
-    "app_pages/home.py",
 ]
 
 
@@ -411,6 +410,9 @@ def test_formula_injection_is_neutralised_in_every_export(db):
         "candidates": reports.candidates_csv(scope),
         "per-task metrics": reports.per_task_metrics_csv(scope),
         "events": reports.events_csv(scope),
+        "candidates raw": reports.candidates_csv(scope, style="raw"),
+        "per-task metrics raw": reports.per_task_metrics_csv(scope, style="raw"),
+        "events raw": reports.events_csv(scope, style="raw"),
         "compare": reports.compare_csv(scope, [a.id for a in attempts[:4]]),
     }
     for attempt in attempts:

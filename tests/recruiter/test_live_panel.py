@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from bson import ObjectId
@@ -97,7 +98,9 @@ def test_lines_describe_events_with_option_texts_and_keep_candidate_text_verbati
     assert state.lines[6].task_number == 2
     table = live_panel.lines_table(state.lines)
     assert table[3]["Candidate's text"] == "Because **bold** <b>x</b>"
-    assert table[0]["Time (UTC)"] == "09:00:00"
+    assert table[0]["Time"] == "09:00:00"  # UTC unless told the organisation's zone
+    assert live_panel.lines_table(state.lines, ZoneInfo("Asia/Tokyo"))[0]["Time"] == "18:00:00"
+    assert [row["Event"] for row in table[:3]] == ["Task started", "Option chosen", "Started writing"]  # not wire names
 
 
 def test_advance_is_incremental_and_ignores_what_it_has_seen(attempt):
@@ -165,6 +168,18 @@ def test_panel_shows_away_until_focus_returns(attempt):
     assert view.focus_losses == 1
     back = live_panel.advance(state, attempt, [event(attempt, 9, EventType.FOCUS_GAINED, 55, task=1)])
     assert live_panel.panel(back, "in_progress", now=T0 + timedelta(seconds=56)).away_seconds is None
+
+
+def test_a_closed_page_shows_as_disconnected_not_away(attempt):
+    events = first_task_events(attempt)
+    away = [*events, event(attempt, 8, EventType.FOCUS_LOST, 40, task=1, trigger="tab_switch")]
+    state = live_panel.advance(live_panel.start_state(attempt), attempt, away)
+    gone = T0 + timedelta(seconds=45)
+    view = live_panel.panel(state, "in_progress", now=T0 + timedelta(seconds=60), disconnected_at=gone)
+    assert view.disconnected_seconds == pytest.approx(15.0)
+    assert view.away_seconds is None and view.quiet_seconds is None  # the page is gone, not just hidden
+    ended = live_panel.panel(state, "completed", now=T0 + timedelta(seconds=60), disconnected_at=gone)
+    assert ended.disconnected_seconds is None
 
 
 def test_panel_counts_idle_periods(attempt):

@@ -411,6 +411,7 @@ def server_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[str
             "HIREMATE_DB_NAME": db_name,
             "HIREMATE_DATA_DIR": str(data_dir),
             "HIREMATE_SECRET": "test-secret-not-for-production-0123456789",
+            "HIREMATE_AUDIT_KEY": "test-audit-key-not-for-production-0123456789",
             "HIREMATE_RATE_EVENTS_PER_SECOND": "100000",
             "HIREMATE_RATE_BURST": "100000",
             "HIREMATE_MAX_SOCKETS_PER_ADDRESS": "10000",
@@ -454,6 +455,7 @@ class OwnStore:
             db_name=db_name,
             data_dir=tmp_path,
             secret_from_env="s" * 32,
+            audit_key_from_env="a" * 32,
             **OPEN_LIMITS.model_dump(),
         )
         db = self.client().get_database(db_name)

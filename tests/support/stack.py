@@ -21,7 +21,7 @@ from hiremate import auth
 from hiremate import db as dbmod
 from hiremate.models import Role, User
 from hiremate.ops.demo import DEMO_EMAIL, DEMO_FULL_NAME, PUBLISHED_DEMO_PASSWORD
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,6 +76,7 @@ def serve_app(store_uri: str, mongo_client: MongoClient, data_dir: Path, **extra
         "HIREMATE_MONGODB_URI": store_uri,
         "HIREMATE_DB_NAME": db_name,
         "HIREMATE_SECRET": TEST_SECRET,
+        "HIREMATE_AUDIT_KEY": TEST_AUDIT_KEY,
         "HIREMATE_DATA_DIR": str(data_dir),
         **extra_env,
     }

@@ -33,10 +33,11 @@ from hiremate.scope import Scope
 from hiremate.settings import env_example
 from hiremate.task_library import LIBRARY, install_library
 from hiremate.timeutil import parse_iso, utcnow
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 from tests.support.builders import start_attempt
 from tests.support.concurrency import at_once
 from tests.support.page_helpers import PASSWORD as PAGE_PASSWORD
+from tests.support.smtp import smtp_server  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLIC_URL = "https://assess.example"
@@ -57,6 +58,7 @@ def env(store_uri, db_name, db, tmp_path):
         "HIREMATE_DB_NAME": db_name,
         "HIREMATE_DATA_DIR": str(tmp_path),
         "HIREMATE_SECRET": TEST_SECRET,
+        "HIREMATE_AUDIT_KEY": TEST_AUDIT_KEY,
         "HIREMATE_PUBLIC_URL": PUBLIC_URL,
     }
 
@@ -664,3 +666,29 @@ def test_migrate_emails_lower_cases_stored_emails_and_reports_case_twins(db, cli
     assert db[dbmod.USERS].find_one({"_id": twin["_id"]})["email"] == "Ada@Other.TEST"
     again = cli("migrate-emails")
     assert json.loads(again.stdout) == json.loads(line) | {"users": 0, "invitations": 0, "attempts": 0, "profiles": 0}
+
+
+# ---------------------------------------------------------------- issue --send-email
+
+
+def test_issue_send_email_queues_the_invitation_and_still_prints_the_link(db, cli, monkeypatch, smtp_server):  # noqa: F811
+    from hiremate import mail
+    from hiremate import settings as settingsmod
+
+    seed_demo(db, PASSWORD)
+    refused = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1",
+                  "--send-email")  # fmt: skip
+    assert refused.returncode == 2 and "HIREMATE_SMTP_URL" in refused.stderr and refused.stdout == ""
+
+    monkeypatch.setenv("HIREMATE_SMTP_URL", smtp_server.url)
+    monkeypatch.setenv("HIREMATE_MAIL_FROM", "hr@demo.test")
+    settingsmod.get_settings.cache_clear()
+    result = cli("issue", "--candidate-name", "Ada", "--candidate-email", "ada@example.com", "--sample", "1",
+                 "--send-email")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    issued = json.loads(line)
+    assert issued["mail"] == "queued" and {"token", "link"} <= set(issued)
+    assert mail.drain(db, settingsmod.get_settings()).sent == 1
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["ada@example.com"] and issued["link"] in received.text()

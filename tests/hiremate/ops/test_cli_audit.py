@@ -17,7 +17,8 @@ from hiremate import auth, dashboard
 from hiremate import db as dbmod
 from hiremate.models import User
 from hiremate.ops.demo import DEMO_ORG_SLUG, seed_demo
-from hiremate.scope import Scope
+from hiremate.scope import Scope, audit
+from hiremate.timeutil import utcnow
 from tests.hiremate.ops.test_cli import _fast_bcrypt, env, hiremate  # noqa: F401 - fixtures
 
 PASSWORD = "a-long-passphrase-9\n"
@@ -91,3 +92,94 @@ def test_the_dashboard_names_recruiters_and_the_command_line_apart(db):
         scope.audit("attempt.link_reissued", "attempt", attempt_id)
     actors = [item.actor for item in dashboard.recent_activity(Scope(db, organization_id))]
     assert sorted(actors) == ["Rita Recruiter", "The command line", "The command line"]
+
+
+# ---------------------------------------------------------------- verify-audit, migrate-audit
+
+
+def _chains(result) -> dict[str, dict]:
+    return {line["chain"]: line for line in map(json.loads, result.stdout.splitlines())}
+
+
+def _two_organisations(db):
+    acme = auth.create_organization(db, "Acme", slug="acme")
+    other = auth.create_organization(db, "Other", slug="other")
+    for organization in (acme, other):
+        scope = Scope(db, organization.id, ObjectId())
+        for rows in range(3):
+            scope.audit("export", "csv", None, kind="candidates", rows=rows)
+    audit(db, "auth.login_failed", organization_id=None, account="ab" * 16, failures=1)
+    return acme, other
+
+
+def test_verify_audit_prints_each_chains_head(db, hiremate):  # noqa: F811
+    acme, other = _two_organisations(db)
+    result = hiremate("verify-audit")
+    assert result.returncode == 0, result.stderr
+    chains = _chains(result)
+    assert list(chains) == ["system", *sorted([str(acme.id), str(other.id)])]
+    newest = db[dbmod.AUDIT_LOG].find_one({"chain": str(acme.id)}, sort=[("seq", -1)])
+    assert chains[str(acme.id)]["ok"] and chains[str(acme.id)]["entries"] == 3
+    assert chains[str(acme.id)]["head"] == {"seq": 3, "hmac": newest["hmac"], "_id": str(newest["_id"])}
+    assert chains["system"]["head"]["seq"] == 1
+
+    one = hiremate("verify-audit", "--org", "acme")
+    assert one.returncode == 0, one.stderr
+    [line] = one.stdout.splitlines()
+    assert json.loads(line) | {"head": None} == {
+        "chain": str(acme.id),
+        "organization": "acme",
+        "ok": True,
+        "entries": 3,
+        "head": None,
+        "problem": None,
+    }
+    by_id = hiremate("verify-audit", "--org", str(other.id))
+    assert by_id.returncode == 0 and _chains(by_id)[str(other.id)]["entries"] == 3
+    assert hiremate("verify-audit", "--org", "nowhere").returncode == 2
+
+
+def test_verify_audit_names_an_edited_entry_and_leaves_other_chains_ok(db, hiremate):  # noqa: F811
+    acme, other = _two_organisations(db)
+    edited = db[dbmod.AUDIT_LOG].find_one({"chain": str(acme.id), "seq": 2})
+    db[dbmod.AUDIT_LOG].update_one({"_id": edited["_id"]}, {"$set": {"details.rows": 0}})
+    result = hiremate("verify-audit")
+    assert result.returncode == 3
+    assert f"audit chain {acme.id}: entry seq 2 (_id {edited['_id']})" in result.stderr
+    chains = _chains(result)
+    assert chains[str(acme.id)]["problem"]["_id"] == str(edited["_id"])
+    assert chains[str(other.id)]["ok"] and chains["system"]["ok"]
+    assert hiremate("verify-audit", "--org", "other").returncode == 0
+
+
+def test_verify_audit_finds_a_removed_entry_and_the_head_shows_a_removed_newest(db, hiremate):  # noqa: F811
+    acme, _ = _two_organisations(db)
+    recorded = _chains(hiremate("verify-audit", "--org", "acme"))[str(acme.id)]["head"]
+    newest = db[dbmod.AUDIT_LOG].find_one({"chain": str(acme.id), "seq": 3})
+    db[dbmod.AUDIT_LOG].delete_one({"_id": newest["_id"]})
+    after = hiremate("verify-audit", "--org", "acme")
+    assert after.returncode == 0  # what is left is intact...
+    assert _chains(after)[str(acme.id)]["head"] != recorded  # ...and the head recorded elsewhere shows the loss
+
+    middle = db[dbmod.AUDIT_LOG].find_one({"chain": str(acme.id), "seq": 1})
+    db[dbmod.AUDIT_LOG].delete_one({"_id": middle["_id"]})
+    result = hiremate("verify-audit", "--org", "acme")
+    assert result.returncode == 3
+    assert "entry seq 2" in result.stderr and "seq 1 missing" in result.stderr
+
+
+def test_migrate_audit_chains_older_entries_then_they_verify(db, hiremate):  # noqa: F811
+    acme = auth.create_organization(db, "Acme", slug="acme")
+    for organization_id in (acme.id, acme.id, None):
+        db[dbmod.AUDIT_LOG].insert_one(
+            {"organization_id": organization_id, "actor_id": None, "action": "export", "target_type": None,
+             "target_id": None, "at": utcnow(), "details": {"rows": 1}}
+        )  # fmt: skip
+    unchained = hiremate("verify-audit")
+    assert unchained.returncode == 3 and "outside the chain" in unchained.stderr
+    first = hiremate("migrate-audit")
+    assert (first.returncode, json.loads(first.stdout)) == (0, {"chained": 3}), first.stderr
+    assert json.loads(hiremate("migrate-audit").stdout) == {"chained": 0}
+    verified = hiremate("verify-audit")
+    assert verified.returncode == 0, verified.stderr
+    assert {chain: line["entries"] for chain, line in _chains(verified).items()} == {"system": 1, str(acme.id): 2}

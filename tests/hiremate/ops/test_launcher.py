@@ -33,7 +33,7 @@ from hiremate.models import Role
 from hiremate.ops import launcher
 from hiremate.ops.demo import DEMO_EMAIL, DEMO_ORG_NAME, DEMO_ORG_SLUG, PUBLISHED_DEMO_PASSWORD
 from hiremate.settings import Settings
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, free_port
 from tests.support.stack import published_demo_admin
 
 LOGIN_LINE = re.compile(r"^  demo login {6}(\S+@\S+) / (\S+)$", re.MULTILINE)
@@ -245,6 +245,7 @@ def test_no_demo_is_seeded_with_a_mongo_uri_and_a_published_password_is_retired(
     ports = {"ingest": free_port(), "app": free_port()}
     env = _env(tmp_path, {"store": 1, **ports}, HIREMATE_MONGODB_URI=store_uri, HIREMATE_DB_NAME=db_name)
     env["HIREMATE_SECRET"] = TEST_SECRET
+    env["HIREMATE_AUDIT_KEY"] = TEST_AUDIT_KEY
     # A deployment where someone once ran `seed-demo` with the published password.
     organization = auth.create_organization(db, "Acme", slug="acme")
     published_demo_admin(db, organization.id)

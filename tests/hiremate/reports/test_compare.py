@@ -4,6 +4,8 @@ store."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hiremate import db as dbmod
@@ -70,8 +72,12 @@ def test_compare_csv_is_labelled_and_audited(org, tasks):
     two = seed(org, tasks, name="Alan")
     rows = read_csv(reports.compare_csv(org, [one.id, two.id]))
     assert rows[0] == ["Metric", "'=cmd|' /C calc'!A0", "Alan"]
-    assert [row[0] for row in rows[1:]] == [reports.COLUMN_LABELS[key] for key in reports.COMPARE_ROWS]
+    assert [row[0] for row in rows[1:]] == [
+        reports.COLUMN_LABELS[key] + (" (UTC)" if key == "completed_at" else "") for key in reports.COMPARE_ROWS
+    ]
     assert rows[1][1:] == [str(one.id), str(two.id)]
+    completed = rows[1 + reports.COMPARE_ROWS.index("completed_at")][1:]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cell) for cell in completed)  # for people
     entry = org.db[dbmod.AUDIT_LOG].find_one({"action": "export"})
     assert entry["details"]["kind"] == "compare" and entry["organization_id"] == org.organization_id
 
@@ -87,7 +93,7 @@ def test_a_profile_without_dimensions_compares_and_exports_with_empty_cells(org,
     for row in ("thinking_style", "thinking_style_confidence", "risk_orientation", "logical_structure"):
         assert frame.at[row, "Alan"] is None or frame.at[row, "Alan"] != frame.at[row, "Alan"]  # None or NaN
     assert read_csv(reports.compare_csv(org, [one.id, two.id]))
-    header, *rows = read_csv(reports.candidates_csv(org))
+    header, *rows = read_csv(reports.candidates_csv(org, style="raw"))
     cells = {row[header.index("candidate_name")]: dict(zip(header, row, strict=True)) for row in rows}
     assert cells["Alan"]["thinking_style"] == cells["Alan"]["thinking_style_confidence"] == ""
     assert cells["Ada"]["thinking_style"] != ""

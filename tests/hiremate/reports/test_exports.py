@@ -40,7 +40,7 @@ def hostile_session(scope, tasks):
 
 def test_candidates_csv_cell_by_cell(org, tasks):
     attempt, _ = hostile_session(org, tasks)
-    data = reports.candidates_csv(org)
+    data = reports.candidates_csv(org, style="raw")
     raw = data.decode("utf-8-sig")
     assert raw.endswith("\r\n") and "\n" not in raw.replace("\r\n", "")
     header, row = read_csv(data)
@@ -66,7 +66,7 @@ def test_candidates_csv_cell_by_cell(org, tasks):
 def test_per_task_metrics_csv_cell_by_cell(org, tasks):
     attempt, _ = hostile_session(org, tasks)
     metrics = reports.profile_bundle(org, attempt.id).metrics
-    rows = as_dicts(reports.per_task_metrics_csv(org))
+    rows = as_dicts(reports.per_task_metrics_csv(org, style="raw"))
     assert len(rows) == len(metrics.per_task_metrics) == 4
     for number, (row, item, task) in enumerate(zip(rows, metrics.per_task_metrics, tasks, strict=True), start=1):
         assert row["candidate_name"] == "'=SUM(A1)"
@@ -78,13 +78,13 @@ def test_per_task_metrics_csv_cell_by_cell(org, tasks):
         assert row["final_option_id"] == item.final_option_id
         assert row["final_option_risk_level"] == item.final_option_risk_level
         assert row["metrics_version"] == metrics.version
-    assert reports.attempt_metrics_csv(org, attempt.id) == reports.per_task_metrics_csv(org)
+    assert reports.attempt_metrics_csv(org, attempt.id, style="raw") == reports.per_task_metrics_csv(org, style="raw")
 
 
 def test_events_csv_cell_by_cell(org, tasks):
     attempt, text = hostile_session(org, tasks)
     events = reports.profile_bundle(org, attempt.id).events
-    header, *rows = read_csv(reports.events_csv(org))
+    header, *rows = read_csv(reports.events_csv(org, style="raw"))
     assert header == reports.EVENTS_CSV_COLUMNS
     assert {"option_id", "final_text", "idle_duration_ms", "trigger"} <= set(header)
     assert len(rows) == len(events)
@@ -98,7 +98,9 @@ def test_events_csv_cell_by_cell(org, tasks):
     assert started["option_id"] == "" and started["event_time"].endswith("Z")
     selected = next(c for c in cells if c["event_type"] == "option_selected")
     assert selected["is_first_selection"] == "true"
-    assert reports.attempt_events_csv(org, str(attempt.id)) == reports.events_csv(org, attempt_id=attempt.id)
+    assert reports.attempt_events_csv(org, str(attempt.id), style="raw") == reports.events_csv(
+        org, style="raw", attempt_id=attempt.id
+    )
 
 
 def test_exports_filter_by_completion_date_and_position(org, tasks):
@@ -106,7 +108,7 @@ def test_exports_filter_by_completion_date_and_position(org, tasks):
     late = seed(org, tasks, started_at=datetime(2026, 3, 5, 10, tzinfo=UTC), position="Engineer")
 
     def exported(**filters):
-        return [row["attempt_id"] for row in as_dicts(reports.candidates_csv(org, **filters))]
+        return [row["attempt_id"] for row in as_dicts(reports.candidates_csv(org, style="raw", **filters))]
 
     assert exported() == [str(late.id), str(early.id)]
     assert exported(date_from=date(2026, 3, 2)) == [str(late.id)]
@@ -114,9 +116,9 @@ def test_exports_filter_by_completion_date_and_position(org, tasks):
     assert exported(date_from=date(2026, 3, 1), date_to=date(2026, 3, 5)) == [str(late.id), str(early.id)]
     assert exported(position="Engineer") == [str(late.id)]
     assert exported(date_to=datetime(2026, 3, 1, 9, tzinfo=UTC)) == []
-    per_task = as_dicts(reports.per_task_metrics_csv(org, position="Analyst"))
+    per_task = as_dicts(reports.per_task_metrics_csv(org, style="raw", position="Analyst"))
     assert {row["attempt_id"] for row in per_task} == {str(early.id)}
-    events = as_dicts(reports.events_csv(org, date_from=date(2026, 3, 2)))
+    events = as_dicts(reports.events_csv(org, style="raw", date_from=date(2026, 3, 2)))
     assert {row["attempt_id"] for row in events} == {str(late.id)}
 
 
@@ -128,7 +130,7 @@ def test_export_from_date_includes_a_completion_at_midnight(org, tasks):
     org.db[dbmod.PROFILES].update_one({"attempt_id": seeded.id}, {"$set": {"completed_at": midnight}})
 
     def exported(**filters):
-        return [row["attempt_id"] for row in as_dicts(reports.candidates_csv(org, **filters))]
+        return [row["attempt_id"] for row in as_dicts(reports.candidates_csv(org, style="raw", **filters))]
 
     assert exported(date_from=date(2026, 3, 2)) == [str(seeded.id)]
     assert exported(date_from=datetime(2026, 3, 2, 0, 0, 0, 1000, tzinfo=UTC)) == []
@@ -137,7 +139,7 @@ def test_export_from_date_includes_a_completion_at_midnight(org, tasks):
 
 def test_exports_stream_past_one_batch(org):
     _, profiles = bulk_seed(org, reports.EXPORT_BATCH_SIZE * 2 + 25, all_completed=True, batch=5000)
-    rows = as_dicts(reports.candidates_csv(org))
+    rows = as_dicts(reports.candidates_csv(org, style="raw"))
     assert len(rows) == len(profiles)
     assert len({row["attempt_id"] for row in rows}) == len(profiles)
 
@@ -158,6 +160,12 @@ def test_each_export_is_audited(org, tasks):
         "attempt_events",
     ]
     assert all(entry["actor_id"] == org.user_id for entry in entries)
-    assert entries[0]["details"] == {"kind": "candidates", "rows": 1, "date_from": "2026-01-01", "position": "Analyst"}
+    assert entries[0]["details"] == {
+        "kind": "candidates",
+        "rows": 1,
+        "style": "spreadsheet",
+        "date_from": "2026-01-01",
+        "by_position": True,
+    }
     assert entries[3]["target_type"] == "attempt" and entries[3]["target_id"] == str(attempt.id)
     assert entries[2]["details"]["rows"] == len(reports.profile_bundle(org, attempt.id).events)

@@ -65,8 +65,8 @@ def test_profile_bundle_of_a_pending_attempt_has_no_metrics(org):
     assert bundle.metrics is None and bundle.profile is None and bundle.events == []
     assert reports.per_task_frame(None, bundle.attempt).empty
     assert reports.timeline_frame([], bundle.attempt).empty
-    assert read_csv(reports.attempt_metrics_csv(org, attempts[0]["_id"])) == [reports.PER_TASK_CSV_COLUMNS]
-    assert read_csv(reports.attempt_events_csv(org, attempts[0]["_id"])) == [reports.EVENTS_CSV_COLUMNS]
+    assert read_csv(reports.attempt_metrics_csv(org, attempts[0]["_id"], style="raw")) == [reports.PER_TASK_CSV_COLUMNS]
+    assert read_csv(reports.attempt_events_csv(org, attempts[0]["_id"], style="raw")) == [reports.EVENTS_CSV_COLUMNS]
 
 
 def test_profile_bundle_refuses_malformed_and_unknown_ids(org):
