@@ -1,6 +1,8 @@
 """Bulk issue: upload a CSV or paste rows of candidates, see each row's
-problems, issue every valid row with one assessment kit, and download the
-links that were not emailed. The work is in ``recruiter.bulk_issue``.
+problems, issue every valid row with one assessment kit, email each
+candidate their link (when a mail server is set up and the recruiter keeps
+it ticked), and download the links that were not emailed. The work is in
+``recruiter.bulk_issue``.
 
 The links are kept in this browser tab's session until dismissed (only
 their hashes are stored), like the single link on the Assessments page.
@@ -13,16 +15,12 @@ import streamlit as st
 from hiremate import kits
 from hiremate.models import AssessmentKit
 from hiremate.scope import Scope
-from recruiter import assessment_forms, bulk_issue, kit_panel, session, ui
+from recruiter import assessment_forms, bulk_issue, kit_panel, mail_panel, session, ui
 from recruiter.bulk_issue import BulkPreview, BulkResult, BulkRow
 
 PREVIEW = "bulk_preview"
 RESULT = "bulk_result"
 SHOWN_ROWS = 50  # problem rows listed on the page; all of them are in the download
-# MAIL HOOK: the mail outbox (issue 18) passes a ``recruiter.bulk_issue.SendHook`` here, e.g. a wrapper of
-# ``hiremate.mail.queue_invitation(scope, attempt, link)`` returning True once queued. None: every link is
-# downloaded instead.
-SEND_INVITATION: bulk_issue.SendHook | None = None
 HELP = (
     "One candidate a row: name, email, position, phone (optional). A first row naming the columns "
     "(Name, E-mail, Position, Phone ...) may give them in any order; without one, that order is assumed. "
@@ -62,9 +60,12 @@ def _show_preview(scope: Scope, checked: BulkPreview, days: int) -> None:
         st.warning("Check these rows:\n\n" + _row_lines(warned, "warnings"), icon=":material/warning:")
     if not ready:
         return
+    # The mail hook: one queued invitation per issued attempt, or none and every link in the download.
+    send_email = mail_panel.email_option("bulk_send_email", label="Email each candidate their link")
     if st.button(f"Issue {ui.count_noun(len(ready), 'assessment')}", type="primary", key="bulk_issue"):
         with ui.refusals():
-            result = bulk_issue.issue(scope, checked, expires_days=days, send=SEND_INVITATION)
+            send = bulk_issue.queue_invitation if send_email else None
+            result = bulk_issue.issue(scope, checked, expires_days=days, send=send)
             st.session_state[RESULT] = result
             st.session_state.pop(PREVIEW, None)
             ui.invalidate_reads()

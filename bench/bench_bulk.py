@@ -8,27 +8,33 @@ the form's checks per row, duplicates, one query for open assessments),
 issuing them (``bulk_issue.issue``: ``attempts.issue_many``, i.e. tokens,
 hashes, snapshots, ``insert_many`` in batches of 500, counters, one audit
 entry per attempt with one ``insert_many``, the summary entry) and writing
-the links CSV. Each repeat uses a fresh organisation in the same database,
-so the store grows as it would. For reference, the same 500 issued one by
-one with ``attempts.issue_attempt`` (what a loop over the single form would
-cost).
+the links CSV. Then the same with email: a mail server configured (nothing
+is sent: the outbox is drained by another process) and every invitation
+queued through the page's mail hook (``bulk_issue.queue_invitation``). Each
+flow uses a fresh organisation in the same database, so the store grows as
+it would. For reference, the same 500 issued one by one with
+``attempts.issue_attempt`` (what a loop over the single form would cost).
 
     .venv/bin/python -m bench.bench_bulk [repeats]
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bson import ObjectId
+from pymongo.database import Database
 
-from bench.common import Figure, fmt, free_port
+from bench.common import Figure, fmt, free_port, hiremate_env
 from hiremate import attempts, kits
 from hiremate import db as dbmod
+from hiremate import settings as settingsmod
 from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task
@@ -49,6 +55,7 @@ class BulkResults:
     links: Figure = field(default_factory=lambda: Figure("links CSV", "s"))
     total: Figure = field(default_factory=lambda: Figure("500 rows, server time", "s"))
     cpu: Figure = field(default_factory=lambda: Figure("CPU of this process, whole flow", "s"))
+    emailed: Figure = field(default_factory=lambda: Figure("500 rows, every invitation queued, server time", "s"))
     one_by_one: Figure = field(default_factory=lambda: Figure("497 x issue_attempt, one by one", "s"))
     issued_ok: bool = True
 
@@ -69,41 +76,78 @@ def _organisation(db) -> tuple[Scope, object]:
     return scope, kit
 
 
+@contextmanager
+def _environment(uri: str, data_dir: Path) -> Iterator[None]:
+    """This process's settings pointed at the bench store, a mail server configured; restored afterwards."""
+    wanted = hiremate_env(
+        uri, DB_NAME, data_dir, HIREMATE_SMTP_URL="smtp://127.0.0.1:2525", HIREMATE_MAIL_FROM="bench@bench.test"
+    )
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(wanted)
+    settingsmod.get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        settingsmod.get_settings.cache_clear()
+
+
+def _measure(db: Database, results: BulkResults, repeats: int, log: Callable[[str], None]) -> None:
+    """The repeats and the one-by-one reference, in the bench store."""
+    dbmod.ensure_indexes(db)
+    text = candidate_csv()
+    for repeat in range(repeats):
+        scope, kit = _organisation(db)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        checked = bulk_issue.preview(scope, text, kit)
+        previewed = time.perf_counter()
+        result = bulk_issue.issue(scope, checked, expires_days=7)
+        issued = time.perf_counter()
+        data = bulk_issue.links_csv(result)
+        done = time.perf_counter()
+        results.cpu.runs.append(time.process_time() - started_cpu)
+        results.preview.runs.append(previewed - started)
+        results.issue.runs.append(issued - previewed)
+        results.links.runs.append(done - issued)
+        results.total.runs.append(done - started)
+        stored = db[dbmod.ATTEMPTS].count_documents({"organization_id": scope.organization_id})
+        results.issued_ok &= stored == len(result.issued) == ROWS - BAD_ROWS and data.count(b"\r\n") == stored + 1
+        log(f"bulk issue {repeat + 1}/{repeats}: {done - started:.2f} s for {ROWS} rows ({stored} issued)")
+
+        scope, kit = _organisation(db)
+        started = time.perf_counter()
+        result = bulk_issue.issue(
+            scope, bulk_issue.preview(scope, text, kit), expires_days=7, send=bulk_issue.queue_invitation
+        )
+        bulk_issue.links_csv(result)
+        results.emailed.runs.append(time.perf_counter() - started)
+        queued = db[dbmod.MAIL_OUTBOX].count_documents({"organization_id": scope.organization_id})
+        results.issued_ok &= queued == len(result.issued) and not result.not_emailed
+        log(f"with email {repeat + 1}/{repeats}: {results.emailed.runs[-1]:.2f} s ({queued} queued)")
+    # The reference: the same candidates, one issue_attempt each.
+    scope, kit = _organisation(db)
+    source = kits.task_source(scope, kit)
+    candidates = [row.candidate for row in bulk_issue.preview(scope, text, kit).ready]
+    started = time.perf_counter()
+    for candidate in candidates:
+        attempts.issue_attempt(scope, candidate=candidate, source=source, expires_days=7)
+    results.one_by_one.runs.append(time.perf_counter() - started)
+    log(f"one by one: {results.one_by_one.runs[-1]:.2f} s")
+
+
 def run(tmp: Path, repeats: int, log: Callable[[str], None] = print) -> BulkResults:
     results = BulkResults()
     port = free_port()
+    uri = f"mongodb://127.0.0.1:{port}/"
     store = dbmod.start_embedded_store(tmp / "bulk-store", port, sync_on_commit=True)
-    client = dbmod.make_client(f"mongodb://127.0.0.1:{port}/", timeout_ms=30000)
+    client = dbmod.make_client(uri, timeout_ms=30000)
+    data_dir = tmp / "bulk-data"
+    data_dir.mkdir(mode=0o700, exist_ok=True)
     try:
-        db = client.get_database(DB_NAME)
-        dbmod.ensure_indexes(db)
-        text = candidate_csv()
-        for repeat in range(repeats):
-            scope, kit = _organisation(db)
-            started, started_cpu = time.perf_counter(), time.process_time()
-            checked = bulk_issue.preview(scope, text, kit)
-            previewed = time.perf_counter()
-            result = bulk_issue.issue(scope, checked, expires_days=7)
-            issued = time.perf_counter()
-            data = bulk_issue.links_csv(result)
-            done = time.perf_counter()
-            results.cpu.runs.append(time.process_time() - started_cpu)
-            results.preview.runs.append(previewed - started)
-            results.issue.runs.append(issued - previewed)
-            results.links.runs.append(done - issued)
-            results.total.runs.append(done - started)
-            stored = db[dbmod.ATTEMPTS].count_documents({"organization_id": scope.organization_id})
-            results.issued_ok &= stored == len(result.issued) == ROWS - BAD_ROWS and data.count(b"\r\n") == stored + 1
-            log(f"bulk issue {repeat + 1}/{repeats}: {done - started:.2f} s for {ROWS} rows ({stored} issued)")
-        # The reference: the same candidates, one issue_attempt each.
-        scope, kit = _organisation(db)
-        source = kits.task_source(scope, kit)
-        candidates = [row.candidate for row in bulk_issue.preview(scope, text, kit).ready]
-        started = time.perf_counter()
-        for candidate in candidates:
-            attempts.issue_attempt(scope, candidate=candidate, source=source, expires_days=7)
-        results.one_by_one.runs.append(time.perf_counter() - started)
-        log(f"one by one: {results.one_by_one.runs[-1]:.2f} s")
+        with _environment(uri, data_dir):
+            _measure(client.get_database(DB_NAME), results, repeats, log)
     finally:
         client.close()
         store.stop()
@@ -126,9 +170,11 @@ def render(results: BulkResults) -> list[str]:
         "|---|---|",
         *(f"| {f.name} | {cell(f)} |" for f in (results.preview, results.issue, results.links, results.total)),
         f"| {results.cpu.name} | {cell(results.cpu)} |",
+        f"| {results.emailed.name} | {cell(results.emailed)} |",
         f"| reference: {results.one_by_one.name} | {cell(results.one_by_one)} |",
         "",
-        f"* Every row without problems was issued once and is in the links CSV: {results.issued_ok}.",
+        f"* Every row without problems was issued once and is in the links CSV (or queued, with email): "
+        f"{results.issued_ok}.",
         "",
     ]
 

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from hiremate import attempts, kits
+from hiremate import attempts, kits, mail
 from hiremate.csvsafe import CsvWriter
 from hiremate.emails import normalise
 from hiremate.errors import BulkInputError, FormProblems
@@ -220,6 +220,12 @@ def problems_csv(rows: Sequence[BulkRow]) -> bytes:
     for row in rows:
         writer.writerow([row.line, row.name, row.email, row.position, row.phone, "; ".join(row.problems)])
     return writer.to_bytes()
+
+
+def queue_invitation(scope: Scope, issued: attempts.IssuedAttempt) -> bool:
+    """The mail hook: queue the candidate's invitation in the outbox."""
+    mail.queue_invitation(scope, issued.attempt, issued.link)
+    return True
 
 
 # ---------------------------------------------------------------- helpers

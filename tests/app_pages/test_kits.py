@@ -13,6 +13,7 @@ import streamlit as st
 
 from hiremate import db as dbmod
 from hiremate import kits, tasks
+from hiremate import settings as settingsmod
 from recruiter import bulk_issue
 from tests.app_pages.test_assessments import fill_candidate, library, shown_link, submit
 from tests.support.page_helpers import (  # noqa: F401
@@ -124,3 +125,20 @@ def test_bulk_issue_without_kits_says_how_to_make_one_and_never_offers_another_o
     assert "Create a kit first" in shown and "Acme kit" not in shown
     at = open_page(db, other, ASSESSMENTS)
     assert "Acme kit" not in texts(at)
+
+
+def test_bulk_issue_emails_the_links_when_a_mail_server_is_set_up(app_env, monkeypatch, db):
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "smtp://127.0.0.1:2525")  # queued only: nothing is sent here
+    monkeypatch.setenv("HIREMATE_MAIL_FROM", "hiring@acme.test")
+    settingsmod.get_settings.cache_clear()
+    admin = make_admin(db)
+    scope = scope_of(db, admin)
+    kits.create_kit(scope, {"name": "Analyst", "task_ids": [library(scope)[0].id]})
+    at = open_page(db, admin, BULK)
+    at.text_area(key="bulk_paste").input("Ada Lovelace\tada@example.com\nGrace Hopper\tgrace@example.com")
+    click(at, "bulk_check")
+    assert at.checkbox(key="bulk_send_email").value is True
+    click(at, "bulk_issue")
+    assert "2 assessments issued, 2 invitations emailed." in texts(at)
+    assert not [d for d in at.get("download_button") if d.proto.label.startswith("Download")]
+    assert db[dbmod.MAIL_OUTBOX].count_documents({}) == 2

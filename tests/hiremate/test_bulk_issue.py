@@ -11,8 +11,9 @@ import io
 import pytest
 from bson import ObjectId
 
-from hiremate import attempt_counts, attempts, kits
+from hiremate import attempt_counts, attempts, audit, kits
 from hiremate import db as dbmod
+from hiremate import settings as settingsmod
 from hiremate.csvsafe import BOM
 from hiremate.errors import BulkInputError, KitError
 from hiremate.models import CandidateInfo
@@ -64,6 +65,7 @@ def test_500_rows_with_3_bad_ones_issue_497_with_counts_audit_and_links(db, scop
     assert all(d["kit_id"] == kit.id and d["status"] == "pending" and len(d["task_snapshots"]) == 3 for d in stored)
     assert attempt_counts.by_status(db, scope.organization_id)["pending"] == 497
     assert db[dbmod.AUDIT_LOG].count_documents({"action": "attempt.issued"}) == 497
+    assert audit.verify_chain(db, str(scope.organization_id)).ok  # appended together, chained as one by one
     summary = db[dbmod.AUDIT_LOG].find_one({"action": "attempts.bulk_issued"})
     assert (summary["target_id"], summary["details"]) == (
         str(kit.id),
@@ -172,3 +174,21 @@ def test_another_organisations_kit_is_refused(db, kit):
     with pytest.raises(KitError, match="No such assessment kit"):
         bulk_issue.preview(stranger, "Name,Email\nAda,ada@example.com", kit)
     assert db[dbmod.ATTEMPTS].count_documents({}) == 0
+
+
+def test_with_email_every_issued_attempt_is_queued_once_and_none_is_downloaded(app_env, monkeypatch, db, scope, kit):
+    monkeypatch.setenv("HIREMATE_SMTP_URL", "smtp://127.0.0.1:2525")  # queued only: nothing is sent here
+    monkeypatch.setenv("HIREMATE_MAIL_FROM", "hiring@acme.test")
+    settingsmod.get_settings.cache_clear()
+    text = "Name,Email\nAda,ada@example.com\nGrace,grace@example.com\n,nobody@example.com"
+    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitation)
+    queued = list(db[dbmod.MAIL_OUTBOX].find({"organization_id": scope.organization_id}))
+    assert sorted(d["attempt_id"] for d in queued) == sorted(one.attempt.id for _, one, _ in result.issued)
+    assert result.not_emailed == [] and read_csv(bulk_issue.links_csv(result)) == []
+    assert db[dbmod.AUDIT_LOG].count_documents({"action": "mail.queued"}) == 2
+
+
+def test_without_a_mail_server_the_hook_refuses_and_every_link_is_downloaded(app_env, scope, kit):
+    text = "Name,Email\nAda,ada@example.com"
+    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitation)
+    assert [row["Email"] for row in read_csv(bulk_issue.links_csv(result))] == ["ada@example.com"]
