@@ -1,5 +1,6 @@
-"""Candidates: every attempt with its latest profile labels, searchable,
-filterable and paginated in the database; select a row to open the profile."""
+"""Candidates: one row per person (their latest assessment, how many they
+took), completed first, newest completion first; searchable, filterable and
+paginated in the database; select a row to open the profile."""
 
 from __future__ import annotations
 
@@ -150,7 +151,10 @@ event = st.dataframe(
         for column in ("issued_at", "completed_at")
     },
 )
-st.caption("Select a row to open the candidate's profile.")
+st.caption(
+    "One row per person: their latest assessment (the Assessments column counts all of theirs). "
+    "Completed first, newest completion first. Select a row to open the profile."
+)
 rows = event.selection.rows if event is not None else []
 if rows and 0 <= rows[0] < len(frame):
     st.switch_page("app_pages/profile.py", query_params={"attempt": frame.iloc[rows[0]]["attempt_id"]})

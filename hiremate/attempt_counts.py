@@ -12,7 +12,9 @@ The documents (collection ``attempt_counts``; the ``_id`` is derived from
 what a document counts, so an ``$inc`` upsert of the same counter from two
 processes meets one document, never two):
 
-* ``kind: "status"``: attempts of one (``position``, ``status``), in ``n``.
+* ``kind: "status"``: attempts of one (``position``, ``status``), in ``n``;
+  in ``p`` the people among them (attempts not ``superseded`` by a newer
+  attempt of the same email: ``hiremate.people``).
   ``position`` is the attempt's ``candidate_info.position`` (None when
   missing, as a ``$group`` sees it; "" is kept apart from None).
 * ``kind: "day"``: completed attempts whose ``completed_at`` falls on the
@@ -21,9 +23,10 @@ processes meets one document, never two):
   (``completed_at - started_at``, rounded to whole seconds), one document a
   duration hour (``hour``), ``s: {"<seconds>": n}``. Medians are exact to
   the second, and a document never grows past 3,600 keys.
-* ``kind: "meta"``: ``counted_at``, written by ``recount``: the organisation
-  has been counted in full. Readers that find no meta document recount the
-  organisation once (a store from before the counters, or a new
+* ``kind: "meta"``: ``counted_at`` and ``version``, written by ``recount``:
+  the organisation has been counted in full. Readers that find no meta
+  document of the current ``COUNTS_VERSION`` recount the organisation once
+  (a store from before the counters or from before ``p``, or a new
   organisation), so upgrades just work.
 
 Writers: every status change of an attempt happens in ``hiremate.attempts``
@@ -73,7 +76,16 @@ _ONE_DAY = timedelta(days=1)
 _ONE_SECOND = timedelta(seconds=1)
 _HALF_SECOND = timedelta(milliseconds=500)
 # What a recount reads of each attempt.
-_PROJECTION = {"organization_id": 1, "status": 1, "candidate_info.position": 1, "started_at": 1, "completed_at": 1}
+_PROJECTION = {
+    "organization_id": 1,
+    "status": 1,
+    "candidate_info.position": 1,
+    "started_at": 1,
+    "completed_at": 1,
+    "superseded": 1,
+}
+# 2: the status counters count people too (``p``).
+COUNTS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -236,7 +248,10 @@ def recount(db: Database, organization_id: ObjectId | None = None) -> RecountRes
         [
             UpdateOne(
                 {"_id": meta_id(org)},
-                {"$set": {"counted_at": now}, "$setOnInsert": {"organization_id": org, "kind": META}},
+                {
+                    "$set": {"counted_at": now, "version": COUNTS_VERSION},
+                    "$setOnInsert": {"organization_id": org, "kind": META},
+                },
                 upsert=True,
             )
             for org in sorted(organizations)
@@ -246,10 +261,12 @@ def recount(db: Database, organization_id: ObjectId | None = None) -> RecountRes
 
 
 def ensure_counted(db: Database, organization_id: ObjectId) -> bool:
-    """Recount an organisation that was never counted in full (no meta
-    document: a store from before the counters, or a new organisation);
-    True when it did. One ``_id`` look-up otherwise."""
-    if db[dbmod.ATTEMPT_COUNTS].find_one({"_id": meta_id(organization_id)}, {"_id": 1}) is not None:
+    """Recount an organisation that was never counted in full by this
+    version (no meta document of ``COUNTS_VERSION``: a store from before the
+    counters or before people were counted, or a new organisation); True
+    when it did. One ``_id`` look-up otherwise."""
+    meta = db[dbmod.ATTEMPT_COUNTS].find_one({"_id": meta_id(organization_id)}, {"version": 1})
+    if meta is not None and meta.get("version", 1) >= COUNTS_VERSION:
         return False
     recount(db, organization_id)
     return True
@@ -258,16 +275,20 @@ def ensure_counted(db: Database, organization_id: ObjectId) -> bool:
 # ---------------------------------------------------------------- reading
 
 
-def by_position_status(db: Database, organization_id: ObjectId) -> dict[tuple[Any, Any], int]:
+def by_position_status(
+    db: Database, organization_id: ObjectId, *, people: bool = False
+) -> dict[tuple[Any, Any], int]:
     """The organisation's attempts counted by (position, status), as a
-    ``$group`` on those two fields would count them (no zero entries)."""
+    ``$group`` on those two fields would count them (no zero entries); with
+    ``people``, only each person's latest attempt (``hiremate.people``)."""
     ensure_counted(db, organization_id)
+    field = "p" if people else "n"
     cursor = db[dbmod.ATTEMPT_COUNTS].find(
-        {"organization_id": organization_id, "kind": STATUS}, {"position": 1, "status": 1, "n": 1}
+        {"organization_id": organization_id, "kind": STATUS}, {"position": 1, "status": 1, field: 1}
     )
     counted: dict[tuple[Any, Any], int] = {}
     for doc in cursor:
-        n = _clamped(doc["_id"], doc.get("n", 0))
+        n = _clamped(doc["_id"], doc.get(field, 0))
         if n:
             key = (doc.get("position"), doc.get("status"))
             counted[key] = counted.get(key, 0) + n
@@ -337,7 +358,10 @@ def _cells(doc: Mapping[str, Any]) -> list[tuple[tuple[CounterKey, str], int]]:
     status = doc.get("status")
     status = getattr(status, "value", status)
     position = (doc.get("candidate_info") or {}).get("position")
-    cells = [((CounterKey(org, STATUS, position=position, status=status), "n"), 1)]
+    key = CounterKey(org, STATUS, position=position, status=status)
+    cells = [((key, "n"), 1)]
+    if not doc.get("superseded"):
+        cells.append(((key, "p"), 1))
     completed_at, started_at = doc.get("completed_at"), doc.get("started_at")
     if status == _COMPLETED and isinstance(completed_at, datetime):
         cells.append(((CounterKey(org, DAY, day=utc_day(completed_at)), "n"), 1))
@@ -429,6 +453,8 @@ def _write_absolute(db: Database, truth: Counts, stored: list[CounterKey]) -> No
     for key, fields in values.items():
         if key.kind == DURATIONS:
             changes: dict[str, Any] = {"s": {field.removeprefix("s."): n for field, n in fields.items()}}
+        elif key.kind == STATUS:
+            changes = {"n": fields.get("n", 0), "p": fields.get("p", 0)}
         else:
             changes = {"n": fields.get("n", 0)}
         requests.append(UpdateOne({"_id": key.doc_id}, {"$set": changes, "$setOnInsert": key.identity()}, upsert=True))

@@ -28,7 +28,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from hiremate import attempt_counts, emails
+from hiremate import attempt_counts, emails, people
 from hiremate import db as dbmod
 from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, ConsentRequired, TokenAlreadyUsed
 from hiremate.ids import as_object_id
@@ -161,8 +161,9 @@ def issue_many(
     rng: random.Random | None = None,
 ) -> list[IssuedAttempt]:
     """Pending attempts and one-time links for many candidates at once, in
-    their order: one ``insert_many``, one counter update and one write of
-    audit entries (one ``attempt.issued`` per attempt) per batch of
+    their order: one ``insert_many``, one counter update, the people settled
+    (``hiremate.people``: each one's newest attempt stands for them) and one
+    append of audit entries (one ``attempt.issued`` per attempt) per batch of
     ``ISSUE_BATCH``. A store error stops at that batch; the batches before
     it are issued, counted and audited."""
     days = _expiry_days(expires_days)
@@ -180,6 +181,8 @@ def issue_many(
             attempt.id = doc["_id"] = oid
             issued.append(IssuedAttempt(attempt, token, _link(token, public_url)))
         _count_new(scope.db, docs)
+        # These people's newest attempt now stands for them in the lists (hiremate.people).
+        people.settle(scope.db, scope.organization_id, [attempt.candidate_info.email for attempt, _ in batch])
         scope.audit_each(
             "attempt.issued",
             "attempt",

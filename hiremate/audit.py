@@ -38,6 +38,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate.errors import AuditAppendFailed
 from hiremate.settings import get_settings
 from hiremate.timeutil import iso, to_ms, utcnow
 
@@ -50,10 +51,6 @@ _SLEEP_STEP_SECONDS = 0.002
 _SLEEP_CAP_SECONDS = 0.05
 _UNSIGNED = ("_id", "hmac")
 _DUPLICATE_KEY = 11000  # the one code read from a BulkWriteError (docs/architecture.md)
-
-
-class AuditAppendFailed(RuntimeError):
-    """The chain's head kept moving: the entry was not written."""
 
 
 # ---------------------------------------------------------------- pure

@@ -47,7 +47,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts, mail, self_id, throttle
+from hiremate import attempt_counts, mail, people, self_id, throttle
 from hiremate import db as dbmod
 from hiremate.emails import normalise
 from hiremate.errors import ErasureError
@@ -127,6 +127,7 @@ def erase_attempts(
     db, organization_id = scope.db, scope.organization_id
     removed = dict.fromkeys(ERASED_COLLECTIONS, 0)
     owned: list[ObjectId] = []
+    erased_people: list[str] = []  # their newest remaining attempt stands for them now
     for attempt_id in dict.fromkeys(attempt_ids):  # unique, in order
         doc = db[dbmod.ATTEMPTS].find_one_and_delete({"_id": attempt_id, "organization_id": organization_id})
         if doc is None:
@@ -134,11 +135,13 @@ def erase_attempts(
         attempt_counts.record_transition(db, doc, None)
         owned.append(attempt_id)
         removed[dbmod.ATTEMPTS] += 1
+        erased_people.append((doc.get("candidate_info") or {}).get("email"))
     for _ in range(2):  # the second pass: what a write in flight stored meanwhile
         for first in range(0, len(owned), BATCH):
             batch = owned[first : first + BATCH]
             for collection, key in OWNED_BY_ATTEMPT.items():
                 removed[collection] += db[collection].delete_many({key: {"$in": batch}}).deleted_count
+    people.settle(db, organization_id, erased_people)
     if action is not None:
         scope.audit(action, "organization", organization_id, removed=removed, **details)
     return removed

@@ -31,7 +31,8 @@
     │   └── AlreadySeeded (also ValueError)
     ├── MailSendFailed
     ├── ConfigError (also RuntimeError)
-    └── StoreUnavailable (also RuntimeError)
+    ├── StoreUnavailable (also RuntimeError)
+    └── AuditAppendFailed (also RuntimeError)
 
 A ``Refusal`` is the answer "no, because ..." to someone who asked for
 something: bad input, a rule of the domain, a lost race. Its ``str()`` is a
@@ -49,7 +50,9 @@ reason on the message and tries again later (or gives up).
 is broken, and only its operator can fix it. The CLI and the servers report
 them at start; the app shows the "database does not answer" message for
 ``StoreUnavailable`` (``recruiter.session.DATABASE_DOWN``) and its error
-page for a ``ConfigError``.
+page for a ``ConfigError``. ``AuditAppendFailed`` is not a refusal either:
+an action whose audit entry could not be chained fails as a whole (its
+error page, a log line) rather than happen unlogged.
 
 The classes are defined here and re-exported by the modules that raise
 them (``hiremate.auth.AuthError``, ``hiremate.attempts.AttemptClosed``,
@@ -67,6 +70,7 @@ __all__ = [
     "AttemptClosed",
     "AttemptError",
     "AttemptNotFound",
+    "AuditAppendFailed",
     "AuthError",
     "BulkInputError",
     "ConfigError",
@@ -329,6 +333,11 @@ class ConfigError(HireMateError, RuntimeError):
 
 class StoreUnavailable(HireMateError, RuntimeError):
     """The database does not answer; the message says where and what to do."""
+
+
+class AuditAppendFailed(HireMateError, RuntimeError):
+    """An audit entry could not be chained: the chain's head kept moving
+    (``hiremate.audit``). The action fails rather than go unlogged."""
 
 
 class AlreadySeeded(Refusal, ValueError):

@@ -414,6 +414,8 @@ class TaskAttempt(Document):
     locked_reason: str | None = None
     # When the candidate's socket last closed while in progress (None while connected).
     disconnected_at: UTCDateTime | None = None
+    # A newer attempt of the same email stands for the person in lists (hiremate.people).
+    superseded: bool = False
     # The link's token may start the attempt once: from pending, or after a
     # re-issue of an in-progress attempt (a candidate who changed device).
     token_used: bool = False

@@ -234,6 +234,7 @@ def _candidate_fields(attempt: TaskAttempt) -> dict[str, Any]:
         "position": attempt.candidate_info.position,
         "completed_at": attempt.completed_at,
         "attempt_status": attempt.status,
+        "superseded": attempt.superseded,  # lists show people (hiremate.people)
     }
 
 

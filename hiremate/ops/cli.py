@@ -165,7 +165,7 @@ def _recompute(args: argparse.Namespace) -> None:
 
 
 def _recount(args: argparse.Namespace) -> None:
-    from hiremate import attempt_counts, norms
+    from hiremate import attempt_counts, norms, people
 
     organization_id = None
     if args.organization is not None:
@@ -175,6 +175,7 @@ def _recount(args: argparse.Namespace) -> None:
     db = _db()
     if organization_id is not None and db[dbmod.ORGANIZATIONS].find_one({"_id": organization_id}, {"_id": 1}) is None:
         raise UsageError(f"no organisation with id {args.organization}")
+    people.rebuild(db, organization_id)  # each person's newest attempt stands for them, before counting people
     result = attempt_counts.recount(db, organization_id)
     covered = norms.rebuild(db, organization_id)
     print(

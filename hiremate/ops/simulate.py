@@ -29,7 +29,7 @@ from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from hiremate import attempt_counts, norms
+from hiremate import attempt_counts, norms, people
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES
 from hiremate.errors import AlreadySeeded
 from hiremate.models import (
@@ -644,6 +644,7 @@ def seed_completed_attempt(
     start = started_at or utcnow() - SESSION_MARGIN
     session = simulate_session(rng, tasks=tasks, started_at=start, organization_id=organization_id, candidate=candidate)
     _store_sessions(db, [session], with_events=True, with_profiles=with_profile, skip_stored=False)
+    people.settle(db, organization_id, [session.attempt.candidate_info.email])  # one row per person in lists
     return session.attempt
 
 

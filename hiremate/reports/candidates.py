@@ -16,6 +16,7 @@ from bson import ObjectId
 from hiremate import attempt_counts, reviews
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
+from hiremate.people import attempts_per_email
 from hiremate.reports._common import _NEWEST_COMPLETED, _get, _lookup
 from hiremate.reports.columns import _PROFILE_LABELS, CANDIDATE_COLUMNS
 from hiremate.scope import Scope
@@ -25,6 +26,7 @@ MAX_PAGE_SIZE = 200
 MAX_ATTEMPTS_PER_EMAIL = 200
 
 _NEWEST_ISSUED = [("created_at", -1), ("_id", -1)]
+_COMPLETED = AttemptStatus.COMPLETED.value
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,18 @@ def candidates_page(
     skip: int = 0,
     limit: int = 25,
     counts: CandidateCounts | None = None,
+    people: bool = True,
 ) -> tuple[pd.DataFrame, int]:
     """One page of the candidates list and the number of rows matching.
 
-    One row per attempt (``CANDIDATE_COLUMNS``), with its profile's labels
-    (empty until the attempt has a profile). Without a label filter the
-    list is every attempt, newest issued first; with one, only attempts with
-    a matching profile can match, so the list is read from ``skill_profiles``,
-    newest completion first. ``search`` matches name or email, any case.
+    One row per person (``CANDIDATE_COLUMNS``): their latest attempt
+    (``hiremate.people``), with its profile's labels (empty until it has a
+    profile) and ``attempts``, how many attempts the person has; with
+    ``people=False``, one row per attempt. Without a label filter the list
+    is completed attempts first, newest completion first, then the others,
+    newest issued first; with one, only attempts with a matching profile can
+    match, so the list is read from ``skill_profiles``, newest completion
+    first. ``search`` matches name or email, any case.
     ``counts`` (from ``candidate_counts``, read in the same run) gives the
     number of rows without another count when the only filters are position
     and status. ``review_state`` (``awaiting_review``, ``reviewed``) and
@@ -124,10 +130,14 @@ def candidates_page(
             return pd.DataFrame([], columns=CANDIDATE_COLUMNS), 0  # only completed profiles are reviewed
         status = AttemptStatus.COMPLETED.value
         labels = {**labels, **reviewed}
+    latest = {"superseded": {"$ne": True}} if people else {}
     if labels:
-        rows, total = _page_from_profiles(scope, labels, search, position, status, skip, limit)
+        rows, total = _page_from_profiles(scope, {**labels, **latest}, search, position, status, skip, limit)
     else:
-        rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts)
+        rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts, latest)
+    per_email = attempts_per_email(scope, [row["candidate_email"] for row in rows])
+    for row in rows:
+        row["attempts"] = per_email.get(row["candidate_email"], 1)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS), total
 
 
@@ -203,20 +213,43 @@ def _page_from_attempts(
     skip: int,
     limit: int,
     counts: CandidateCounts | None = None,
+    latest: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    query = scope.where(_candidate_filter(_ATTEMPT_FIELDS, search, position, status))
+    """Completed attempts first (newest completion first), then the others
+    (newest issued first); a ``status`` filter reads one of the two."""
+    query = scope.where({**_candidate_filter(_ATTEMPT_FIELDS, search, position, status), **(latest or {})})
     attempts = scope.collection(dbmod.ATTEMPTS)
-    if counts is not None and not search:
-        total = counts.total(position=position, status=status)
-    else:
-        total = attempts.count_documents(query)
-    if position and status:  # no index serves both with a range of created_at: one read, not one per window
-        page = list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(_NEWEST_ISSUED).skip(skip).limit(limit))
-    else:
-        page = newest_first(attempts, query, "created_at", projection=ATTEMPT_ROW_PROJECTION, skip=skip, limit=limit)
+    people = bool(latest)
+
+    def count(of_status: str | None) -> int:
+        if counts is not None and not search:
+            return counts.total(position=position, status=of_status, people=people)
+        return attempts.count_documents({**query, "status": of_status} if of_status else query)
+
+    total = count(status)
+    page: list[dict[str, Any]] = []
+    done = 0  # completed attempts before the others (counted only when the page starts past them)
+    if status in (None, _COMPLETED):
+        page = _newest(attempts, {**query, "status": _COMPLETED}, "completed_at", skip, limit, position=position)
+        done = skip + len(page) if page else count(_COMPLETED)
+    if len(page) < limit and status != _COMPLETED:
+        others = query if status else {**query, "status": {"$ne": _COMPLETED}}
+        page += _newest(attempts, others, "created_at", max(0, skip - done), limit - len(page), position=position)
     ids = [doc["_id"] for doc in page]
     profiles, reviewed = _profiles_for(scope, ids), reviews.summaries(scope, ids)
     return [_candidate_row(doc, profiles.get(doc["_id"]), reviewed.get(doc["_id"])) for doc in page], total
+
+
+def _newest(
+    attempts: Any, query: dict[str, Any], field: str, skip: int, limit: int, *, position: str | None
+) -> list[dict[str, Any]]:
+    """``find(query)`` newest ``field`` first; through recent windows unless
+    the query has a position and a status (no index serves both with a range
+    of ``field``: one read, not one per window)."""
+    if position and "status" in query:
+        order = [(field, -1), ("_id", -1)]
+        return list(attempts.find(query, ATTEMPT_ROW_PROJECTION).sort(order).skip(skip).limit(limit))
+    return newest_first(attempts, query, field, projection=ATTEMPT_ROW_PROJECTION, skip=skip, limit=limit)
 
 
 def _page_from_profiles(
@@ -278,17 +311,20 @@ class CandidateCounts:
     totals."""
 
     by_position_status: dict[tuple[Any, Any], int]
+    people_by_position_status: dict[tuple[Any, Any], int] | None = None  # each person's latest attempt
 
     @property
     def positions(self) -> list[str]:
         """What ``positions`` returns."""
         return sorted({p for p, _ in self.by_position_status if isinstance(p, str) and p})
 
-    def total(self, *, position: str | None = None, status: str | None = None) -> int:
-        """What ``count_documents`` gives for these filters (no search)."""
+    def total(self, *, position: str | None = None, status: str | None = None, people: bool = False) -> int:
+        """What ``count_documents`` gives for these filters (no search); of
+        people (their latest attempts) with ``people``."""
+        counted = self.people_by_position_status if people else self.by_position_status
         return sum(
             n
-            for (p, s), n in self.by_position_status.items()
+            for (p, s), n in (counted if counted is not None else self.by_position_status).items()
             if (not position or p == position) and (not status or s == status)
         )
 
@@ -297,7 +333,11 @@ def candidate_counts(scope: Scope) -> CandidateCounts:
     """The organisation's attempts by position and status, from its counter
     documents (``hiremate.attempt_counts``): a few small documents, however
     many attempts there are."""
-    return CandidateCounts(attempt_counts.by_position_status(scope.db, scope.organization_id))
+    db, organization_id = scope.db, scope.organization_id
+    return CandidateCounts(
+        attempt_counts.by_position_status(db, organization_id),
+        attempt_counts.by_position_status(db, organization_id, people=True),
+    )
 
 
 def positions(scope: Scope) -> list[str]:

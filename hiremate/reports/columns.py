@@ -56,6 +56,7 @@ CANDIDATE_COLUMNS = [
     *PROFILE_LABEL_COLUMNS,
     "review_state",
     "decision",
+    "attempts",
 ]
 PER_TASK_COLUMNS = [
     "task_number",
@@ -176,6 +177,7 @@ COLUMN_LABELS: dict[str, str] = {
     "candidate_text": "Candidate's text",
     "review_state": "Review",
     "decision": "Decision",
+    "attempts": "Assessments",
     "decided_by": "Decided by",
     "decided_at": "Decided",
 }

@@ -103,7 +103,7 @@ def test_paginates_in_the_database(app_env, db):
         str(doc["_id"])
         for doc in db[dbmod.ATTEMPTS]
         .find({"organization_id": org.scope.organization_id}, {"_id": 1})
-        .sort([("created_at", -1), ("_id", -1)])
+        .sort([("completed_at", -1), ("_id", -1)])  # all completed: newest completion first
     ]
     at = org.open_page(CANDIDATES)
     assert len(table(at)) == 25

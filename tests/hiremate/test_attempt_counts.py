@@ -361,6 +361,8 @@ def test_a_transition_that_keeps_the_status_changes_nothing():
     assert delta == {
         (CounterKey(org, "status", position="Dev", status="in_progress"), "n"): -1,
         (CounterKey(org, "status", position="Dev", status="completed"), "n"): 1,
+        (CounterKey(org, "status", position="Dev", status="in_progress"), "p"): -1,  # people too
+        (CounterKey(org, "status", position="Dev", status="completed"), "p"): 1,
         (CounterKey(org, "day", day=datetime(2026, 1, 1, tzinfo=UTC)), "n"): 1,
         (CounterKey(org, "durations", hour=0), "s.60"): 1,
     }

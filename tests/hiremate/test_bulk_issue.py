@@ -107,7 +107,7 @@ def test_a_windows_1252_file_is_read(scope, kit):
 
 
 def test_an_email_with_an_open_assessment_is_a_warning_not_a_problem(scope, kit):
-    attempts.issue_attempt(
+    first = attempts.issue_attempt(
         scope,
         candidate=CandidateInfo(name="Ada", email="ada@example.com"),
         source=kits.task_source(scope, kit),
@@ -116,6 +116,12 @@ def test_an_email_with_an_open_assessment_is_a_warning_not_a_problem(scope, kit)
     assert len(checked.ready) == 2
     assert [row.line for row in checked.warned] == [2]
     assert checked.warned[0].warnings == ["already has an open assessment (a second one will be issued)"]
+    [(_, second, _), _] = bulk_issue.issue(scope, checked).issued
+    ada = {
+        d["_id"]: d.get("superseded", False)
+        for d in scope.db[dbmod.ATTEMPTS].find({"candidate_info.email": "ada@example.com"})
+    }
+    assert ada == {first.attempt.id: True, second.attempt.id: False}  # one person: the newest stands for her
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ async def test_assessment_info_comes_first(server, db):
         "finish_by": info["finish_by"],
         "grace_hours": 24,
         "accommodation_request": None,
+        "self_identification": False,  # protocol 1.3
     }
     assert set(info["notice"]) == {"version", "organization_name", "contact", "retention_days", "additions"}
 

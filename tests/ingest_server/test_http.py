@@ -72,6 +72,7 @@ async def test_page_pending(server, db):
         "finish_by": state["finish_by"],
         "grace_hours": 24,
         "accommodation_request": None,
+        "self_identification": False,  # protocol 1.3
     }
     assert state["expires_at"].endswith("Z")
     assert b"<!--HIREMATE_STATE-->" not in answer.body

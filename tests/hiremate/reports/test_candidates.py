@@ -24,7 +24,12 @@ def test_candidates_page_paginates_every_attempt_once_newest_first(org):
         assert total == 300
         assert list(frame.columns) == reports.CANDIDATE_COLUMNS
         seen += frame["attempt_id"].tolist()
-    expected = sorted(attempts, key=lambda a: (a["created_at"], a["_id"]), reverse=True)
+    # Completed first, newest completion first; then the others, newest issued first.
+    done = [a for a in attempts if a["status"] == "completed"]
+    others = [a for a in attempts if a["status"] != "completed"]
+    assert done and others
+    expected = sorted(done, key=lambda a: (a["completed_at"], a["_id"]), reverse=True)
+    expected += sorted(others, key=lambda a: (a["created_at"], a["_id"]), reverse=True)
     assert seen == [str(a["_id"]) for a in expected]
     last, total = reports.candidates_page(org, skip=290, limit=25)
     assert total == 300 and len(last) == 10
@@ -189,13 +194,17 @@ def test_candidates_page_reads_only_its_page_however_deep(org, store_uri):
             frame, total = reports.candidates_page(scope, skip=skip, limit=25, **filters)
             assert len(frame) == 25 and total == matching, (filters, total)
             finds = [command for name, command in log.commands if name == "find"]
-            assert finds and all(0 < command["limit"] <= 25 for command in finds), finds
+            # The page and its other collection's documents, each bounded by the page;
+            # then the page's people's attempts, counted (bounded per person).
+            *page_finds, per_person = finds
+            assert page_finds and all(0 < command["limit"] <= 25 for command in page_finds), finds
+            assert "candidate_info.email" in per_person["filter"] and per_person["limit"] <= 25 * 200
             assert all(command.get("skip") == skip for command in finds[:1]), finds
             assert all(name in {"find", "aggregate"} for name, _ in log.commands), log.commands
             counts = [command for name, command in log.commands if name == "aggregate"]
             assert len(counts) == 1 and counts[0]["pipeline"][-1] == {"$group": {"_id": 1, "n": {"$sum": 1}}}
             returned = sum(size for name, size in log.replies if name != "aggregate")
-            assert returned == 50  # the page, then the other collection's documents for it
+            assert returned == 75  # the page, the other collection's documents for it, each person's attempts
             assert all(size <= 1 for name, size in log.replies if name == "aggregate")
     finally:
         client.close()

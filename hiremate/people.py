@@ -1,0 +1,107 @@
+"""People, not attempts: which attempt stands for a candidate in the lists.
+
+A candidate (one email in one organisation) may have several attempts: a
+re-take, another position, a link re-issued as a new attempt. The
+candidates list shows one row per person: their latest attempt (the newest
+issued), with the number of their attempts.
+
+How: every attempt but a person's newest carries ``superseded: true``, and
+so does its profile (``skill_profiles`` repeats it, so the label and review
+filters, which read profiles, show people too). The flag is set when a
+newer attempt is issued or stored and cleared again when the newest is
+erased or purged (``settle``, called by ``hiremate.attempts`` after the
+insert, by the simulator, and by the one deletion path), and rebuilt from the attempts by ``rebuild`` (``python -m hiremate
+recount``, for stores from before the flag, where every attempt counts as
+its own person until then). The attempt counters count people too (field
+``p`` of the status counters, ``hiremate.attempt_counts``), so the list's
+totals never count documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.database import Database
+
+from hiremate import attempt_counts
+from hiremate import db as dbmod
+from hiremate.scope import Scope
+
+__all__ = ["SUPERSEDED", "attempts_per_email", "rebuild", "settle"]
+
+SUPERSEDED = "superseded"
+_EMAIL = "candidate_info.email"
+_NEWEST = [("created_at", -1), ("_id", -1)]
+MAX_COUNTED = 200  # attempts counted per person on a page (a bound on one page's read)
+
+
+def settle(db: Database, organization_id: ObjectId, emails: Iterable[str]) -> int:
+    """Make each of these people's newest attempt (by issue time) the one that
+    stands for them, and flag the others (with their profiles); returns the
+    attempts changed. Called after an attempt is issued or stored, and after
+    attempts are deleted. Counted one attempt at a time, so the people
+    counters move by exactly what changed."""
+    flag: list[ObjectId] = []
+    unflag: list[ObjectId] = []
+    for email in dict.fromkeys(e for e in emails if e):
+        docs = db[dbmod.ATTEMPTS].find({"organization_id": organization_id, _EMAIL: email}, {SUPERSEDED: 1})
+        for index, doc in enumerate(docs.sort(_NEWEST)):
+            superseded = index > 0
+            if superseded != bool(doc.get(SUPERSEDED)):
+                (flag if superseded else unflag).append(doc["_id"])
+    return _set_flag(db, flag, True) + _set_flag(db, unflag, False)
+
+
+def rebuild(db: Database, organization_id: ObjectId | None = None) -> int:
+    """Set the flag from the attempts themselves (one scan): each person's
+    newest attempt unflagged, the others flagged. Returns the attempts changed."""
+    scope: dict[str, Any] = {} if organization_id is None else {"organization_id": organization_id}
+    projection = {"organization_id": 1, _EMAIL: 1, SUPERSEDED: 1}
+    seen: set[tuple[Any, Any]] = set()
+    flag, unflag = [], []
+    for doc in db[dbmod.ATTEMPTS].find(scope, projection).sort(_NEWEST):
+        person = (doc.get("organization_id"), (doc.get("candidate_info") or {}).get("email"))
+        superseded = person in seen
+        seen.add(person)
+        if superseded != bool(doc.get(SUPERSEDED)):
+            (flag if superseded else unflag).append(doc["_id"])
+    return _set_flag(db, flag, True) + _set_flag(db, unflag, False)
+
+
+def attempts_per_email(scope: Scope, emails: Iterable[str]) -> dict[str, int]:
+    """How many attempts each of these people has in the scope's organisation
+    (for one page of the list: a few dozen emails, through the email index)."""
+    counts: dict[str, int] = {}
+    wanted = list(dict.fromkeys(e for e in emails if e))
+    if not wanted:
+        return counts
+    cursor = (
+        scope.collection(dbmod.ATTEMPTS)
+        .find(scope.where({_EMAIL: {"$in": wanted}}), {_EMAIL: 1})
+        .limit(len(wanted) * MAX_COUNTED)
+    )
+    for doc in cursor:
+        email = (doc.get("candidate_info") or {}).get("email")
+        counts[email] = counts.get(email, 0) + 1
+    return counts
+
+
+def _set_flag(db: Database, attempt_ids: list[ObjectId], superseded: bool) -> int:
+    change = {"$set": {SUPERSEDED: True}} if superseded else {"$unset": {SUPERSEDED: ""}}
+    condition = {"$ne": True} if superseded else True
+    changed = 0
+    for attempt_id in attempt_ids:
+        before = db[dbmod.ATTEMPTS].find_one_and_update(
+            {"_id": attempt_id, SUPERSEDED: condition}, change, return_document=ReturnDocument.BEFORE
+        )
+        if before is None:
+            continue
+        after = {**before, SUPERSEDED: True} if superseded else {k: v for k, v in before.items() if k != SUPERSEDED}
+        attempt_counts.record_transition(db, before, after)
+        changed += 1
+    if attempt_ids:
+        db[dbmod.PROFILES].update_many({"attempt_id": {"$in": attempt_ids}}, change)
+    return changed
