@@ -44,6 +44,7 @@ PAGES = [
     PageSpec("app_pages/dashboard.py", "Dashboard", ":material/dashboard:"),
     PageSpec("app_pages/tasks.py", "Tasks", ":material/checklist:"),
     PageSpec("app_pages/assessments.py", "Assessments", ":material/send:"),
+    PageSpec("app_pages/bulk_issue.py", "Bulk issue", ":material/group_add:"),
     PageSpec("app_pages/live.py", "Live", ":material/sensors:"),
     PageSpec("app_pages/candidates.py", "Candidates", ":material/groups:"),
     PageSpec("app_pages/profile.py", "Profile", ":material/person_search:"),

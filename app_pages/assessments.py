@@ -13,12 +13,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from hiremate import attempts, tasks
-from hiremate.models import Accommodations, AttemptStatus, TaskAttempt
+from hiremate import attempts, kits, tasks
+from hiremate.models import Accommodations, AssessmentKit, AttemptStatus, TaskAttempt
 from hiremate.scope import Scope
 from hiremate.settings import get_settings
 from hiremate.timeutil import utcnow
-from recruiter import assessment_forms, mail_panel, session, task_forms, ui
+from recruiter import assessment_forms, kit_panel, mail_panel, session, task_forms, ui
 
 PAGE_SIZE = 20
 MAX_PICKABLE = tasks.MAX_PAGE_SIZE
@@ -26,7 +26,7 @@ NEW_LINK = "assess_new_link"  # the link just made, until dismissed (ui.show_sec
 CONFIRM = "assess_confirm"  # ("lock" | "reissue" | "accommodations", attempt id) awaiting confirmation
 FLASH = "assess_flash"
 CLEAR_FORM = "assess_clear_form"
-BY_HAND, SAMPLED = "Pick tasks by hand", "Sample tasks at random"
+BY_HAND, SAMPLED, WITH_KIT = "Pick tasks by hand", "Sample tasks at random", "Use a kit"
 FORM_KEYS = (
     "assess_candidate_name",
     "assess_candidate_email",
@@ -70,11 +70,13 @@ def _cancel() -> None:
 # ---------------------------------------------------------------- issuing
 
 
-def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None:
+def _issue_form(scope: Scope, labels: dict[str, str], active_count: int, usable_kits: list[AssessmentKit]) -> None:
     if st.session_state.pop(CLEAR_FORM, False):
         for key in FORM_KEYS:
             st.session_state.pop(key, None)
-    how = st.radio("Tasks", [BY_HAND, SAMPLED], horizontal=True, key="assess_task_mode")
+    modes = [WITH_KIT, BY_HAND, SAMPLED] if usable_kits else [BY_HAND, SAMPLED]
+    how = st.radio("Tasks", modes, horizontal=True, key="assess_task_mode")
+    kit = _kit_choice(scope, usable_kits) if how == WITH_KIT else None
     with st.form("assess_issue_form", border=False):
         cols = st.columns(2)
         name = cols[0].text_input("Candidate name", key="assess_candidate_name", max_chars=200)
@@ -84,6 +86,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
         resume_url = st.text_input(
             "Resume URL (optional)", key="assess_candidate_resume_url", placeholder="https://", max_chars=2000
         )
+        # A kit is chosen above the form, so what it gives and its problems show as soon as it is picked.
         if how == BY_HAND:
             picked = st.multiselect(
                 "Tasks, in the order the candidate gets them",
@@ -94,7 +97,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             )
             if active_count > len(labels):
                 st.caption(f"The first {len(labels)} of {active_count} active tasks are listed; sample to use all.")
-        else:
+        elif how == SAMPLED:
             cols = st.columns(3)
             if st.session_state.get("assess_sample_size", 1) > active_count:  # tasks were deleted meanwhile
                 st.session_state["assess_sample_size"] = active_count
@@ -125,9 +128,17 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
         return
     with ui.refusals():
         candidate = assessment_forms.candidate_info(
-            name=name, email=email, phone=phone, position=position, resume_url=resume_url
+            name=name,
+            email=email,
+            phone=phone,
+            position=position or (kit.position if kit else ""),
+            resume_url=resume_url,
         )
-        if how == BY_HAND:
+        source = None
+        if kit is not None:
+            choice = assessment_forms.TaskChoice()
+            source = kits.task_source(scope, kit)
+        elif how == BY_HAND:
             choice = assessment_forms.task_choice(by_hand=True, task_ids=picked)
         else:
             choice = assessment_forms.task_choice(
@@ -140,6 +151,7 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
             sample=choice.sample,
             category=choice.category,
             difficulty=choice.difficulty,
+            source=source,
             expires_days=assessment_forms.expiry_days(int(days)),
             accommodations=assessment_forms.accommodations(
                 extra_time=extra_time, assistive_technology=assistive, note=note
@@ -155,6 +167,28 @@ def _issue_form(scope: Scope, labels: dict[str, str], active_count: int) -> None
         st.session_state[CLEAR_FORM] = True
         ui.invalidate_reads()
         st.rerun()
+
+
+def _kit_choice(scope: Scope, usable_kits: list[AssessmentKit]) -> AssessmentKit | None:
+    """The kit picker, what the chosen kit gives, and why it cannot be issued if it cannot."""
+    by_id = {str(kit.id): kit for kit in usable_kits}
+    chosen = st.selectbox(
+        "Kit", list(by_id), format_func=lambda kit_id: kit_panel.kit_label(by_id[kit_id]), key="assess_kit_id"
+    )
+    kit = by_id.get(chosen)
+    if kit is None:
+        return None
+    st.caption(kit_panel.describe(kit) + (" · a blank position takes the kit's" if kit.position else ""))
+    with session.database_guard():
+        problems = kits.kit_problems(scope, kit)
+    if problems:
+        st.warning(
+            "This kit cannot be issued until it is edited (Assessment kits, below): "
+            + session.escape_markdown("; ".join(problems))
+            + ".",
+            icon=":material/warning:",
+        )
+    return kit
 
 
 def _accommodation_fields(prefix: str, granted: Accommodations | None = None) -> tuple[str, bool, str]:
@@ -384,13 +418,20 @@ ui.show_secret(NEW_LINK, warning=LINK_WARNING)
 with session.database_guard():
     labels, active_count = _pickable_tasks(org, scope)
     issued_any = attempts.count_attempts(scope) > 0
+    usable_kits = kits.list_kits(scope)
 
 with st.expander("Issue an assessment", expanded=not issued_any, icon=":material/send:"):
     if active_count == 0:
         st.info("There are no active tasks to assess with yet. Write some or install the library first.")
         st.page_link("app_pages/tasks.py", label="Go to Tasks", icon=":material/checklist:")
     else:
-        _issue_form(scope, labels, active_count)
+        _issue_form(scope, labels, active_count, usable_kits)
+    st.caption("Many candidates at once: Bulk issue, in the sidebar, issues a kit to a CSV or pasted list.")
+
+with st.expander(
+    "Assessment kits", expanded=st.session_state.get(kit_panel.EDITING) is not None, icon=":material/inventory_2:"
+):
+    kit_panel.kits_section(scope, labels)
 
 st.subheader("Issued assessments")
 filters = st.columns([1, 2])

@@ -1,5 +1,7 @@
-"""Tasks: author decision scenarios, list and filter them, preview one as the
-candidate sees it, soft-delete and restore.
+"""Tasks: author decision scenarios, list them newest first, search and
+filter them, preview one as the candidate sees it, soft-delete and restore.
+A title another task has already is warned about (not refused); tags are
+optional, with the organisation's own tags suggested.
 
 The editor's model (drafts, widget keys, validation messages, the
 candidate's view) is recruiter.task_forms; this file only renders it.
@@ -29,17 +31,31 @@ ANY = ""
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def _count(org: str, category: str, difficulty: str, active: bool | None, _scope: Scope) -> int:
-    return tasks.count_tasks(_scope, category=category or None, difficulty=difficulty or None, active=active)
+def _count(org: str, category: str, difficulty: str, active: bool | None, search: str, _scope: Scope) -> int:
+    return tasks.count_tasks(
+        _scope, category=category or None, difficulty=difficulty or None, active=active, search=search or None
+    )
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _page(
-    org: str, category: str, difficulty: str, active: bool | None, skip: int, limit: int, _scope: Scope
+    org: str, category: str, difficulty: str, active: bool | None, search: str, skip: int, limit: int, _scope: Scope
 ) -> list[Task]:
     return tasks.list_tasks(
-        _scope, category=category or None, difficulty=difficulty or None, active=active, skip=skip, limit=limit
+        _scope,
+        category=category or None,
+        difficulty=difficulty or None,
+        active=active,
+        search=search or None,
+        newest_first=True,
+        skip=skip,
+        limit=limit,
     )
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _tag_suggestions(org: str, _scope: Scope) -> list[str]:
+    return tasks.tag_suggestions(_scope) or list(task_forms.COMMON_TAGS[:30])
 
 
 # ---------------------------------------------------------------- editor state (button callbacks)
@@ -131,6 +147,7 @@ def _editor(scope: Scope) -> None:
         form, side = st.columns([3, 2], gap="large")
         with form:
             st.text_input("Title", key=task_forms.field_key(EDITOR, "title"), max_chars=200)
+            _same_title_warning(scope, draft.title, None if editing == "new" else editing)
             st.text_input(
                 "Description",
                 key=task_forms.field_key(EDITOR, "description"),
@@ -168,7 +185,7 @@ def _editor(scope: Scope) -> None:
                 step=10,
                 key=task_forms.field_key(EDITOR, "reasoning_min_length"),
             )
-            _options_editor(draft)
+            _options_editor(draft, _tag_suggestions(str(scope.organization_id), scope))
             problems = st.container()  # validation problems, right above the Save button
             buttons = st.container(horizontal=True)
             save = buttons.button("Save task", type="primary", key="tasks_save", icon=":material/save:")
@@ -179,12 +196,27 @@ def _editor(scope: Scope) -> None:
         _save(scope, editing, draft, problems)
 
 
-def _options_editor(draft: task_forms.TaskDraft) -> None:
+def _same_title_warning(scope: Scope, title: str, editing: str | None) -> None:
+    """A warning (not a refusal) when another task has this title, case and spacing aside."""
+    with session.database_guard():
+        others = tasks.same_title(scope, title, exclude=editing)
+    if others:
+        deleted = " (deleted)" if all(not t.is_active for t in others) else ""
+        st.warning(
+            f"Another task is already called “{session.escape_markdown(others[0].title)}”{deleted}. Recruiters "
+            "and reports tell tasks apart by title: a distinct one avoids mix-ups.",
+            icon=":material/content_copy:",
+        )
+
+
+def _options_editor(draft: task_forms.TaskDraft, suggestions: list[str]) -> None:
     st.markdown("**Options** (2 to 6)")
     st.caption(
-        "No option is right or wrong. Give each the risk it takes and the behaviour it expresses; "
-        "candidates see only the text."
+        "No option is right or wrong. Give each the risk it takes and, if you like, the behaviour it expresses "
+        "as tags; candidates see only the text."
     )
+    if suggestions:
+        st.caption("Tags already in use: " + session.escape_markdown(", ".join(suggestions)))
     removable = task_forms.can_remove_option(draft)
     for number, option in enumerate(draft.options, start=1):
         with st.container(border=True):
@@ -202,10 +234,10 @@ def _options_editor(draft: task_forms.TaskDraft) -> None:
                 key=task_forms.option_key(EDITOR, option.id, "risk_level"),
             )
             cols[1].text_input(
-                "Behavioural tags",
+                "Behavioural tags (optional)",
                 key=task_forms.option_key(EDITOR, option.id, "tags"),
-                placeholder="e.g. cautious, methodical",
-                help="Comma-separated. Tags of the task library: " + ", ".join(task_forms.COMMON_TAGS[:30]),
+                placeholder="e.g. " + ", ".join(suggestions[:2] or ["cautious", "methodical"]),
+                help="Comma-separated; optional. Tags already in use: " + ", ".join(suggestions),
             )
             cols[2].button(
                 "Remove",
@@ -326,6 +358,7 @@ if EDITING in st.session_state and task_forms.field_key(EDITOR, "title") not in 
 # (or up here when the filters hide its row).
 editor_slot = st.container()
 
+search = st.text_input("Search", key="tasks_filter_search", placeholder="Words of the title", max_chars=200).strip()
 filters = st.columns(3)
 category = ui.filter_select(
     filters[0], "Category", task_forms.CATEGORIES, key="tasks_filter_category", everything="All categories"
@@ -337,13 +370,13 @@ show = filters[2].selectbox("Show", list(SHOW_CHOICES), key="tasks_filter_status
 active = SHOW_CHOICES[show]
 
 with session.database_guard():
-    total = _count(org, category, difficulty, active, scope)
+    total = _count(org, category, difficulty, active, search, scope)
     rows = st.container()
     window = ui.paginate(
-        total, key="tasks_page", page_size=PAGE_SIZE, reset_on=(category, difficulty, show), noun="task"
+        total, key="tasks_page", page_size=PAGE_SIZE, reset_on=(category, difficulty, show, search), noun="task"
     )
-    page = _page(org, category, difficulty, active, window.skip, window.limit, scope) if total else []
-    nothing_at_all = total == 0 and _count(org, ANY, ANY, None, scope) == 0
+    page = _page(org, category, difficulty, active, search, window.skip, window.limit, scope) if total else []
+    nothing_at_all = total == 0 and _count(org, ANY, ANY, None, ANY, scope) == 0
 
 with rows:
     if nothing_at_all:

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import bench_compute, bench_ingest, bench_live_page, bench_sessions, bench_store
+from bench import bench_bulk, bench_compute, bench_ingest, bench_live_page, bench_sessions, bench_store
 from bench.common import ROOT, Figure, fmt, machine
 
 README = ROOT / "bench" / "README.md"
@@ -77,6 +77,11 @@ def main() -> int:
             errors.append("live page: " + traceback.format_exc(limit=3))
         log("metrics+profile pure compute")
         sections["compute"] = bench_compute.run(5)
+        log(f"bulk issue of {bench_bulk.ROWS} rows")
+        try:
+            sections["bulk"] = bench_bulk.run(tmp / "bulk", repeats, log)
+        except Exception:
+            errors.append("bulk: " + traceback.format_exc(limit=3))
         log(f"seeding {small} attempts (store without --sync-on-commit)")
         seeded = bench_store.SeededStore(tmp / "seeded")
         try:
@@ -175,6 +180,16 @@ def render(
                 f"{cell(cpu)} ms (wall {fmt(wall.median)})",
                 "<= 2 ms",
                 verdict(cpu.median <= 2),
+            )
+        )
+    bulk = s.get("bulk")
+    if bulk is not None:
+        rows.append(
+            (
+                f"Bulk issue of {bulk.rows} rows with a kit (server time)",
+                f"{cell(bulk.total)} s",
+                f"<= {bench_bulk.LIMIT_SECONDS:.0f} s",
+                verdict(bulk.total.median <= bench_bulk.LIMIT_SECONDS and bulk.issued_ok),
             )
         )
     large = s.get("large")
@@ -294,6 +309,8 @@ def render(
     ses = s.get("sessions")
     if ses is not None:
         out.extend(render_sessions(ses))
+    if bulk is not None:
+        out.extend(bench_bulk.render(bulk))
     if live is not None:
         w("## Streamlit live page\n")
         w(
@@ -383,7 +400,7 @@ def render(
     w("## Files\n")
     w(
         "* `bench/run.py`: this run and this file; `bench/bench_ingest.py`, `bench/raw_server.py`, `bench/ingest_proc.py`; "
-        "`bench/bench_sessions.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
+        "`bench/bench_sessions.py`; `bench/bench_bulk.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
     )
     w("* Each `bench_*.py` also runs alone for development, e.g. `.venv/bin/python -m bench.bench_compute`.")
     return "\n".join(out) + "\n"

@@ -14,9 +14,11 @@ the document before and after it: the pages count attempts from those.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +26,9 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
-from hiremate import attempt_counts, people
+from hiremate import attempt_counts, emails, people
 from hiremate import db as dbmod
 from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, ConsentRequired, TokenAlreadyUsed
 from hiremate.ids import as_object_id
@@ -43,7 +46,10 @@ from hiremate.scope import Scope, audit
 from hiremate.settings import get_settings
 from hiremate.timeutil import to_ms, utcnow
 
+log = logging.getLogger(__name__)
+
 MAX_PAGE_SIZE = 500
+ISSUE_BATCH = 500  # attempts written with one insert_many (issue_many)
 REPLACED_LINKS_KEPT = 20  # old links of one attempt that still say "replaced" rather than "not valid"
 _OPEN = [AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value]
 
@@ -66,6 +72,48 @@ def new_secret() -> str:
 # ---------------------------------------------------------------- recruiter side
 
 
+@dataclass(frozen=True)
+class TaskSource:
+    """Where new attempts' tasks come from: ``fixed`` tasks in that order for
+    every attempt, or ``size`` of ``pool`` drawn at random for each attempt.
+    ``kit_id``: the assessment kit it was made from (hiremate.kits), recorded
+    on the attempts. Made by ``choose_tasks`` or ``hiremate.kits.task_source``."""
+
+    fixed: tuple[Task, ...] | None = None
+    pool: tuple[Task, ...] = ()
+    size: int = 0
+    kit_id: ObjectId | None = None
+
+    def draw(self, rng: random.Random) -> list[Task]:
+        return list(self.fixed) if self.fixed is not None else rng.sample(self.pool, self.size)
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    """One candidate to issue an attempt to (``issue_many``)."""
+
+    candidate: CandidateInfo
+    accommodations: Accommodations | None = None
+
+
+def choose_tasks(
+    scope: Scope,
+    *,
+    task_ids: Sequence[ObjectId | str] | None = None,
+    sample: int | None = None,
+    category: str | Sequence[str] | None = None,
+    difficulty: str | Sequence[str] | None = None,
+) -> TaskSource:
+    """The given active tasks of the organisation, in that order, or a pool
+    of its active tasks (optionally of some categories or difficulties) to
+    draw ``sample`` from; AttemptError says what is wrong."""
+    if (task_ids is None) == (sample is None):
+        raise AttemptError("choose the tasks either by id or by sample size, not both or neither")
+    if task_ids is not None:
+        return TaskSource(fixed=tuple(_tasks_by_id(scope, list(task_ids))))
+    return TaskSource(pool=tuple(_sample_pool(scope, sample, _values(category), _values(difficulty))), size=sample)
+
+
 def issue_attempt(
     scope: Scope,
     *,
@@ -74,6 +122,7 @@ def issue_attempt(
     sample: int | None = None,
     category: str | None = None,
     difficulty: str | None = None,
+    source: TaskSource | None = None,
     expires_days: int | None = None,
     public_url: str | None = None,
     rng: random.Random | None = None,
@@ -83,37 +132,77 @@ def issue_attempt(
 
     Tasks are the given active tasks of the organisation, in that order, or
     ``sample`` of them drawn at random (optionally of one category or
-    difficulty). They are copied into the attempt, so later edits of a task
-    never change what this candidate sees.
+    difficulty), or what ``source`` (a kit's, say) gives. They are copied
+    into the attempt, so later edits of a task never change what this
+    candidate sees.
     """
-    if (task_ids is None) == (sample is None):
-        raise AttemptError("choose the tasks either by id or by sample size, not both or neither")
-    if task_ids is not None:
-        tasks = _tasks_by_id(scope, task_ids)
-    else:
-        tasks = _sample_tasks(scope, sample, category, difficulty, rng or random.Random())
-    days = get_settings().token_expiry_days if expires_days is None else expires_days
-    if days < 1:
-        raise AttemptError("the link must stay valid for at least one day")
-    token, now = new_secret(), utcnow()
-    attempt = TaskAttempt(
-        organization_id=scope.organization_id,
-        token_hash=hash_secret(token),
-        candidate_info=candidate,
-        task_ids=[task.id for task in tasks],
-        task_snapshots=tasks,
-        created_by=scope.user_id,
-        expires_at=now + timedelta(days=days),
-        created_at=now,
-        updated_at=now,
-        accommodations=None if accommodations is None or accommodations.is_empty else accommodations,
+    if source is None:
+        source = choose_tasks(scope, task_ids=task_ids, sample=sample, category=category, difficulty=difficulty)
+    elif task_ids is not None or sample is not None:
+        raise AttemptError("choose the tasks either by id, by sample size or by kit, not several")
+    [issued] = issue_many(
+        scope,
+        [NewAttempt(candidate, accommodations)],
+        source=source,
+        expires_days=expires_days,
+        public_url=public_url,
+        rng=rng,
     )
-    doc = attempt.to_doc()
-    attempt.id = scope.collection(dbmod.ATTEMPTS).insert_one(doc).inserted_id
-    attempt_counts.record_transition(scope.db, None, doc)
-    people.settle(scope.db, scope.organization_id, [candidate.email])
-    scope.audit("attempt.issued", "attempt", attempt.id, tasks=len(tasks), expires_at=attempt.expires_at)
-    return IssuedAttempt(attempt, token, _link(token, public_url))
+    return issued
+
+
+def issue_many(
+    scope: Scope,
+    candidates: Sequence[NewAttempt],
+    *,
+    source: TaskSource,
+    expires_days: int | None = None,
+    public_url: str | None = None,
+    rng: random.Random | None = None,
+) -> list[IssuedAttempt]:
+    """Pending attempts and one-time links for many candidates at once, in
+    their order: one ``insert_many``, one counter update, the people settled
+    (``hiremate.people``: each one's newest attempt stands for them) and one
+    append of audit entries (one ``attempt.issued`` per attempt) per batch of
+    ``ISSUE_BATCH``. A store error stops at that batch; the batches before
+    it are issued, counted and audited."""
+    days = _expiry_days(expires_days)
+    rng = rng or random.Random()
+    now = utcnow()
+    issued: list[IssuedAttempt] = []
+    for first in range(0, len(candidates), ISSUE_BATCH):
+        batch = [
+            _new_attempt(scope, new, source.draw(rng), now, days, source.kit_id)
+            for new in candidates[first : first + ISSUE_BATCH]
+        ]
+        docs = [attempt.to_doc() for attempt, _ in batch]
+        ids = scope.collection(dbmod.ATTEMPTS).insert_many(docs).inserted_ids
+        for (attempt, token), doc, oid in zip(batch, docs, ids, strict=True):
+            attempt.id = doc["_id"] = oid
+            issued.append(IssuedAttempt(attempt, token, _link(token, public_url)))
+        _count_new(scope.db, docs)
+        # These people's newest attempt now stands for them in the lists (hiremate.people).
+        people.settle(scope.db, scope.organization_id, [attempt.candidate_info.email for attempt, _ in batch])
+        scope.audit_each(
+            "attempt.issued",
+            "attempt",
+            [(attempt.id, _issued_details(attempt)) for attempt, _ in batch],
+        )
+    return issued
+
+
+def open_attempt_emails(scope: Scope, candidate_emails: Iterable[str]) -> set[str]:
+    """Which of these (stored-form) emails already have a pending or running
+    attempt in the organisation."""
+    wanted = sorted({emails.normalise(e) for e in candidate_emails if e})
+    found: set[str] = set()
+    for first in range(0, len(wanted), ISSUE_BATCH):
+        query = {"candidate_info.email": {"$in": wanted[first : first + ISSUE_BATCH]}, "status": {"$in": _OPEN}}
+        found |= {
+            doc["candidate_info"]["email"]
+            for doc in scope.collection(dbmod.ATTEMPTS).find(scope.where(query), {"candidate_info.email": 1})
+        }
+    return found
 
 
 def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | None = None) -> IssuedAttempt:
@@ -578,32 +667,87 @@ def _tasks_by_id(scope: Scope, task_ids: list[ObjectId]) -> list[Task]:
     return [found[oid] for oid in oids]
 
 
-def _sample_tasks(
-    scope: Scope, size: int, category: str | None, difficulty: str | None, rng: random.Random
-) -> list[Task]:
+def _sample_pool(scope: Scope, size: int, categories: list[str], difficulties: list[str]) -> list[Task]:
+    """The active tasks a sample of ``size`` is drawn from, in a stable order
+    (so a seeded rng draws the same tasks every time)."""
     if size < 1:
         raise AttemptError("the sample must hold at least one task")
     query: dict[str, Any] = {"is_active": True}
-    if category:
-        query["category"] = str(category)
-    if difficulty:
-        query["difficulty"] = str(difficulty)
-    # A stable order first, so a seeded rng draws the same tasks every time.
+    for field, values in (("category", categories), ("difficulty", difficulties)):
+        if values:
+            query[field] = values[0] if len(values) == 1 else {"$in": values}
     docs = list(
         scope.collection(dbmod.TASKS).find(scope.where(query)).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
     )
     if not docs:
-        raise AttemptError(f"no active tasks{_filters_text(category, difficulty)}")
+        raise AttemptError(f"no active tasks{_filters_text(categories, difficulties)}")
     if size > len(docs):
         raise AttemptError(
-            f"asked for {size} tasks but only {len(docs)} active tasks{_filters_text(category, difficulty)} exist"
+            f"asked for {size} tasks but only {len(docs)} active tasks{_filters_text(categories, difficulties)} exist"
         )
-    return [Task.from_doc(doc) for doc in rng.sample(docs, size)]
+    return [Task.from_doc(doc) for doc in docs]
 
 
-def _filters_text(category: str | None, difficulty: str | None) -> str:
-    parts = [f"{name} {value}" for name, value in (("category", category), ("difficulty", difficulty)) if value]
+def _values(value: str | Sequence[str] | None) -> list[str]:
+    """One filter value or several, as a list of strings (empty: any)."""
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value if v]
+
+
+def _filters_text(categories: list[str], difficulties: list[str]) -> str:
+    parts = [
+        f"{name} {' or '.join(values)}"
+        for name, values in (("category", categories), ("difficulty", difficulties))
+        if values
+    ]
     return f" with {' and '.join(parts)}" if parts else ""
+
+
+def _expiry_days(expires_days: int | None) -> int:
+    days = get_settings().token_expiry_days if expires_days is None else expires_days
+    if days < 1:
+        raise AttemptError("the link must stay valid for at least one day")
+    return days
+
+
+def _new_attempt(
+    scope: Scope, new: NewAttempt, tasks: list[Task], now: datetime, days: int, kit_id: ObjectId | None
+) -> tuple[TaskAttempt, str]:
+    """A pending attempt (not stored yet) and its link's token: only the token's hash is in the attempt."""
+    token = new_secret()
+    granted = new.accommodations
+    attempt = TaskAttempt(
+        organization_id=scope.organization_id,
+        token_hash=hash_secret(token),
+        candidate_info=new.candidate,
+        task_ids=[task.id for task in tasks],
+        task_snapshots=tasks,
+        created_by=scope.user_id,
+        expires_at=now + timedelta(days=days),
+        created_at=now,
+        updated_at=now,
+        accommodations=None if granted is None or granted.is_empty else granted,
+        kit_id=kit_id,
+    )
+    return attempt, token
+
+
+def _issued_details(attempt: TaskAttempt) -> dict[str, Any]:
+    """What ``attempt.issued`` records: counts and ids, no candidate data."""
+    details: dict[str, Any] = {"tasks": len(attempt.task_ids), "expires_at": attempt.expires_at}
+    if attempt.kit_id is not None:
+        details["kit_id"] = str(attempt.kit_id)
+    return details
+
+
+def _count_new(db: Database, docs: list[dict[str, Any]]) -> None:
+    """Count attempts just issued. A store error is logged, not raised: the
+    attempts are issued (the truth); the counters are off until ``recount``."""
+    try:
+        attempt_counts.record_new(db, docs)
+    except PyMongoError:
+        log.exception("attempt counters missed issued attempts (run `python -m hiremate recount`)")
 
 
 def _list_filter(scope: Scope, status: str | None, search: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import hmac as hmaclib
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from hiremate import db as dbmod
 from hiremate.errors import AuditAppendFailed
@@ -50,6 +50,7 @@ MAX_APPEND_TRIES = 50
 _SLEEP_STEP_SECONDS = 0.002
 _SLEEP_CAP_SECONDS = 0.05
 _UNSIGNED = ("_id", "hmac")
+_DUPLICATE_KEY = 11000  # the one code read from a BulkWriteError (docs/architecture.md)
 
 
 # ---------------------------------------------------------------- pure
@@ -215,6 +216,65 @@ def append(
             continue
         return doc
     raise AuditAppendFailed(f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; entry {action} not written")
+
+
+def append_many(
+    db: Database,
+    organization_id: ObjectId | None,
+    entries: Sequence[tuple[str, ObjectId | None, str | None, Any, dict[str, Any]]],
+    *,
+    key: bytes | None = None,
+) -> int:
+    """Append ``entries`` (action, actor id, target type, target id, details)
+    to one chain, in order, as :func:`append` would one by one, but with one
+    head read and one ordered ``insert_many`` a round instead of a read and an
+    insert each (bulk issue writes hundreds; each head read costs the embedded
+    store more the longer the chain). A writer that takes a ``seq`` meanwhile
+    stops the insert there (a duplicate key); the rest are chained again onto
+    the new head. Returns how many were written."""
+    key = current_key() if key is None else key
+    chain = chain_of(organization_id)
+    contents = [
+        normalised(
+            {
+                "organization_id": organization_id,
+                "actor_id": actor_id,
+                "action": action,
+                "target_type": target_type,
+                "target_id": None if target_id is None else str(target_id),
+                "at": utcnow(),
+                "details": details or {},
+                "chain": chain,
+            }
+        )
+        for action, actor_id, target_type, target_id, details in entries
+    ]
+    done = 0
+    for tries in range(1, MAX_APPEND_TRIES + 1):
+        if done == len(contents):
+            break
+        head = _head(db, chain)
+        seq, prev = (head["seq"], head["hmac"]) if head else (0, "")
+        docs = []
+        for content in contents[done:]:
+            seq += 1
+            doc = {**content, "seq": seq, "prev": prev}
+            doc["hmac"] = prev = entry_hmac(key, doc)
+            docs.append(doc)
+        try:
+            db[dbmod.AUDIT_LOG].insert_many(docs, ordered=True)
+            done = len(contents)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            done += int(exc.details.get("nInserted", 0))  # those are on the chain; chain the rest anew
+            _pause(tries)
+    if done < len(contents):
+        raise AuditAppendFailed(
+            f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; {len(contents) - done} entries not written"
+        )
+    return done
 
 
 def chain_in(db: Database, doc: dict[str, Any], *, key: bytes | None = None) -> bool:

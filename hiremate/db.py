@@ -45,6 +45,7 @@ METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hiremate.norms)
 REVIEWS = "profile_reviews"  # people's reviews and decisions, one document per attempt (hiremate.reviews)
+KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremate.kits)
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
 MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
@@ -165,6 +166,19 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("completed_at", DESCENDING),
                 ("_id", DESCENDING),
             ]
+        ),
+    ],
+    # A kit's name is unique among an organisation's kits that are not archived;
+    # lists are read by name.
+    KITS: [
+        IndexModel(
+            [("organization_id", ASCENDING), ("name_key", ASCENDING)],
+            unique=True,
+            name="kit_name_unique",
+            partialFilterExpression={"archived": False},
+        ),
+        IndexModel(
+            [("organization_id", ASCENDING), ("archived", ASCENDING), ("name_key", ASCENDING), ("_id", ASCENDING)]
         ),
     ],
     # _id is the attempt's id (unique by itself). Reviewed profiles of an

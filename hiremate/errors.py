@@ -21,6 +21,8 @@
     │   ├── ErasureError
     │   ├── MailError
     │   │   └── MailNotConfigured
+    │   ├── KitError
+    │   ├── BulkInputError (also ValueError)
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
     │   │   ├── TicketForged
@@ -70,11 +72,13 @@ __all__ = [
     "AttemptNotFound",
     "AuditAppendFailed",
     "AuthError",
+    "BulkInputError",
     "ConfigError",
     "ConsentRequired",
     "ErasureError",
     "FormProblems",
     "HireMateError",
+    "KitError",
     "LoginThrottled",
     "MailError",
     "MailNotConfigured",
@@ -273,6 +277,25 @@ class MailSendFailed(HireMateError):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+
+# ---------------------------------------------------------------- kits (hiremate.kits)
+
+
+class KitError(Refusal):
+    """An assessment kit cannot be saved, found or issued as asked (a blank
+    or repeated name, no tasks, tasks deleted or made inactive since, a
+    sampling rule that no longer finds enough tasks, an archived kit); the
+    message says which and what to do."""
+
+
+# ---------------------------------------------------------------- bulk issue (recruiter.bulk_issue)
+
+
+class BulkInputError(Refusal, ValueError):
+    """The uploaded or pasted candidate list cannot be read at all (not
+    text, no email column, too many rows); problems of single rows are
+    reported per row instead."""
 
 
 # ---------------------------------------------------------------- live tickets (hiremate.live_tickets)

@@ -288,15 +288,13 @@ class TaskOption(Part):
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
     text: str = Field(min_length=1, max_length=1000)
     risk_level: RiskLevel
-    behavioral_tags: list[str] = Field(min_length=1, max_length=10)
+    # Optional (issue 18): describe the behaviour an option expresses when it helps; the rules never read them.
+    behavioral_tags: list[str] = Field(default_factory=list, max_length=10)
 
     @field_validator("behavioral_tags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
-        cleaned = [tag.strip().lower() for tag in tags if tag and tag.strip()]
-        if not cleaned:
-            raise ValueError("every option needs at least one behavioural tag")
-        return cleaned
+        return list(dict.fromkeys(tag.strip().lower() for tag in tags if tag and tag.strip()))
 
 
 class Task(Document):
@@ -432,6 +430,134 @@ class TaskAttempt(Document):
     # Token hashes of links this attempt's re-issues replaced: such a link
     # says "replaced by a newer link" instead of "not valid".
     replaced_token_hashes: list[str] = Field(default_factory=list)
+    # The assessment kit it was issued with (hiremate.kits); left out of the
+    # stored document when None, so attempts issued without one stay as they were.
+    kit_id: PyObjectId | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        if doc.get("kit_id") is None:
+            doc.pop("kit_id", None)
+        return doc
+
+
+# ---------------------------------------------------------------- assessment kits
+
+
+class SamplingRule(Part):
+    """Draw ``count`` active tasks at random for each candidate, from the
+    given categories and difficulties (empty: any)."""
+
+    count: int = Field(ge=1, le=50)
+    categories: list[Category] = Field(default_factory=list, max_length=len(Category))
+    difficulties: list[Difficulty] = Field(default_factory=list, max_length=len(Difficulty))
+
+    @field_validator("categories", "difficulties")
+    @classmethod
+    def _no_repeats(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+
+def _clean_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+class KitBase(Part):
+    """What a recruiter writes of a kit: exactly one of ``task_ids`` (these
+    tasks, in this order) or ``sampling`` (a rule drawing them per candidate)."""
+
+    name: str = Field(min_length=1, max_length=120)
+    position: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=1000)
+    task_ids: list[PyObjectId] | None = Field(default=None, max_length=50)
+    sampling: SamplingRule | None = None
+
+    @field_validator("name", "position", mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        return _clean_line(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_way_of_choosing(self) -> Self:
+        if (self.task_ids is None) == (self.sampling is None):
+            raise ValueError("a kit has either a list of tasks or a sampling rule, not both or neither")
+        if self.task_ids is not None:
+            if not self.task_ids:
+                raise ValueError("a kit needs at least one task")
+            if len(set(self.task_ids)) != len(self.task_ids):
+                raise ValueError("a task may appear only once in a kit")
+        return self
+
+    @property
+    def kind(self) -> Literal["tasks", "sampled"]:
+        return "tasks" if self.task_ids is not None else "sampled"
+
+    @property
+    def task_count(self) -> int:
+        """How many tasks a candidate issued with this kit gets."""
+        return len(self.task_ids) if self.task_ids is not None else self.sampling.count  # type: ignore[union-attr]
+
+
+class KitCreate(KitBase):
+    """A new kit, as the form or an API sends it."""
+
+
+class KitUpdate(Part):
+    """A change of a kit: only the fields given change. Giving ``task_ids``
+    replaces a sampling rule and the other way round."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    position: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    task_ids: list[PyObjectId] | None = Field(default=None, max_length=50)
+    sampling: SamplingRule | None = None
+
+
+class AssessmentKit(Document, KitBase):
+    """A stored kit (collection ``assessment_kits``). ``name_key`` (the name
+    case-folded) is unique among an organisation's kits that are not archived."""
+
+    organization_id: PyObjectId
+    name_key: str
+    created_by: PyObjectId | None = None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    archived: bool = False
+    archived_at: UTCDateTime | None = None
+
+
+class KitPublic(BaseModel):
+    """A kit as an API or an ATS integration offers it (Greenhouse's
+    ``list_tests``): a stable id, its name and position, how many tasks a
+    candidate gets; nothing of other organisations, no task contents."""
+
+    id: str
+    name: str
+    position: str
+    description: str
+    kind: Literal["tasks", "sampled"]
+    task_count: int
+    task_ids: list[str] | None
+    sampling: SamplingRule | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, kit: AssessmentKit) -> KitPublic:
+        return cls(
+            id=str(kit.id),
+            name=kit.name,
+            position=kit.position,
+            description=kit.description,
+            kind=kit.kind,
+            task_count=kit.task_count,
+            task_ids=None if kit.task_ids is None else [str(t) for t in kit.task_ids],
+            sampling=kit.sampling,
+            archived=kit.archived,
+            created_at=kit.created_at,
+            updated_at=kit.updated_at,
+        )
 
 
 # ---------------------------------------------------------------- events

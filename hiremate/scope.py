@@ -7,6 +7,7 @@ it. Domain functions take a ``Scope`` instead of a bare database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,15 @@ class Scope:
             target_id=target_id,
             **details,
         )
+
+    def audit_each(self, action: str, target_type: str, targets: Iterable[tuple[Any, dict[str, Any]]]) -> None:
+        """One audit entry per (target id, details), in order, the entries
+        ``audit`` writes, appended to the organisation's chain together
+        (``hiremate.audit.append_many``: bulk issue writes hundreds)."""
+        via = {"via": self.via} if self.via else {}
+        entries = [(action, self.user_id, target_type, target_id, {**via, **details}) for target_id, details in targets]
+        if entries:
+            auditlog.append_many(self.db, self.organization_id, entries)
 
 
 def audit(

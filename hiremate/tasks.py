@@ -8,12 +8,14 @@ such a field is refused outright rather than silently dropped.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from hiremate import db as dbmod
 from hiremate.errors import TaskError as TaskError  # re-exported: tasks.TaskError
@@ -94,14 +96,18 @@ def list_tasks(
     category: str | None = None,
     difficulty: str | None = None,
     active: bool | None = True,
+    search: str | None = None,
+    newest_first: bool = False,
     skip: int = 0,
     limit: int = 50,
 ) -> list[Task]:
-    """Tasks of the organisation, oldest first; ``active=None`` lists all."""
+    """Tasks of the organisation, oldest first (or newest first); ``active=None``
+    lists all; ``search`` matches words of the title, case aside."""
+    order = DESCENDING if newest_first else ASCENDING
     cursor = (
         scope.collection(dbmod.TASKS)
-        .find(_filter(scope, category, difficulty, active))
-        .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        .find(_filter(scope, category, difficulty, active, search))
+        .sort([("created_at", order), ("_id", order)])
         .skip(max(skip, 0))
         .limit(min(max(limit, 1), MAX_PAGE_SIZE))
     )
@@ -109,9 +115,38 @@ def list_tasks(
 
 
 def count_tasks(
-    scope: Scope, *, category: str | None = None, difficulty: str | None = None, active: bool | None = True
+    scope: Scope,
+    *,
+    category: str | None = None,
+    difficulty: str | None = None,
+    active: bool | None = True,
+    search: str | None = None,
 ) -> int:
-    return scope.collection(dbmod.TASKS).count_documents(_filter(scope, category, difficulty, active))
+    return scope.collection(dbmod.TASKS).count_documents(_filter(scope, category, difficulty, active, search))
+
+
+def same_title(scope: Scope, title: str, *, exclude: ObjectId | str | None = None) -> list[Task]:
+    """The organisation's tasks (deleted ones too) titled ``title``, case and
+    spacing aside, other than ``exclude``: a page warns before a second one."""
+    words = (title or "").split()
+    if not words:
+        return []
+    pattern = r"^\s*" + r"\s+".join(re.escape(word) for word in words) + r"\s*$"
+    query: dict[str, Any] = {"title": {"$regex": pattern, "$options": "i"}}
+    skipped = as_object_id(exclude) if exclude is not None else None
+    if skipped is not None:
+        query["_id"] = {"$ne": skipped}
+    docs = scope.collection(dbmod.TASKS).find(scope.where(query)).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+    return [Task.from_doc(doc) for doc in docs.limit(10)]
+
+
+def tag_suggestions(scope: Scope, *, limit: int = 40) -> list[str]:
+    """The behavioural tags of the organisation's active tasks, most used first (then by name)."""
+    used: Counter[str] = Counter()
+    for doc in scope.collection(dbmod.TASKS).find(scope.where({"is_active": True}), {"options.behavioral_tags": 1}):
+        for option in doc.get("options", []):
+            used.update(option.get("behavioral_tags") or [])
+    return [tag for tag, _ in sorted(used.items(), key=lambda item: (-item[1], item[0]))[:limit]]
 
 
 def get_task(scope: Scope, task_id: ObjectId | str) -> Task | None:
@@ -220,8 +255,13 @@ class CandidateViewable(Protocol):
 # ---------------------------------------------------------------- helpers
 
 
-def _filter(scope: Scope, category: str | None, difficulty: str | None, active: bool | None) -> dict[str, Any]:
+def _filter(
+    scope: Scope, category: str | None, difficulty: str | None, active: bool | None, search: str | None = None
+) -> dict[str, Any]:
     query: dict[str, Any] = {}
+    words = (search or "").split()
+    if words:  # every word, in any order, anywhere in the title
+        query["$and"] = [{"title": {"$regex": re.escape(word), "$options": "i"}} for word in words[:10]]
     if category:
         query["category"] = str(category)
     if difficulty:
@@ -274,7 +314,5 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{path}: is required"
     if field == "options" and kind in {"too_short", "too_long"}:
         return f"{path}: a task needs 2 to 6 options"
-    if field == "behavioral_tags" and kind == "too_short":
-        return f"{path}: every option needs at least one behavioural tag"
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     return f"{path}: {message}"

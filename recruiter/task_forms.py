@@ -282,8 +282,6 @@ def _form_problems(draft: TaskDraft) -> list[str]:
     for number, option in enumerate(draft.options, start=1):
         if not option.text.strip():
             problems.append(f"Option {number} text: is required")
-        if not parse_tags(option.tags):
-            problems.append(f"Option {number} tags: give at least one behavioural tag")
     return problems
 
 

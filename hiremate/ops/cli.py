@@ -28,7 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
 from hiremate import db as dbmod
-from hiremate import mail
+from hiremate import kits, mail
 from hiremate.attempts import issue_attempt
 from hiremate.auth import create_organization, create_user, password_problems
 from hiremate.errors import ConfigError, Refusal, UsageError
@@ -111,13 +111,15 @@ def _issue(args: argparse.Namespace) -> None:
     if organization is None:
         hint = " (run `python -m hiremate seed-demo` first)" if slug == DEMO_ORG_SLUG else ""
         raise UsageError(f"no organisation with slug {slug!r}{hint}")
+    scope = _command_line(db, organization.id)
     issued = issue_attempt(
-        _command_line(db, organization.id),
+        scope,
         candidate=candidate,
         task_ids=args.task_id,
         sample=args.sample,
         category=args.category,
         difficulty=args.difficulty,
+        source=kits.task_source(scope, kits.find_kit(scope, args.kit)) if args.kit else None,
         expires_days=args.expires_days,
         accommodations=_accommodations(args),
     )
@@ -325,6 +327,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chosen = issue.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--task-id", nargs="+", action="extend", metavar="ID", help="task ids, in order")
     chosen.add_argument("--sample", type=_positive_int, metavar="N", help="draw N active tasks at random")
+    chosen.add_argument("--kit", metavar="NAME_OR_ID", help="an assessment kit of the organisation, by name or id")
     issue.add_argument("--category", choices=[c.value for c in Category], help="with --sample")
     issue.add_argument("--difficulty", choices=[d.value for d in Difficulty], help="with --sample")
     issue.add_argument("--expires-days", type=_positive_int, metavar="N")

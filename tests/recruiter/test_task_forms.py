@@ -127,7 +127,6 @@ def test_every_problem_is_named_as_the_form_names_it():
         "Title: is required",
         "Scenario: is required",
         "Option 1 text: is required",
-        "Option 1 tags: give at least one behavioural tag",
         "Time limit: use 0 for none, or between 10 and 3600 seconds",
         "Option 2 risk level: Input should be 'low', 'medium' or 'high'",
         "Minimum reasoning length: between 0 and 5000 characters",

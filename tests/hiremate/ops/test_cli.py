@@ -271,7 +271,7 @@ def test_issue_by_task_ids_keeps_their_order(db, hiremate):
         (["--task-id", "0" * 24, "--category", "communication"], "only apply with --sample"),
         (["--sample", "1", "--category", "cooking"], "invalid choice: 'cooking'"),
         (["--sample", "1", "--task-id", "0" * 24], "not allowed with argument"),
-        ([], "one of the arguments --task-id --sample is required"),
+        ([], "one of the arguments --task-id --sample --kit is required"),
         (["--sample", "1", "--expires-days", "-3"], "must be at least 1"),
         (["--sample", "1", "--time-multiplier", "5"], "invalid accommodation: time_multiplier"),
         (["--sample", "1", "--time-multiplier", "1.1"], "invalid accommodation: time_multiplier"),
