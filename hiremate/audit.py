@@ -22,6 +22,7 @@ of documents); the second is the thin database layer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac as hmaclib
 import json
@@ -170,9 +171,39 @@ def current_key() -> bytes:
 
 
 def _head(db: Database, chain: str) -> dict[str, Any] | None:
-    return db[dbmod.AUDIT_LOG].find_one(
-        {"chain": chain}, {"seq": 1, "hmac": 1}, sort=[("chain", ASCENDING), ("seq", DESCENDING)]
-    )
+    """The chain's newest entry (``seq``, ``hmac``), or None for an empty chain.
+
+    Read from the chain's noted head (``audit_heads``, written after each
+    append) and then forward by ``seq``, one indexed look-up an entry
+    appended since: the embedded store answers a sorted query by decoding
+    every entry of the chain (24 ms at 1,000 entries, 120 ms at 5,000), and
+    every audited action appends. Only a chain with no noted head (a new
+    chain, or a store from before the notes) is read sorted, once.
+    """
+    noted = db[dbmod.AUDIT_HEADS].find_one({"_id": chain}, {"seq": 1, "hmac": 1})
+    if noted is None:
+        head = db[dbmod.AUDIT_LOG].find_one(
+            {"chain": chain}, {"seq": 1, "hmac": 1}, sort=[("chain", ASCENDING), ("seq", DESCENDING)]
+        )
+    else:
+        head = {"seq": noted["seq"], "hmac": noted["hmac"]}
+    while head is not None:
+        after = db[dbmod.AUDIT_LOG].find_one({"chain": chain, "seq": head["seq"] + 1}, {"seq": 1, "hmac": 1})
+        if after is None:
+            break
+        head = after
+    return head
+
+
+def _note_head(db: Database, chain: str, seq: int, hmac: str) -> None:
+    """Remember the chain's head (only ever moved forward). Besides speed, a
+    noted head ahead of the entries means the newest entries were removed:
+    ``verify_chain`` says so, and an append continues from the noted head,
+    leaving the gap for the next verification to find."""
+    with contextlib.suppress(DuplicateKeyError):  # a later head is noted already
+        db[dbmod.AUDIT_HEADS].update_one(
+            {"_id": chain, "seq": {"$lt": seq}}, {"$set": {"seq": seq, "hmac": hmac}}, upsert=True
+        )
 
 
 def _pause(tries: int) -> None:
@@ -214,6 +245,7 @@ def append(
         except DuplicateKeyError:  # another writer took this seq: read the new head
             _pause(tries)
             continue
+        _note_head(db, chain, doc["seq"], doc["hmac"])
         return doc
     raise AuditAppendFailed(f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; entry {action} not written")
 
@@ -264,6 +296,7 @@ def append_many(
         try:
             db[dbmod.AUDIT_LOG].insert_many(docs, ordered=True)
             done = len(contents)
+            _note_head(db, chain, docs[-1]["seq"], docs[-1]["hmac"])
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if exc.details.get("writeConcernErrors") or any(e.get("code") != _DUPLICATE_KEY for e in errors):
@@ -295,6 +328,8 @@ def chain_in(db: Database, doc: dict[str, Any], *, key: bytes | None = None) -> 
         except DuplicateKeyError:
             _pause(tries)
             continue
+        if result.modified_count == 1:
+            _note_head(db, chain, fields["seq"], fields["hmac"])
         return result.modified_count == 1
     raise AuditAppendFailed(f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; {doc['_id']} not chained")
 
@@ -324,6 +359,12 @@ def verify_chain(db: Database, chain: str, *, key: bytes | None = None) -> Chain
     outside the chain counts as a problem too (see docs/architecture.md)."""
     key = current_key() if key is None else key
     report = verify_entries(key, chain, chain_entries(db, chain))
+    if report.ok:
+        noted = db[dbmod.AUDIT_HEADS].find_one({"_id": chain}, {"seq": 1})
+        if noted is not None and noted["seq"] > report.head_seq:
+            first, last = report.head_seq + 1, noted["seq"]
+            removed = f"entry {first} was" if first == last else f"entries {first} to {last} were"
+            report.problem = Problem(chain, first, None, f"{removed} removed (the chain's noted head is {last})")
     if report.ok:
         stray = next(iter(unchained(db, chain).limit(1)), None)
         if stray is not None:

@@ -37,6 +37,7 @@ SESSIONS = "sessions"
 LOGIN_FAILURES = "login_failures"  # sliding-window counts per client (hiremate.throttle)
 LOGIN_THROTTLE = "login_throttle"  # failures and delay per (account, client) (hiremate.throttle)
 AUDIT_LOG = "audit_log"
+AUDIT_HEADS = "audit_heads"  # each chain's newest seq and hmac, noted after each append (hiremate.audit)
 TASKS = "tasks"
 ATTEMPTS = "task_attempts"
 ATTEMPT_COUNTS = "attempt_counts"  # per-organisation counters of attempts (hiremate.attempt_counts)

@@ -105,10 +105,40 @@ def test_a_deleted_newest_entry_shows_as_an_older_head(db):
     chain = str(acme.organization_id)
     recorded = audit.verify_chain(db, chain)
     db[dbmod.AUDIT_LOG].delete_one({"_id": log(db, chain)[-1]["_id"]})
+    found = audit.verify_chain(db, chain)
+    assert not found.ok and found.problem.reason == "entry 3 was removed (the chain's noted head is 3)"
+    # Removing the noted head too leaves an intact, shorter chain: only a head recorded elsewhere tells.
+    db[dbmod.AUDIT_HEADS].delete_one({"_id": chain})
     now = audit.verify_chain(db, chain)
-    assert now.ok  # the rest is intact: only the head recorded elsewhere tells
+    assert now.ok
     assert (now.head_seq, now.head_hmac) != (recorded.head_seq, recorded.head_hmac)
     assert now.head_seq == recorded.head_seq - 1
+
+
+def test_an_append_after_a_removed_newest_entry_leaves_the_gap_to_be_found(db):
+    acme = scope(db)
+    for rows in range(3):
+        acme.audit("export", "csv", None, kind="candidates", rows=rows)
+    chain = str(acme.organization_id)
+    db[dbmod.AUDIT_LOG].delete_one({"_id": log(db, chain)[-1]["_id"]})
+    acme.audit("export", "csv", None, kind="candidates", rows=9)  # continues from the noted head
+    assert [entry["seq"] for entry in log(db, chain)] == [1, 2, 4]
+    found = audit.verify_chain(db, chain)
+    assert not found.ok and found.problem.seq == 4 and "missing" in found.problem.reason
+
+
+def test_appends_read_the_noted_head_not_the_whole_chain(db):
+    acme = scope(db)
+    for rows in range(5):
+        acme.audit("export", "csv", None, kind="candidates", rows=rows)
+    chain = str(acme.organization_id)
+    noted = db[dbmod.AUDIT_HEADS].find_one({"_id": chain})
+    assert (noted["seq"], noted["hmac"]) == (5, log(db, chain)[-1]["hmac"])
+    # A writer that died before noting its head: the next append reads forward from the note.
+    db[dbmod.AUDIT_HEADS].update_one({"_id": chain}, {"$set": {"seq": 3, "hmac": log(db, chain)[2]["hmac"]}})
+    acme.audit("export", "csv", None, kind="candidates", rows=6)
+    assert [entry["seq"] for entry in log(db, chain)] == [1, 2, 3, 4, 5, 6]
+    assert audit.verify_chain(db, chain).ok and db[dbmod.AUDIT_HEADS].find_one({"_id": chain})["seq"] == 6
 
 
 def test_another_organisations_chain_is_unaffected(db):

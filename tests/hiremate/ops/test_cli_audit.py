@@ -157,6 +157,9 @@ def test_verify_audit_finds_a_removed_entry_and_the_head_shows_a_removed_newest(
     recorded = _chains(hiremate("verify-audit", "--org", "acme"))[str(acme.id)]["head"]
     newest = db[dbmod.AUDIT_LOG].find_one({"chain": str(acme.id), "seq": 3})
     db[dbmod.AUDIT_LOG].delete_one({"_id": newest["_id"]})
+    found = hiremate("verify-audit", "--org", "acme")
+    assert found.returncode == 3 and "entry 3 was removed" in found.stderr  # the chain's noted head tells
+    db[dbmod.AUDIT_HEADS].delete_one({"_id": str(acme.id)})  # ...unless that is removed too:
     after = hiremate("verify-audit", "--org", "acme")
     assert after.returncode == 0  # what is left is intact...
     assert _chains(after)[str(acme.id)]["head"] != recorded  # ...and the head recorded elsewhere shows the loss
