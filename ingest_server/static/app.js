@@ -128,9 +128,20 @@ function show(name, focusId, title) {
 }
 
 /** Set a live region's text so that it is announced even if it has not changed. */
+const announcing = new WeakMap(); // element -> its pending announcement
+
+/** Say `text` in a live region: emptied first, so the same words are announced again.
+ * A newer announcement replaces one still pending (a fast answer must not be overwritten by "Sending…"). */
 function announce(el, text) {
+  clearTimeout(announcing.get(el));
   el.textContent = '';
-  setTimeout(() => { el.textContent = text; }, 60);
+  announcing.set(el, setTimeout(() => { el.textContent = text; }, 60));
+}
+
+/** Empty a live region, and drop an announcement still pending in it. */
+function quiet(el) {
+  clearTimeout(announcing.get(el));
+  el.textContent = '';
 }
 
 function contactNode(contact) {
@@ -399,7 +410,7 @@ class App {
     this.starting = false;
     this.renderWelcome();
     $('start-button').removeAttribute('aria-disabled');
-    $('welcome-status').textContent = '';
+    quiet($('welcome-status'));
     $('start-button').onclick = () => this.onStart();
     $('accommodation-button').onclick = () => this.toggleAccommodation();
     $('accommodation-cancel').onclick = () => this.toggleAccommodation(false);
@@ -821,7 +832,7 @@ class App {
     $('self-id-send').removeAttribute('aria-disabled');
     if (result.ok) {
       form.hidden = true;
-      status.textContent = 'Thank you: your answers were sent. There is nothing more to do.';
+      announce(status, 'Thank you: your answers were sent. There is nothing more to do.');
       status.focus();
       return;
     }
@@ -971,8 +982,8 @@ class App {
     $('reasoning').value = restored.text || '';
     $('reasoning').required = required;
     $('next-button').textContent = total && index + 1 >= total ? 'Finish' : 'Next task';
-    $('save-status').textContent = '';
-    $('next-live').textContent = '';
+    quiet($('save-status'));
+    quiet($('next-live'));
 
     // The wait (if any) ends before the task starts: network_wait goes first.
     this.waitingShown = false;

@@ -113,7 +113,7 @@ def create_task(page: Page, *, title: str, scenario: str, options: list[tuple[st
         before = main.get_by_label(re.compile(r"^Option \d+$")).count()
         main.get_by_role("button", name="Add option").click()
         expect(main.get_by_label(re.compile(r"^Option \d+$"))).to_have_count(before + 1, timeout=APP_TIMEOUT)
-    tags = main.get_by_label("Behavioural tags", exact=True)
+    tags = main.get_by_label("Behavioural tags (optional)", exact=True)
     for number, (text, tag) in enumerate(options, start=1):
         main.get_by_label(f"Option {number}", exact=True).fill(text)
         tags.nth(number - 1).fill(tag)

@@ -93,9 +93,9 @@ def test_every_recruiter_page_passes_axe(browser, stack, shots):
                 expect(main.get_by_role("heading").first).to_be_visible(timeout=APP_TIMEOUT)
             page.wait_for_timeout(800)  # charts and tables finish drawing
             violations = _wcag_violations(page)
+            shots.take(page, (heading or "Profile").lower().replace(" ", "-"))  # what was scanned, for people
             if violations:
                 found[path] = violations
-                shots.take(page, f"axe-{heading or 'profile'}")
     finally:
         context.close()
     summary = {path: [(v["id"], len(v["nodes"])) for v in vs] for path, vs in found.items()}
