@@ -191,7 +191,10 @@ def _interpolated(value: str) -> str:
         "HIREMATE_SECRET": "s" * 64,
         "HIREMATE_AUDIT_KEY": "a" * 64,
         "ASSESS_DOMAIN": "assess.example.com",
+        "APP_DOMAIN": "hire.example.com",
     }
+    # ${X:?message} is required (a stand-in); ${X:-} is optional (empty: unset).
+    value = re.sub(r"\$\{(\w+):-\}", "", value)
     value = re.sub(r"\$\{(\w+)(?::\?[^}]*)?\}", lambda m: stand_ins[m.group(1)], value)
     return value.replace("$$", "$")
 
@@ -216,6 +219,7 @@ def test_hiremate_services_share_one_valid_configuration(compose, monkeypatch):
     assert settings.trust_proxy is True
     assert len(settings.secret) >= 32
     assert len(settings.audit_key) >= 32 and settings.audit_key != settings.secret
+    assert settings.smtp_url is None and settings.app_url == "https://hire.example.com"  # mail off until set
 
 
 def test_only_the_proxy_publishes_ports(compose):
