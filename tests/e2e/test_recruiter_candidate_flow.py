@@ -89,21 +89,21 @@ def test_recruiter_issues_candidate_completes_recruiter_watches_and_exports(brow
         # The recruiter follows it on the Live page, which lists attempts in progress.
         live = open_page(recruiter, "Live")
         expect(live.get_by_text("Grace Hopper").first).to_be_visible(timeout=APP_TIMEOUT)
-        expect(live_grid_cells(live, "task_started")).to_have_count(1, timeout=APP_TIMEOUT)
+        expect(live_grid_cells(live, "Task started")).to_have_count(1, timeout=APP_TIMEOUT)
 
         # Task 1, watched step by step: each action shows up while the task is still open.
         info = candidate.task_info()
         candidate.look_at(0)
         candidate.look_at(2)
         candidate.choose(2)
-        expect(live_grid_cells(live, "option_viewed").first).to_be_attached(timeout=APP_TIMEOUT)
-        expect(live_grid_cells(live, "option_selected")).to_have_count(1, timeout=APP_TIMEOUT)
+        expect(live_grid_cells(live, "Option viewed").first).to_be_attached(timeout=APP_TIMEOUT)
+        expect(live_grid_cells(live, "Option chosen")).to_have_count(1, timeout=APP_TIMEOUT)
         shots.take(recruiter, "live-option-selected")
         candidate.look_at(1)
         candidate.choose(1)  # changes their mind
-        expect(live_grid_cells(live, "option_changed")).to_have_count(1, timeout=APP_TIMEOUT)
+        expect(live_grid_cells(live, "Option changed")).to_have_count(1, timeout=APP_TIMEOUT)
         candidate.write("Savings proposals from the leads are more realistic ")
-        expect(live_grid_cells(live, "reasoning_started")).to_have_count(1, timeout=APP_TIMEOUT)
+        expect(live_grid_cells(live, "Started writing")).to_have_count(1, timeout=APP_TIMEOUT)
         candidate.write("than a cut nobody agreed to.")
         assert len(candidate.reasoning_box().input_value()) >= info["min"]
         shots.take(candidate.page, "candidate-task-1-answered")
@@ -138,7 +138,7 @@ def test_recruiter_issues_candidate_completes_recruiter_watches_and_exports(brow
 
         # The Live page sees the end, then links to the profile with the four dimensions.
         expect(live.get_by_text("The candidate completed the assessment.")).to_be_visible(timeout=APP_TIMEOUT)
-        expect(live.get_by_text(f"{count} event(s) so far", exact=False)).to_be_visible(timeout=APP_TIMEOUT)
+        expect(live.get_by_text(f"{count} events so far", exact=False)).to_be_visible(timeout=APP_TIMEOUT)
         shots.take(recruiter, "live-completed")
         live.get_by_role("link", name="Open the profile").click()
         profile = main_area(recruiter)
