@@ -34,12 +34,13 @@ run: venv
 ## The whole suite: lint, unit, protocol, pages, faults, end-to-end in Chromium.
 test: dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not e2e"
+	$(VENV)/bin/pytest -q -m e2e
 
 ## The everyday loop: everything but the slow and browser tests.
 test-quick: dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q -m "not slow and not e2e"
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow and not e2e"
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -210,6 +210,30 @@ def _pause(tries: int) -> None:
     time.sleep(random.uniform(0, min(_SLEEP_CAP_SECONDS, _SLEEP_STEP_SECONDS * tries)))
 
 
+def _content(
+    chain: str,
+    organization_id: ObjectId | None,
+    action: str,
+    actor_id: ObjectId | None,
+    target_type: str | None,
+    target_id: Any,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An entry's signed fields but its place in the chain (seq, prev)."""
+    return normalised(
+        {
+            "organization_id": organization_id,
+            "actor_id": actor_id,
+            "action": action,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "at": utcnow(),
+            "details": details or {},
+            "chain": chain,
+        }
+    )
+
+
 def append(
     db: Database,
     action: str,
@@ -222,32 +246,9 @@ def append(
     key: bytes | None = None,
 ) -> dict[str, Any]:
     """Append one entry to its organisation's chain and return it (with ``_id``)."""
-    key = current_key() if key is None else key
     chain = chain_of(organization_id)
-    content = normalised(
-        {
-            "organization_id": organization_id,
-            "actor_id": actor_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "at": utcnow(),
-            "details": details or {},
-            "chain": chain,
-        }
-    )
-    for tries in range(1, MAX_APPEND_TRIES + 1):
-        head = _head(db, chain)
-        doc = {**content, "seq": (head["seq"] if head else 0) + 1, "prev": head["hmac"] if head else ""}
-        doc["hmac"] = entry_hmac(key, doc)
-        try:
-            db[dbmod.AUDIT_LOG].insert_one(doc)
-        except DuplicateKeyError:  # another writer took this seq: read the new head
-            _pause(tries)
-            continue
-        _note_head(db, chain, doc["seq"], doc["hmac"])
-        return doc
-    raise AuditAppendFailed(f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; entry {action} not written")
+    content = _content(chain, organization_id, action, actor_id, target_type, target_id, details)
+    return _append(db, chain, [content], current_key() if key is None else key)[0]
 
 
 def append_many(
@@ -259,55 +260,54 @@ def append_many(
 ) -> int:
     """Append ``entries`` (action, actor id, target type, target id, details)
     to one chain, in order, as :func:`append` would one by one, but with one
-    head read and one ordered ``insert_many`` a round instead of a read and an
-    insert each (bulk issue writes hundreds; each head read costs the embedded
-    store more the longer the chain). A writer that takes a ``seq`` meanwhile
-    stops the insert there (a duplicate key); the rest are chained again onto
-    the new head. Returns how many were written."""
-    key = current_key() if key is None else key
+    head read and one ordered ``insert_many`` a round (bulk issue writes
+    hundreds). Returns how many were written."""
     chain = chain_of(organization_id)
     contents = [
-        normalised(
-            {
-                "organization_id": organization_id,
-                "actor_id": actor_id,
-                "action": action,
-                "target_type": target_type,
-                "target_id": None if target_id is None else str(target_id),
-                "at": utcnow(),
-                "details": details or {},
-                "chain": chain,
-            }
-        )
+        _content(chain, organization_id, action, actor_id, target_type, target_id, details)
         for action, actor_id, target_type, target_id, details in entries
     ]
-    done = 0
+    return len(_append(db, chain, contents, current_key() if key is None else key))
+
+
+def _append(db: Database, chain: str, contents: list[dict[str, Any]], key: bytes) -> list[dict[str, Any]]:
+    """Chain ``contents`` onto the head, in order, by a compare-and-set on the
+    unique ``(chain, seq)``: a writer that takes a ``seq`` meanwhile stops the
+    ordered insert there (a duplicate key); the rest are chained again onto
+    the new head. Returns the entries written, with their ``_id``."""
+    written: list[dict[str, Any]] = []
     for tries in range(1, MAX_APPEND_TRIES + 1):
-        if done == len(contents):
+        if len(written) == len(contents):
             break
         head = _head(db, chain)
         seq, prev = (head["seq"], head["hmac"]) if head else (0, "")
         docs = []
-        for content in contents[done:]:
+        for content in contents[len(written) :]:
             seq += 1
             doc = {**content, "seq": seq, "prev": prev}
             doc["hmac"] = prev = entry_hmac(key, doc)
             docs.append(doc)
         try:
-            db[dbmod.AUDIT_LOG].insert_many(docs, ordered=True)
-            done = len(contents)
+            if len(docs) == 1:
+                db[dbmod.AUDIT_LOG].insert_one(docs[0])
+            else:
+                db[dbmod.AUDIT_LOG].insert_many(docs, ordered=True)
+            written += docs
             _note_head(db, chain, docs[-1]["seq"], docs[-1]["hmac"])
+        except DuplicateKeyError:  # another writer took this seq: read the new head
+            _pause(tries)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if exc.details.get("writeConcernErrors") or any(e.get("code") != _DUPLICATE_KEY for e in errors):
                 raise
-            done += int(exc.details.get("nInserted", 0))  # those are on the chain; chain the rest anew
+            written += docs[: int(exc.details.get("nInserted", 0))]  # those are on the chain; chain the rest anew
             _pause(tries)
-    if done < len(contents):
+    if len(written) < len(contents):
         raise AuditAppendFailed(
-            f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; {len(contents) - done} entries not written"
+            f"audit chain {chain}: the head moved {MAX_APPEND_TRIES} times; "
+            f"{len(contents) - len(written)} entries not written"
         )
-    return done
+    return written
 
 
 def chain_in(db: Database, doc: dict[str, Any], *, key: bytes | None = None) -> bool:

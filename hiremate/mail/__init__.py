@@ -154,17 +154,22 @@ def queue_invitation(scope: Scope, attempt: TaskAttempt, link: str, *, settings:
         raise MailError("this assessment is not one of your organisation's")
     if attempt.status not in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
         raise MailError(f"this assessment is {attempt.status}: there is no link to send")
-    oid = enqueue(
+    oid = _enqueue_invitation(scope, settings, attempt.id, link)
+    scope.audit("mail.queued", "attempt", attempt.id, kind=INVITATION)
+    return oid
+
+
+def _enqueue_invitation(scope: Scope, settings: Settings, attempt_id: ObjectId, link: str) -> ObjectId:
+    """Queue a candidate's invitation, its link sealed until it is sent."""
+    return enqueue(
         scope.db,
         settings.secret,
         kind=INVITATION,
         organization_id=scope.organization_id,
-        attempt_id=attempt.id,
+        attempt_id=attempt_id,
         sealed_text=link,
         queued_by=scope.user_id,
     )
-    scope.audit("mail.queued", "attempt", attempt.id, kind=INVITATION)
-    return oid
 
 
 @dataclass(frozen=True)
@@ -201,15 +206,7 @@ def resend_invitation(
         scope.audit("mail.resent", "attempt", attempt.id, kind=INVITATION, reissued=False)
         return Resent(waiting["_id"], None, sooner=True)
     issued = attempts.reissue_link(scope, attempt.id, public_url=public_url or settings.public_url)
-    oid = enqueue(
-        scope.db,
-        settings.secret,
-        kind=INVITATION,
-        organization_id=scope.organization_id,
-        attempt_id=attempt.id,
-        sealed_text=issued.link,
-        queued_by=scope.user_id,
-    )
+    oid = _enqueue_invitation(scope, settings, attempt.id, issued.link)
     scope.audit("mail.resent", "attempt", attempt.id, kind=INVITATION, reissued=True)
     return Resent(oid, issued)
 
