@@ -67,7 +67,8 @@ for warning in report.warnings:
     st.warning(warning)
 st.subheader("Summary")
 st.markdown(
-    f"**{report.people}** completed assessment(s); **{report.decided}** with a recorded decision "
+    f"**{report.people}** completed {'assessment' if report.people == 1 else 'assessments'}; "
+    f"**{report.decided}** with a recorded decision "
     f"(the selection rates count only these), **{report.selected}** advanced. "
     f"Unknown sex: **{report.counts['sex'].get(impact.UNKNOWN, 0)}**; unknown race/ethnicity: "
     f"**{report.counts['race_ethnicity'].get(impact.UNKNOWN, 0)}**."

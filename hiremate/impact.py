@@ -51,6 +51,7 @@ from hiremate.csvsafe import cell
 from hiremate.errors import ReportError
 from hiremate.models import AttemptStatus
 from hiremate.scope import Scope
+from hiremate.skills import plural
 from hiremate.timeutil import iso, utcnow
 
 __all__ = [
@@ -194,9 +195,9 @@ class ImpactReport:
     @property
     def reason(self) -> str | None:
         if self.people < MIN_PEOPLE:
-            return f"only {self.people} completed assessment(s) in the report; at least {MIN_PEOPLE} are needed"
+            return f"only {plural(self.people, 'completed assessment')} in the report; at least {MIN_PEOPLE} are needed"
         if self.decided < MIN_PEOPLE:
-            return f"only {self.decided} assessment(s) with a recorded decision; at least {MIN_PEOPLE} are needed"
+            return f"only {plural(self.decided, 'assessment')} with a recorded decision; at least {MIN_PEOPLE} are needed"
         return None
 
     @property
@@ -574,13 +575,14 @@ def _with_warnings(report: ImpactReport, frame: pd.DataFrame) -> ImpactReport:
     warnings: list[str] = []
     if report.people < MIN_PEOPLE:
         warnings.append(
-            f"Only {report.people} people are in this report: with fewer than {MIN_PEOPLE}, rates and ratios "
+            f"Only {plural(report.people, 'person', 'people')} in this report: with fewer than {MIN_PEOPLE}, "
+            "rates and ratios "
             "swing with one person and say little."
         )
     if report.decided < MIN_PEOPLE:
         warnings.append(
-            f"Only {report.decided} people have a recorded decision: with fewer than {MIN_PEOPLE}, the selection "
-            "rates say little."
+            f"Only {plural(report.decided, 'person', 'people')} with a recorded decision: with fewer than "
+            f"{MIN_PEOPLE}, the selection rates say little."
         )
     if report.people and ((frame["sex"] == UNKNOWN) & (frame["race"] == UNKNOWN)).all():
         warnings.append("Nobody in this report self-identified, so no group can be compared.")

@@ -23,6 +23,7 @@ the data folder's random one instead at the next start or seed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import secrets
@@ -33,10 +34,11 @@ from pathlib import Path
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts, auth
+from hiremate import attempt_counts, auth, kits
 from hiremate import db as dbmod
 from hiremate.auth import AuthError, create_organization, create_user
 from hiremate.datadir import read_or_create
+from hiremate.errors import KitError
 from hiremate.models import Organization, Role, User
 from hiremate.scope import Scope
 from hiremate.task_library import install_library
@@ -118,6 +120,7 @@ def seed_demo(db: Database, password: str) -> DemoSeedResult:
     works = user_created or replaced or _signs_in_with(db, user.id, password)
     scope = Scope(db, organization.id, user.id, is_admin=True)
     tasks_added = install_library(scope)
+    _demo_kit(scope)
     candidates_added = _simulated_candidates(scope)
     attempt_counts.recount(db, organization.id)
     return DemoSeedResult(
@@ -131,6 +134,22 @@ def seed_demo(db: Database, password: str) -> DemoSeedResult:
         password=password,
         password_works=works,
     )
+
+
+DEMO_KIT = "Any three tasks"
+
+
+def _demo_kit(scope: Scope) -> None:
+    """One kit, so bulk issue and the kit choice work at once: three tasks
+    drawn from the library for each candidate. Added once (by name)."""
+    if any(kit.name == DEMO_KIT for kit in kits.list_kits(scope, archived=None)):
+        return
+    with contextlib.suppress(KitError):  # another process seeding at the same time made it (unique names)
+        kits.create_kit(
+            scope,
+            {"name": DEMO_KIT, "description": "Three tasks of the library, drawn anew for each candidate.",
+             "sampling": {"count": 3}},
+        )  # fmt: skip
 
 
 def retire_published_password(db: Database, new_password: Callable[[], str]) -> bool:

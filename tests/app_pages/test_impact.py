@@ -52,7 +52,7 @@ def test_an_admin_sees_groups_counts_and_explanations_but_no_candidate(app_env, 
     assert "Below 0.8:" in shown and "29 CFR 1607.4(D)" in shown
     assert "does not replace one" in shown
     assert any("fewer than 30" in w.value for w in at.warning)
-    assert "**2** completed assessment(s)" in shown
+    assert "**2** completed assessments" in shown
     [selection, *_] = at.dataframe
     groups = selection.value.to_dict("records")
     assert {(row["Group"], row["People"]) for row in groups} == {

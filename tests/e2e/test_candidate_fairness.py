@@ -321,11 +321,12 @@ def _message_state(
         context.close()
 
 
-def _self_identify(page: Page, seen: dict[str, int]) -> None:
+def _self_identify(page: Page, seen: dict[str, int], shots: Any) -> None:
     """The optional questions below "Thank you": explained refusals, then sent over their own socket."""
     form = page.locator("#self-id-form")
     expect(page.locator("#self-id")).to_be_visible()
     expect(page.locator("#self-id-why")).to_contain_text("Acme Hiring asks these two questions")
+    page.locator("#screen-done").screenshot(path=str(shots.file("self-identification-form.png")))
     page.locator("#self-id-send").click()  # nothing chosen: optional, and said so
     expect(page.locator("#self-id-status")).to_contain_text("these questions are optional", timeout=PAGE_TIMEOUT)
     form.locator('input[name="sex"][value="female"]').check()
@@ -375,7 +376,7 @@ def test_every_candidate_screen_passes_axe(browser, ingest, db, app_env, shots):
         candidate.next()
         candidate.expect_done()
         no_violations(page, "done, self-identification offered", seen)
-        _self_identify(page, seen)
+        _self_identify(page, seen, shots)
         shots.take(page, "done")
     finally:
         context.close()

@@ -41,6 +41,7 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
         ("/", "Dashboard"),
         ("/tasks", "Tasks"),
         ("/assessments", "Assessments"),
+        ("/bulk_issue", "Bulk issue"),
         (f"/live?attempt={running['_id']}", "Live"),
         ("/candidates", "Candidates"),
         (f"/profile?attempt={first}", ""),

@@ -18,6 +18,7 @@ from hiremate.ops.cli import main
 from hiremate.ops.demo import (
     DEMO_EMAIL,
     DEMO_FULL_NAME,
+    DEMO_KIT,
     DEMO_ORG_NAME,
     DEMO_ORG_SLUG,
     PUBLISHED_DEMO_PASSWORD,
@@ -73,6 +74,10 @@ def test_a_new_demo_admin_gets_the_given_password_and_the_banner_shows_it(db):
     # Nothing on the user asks for a password change (the demo is for trying the product).
     doc = db[dbmod.USERS].find_one({"email": DEMO_EMAIL})
     assert not doc.get("must_change_password")
+    # A kit, so bulk issue works at once; seeding again adds no second one.
+    assert [kit["name"] for kit in db[dbmod.KITS].find({"organization_id": result.organization_id})] == [DEMO_KIT]
+    seed_demo(db, password)
+    assert db[dbmod.KITS].count_documents({"organization_id": result.organization_id}) == 1
 
 
 def _legacy_demo(db):
