@@ -136,6 +136,10 @@ def issue_assessment(page: Page, *, name: str, email: str, position: str, task_t
     main.get_by_label("Candidate name").fill(name)
     main.get_by_label("Email", exact=True).fill(email)
     main.get_by_label("Position", exact=True).fill(position)
+    # With kits (the demo has one) "Use a kit" comes first: choose the tasks by hand.
+    by_hand = main.get_by_role("radiogroup", name="Tasks").get_by_text("Pick tasks by hand", exact=True)
+    if by_hand.count():
+        by_hand.click()
     picker = main.get_by_test_id("stMultiSelect").get_by_role("combobox")
     chosen = main.get_by_test_id("stMultiSelect")
 
