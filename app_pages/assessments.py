@@ -179,15 +179,7 @@ def _kit_choice(scope: Scope, usable_kits: list[AssessmentKit]) -> AssessmentKit
     if kit is None:
         return None
     st.caption(kit_panel.describe(kit) + (" · a blank position takes the kit's" if kit.position else ""))
-    with session.database_guard():
-        problems = kits.kit_problems(scope, kit)
-    if problems:
-        st.warning(
-            "This kit cannot be issued until it is edited (Assessment kits, below): "
-            + session.escape_markdown("; ".join(problems))
-            + ".",
-            icon=":material/warning:",
-        )
+    kit_panel.warn_problems(scope, kit, " (Assessment kits, below)")
     return kit
 
 

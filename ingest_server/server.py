@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -460,18 +460,8 @@ class IngestServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_wakeup.wait(), timeout=self.sweep_interval)
             self._sweep_wakeup.clear()
-            try:
-                await self.sweep_once()
-            except PyMongoError as exc:
-                log.warning("expiry sweep failed: %s", exc)
-            except Exception:
-                log.exception("expiry sweep failed")
-            try:
-                await self.purge_if_due()
-            except PyMongoError as exc:
-                log.warning("retention purge failed: %s", exc)
-            except Exception:
-                log.exception("retention purge failed")
+            await _logged("expiry sweep", self.sweep_once)
+            await _logged("retention purge", self.purge_if_due)
 
     # ------------------------------------------------------------ mail
 
@@ -480,12 +470,7 @@ class IngestServer:
         blocking drain in the thread pool); queue due reminders once a minute."""
         assert self.mail_interval is not None
         while True:
-            try:
-                await self.mail_once()
-            except PyMongoError as exc:
-                log.warning("mail drain failed: %s", exc)
-            except Exception:
-                log.exception("mail drain failed")
+            await _logged("mail drain", self.mail_once)
             await asyncio.sleep(self.mail_interval)
 
     async def mail_once(self) -> mail.DrainReport:
@@ -541,3 +526,14 @@ def freeze_startup_heap() -> None:
     freed.
     """
     gc.freeze()
+
+
+async def _logged(what: str, step: Callable[[], Awaitable[Any]]) -> None:
+    """One step of a background loop: a failure is logged (a store error as a
+    warning, anything else with its traceback) and the loop goes on."""
+    try:
+        await step()
+    except PyMongoError as exc:
+        log.warning("%s failed: %s", what, exc)
+    except Exception:
+        log.exception("%s failed", what)

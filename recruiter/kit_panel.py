@@ -87,15 +87,7 @@ def _kit_row(scope: Scope, kit: AssessmentKit) -> None:
                 st.button("Edit", key=f"kits_edit_{kit_id}", icon=":material/edit:", on_click=_edit, args=(kit_id,))
                 st.button("Archive", key=f"kits_archive_{kit_id}", on_click=_archive, args=(scope, kit_id))
         if not kit.archived:
-            with session.database_guard():
-                problems = kits.kit_problems(scope, kit)
-            if problems:
-                st.warning(
-                    "This kit cannot be issued until it is edited: "
-                    + session.escape_markdown("; ".join(problems))
-                    + ".",
-                    icon=":material/warning:",
-                )
+            warn_problems(scope, kit)
         if st.session_state.get(EDITING) == kit_id:
             with session.database_guard():
                 labels = _labels_with(scope, kit)
@@ -199,3 +191,18 @@ def _restore(scope: Scope, kit_id: str) -> None:
         kit = kits.restore_kit(scope, kit_id)
         ui.flash(FLASH, f"Kit “{session.escape_markdown(kit.name)}” restored.")
         ui.invalidate_reads()
+
+
+def warn_problems(scope: Scope, kit: AssessmentKit, where: str = "") -> bool:
+    """Say why the kit cannot be issued (its tasks gone or inactive), if so;
+    ``where`` tells where to edit it. True when it has problems."""
+    with session.database_guard():
+        problems = kits.kit_problems(scope, kit)
+    if problems:
+        st.warning(
+            f"This kit cannot be issued until it is edited{where}: "
+            + session.escape_markdown("; ".join(problems))
+            + ".",
+            icon=":material/warning:",
+        )
+    return bool(problems)
