@@ -226,12 +226,18 @@ def _answers(pdf: _Report, cards: list[AnswerCard], task_norms: dict[ObjectId, n
                 )
 
 
+def _no_score(pdf: _Report) -> None:
+    """The no-score statement, never split by a page break (a reader must get it whole)."""
+    with pdf.unbreakable() as doc:  # fpdf2 replays the recorded calls on a new page if they would break
+        doc.para(NO_SCORE_STATEMENT, size=9, grey=True)
+
+
 def _profile(pdf: _Report, bundle: ProfileBundle) -> None:
     profile, metrics = bundle.profile, bundle.metrics
     pdf.heading("Summary")
     if profile is None or metrics is None:
         pdf.para("This assessment has no computed profile yet.", grey=True)
-        pdf.para(NO_SCORE_STATEMENT, size=9, grey=True)
+        _no_score(pdf)
         return
     if AttemptStatus(bundle.attempt.status) != AttemptStatus.COMPLETED:
         pdf.para(
@@ -241,7 +247,7 @@ def _profile(pdf: _Report, bundle: ProfileBundle) -> None:
         )
     pdf.para(profile.overall_summary)
     pdf.ln(1)
-    pdf.para(NO_SCORE_STATEMENT, size=9, grey=True)
+    _no_score(pdf)
     basis = skills.confidence_words(profile, metrics)
     pdf.heading("Dimensions")
     views = dimensions(profile)

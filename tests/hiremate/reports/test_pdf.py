@@ -13,6 +13,7 @@ from hiremate import db as dbmod
 from hiremate import reports, reviews
 from hiremate.errors import ReportError
 from hiremate.models import AttemptStatus
+from hiremate.reports import pdf as pdf_module
 from tests.support.page_helpers import make_org, seed_completed, seed_session
 
 AGREE_ALL = {name: ("agree", "") for name in reviews.DIMENSIONS}
@@ -108,3 +109,13 @@ def test_another_organisations_attempt_is_refused_and_each_report_audited(db):
     assert entry["target_id"] == str(own.id) and entry["actor_id"] == mine.scope.user_id
     assert entry["details"]["kind"] == "profile_pdf" and entry["details"]["norms"] is True
     assert entry["details"]["pages"] >= 1
+
+
+def test_the_no_score_statement_is_never_split_by_a_page_break():
+    """Seen once in CI: a statement that began near a page's end came out cut by the footer."""
+    report = pdf_module._Report("footer")
+    report.add_page()
+    report.set_y(report.h - report.b_margin - 6)  # room for one line, not three
+    pdf_module._no_score(report)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(bytes(report.output()))).pages]
+    assert len(pages) == 2 and reports.NO_SCORE_STATEMENT in " ".join(pages[-1].split())
