@@ -9,6 +9,7 @@ Stored as base64 of nonce (12 bytes) and ciphertext.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 _LABEL = b"hiremate mail outbox link v1"
 
 
+@functools.lru_cache(maxsize=4)  # one derivation per secret, not one per message (bulk issue seals hundreds)
 def _key(secret: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(secret)
 

@@ -32,6 +32,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from hiremate import attempts, emails
 from hiremate import db as dbmod
@@ -80,6 +81,48 @@ def enqueue(
     now: datetime | None = None,
 ) -> ObjectId:
     """Store one message to send now; ``key`` (unique) makes it once only (DuplicateKeyError otherwise)."""
+    doc = message(
+        secret,
+        kind=kind,
+        organization_id=organization_id,
+        attempt_id=attempt_id,
+        recipient_user_id=recipient_user_id,
+        invitation_id=invitation_id,
+        sealed_text=sealed_text,
+        queued_by=queued_by,
+        key=key,
+        now=now,
+    )
+    db[dbmod.MAIL_OUTBOX].insert_one(doc)
+    return doc["_id"]
+
+
+def enqueue_many(db: Database, docs: list[dict[str, Any]]) -> int:
+    """Store ``message`` documents in one ordered ``insert_many``; how many
+    were stored (all of them, or the ones before the first that failed)."""
+    if not docs:
+        return 0
+    try:
+        return len(db[dbmod.MAIL_OUTBOX].insert_many(docs, ordered=True).inserted_ids)
+    except BulkWriteError as error:
+        log.exception("the outbox stored %s of %s messages", error.details.get("nInserted", 0), len(docs))
+        return int(error.details.get("nInserted", 0))
+
+
+def message(
+    secret: bytes,
+    *,
+    kind: str,
+    organization_id: ObjectId,
+    attempt_id: ObjectId | None = None,
+    recipient_user_id: ObjectId | None = None,
+    invitation_id: ObjectId | None = None,
+    sealed_text: str | None = None,
+    queued_by: ObjectId | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The outbox document of one message to send now (not stored)."""
     now = now_or(now)
     oid = ObjectId()
     doc: dict[str, Any] = {
@@ -100,8 +143,7 @@ def enqueue(
     }
     if sealed_text is not None:
         doc["sealed"] = _crypto.seal(secret, sealed_text, str(oid))
-    db[dbmod.MAIL_OUTBOX].insert_one(doc)
-    return oid
+    return doc
 
 
 # ---------------------------------------------------------------- the drain

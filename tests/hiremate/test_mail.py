@@ -168,6 +168,30 @@ def test_two_drainers_send_each_message_once(org, mail_settings, smtp_server):  
     assert all(doc["status"] == mail.SENT and doc["tries"] == 1 for doc in outbox(org.db))
 
 
+def test_invitations_queued_together_are_each_sent_with_their_own_link(org, mail_settings, smtp_server):  # noqa: F811
+    issued = [issue(org, name=f"Candidate {n}", email=f"c{n}@example.com") for n in range(3)]
+    closed = issue(org, name="Closed", email="closed@example.com")
+    attempts.lock_attempt(org.scope, closed.attempt.id, reason="test")
+    closed_attempt = attempts.get_attempt(org.scope, closed.attempt.id)
+    queued = mail.queue_invitations(
+        org.scope, [(one.attempt, one.link) for one in issued] + [(closed_attempt, closed.link)], settings=mail_settings
+    )
+    assert queued == {one.attempt.id for one in issued}  # the closed one is left to the download
+    assert org.db[dbmod.AUDIT_LOG].count_documents({"action": "mail.queued"}) == 3
+    assert mail.drain(org.db, mail_settings).sent == 3
+    by_recipient = {r.rcpt_tos[0]: r.text() for r in smtp_server.wait_for(3)}
+    for n, one in enumerate(issued):
+        assert one.link in by_recipient[f"c{n}@example.com"]
+    assert all("sealed" not in doc for doc in outbox(org.db))  # each link dropped once sent
+
+
+def test_queueing_invitations_without_a_mail_server_is_refused(org, settings):
+    issued = issue(org)
+    with pytest.raises(MailNotConfigured, match="copy the link"):
+        mail.queue_invitations(org.scope, [(issued.attempt, issued.link)], settings=settings)
+    assert org.db[dbmod.MAIL_OUTBOX].count_documents({}) == 0
+
+
 def test_a_crashed_senders_lease_expires_and_the_message_is_sent(org, mail_settings, smtp_server):  # noqa: F811
     issued = issue(org)
     mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=mail_settings)
