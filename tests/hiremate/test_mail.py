@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -22,7 +23,14 @@ from hiremate.organizations import update_settings
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
 from tests.support.page_helpers import make_org
-from tests.support.smtp import smtp_server, smtp_tls_server  # noqa: F401 (fixtures)
+from tests.support.smtp import (  # noqa: F401 (fixtures)
+    LOGIN_PASSWORD,
+    LOGIN_USER,
+    smtp_login_server,
+    smtp_server,
+    smtp_tls_server,
+    smtps_server,
+)
 
 PUBLIC = "https://assess.example.com"
 NAME, EMAIL = "Zebulon Quixote", "zebulon.quixote@example.com"
@@ -223,6 +231,38 @@ def test_starttls_is_used_whenever_the_server_offers_it(org, settings, smtp_tls_
         mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured)
         assert mail.drain(org.db, configured).sent == 1
     assert [r.tls for r in smtp_tls_server.wait_for(2)] == [True, True]
+
+
+def test_smtps_speaks_tls_from_the_first_byte(org, settings, smtps_server):  # noqa: F811
+    configured = settings.model_copy(update={"smtp_url": smtps_server.url, "mail_from": "hr@acme.test"})
+    issued = issue(org)
+    mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured)
+    assert mail.drain(org.db, configured).sent == 1
+    [received] = smtps_server.wait_for(1)
+    assert received.tls and issued.link in received.text()
+
+
+def test_a_login_in_the_url_is_used_and_a_wrong_one_waits_with_the_servers_reason(
+    org,
+    settings,
+    smtp_login_server,  # noqa: F811
+):
+    def configured(password: str):
+        url = f"smtp://{quote(LOGIN_USER, safe='')}:{quote(password, safe='')}@127.0.0.1:{smtp_login_server.port}"
+        return settings.model_copy(update={"smtp_url": url, "mail_from": "hr@acme.test", "smtp_require_tls": True})
+
+    issued = issue(org)
+    mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured("wrong"))
+    report = mail.drain(org.db, configured("wrong"))
+    assert report.sent == 0 and report.retrying == 1
+    [waiting] = outbox(org.db)
+    assert waiting["status"] == mail.QUEUED and "refused the login" in waiting["last_error"]
+    assert "535" in waiting["last_error"] and "wrong" not in waiting["last_error"]  # the reason, never the password
+    assert mail.drain(org.db, configured(LOGIN_PASSWORD), now=waiting["next_attempt_at"]).sent == 1
+    [received] = smtp_login_server.wait_for(1)
+    assert received.tls and issued.link in received.text()
+    *refused, accepted = smtp_login_server.logins  # smtplib tries each mechanism the server offers
+    assert refused and not any(ok for _, ok in refused) and accepted == (LOGIN_USER, True)
 
 
 def test_without_a_mail_server_nothing_is_queued(org, settings):
