@@ -18,7 +18,8 @@ import json
 import os
 import random
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -150,8 +151,9 @@ def _recompute(args: argparse.Namespace) -> None:
         raise UsageError(f"no rule version {version!r}; there are {', '.join(VERSIONS)} (or latest)")
     db = _db()
     if args.all:
-        count = profiles.recompute_all(db, progress=_draw_progress, version=version)
-        print(f"recomputed {count} attempt{'s' if count != 1 else ''}")
+        started = time.monotonic()
+        count = profiles.recompute_all(db, progress=_progress_drawer(started), version=version)
+        print(f"recomputed {count} attempt{'s' if count != 1 else ''} {_rate(count, time.monotonic() - started)}")
         return
     doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id}, {"status": 1, "organization_id": 1})
     if doc is None:
@@ -553,12 +555,30 @@ def _write_private(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def _draw_progress(done: int, total: int) -> None:
-    filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def _progress_drawer(started: float) -> Callable[[int, int], None]:
+    """A progress bar on standard error with the rate so far and the time left."""
+
+    def draw(done: int, total: int) -> None:
+        filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
+        elapsed = time.monotonic() - started
+        left = (total - done) * elapsed / done if done else 0.0
+        rate = f"{done / elapsed:,.0f}/s, about {_duration(left)} left" if elapsed > 0 and done < total else ""
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total} {rate}".ljust(100))
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return draw
+
+
+def _rate(count: int, seconds: float) -> str:
+    """"in 12 s (83 attempts/s)": what recompute --all reports when it ends."""
+    per_second = f" ({count / seconds:,.0f} attempts/s)" if seconds > 0 and count else ""
+    return f"in {_duration(seconds)}{per_second}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _fail(code: int, message: str) -> int:
