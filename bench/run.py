@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import bench_bulk, bench_compute, bench_ingest, bench_live_page, bench_sessions, bench_store
+from bench import bench_bulk, bench_compute, bench_ingest, bench_live_page, bench_scale, bench_sessions, bench_store
 from bench.common import ROOT, Figure, fmt, machine
 
 README = ROOT / "bench" / "README.md"
@@ -237,6 +237,7 @@ def render(
     for row in rows:
         w("| " + " | ".join(row) + " |")
     w("")
+    out.extend(bench_scale.targets_block(bench_scale.saved()))  # kept from the last `make bench-scale`
 
     if ing is not None:
         w("## Ingest throughput\n")
@@ -393,6 +394,7 @@ def render(
     for finding in FINDINGS:
         w(f"* {finding}")
     w("")
+    out.extend(bench_scale.section_block(bench_scale.saved()))  # kept from the last `make bench-scale`
     w("## Product changes made from profiling\n")
     for change in PRODUCT_CHANGES:
         w(f"* {change}")
@@ -400,7 +402,7 @@ def render(
     w("## Files\n")
     w(
         "* `bench/run.py`: this run and this file; `bench/bench_ingest.py`, `bench/raw_server.py`, `bench/ingest_proc.py`; "
-        "`bench/bench_sessions.py`; `bench/bench_bulk.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
+        "`bench/bench_sessions.py`; `bench/bench_bulk.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`; `bench/bench_scale.py` (`make bench-scale`, its results in `bench/scale.json`)."
     )
     w("* Each `bench_*.py` also runs alone for development, e.g. `.venv/bin/python -m bench.bench_compute`.")
     return "\n".join(out) + "\n"
