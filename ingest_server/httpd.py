@@ -14,7 +14,8 @@ HTML refers to those URLs and preloads its whole module graph
 (``<link rel="modulepreload">``), so every module arrives in one round.
 The plain ``/static/<path>`` stays, revalidated (``no-cache`` and an ETag).
 A file that changes on disk makes a new bundle (and version) the next time
-the page is rendered or an unversioned or unknown URL is asked for.
+the page is rendered, or an unversioned or unknown URL is asked for (those
+look at most once a second).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import posixpath
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,7 +279,9 @@ def content_type_of(name: str) -> str:
 # relative module (dynamic `import()` is left to load when it is asked for).
 _IMPORT = re.compile(r"""(?:\bfrom|^\s*import)\s*(['"])(\.{1,2}/[^'"\n]+)\1""", re.M)
 _ASSET_REF = re.compile(r'\b(src|href)="/static/([^"?#]+)"')
-_MODULE_SCRIPT = re.compile(r"""<script\b[^>]*\btype="module"[^>]*\bsrc="/static/([^"?#]+)"[^>]*>""")
+_SCRIPT_TAG = re.compile(r"<script\b[^>]*>")
+_MODULE_TYPE = re.compile(r'\btype="module"')
+_STATIC_SRC = re.compile(r'\bsrc="/static/([^"?#]+)"')
 
 
 Signature = tuple[tuple[str, int, int], ...]
@@ -372,13 +376,18 @@ def build(root: Path) -> Bundle:
 def render_template(bundle: Bundle, html: str) -> str:
     """Asset references to versioned URLs, and one modulepreload per module the page's module scripts import."""
     preloads: list[str] = []
-    for match in _MODULE_SCRIPT.finditer(html):
-        for module in bundle.module_graph(match.group(1))[1:]:  # the entry comes with its script tag
+    module_tags = [
+        (tag.group(0), src.group(1))
+        for tag in _SCRIPT_TAG.finditer(html)
+        if _MODULE_TYPE.search(tag.group(0)) and (src := _STATIC_SRC.search(tag.group(0)))
+    ]
+    for _tag, entry in module_tags:
+        for module in bundle.module_graph(entry)[1:]:  # the entry comes with its script tag
             link = f'<link rel="modulepreload" href="/static/{module}">'
             if link not in preloads:
                 preloads.append(link)
     if preloads:
-        anchor = STATE_PLACEHOLDER if STATE_PLACEHOLDER in html else _MODULE_SCRIPT.search(html).group(0)  # type: ignore[union-attr]
+        anchor = STATE_PLACEHOLDER if STATE_PLACEHOLDER in html else module_tags[0][0]
         html = html.replace(anchor, "\n".join(preloads) + "\n" + anchor, 1)
 
     def versioned(match: re.Match[str]) -> str:
@@ -397,12 +406,22 @@ _BUILD_LOCK = threading.Lock()
 class StaticFiles:
     """The files under one folder as a ``Bundle``, built once and again when they change."""
 
+    # Asset requests for anything but the current version look at the disk at most this often
+    # (a flood of unknown paths costs no disk reads); rendering the page always looks.
+    LOOK_INTERVAL = 1.0
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._looked = 0.0
         self.bundle = self.refresh()
 
-    def refresh(self) -> Bundle:
-        """The bundle for what is on disk now (a stat of each file; a rebuild only when one changed)."""
+    def refresh(self, max_age: float = 0.0) -> Bundle:
+        """The bundle for what is on disk now (a stat of each file; a rebuild only when one changed),
+        or the one of the last look if that was less than ``max_age`` seconds ago."""
+        now = time.monotonic()
+        if max_age and now - self._looked < max_age:
+            return self.bundle
+        self._looked = now
         signature, _files = scan(self.root)
         current = _BUNDLES.get(self.root)
         if current is None or current.signature != signature:
@@ -426,11 +445,11 @@ class StaticFiles:
             version, _, rest = relative[len(VERSIONED) :].partition("/")
             if version == bundle.version and rest in bundle.assets:
                 return bundle.assets[rest].answer(accept_encoding, if_none_match, IMMUTABLE)
-            bundle = self.refresh()  # a version from before a change on disk, or from another server
+            bundle = self.refresh(self.LOOK_INTERVAL)  # a version from before a change on disk, or another server's
             if version == bundle.version and rest in bundle.assets:
                 return bundle.assets[rest].answer(accept_encoding, if_none_match, IMMUTABLE)
             return redirect(bundle.url(rest)) if rest in bundle.assets else not_found()
-        bundle = self.refresh()
+        bundle = self.refresh(self.LOOK_INTERVAL)
         asset = bundle.assets.get(relative)
         if asset is None:
             return not_found()

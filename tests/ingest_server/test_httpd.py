@@ -108,6 +108,14 @@ def test_the_page_refers_to_versioned_urls_and_preloads_its_module_graph(static)
     assert html.count(httpd.STATE_PLACEHOLDER) == 1
 
 
+def test_preloads_whatever_the_order_of_the_script_tags_attributes(static):
+    (static / "index.html").write_text(
+        INDEX.replace('type="module" src="/static/app.js"', 'src="/static/app.js" type="module"')
+    )
+    html = httpd.StaticFiles(static).bundle.template
+    assert len(re.findall(r'<link rel="modulepreload"', html)) == 3
+
+
 def test_the_bundled_page_preloads_every_module_it_imports():
     """The real page: one round for every module (each one its app.js reaches is preloaded)."""
     bundle = httpd.StaticFiles(httpd.STATIC_DIR).bundle
