@@ -208,6 +208,12 @@ class IngestServer:
     # ------------------------------------------------------------ routing
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        answer = await self._route(connection, request)
+        if answer is not None and request.method == "HEAD" and not _is_upgrade(request):
+            return httpd.without_body(answer)
+        return answer
+
+    async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path.startswith("/ws/"):
             if not _is_upgrade(request):
@@ -227,9 +233,12 @@ class IngestServer:
         if path.startswith("/a/"):
             if not self.page_limiter.allow(self.client_address(connection, request), time.monotonic()):
                 return httpd.text_response(429, "Too many requests; try again in a minute.\n")
-            return await self._page(unquote(path[len("/a/") :]))
+            return await self._page(unquote(path[len("/a/") :]), request.headers.get("Accept-Encoding"))
         if path.startswith("/static/"):
-            return self.static.get(unquote(path[len("/static/") :]))
+            relative = unquote(path[len("/static/") :])
+            return self.static.get(
+                relative, request.headers.get("Accept-Encoding"), request.headers.get("If-None-Match")
+            )
         return httpd.not_found()
 
     async def handler(self, connection: ServerConnection) -> None:
@@ -291,13 +300,13 @@ class IngestServer:
             return None
         return await self.run_db(attempts.find_by_token, self.db, token)
 
-    async def _page(self, token: str) -> Response:
+    async def _page(self, token: str, accept_encoding: str | None) -> Response:
         try:
             state = await self.run_db(self._page_state, token)
         except PyMongoError:
             return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
-        template = await self.run_db(self.static.template)
-        return httpd.page_response(template, state)
+        # The template may read the disk, and the page is compressed: both off the event loop.
+        return await self.run_db(lambda: httpd.page_response(self.static.template(), state, accept_encoding))
 
     def _page_state(self, token: str) -> dict[str, Any]:
         """The page's state for a link (in a database thread): its attempt's, or "replaced", or "not_found"."""
