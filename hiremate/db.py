@@ -124,6 +124,26 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("organization_id", ASCENDING), ("status", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]
         ),
         IndexModel([("organization_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)]),
+        # The candidates list (people: ``superseded`` unset) by status, newest completed or issued first.
+        # The embedded store serves a query from an index only when the index holds every field it names.
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
     ],
     # Counter documents (their ``_id`` is derived from what they count, so upserts
     # need no unique index of their own); read by organisation and kind, day

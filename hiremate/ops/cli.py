@@ -449,8 +449,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     migrate_audit = commands.add_parser(
         "migrate-audit",
-        help="chain the audit entries written before the log was chained (once, at the upgrade); "
-        "prints one JSON line",
+        help="chain the audit entries written before the log was chained (once, at the upgrade); prints one JSON line",
     )
     migrate_audit.set_defaults(command=_migrate_audit)
     verify_audit = commands.add_parser(
@@ -572,7 +571,7 @@ def _progress_drawer(started: float) -> Callable[[int, int], None]:
 
 
 def _rate(count: int, seconds: float) -> str:
-    """"in 12 s (83 attempts/s)": what recompute --all reports when it ends."""
+    """ "in 12 s (83 attempts/s)": what recompute --all reports when it ends."""
     per_second = f" ({count / seconds:,.0f} attempts/s)" if seconds > 0 and count else ""
     return f"in {_duration(seconds)}{per_second}"
 
