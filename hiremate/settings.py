@@ -478,8 +478,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "in_progress_grace_hours",
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
-    "mail (docs/architecture.md \"Mail\")": ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
-    "webhooks (docs/integrations.md \"Webhooks\")": ("webhook_allow_private",),
+    'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
+    'webhooks (docs/integrations.md "Webhooks")': ("webhook_allow_private",),
 }
 
 

@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts, candidate, mail
+from hiremate import attempts, candidate, mail, webhooks
 from hiremate import events as ev
 from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
@@ -431,6 +431,10 @@ class CandidateSession:
             return
         attempt, session_key = taken
         await self._begin(attempt)
+        if not was_started:
+            await self.ctx.call_db(
+                webhooks.attempt_started, attempt.organization_id, attempt.id, settings=self.ctx.settings
+            )
         state = self.attempt_state
         assert state is not None
         message: dict[str, Any] = {
@@ -482,6 +486,9 @@ class CandidateSession:
         request = attempt.accommodation_request
         assert request is not None
         await self.ctx.call_db(mail.notify_accommodation_requested, self.attempt_id, settings=self.ctx.settings)
+        await self.ctx.call_db(
+            webhooks.accommodation_requested, attempt.organization_id, attempt.id, settings=self.ctx.settings
+        )
         await self._send({"type": "accommodation_request_received", "requested_at": iso(request.requested_at)})
 
     async def _begin(self, attempt: TaskAttempt) -> None:
@@ -716,6 +723,9 @@ class CandidateSession:
         else:
             await self.ctx.compute_profile(self.attempt_id)
             await self.ctx.call_db(mail.notify_completed, self.attempt_id, settings=self.ctx.settings)  # never raises
+            await self.ctx.call_db(
+                webhooks.attempt_completed, done.organization_id, done.id, settings=self.ctx.settings
+            )
         self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {
