@@ -77,10 +77,12 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> Target:
     if not host:
         raise WebhookTargetRefused("the URL has no host")
     try:
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = parts.port
     except ValueError:
         raise WebhookTargetRefused("the URL's port is not a number from 1 to 65535") from None
-    if port == 0:
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    elif port == 0:
         raise WebhookTargetRefused("the URL's port is not a number from 1 to 65535")
     local = host in LOCAL_RECEIVERS
     if scheme == "http" and not local and not allow_private:

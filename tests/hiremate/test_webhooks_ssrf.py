@@ -1,0 +1,137 @@
+"""No server-side request forgery through webhooks: each attack performed,
+at registration and at delivery (DNS can change), and a redirect to a
+private address never followed."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+
+from hiremate import db as dbmod
+from hiremate import webhooks
+from hiremate.errors import WebhookTargetRefused
+from hiremate.scope import Scope
+from tests.support.page_helpers import make_org
+from tests.support.webhook_receiver import receiver
+
+ATTACKS = [
+    "https://10.0.0.5/hooks",
+    "http://10.0.0.5/hooks",
+    "https://192.168.1.1/",
+    "https://172.16.0.1/",
+    "https://169.254.169.254/latest/meta-data/",  # the clouds' metadata service
+    "http://169.254.169.254/latest/meta-data/",
+    "https://[fe80::1]/",
+    "https://[fc00::1]/",  # unique-local
+    "https://[::ffff:10.0.0.1]/",  # IPv4-mapped
+    "https://[::ffff:127.0.0.1]/",
+    "https://[64:ff9b::a00:1]/",  # NAT64 of 10.0.0.1
+    "https://127.0.0.2/",
+    "http://127.0.0.2/",
+    "https://127.0.0.1.nip.io.invalid/",  # does not resolve (offline or not)
+    "https://0.0.0.0/",
+    "http://0.0.0.0:8765/",
+    "https://[::]/",
+    "http://2130706433/",  # 127.0.0.1 in decimal
+    "https://2130706433/",
+    "http://0x7f.1/",  # 127.0.0.1 in hex, short form
+    "https://0x7f.1/",
+    "https://0177.0.0.1/",  # octal
+    "https://100.64.0.1/",  # shared address space
+    "https://224.0.0.1/",  # multicast
+    "https://240.0.0.1/",  # reserved
+    "http://example.com/hooks",  # http to anything but this machine
+    "https://user:password@example.com/",
+    "https://@93.184.216.34/",
+    "ftp://93.184.216.34/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/",
+    "https://93.184.216.34/" + "a" * 2100,
+    "https://93.184.216.34:0/",
+    "https:///nohost",
+    "https://93.184.216.34/ spaced",
+    "",
+]
+
+
+@pytest.fixture
+def org(db):
+    return make_org(db)
+
+
+def admin(org) -> Scope:
+    return Scope(org.db, org.scope.organization_id, org.user.id, is_admin=True)
+
+
+@pytest.mark.parametrize("url", ATTACKS)
+def test_an_unsafe_url_is_refused_at_registration(db, org, settings, url):
+    with pytest.raises(WebhookTargetRefused):
+        webhooks.add_endpoint(admin(org), url, None, settings=settings)
+    assert db[dbmod.WEBHOOK_ENDPOINTS].count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/hooks", "http://localhost:9/", "http://[::1]:9/x", "https://93.184.216.34/hooks"]
+)
+def test_local_receivers_and_public_https_addresses_are_accepted(url):
+    target = webhooks.check_url(url, allow_private=False)
+    assert target.addresses
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused(db, org, settings):
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, 443)}
+    except OSError:
+        pytest.skip(f"this machine's name {name!r} does not resolve")
+    if any(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        pytest.skip(f"this machine's name resolves to a public address: {addresses}")
+    with pytest.raises(WebhookTargetRefused, match="resolves to a private"):
+        webhooks.add_endpoint(admin(org), f"https://{name}/hooks", None, settings=settings)
+
+
+def test_the_setting_allows_private_targets_but_never_http_to_a_public_one(settings):
+    allowed = settings.model_copy(update={"webhook_allow_private": True})
+    for url in ("https://10.0.0.5/", "http://10.0.0.5/", "https://[fe80::1]/", "http://127.0.0.2:9/"):
+        assert webhooks.check_url(url, allow_private=allowed.webhook_allow_private)
+    with pytest.raises(WebhookTargetRefused, match="https"):
+        webhooks.check_url("http://93.184.216.34/", allow_private=True)
+    with pytest.raises(WebhookTargetRefused):  # credentials and schemes stay refused
+        webhooks.check_url("https://u:p@10.0.0.5/", allow_private=True)
+
+
+def test_the_address_is_checked_again_at_every_try(db, org, settings):
+    """Registered while private targets were allowed (or before a DNS change):
+    the try is refused, recorded, and nothing is connected to."""
+    allowed = settings.model_copy(update={"webhook_allow_private": True})
+    endpoint, _ = webhooks.add_endpoint(admin(org), "https://169.254.169.254/latest/", None, settings=allowed)
+    webhooks.emit(db, org.scope.organization_id, "attempt.started", {})
+    report = webhooks.drain(db, settings)
+    assert report.retrying == 1 and report.codes == [None]
+    [view] = webhooks.list_deliveries(admin(org), endpoint.id)
+    assert view.last_error.startswith("refused: 169.254.169.254 is or resolves to a private")
+    assert view.log[0].code is None
+
+
+def test_a_redirect_to_a_private_address_is_not_followed(db, org, settings):
+    with receiver() as inside, receiver([302], location=None) as outside:
+        outside.location = f"http://127.0.0.1:{inside.port}/internal"
+        endpoint, _ = webhooks.add_endpoint(admin(org), outside.url, None, settings=settings)
+        webhooks.emit(db, org.scope.organization_id, "attempt.started", {})
+        report = webhooks.drain(db, settings)
+        assert report.retrying == 1 and report.codes == [302]
+        assert len(outside.received) == 1 and inside.received == []
+    [view] = webhooks.list_deliveries(admin(org), endpoint.id)
+    assert view.status == webhooks.QUEUED and view.last_code == 302
+    assert view.last_error.startswith("redirect not followed")
+
+
+def test_a_callback_url_follows_the_same_rule(db, org, settings):
+    for url in ("https://169.254.169.254/", "http://2130706433/", "https://10.0.0.5/"):
+        with pytest.raises(WebhookTargetRefused):
+            webhooks.queue_callback(
+                db, organization_id=org.scope.organization_id, attempt_id=None, url=url, settings=settings
+            )
+    assert db[dbmod.WEBHOOK_DELIVERIES].count_documents({}) == 0
