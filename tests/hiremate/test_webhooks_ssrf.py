@@ -135,3 +135,87 @@ def test_a_callback_url_follows_the_same_rule(db, org, settings):
                 db, organization_id=org.scope.organization_id, attempt_id=None, url=url, settings=settings
             )
     assert db[dbmod.WEBHOOK_DELIVERIES].count_documents({}) == 0
+
+
+# ---------------------------------------------------------------- https: the checked address, the URL's name
+
+
+def _self_signed(tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def _tls_receiver(cert_file, key_file):
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: dict = {"server_names": [], "hosts": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen["hosts"].append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    context.sni_callback = lambda _socket, server_name, _context: seen["server_names"].append(server_name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def test_https_keeps_the_url_s_name_for_tls_and_host_and_verifies_the_certificate(
+    db, org, settings, tmp_path, monkeypatch
+):
+    cert_file, key_file = _self_signed(tmp_path)
+    server, seen = _tls_receiver(cert_file, key_file)
+    try:
+        url = f"https://localhost:{server.server_address[1]}/hooks"
+        endpoint, _ = webhooks.add_endpoint(admin(org), url, None, settings=settings)
+        webhooks.emit(db, org.scope.organization_id, "attempt.started", {})
+        # Not trusted: the certificate is verified, so the try fails.
+        assert webhooks.drain(db, settings).retrying == 1
+        [view] = webhooks.list_deliveries(admin(org), endpoint.id)
+        assert "CERTIFICATE_VERIFY_FAILED" in view.last_error and seen["hosts"] == []
+        # Trusted: delivered, with the URL's name as the TLS server name and the Host header.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        webhooks.redeliver(admin(org), view.id)
+        assert webhooks.drain(db, settings).delivered == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen["server_names"][-1] == "localhost"
+    assert seen["hosts"] == [f"localhost:{server.server_address[1]}"]
