@@ -62,15 +62,14 @@ def register_form(scope: Scope) -> None:
             placeholder="https://hooks.example.com/hiremate",
             help="https only; http only for a receiver on this machine (127.0.0.1, localhost, [::1]).",
         )
-        events = st.multiselect(
-            "Events",
-            list(webhooks.EVENT_TYPES),
-            default=list(webhooks.EVENT_TYPES),
-            format_func=lambda name: f"{name}: {webhooks.EVENT_TYPES[name]}",
-            key="webhooks_events",
-        )
+        st.markdown("**Events**")
+        chosen = {
+            name: st.checkbox(f"{name}: {description}", value=True, key=f"webhooks_event_{name}")
+            for name, description in webhooks.EVENT_TYPES.items()
+        }
         submitted = st.form_submit_button("Register endpoint", type="primary", icon=":material/add_link:")
     if submitted:
+        events = [name for name, on in chosen.items() if on]
         if not events:
             st.error("Choose at least one event.", icon=":material/block:")
             return
@@ -105,8 +104,9 @@ def endpoints_section(scope: Scope) -> None:
 def _endpoint(scope: Scope, endpoint: webhooks.EndpointPublic, zone: Any) -> None:
     key = f"webhooks_{endpoint.id}"
     with st.container(border=True):
-        state = "enabled" if endpoint.enabled else "paused"
-        st.markdown(f"**{session.escape_markdown(endpoint.url)}** · {state}")
+        state = "Enabled" if endpoint.enabled else "Paused"
+        st.markdown(f"**{state}** endpoint")
+        st.code(endpoint.url, language=None, wrap_lines=True)  # as text: never a link to click
         st.markdown(
             "Events: "
             + ", ".join(f"`{name}`" for name in endpoint.events)
