@@ -504,7 +504,7 @@ def _webhook_redeliver(args: argparse.Namespace) -> None:
 def _add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     from hiremate.webhooks import EVENT_TYPES
 
-    webhook = commands.add_parser("webhook", help="manage webhook endpoints (docs/integrations.md \"Webhooks\")")
+    webhook = commands.add_parser("webhook", help='manage webhook endpoints (docs/integrations.md "Webhooks")')
     actions = webhook.add_subparsers(title="actions", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="register an endpoint; prints one JSON line with its secret, shown once")
     add.add_argument("--org", required=True, help="organisation slug or name")
