@@ -26,10 +26,12 @@ certificate is verified against it), and follows no redirect.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -38,7 +40,6 @@ from hiremate.errors import WebhookTargetRefused
 MAX_URL_LENGTH = 2048
 LOCAL_RECEIVERS = frozenset({"127.0.0.1", "localhost", "::1"})
 TIMEOUT_SECONDS = 10.0
-MAX_RESPONSE_BYTES = 64 * 1024  # read (and dropped) so the receiver's answer completes
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -156,21 +157,39 @@ class Answer:
 def send(
     target: Target, method: str, headers: dict[str, str], body: bytes, *, timeout: float = TIMEOUT_SECONDS
 ) -> Answer:
-    """One request to the first checked address that accepts a connection; raises OSError
-    (and ssl / http.client errors) when none answers."""
+    """One request to the first checked address that accepts a connection, over in
+    ``timeout`` seconds at most in all (a receiver that drips its answer a byte at a
+    time is cut off too); raises OSError (and ssl / http.client errors) otherwise.
+    Only the status line and headers are read."""
     last: Exception | None = None
     for address in target.addresses:
         connection = _pinned(target, address, timeout)
+        cut = threading.Event()
+        deadline = threading.Timer(timeout, _cut, args=(connection, cut))
+        deadline.start()
         try:
             connection.request(method, target.path, body=body, headers={"Host": _host_header(target), **headers})
             response = connection.getresponse()
-            response.read(MAX_RESPONSE_BYTES)
             return Answer(response.status, response.getheader("Location"))
         except ConnectionRefusedError as exc:  # try the next address
             last = exc
+        except (OSError, http.client.HTTPException):
+            if cut.is_set():
+                raise TimeoutError(f"no complete answer within {timeout:g} s") from None
+            raise
         finally:
+            deadline.cancel()
             connection.close()
     raise last or OSError("no address to connect to")
+
+
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """The deadline: shut the socket, so a blocked read returns at once."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _host_header(target: Target) -> str:

@@ -13,6 +13,7 @@ from hiremate import db as dbmod
 from hiremate import webhooks
 from hiremate.errors import WebhookTargetRefused
 from hiremate.scope import Scope
+from hiremate.webhooks import _urls
 from tests.support.page_helpers import make_org
 from tests.support.webhook_receiver import receiver
 
@@ -219,3 +220,34 @@ def test_https_keeps_the_url_s_name_for_tls_and_host_and_verifies_the_certificat
         server.server_close()
     assert seen["server_names"][-1] == "localhost"
     assert seen["hosts"] == [f"localhost:{server.server_address[1]}"]
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline():
+    """Each byte within the socket timeout, the whole never: the deadline ends the try."""
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    target = webhooks.check_url(f"http://127.0.0.1:{listener.getsockname()[1]}/", allow_private=False)
+    try:
+        with pytest.raises(TimeoutError, match="no complete answer within 1 s"):
+            _urls.send(target, "POST", {}, b"{}", timeout=1.0)
+    finally:
+        stop.set()
+        listener.close()
