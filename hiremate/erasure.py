@@ -252,6 +252,8 @@ def export_candidate(scope: Scope, email: str) -> CandidateExport:
                     "profile": profile,
                     "review": review,
                     "self_identification": self_identification,
+                    # Recipients (GDPR Art. 15(1)(c)): the notices sent about it and to which hosts.
+                    "webhook_notices": webhooks.notices_of(db, scope.organization_id, attempt_id),
                 }
             )
         )

@@ -23,7 +23,8 @@ Public functions (everything else is private to this package):
   ``deliver`` (what the ingest server's loop runs, several at once in
   threads); ``redeliver(scope, delivery_id)`` (one more try of the same
   message, audited); ``list_deliveries(scope, endpoint_id)``;
-  ``purge_finished`` (the retention purge).
+  ``purge_finished`` (the retention purge); ``notices_of`` (what was sent
+  about an attempt and to which host: an access request names recipients).
 * ``sign(secret, msg_id, timestamp, body)``: the ``webhook-signature`` value.
 * ``check_url(url, allow_private=...)``: the address rule (no server-side
   request forgery), raising WebhookTargetRefused.
@@ -53,6 +54,7 @@ from hiremate.webhooks._deliveries import (
     emit,
     get_delivery,
     list_deliveries,
+    notices_of,
     purge_finished,
     queue_callback,
     redeliver,
@@ -124,6 +126,7 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "new_worker_id",
+    "notices_of",
     "purge_finished",
     "queue_callback",
     "redeliver",

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from bson import ObjectId
 from pymongo import DESCENDING
@@ -459,6 +460,36 @@ def redeliver(scope: Scope, delivery_id: ObjectId | str, *, now: datetime | None
     view = get_delivery(scope, oid)
     assert view is not None
     return view
+
+
+def notices_of(db: Database, organization_id: ObjectId, attempt_id: ObjectId) -> list[dict[str, Any]]:
+    """What was sent about an attempt, and to whom (the receiving host): the
+    recipients an access request must name. Oldest first."""
+    docs = list(
+        db[dbmod.WEBHOOK_DELIVERIES].find(
+            {"attempt_id": attempt_id, "organization_id": organization_id},
+            {"body": 1, "event_type": 1, "status": 1, "created_at": 1, "delivered_at": 1, "endpoint_id": 1, "url": 1},
+        )
+    )
+    endpoint_ids = [doc["endpoint_id"] for doc in docs if doc.get("endpoint_id")]
+    hosts = {
+        doc["_id"]: doc.get("host")
+        for doc in db[dbmod.WEBHOOK_ENDPOINTS].find({"_id": {"$in": endpoint_ids}}, {"host": 1})
+    }
+    notices = []
+    for doc in sorted(docs, key=lambda d: (d["created_at"], d["_id"])):
+        host = hosts.get(doc.get("endpoint_id")) if doc.get("endpoint_id") else urlsplit(doc.get("url") or "").hostname
+        notices.append(
+            {
+                "event_type": doc.get("event_type"),
+                "recipient_host": host,
+                "status": doc["status"],
+                "queued_at": doc["created_at"],
+                "delivered_at": doc.get("delivered_at"),
+                "sent": json.loads(doc["body"]) if doc.get("body", "").startswith("{") else doc.get("body"),
+            }
+        )
+    return notices
 
 
 def purge_finished(db: Database, organization_id: ObjectId, *, now: datetime, dry_run: bool = False) -> int:

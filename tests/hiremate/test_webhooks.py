@@ -354,3 +354,16 @@ def test_emit_costs_one_read_without_endpoints(db, org, settings):
     three = per_call(50)
     print(f"\nemit: {none:.2f} ms with 0 endpoints, {three:.2f} ms with 3")
     assert len(deliveries(db)) == 150
+
+
+def test_an_access_request_names_what_was_sent_and_to_which_host(db, org, settings):
+    with receiver() as hook:
+        webhooks.add_endpoint(admin(org), hook.url, None, settings=settings)
+        issued = issue(org, "asker@example.com")
+        webhooks.attempt_started(db, org.scope.organization_id, issued.attempt.id, settings=settings)
+        webhooks.drain(db, settings)
+    exported = erasure.export_candidate(admin(org), "asker@example.com").document
+    [notice] = exported["attempts"][0]["webhook_notices"]
+    assert notice["event_type"] == "attempt.started" and notice["recipient_host"] == "127.0.0.1"
+    assert notice["status"] == webhooks.DELIVERED and notice["delivered_at"]
+    assert notice["sent"]["data"]["attempt_id"] == str(issued.attempt.id)
