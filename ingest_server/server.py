@@ -67,8 +67,9 @@ PURGE_LIMIT = 500
 # anywhere leaves within seconds; due reminders are queued every REMINDER_INTERVAL.
 MAIL_INTERVAL_SECONDS = 2.0
 REMINDER_INTERVAL_SECONDS = 60.0
-# The webhook outbox (hiremate.webhooks) is looked at this often, so the first
-# try of an event leaves within about a second; at most WEBHOOK_PARALLEL tries
+# The webhook outbox (hiremate.webhooks) is looked at this often, so an event
+# queued by another process leaves within about a second (one this server
+# queued, through emit_webhook, leaves at once); at most WEBHOOK_PARALLEL tries
 # run at once, each in a thread of their own (a slow receiver waits its 10 s
 # there, never on the event loop nor in the database threads).
 WEBHOOK_INTERVAL_SECONDS = 1.0
@@ -108,6 +109,7 @@ class IngestServer:
         self._webhooker: asyncio.Task[None] | None = None
         self._webhook_executor = ThreadPoolExecutor(max_workers=WEBHOOK_PARALLEL, thread_name_prefix="webhooks")
         self._webhook_tries: set[asyncio.Future[str]] = set()
+        self._webhook_wakeup = asyncio.Event()
         limits = settings.limits
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
         self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
@@ -139,6 +141,7 @@ class IngestServer:
             register=self.register_session,
             unregister=self.unregister_session,
             compute_profile=self.compute_profile,
+            emit_webhook=self.emit_webhook,
         )
         self.live_context = LiveContext(hub=self.hub, call_db=self.call_db, recheck_seconds=limits.live_recheck_seconds)
 
@@ -506,7 +509,22 @@ class IngestServer:
         assert self.webhook_interval is not None
         while True:
             await _logged("webhook drain", self.webhooks_once)
-            await asyncio.sleep(self.webhook_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._webhook_wakeup.wait(), timeout=self.webhook_interval)
+            self._webhook_wakeup.clear()
+
+    async def emit_webhook(self, emit: Callable[..., int], organization_id: Any, attempt_id: Any) -> int:
+        """A hiremate.webhooks event (``webhooks.attempt_completed`` ...) in the
+        database threads; what it queued is tried at once rather than at the next
+        tick (events of other processes wait for the tick). Never raises."""
+        try:
+            queued = await self.run_db(emit, self.db, organization_id, attempt_id, settings=self.settings)
+        except Exception:  # the executor shut down as the server stops
+            log.exception("queueing a webhook of attempt %s failed", attempt_id)
+            return 0
+        if queued:
+            self._webhook_wakeup.set()
+        return queued
 
     async def webhooks_once(self) -> list[asyncio.Future[str]]:
         """Claim as many due deliveries as there are free places and try each in
@@ -523,9 +541,14 @@ class IngestServer:
                 functools.partial(webhooks.deliver, self.db, self.settings, doc, self._webhook_worker),
             )
             self._webhook_tries.add(future)
-            future.add_done_callback(self._webhook_tries.discard)
+            future.add_done_callback(self._webhook_try_done)
             started.append(future)
         return started
+
+    def _webhook_try_done(self, future: asyncio.Future[str]) -> None:
+        """A place is free: look for the next due delivery now, not at the next tick."""
+        self._webhook_tries.discard(future)
+        self._webhook_wakeup.set()
 
     async def purge_if_due(self) -> erasure.PurgeReport | None:
         """The retention purge when an interval has passed since the last one
@@ -547,9 +570,7 @@ class IngestServer:
             for attempt in expired:
                 if attempt.started_at is not None and attempt.id is not None:
                     await self.compute_profile(attempt.id)
-                await self.run_db(
-                    webhooks.attempt_expired, self.db, attempt.organization_id, attempt.id, settings=self.settings
-                )
+                await self.emit_webhook(webhooks.attempt_expired, attempt.organization_id, attempt.id)
             now = utcnow()
             unprofiled = await self.run_db(
                 attempts.ended_without_metrics,
