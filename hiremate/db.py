@@ -50,6 +50,8 @@ KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremat
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
 MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
+WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receivers, secrets sealed (hiremate.webhooks)
+WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -212,6 +214,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
         IndexModel([("attempt_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
+        IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
+    ],
+    # emit reads an organisation's endpoints; the drain claims the oldest due
+    # delivery; the page reads an endpoint's log; erasure and purge go by attempt and age.
+    WEBHOOK_ENDPOINTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
+    WEBHOOK_DELIVERIES: [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
+        IndexModel([("endpoint_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel([("attempt_id", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
     ],
     MAIL_TEMPLATES: [

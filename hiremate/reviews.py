@@ -43,6 +43,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate import webhooks
 from hiremate.errors import ReviewError
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus, Document, Part, PyObjectId, UTCDateTime
@@ -250,6 +251,7 @@ def record_decision(
         raise ReviewError("another decision was recorded meanwhile; reload the profile and look at it first")
     previous = current.decision.value if current.decision else None
     scope.audit("profile.decision_recorded", "attempt", current.attempt_id, decision=value.value, previous=previous)
+    webhooks.review_decided(scope.db, scope.organization_id, current.attempt_id)  # never raises
     return ProfileReview.from_doc(doc)
 
 

@@ -46,8 +46,6 @@ from hiremate.mail._outbox import (
     BACKOFF,
     FAILED,
     MAX_TRIES,
-    QUEUED,
-    SENDING,
     SENT,
     DrainReport,
     drain,
@@ -76,6 +74,7 @@ from hiremate.mail._templates import format_expiry as _format_expiry
 from hiremate.mail._templates import render as _render
 from hiremate.models import AttemptStatus, Organization, TaskAttempt
 from hiremate.organizations import contact_of, time_zone_of
+from hiremate.outbox import QUEUED, SENDING
 from hiremate.scope import Scope
 from hiremate.settings import Settings, get_settings
 from hiremate.timeutil import utcnow

@@ -3,7 +3,8 @@ recount the attempt counters, simulate completed attempts, print the .env.exampl
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
 export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
 (``purge``), chain the audit entries written before chains existed (``migrate-audit``),
-verify the audit log's chains (``verify-audit``) and print the impact report (``impact-report``).
+verify the audit log's chains (``verify-audit``), print the impact report (``impact-report``)
+and manage webhook endpoints (``webhook add|list|remove|redeliver``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer, 3 ``verify-audit`` found an entry changed, removed
@@ -459,7 +460,74 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     verify_audit.add_argument("--org", help="organisation slug, name or id (default: every chain, system included)")
     verify_audit.set_defaults(command=_verify_audit)
+    _add_webhook_commands(commands)
     return parser
+
+
+def _webhook_add(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    events = [name for value in args.events or [] for name in value.split(",")]
+    db = _db()
+    organization = _organization(db, args.org)
+    endpoint, secret = webhooks.add_endpoint(_command_line(db, organization.id), args.url, events)
+    # The secret is printed this once: only its sealed form is stored.
+    print(json.dumps({"endpoint_id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "secret": secret}))
+
+
+def _webhook_list(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    for endpoint in webhooks.list_endpoints(_command_line(db, organization.id)):
+        print(endpoint.model_dump_json())
+
+
+def _webhook_remove(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    removed = webhooks.remove_endpoint(_command_line(db, organization.id), args.id)
+    print(json.dumps({"endpoint_id": args.id, "removed": True, "deliveries_removed": removed}))
+
+
+def _webhook_redeliver(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    view = webhooks.redeliver(_command_line(db, organization.id), args.delivery)
+    print(json.dumps({"delivery_id": str(view.id), "webhook_id": view.msg_id, "status": view.status}))
+
+
+def _add_webhook_commands(commands: argparse._SubParsersAction) -> None:
+    from hiremate.webhooks import EVENT_TYPES
+
+    webhook = commands.add_parser("webhook", help='manage webhook endpoints (docs/integrations.md "Webhooks")')
+    actions = webhook.add_subparsers(title="actions", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register an endpoint; prints one JSON line with its secret, shown once")
+    add.add_argument("--org", required=True, help="organisation slug or name")
+    add.add_argument("--url", required=True, help="https URL (http only for 127.0.0.1, localhost, [::1])")
+    add.add_argument(
+        "--events",
+        nargs="+",
+        metavar="EVENT",
+        help=f"event types, comma- or space-separated (default: all): {', '.join(EVENT_TYPES)}",
+    )
+    add.set_defaults(command=_webhook_add)
+    listed = actions.add_parser("list", help="the organisation's endpoints, one JSON line each (never a secret)")
+    listed.add_argument("--org", required=True, help="organisation slug or name")
+    listed.set_defaults(command=_webhook_list)
+    remove = actions.add_parser("remove", help="remove an endpoint with its delivery log")
+    remove.add_argument("--org", required=True, help="organisation slug or name")
+    remove.add_argument("--id", required=True, help="the endpoint's id (webhook list)")
+    remove.set_defaults(command=_webhook_remove)
+    redeliver = actions.add_parser("redeliver", help="try a delivery once more, now, with the same webhook-id")
+    redeliver.add_argument("--org", required=True, help="organisation slug or name")
+    redeliver.add_argument("--delivery", required=True, help="the delivery's id (the app's delivery log)")
+    redeliver.set_defaults(command=_webhook_redeliver)
 
 
 def _positive_int(text: str) -> int:

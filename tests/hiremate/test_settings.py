@@ -63,6 +63,7 @@ DEFAULTS = {
     "HIREMATE_SMTP_REQUIRE_TLS": ("smtp_require_tls", False),
     "HIREMATE_MAIL_FROM": ("mail_from", None),
     "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
+    "HIREMATE_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", False),
 }
 
 
