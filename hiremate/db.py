@@ -52,6 +52,7 @@ MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
 WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receivers, secrets sealed (hiremate.webhooks)
 WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
+GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its callback URL (hiremate.greenhouse)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -226,6 +227,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("attempt_id", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
     ],
+    # One per attempt Greenhouse sent (its _id is the attempt's id).
+    GREENHOUSE_TESTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
     MAIL_TEMPLATES: [
         IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING)], unique=True, name="org_kind_unique")
     ],

@@ -91,6 +91,7 @@ OWNED_BY_ATTEMPT: dict[str, str] = {
     dbmod.SELF_IDS: "_id",
     dbmod.MAIL_OUTBOX: "attempt_id",
     dbmod.WEBHOOK_DELIVERIES: "attempt_id",
+    dbmod.GREENHOUSE_TESTS: "_id",
 }
 ERASED_COLLECTIONS = (dbmod.ATTEMPTS, *OWNED_BY_ATTEMPT)
 
@@ -105,6 +106,7 @@ WHAT_IS_ERASED = (
     "the voluntary self-identification (sex, race/ethnicity), if any was given",
     "the emails about those assessments (sent, queued or failed) and their state",
     "the webhook notices about those assessments (ids, states and links) and their delivery log",
+    "for assessments sent from Greenhouse, the address Greenhouse gave to tell it of the completion",
 )
 
 _OPEN = (AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value)

@@ -28,6 +28,7 @@ as they always were: other modules read a few of their own
 
 from __future__ import annotations
 
+import json
 import secrets
 import textwrap
 from functools import lru_cache
@@ -317,6 +318,25 @@ class Settings(BaseSettings, IngestLimits):
         ),
     )
 
+    # Greenhouse's assessment partner API (hiremate.greenhouse): the PATCH sent to the URL Greenhouse gave
+    # with send_test once the profile exists, whose purpose is to make Greenhouse call test_status now.
+    greenhouse_patch_headers: str = Field(
+        "{}",
+        description=(
+            "Extra headers of the completion PATCH to Greenhouse, a JSON object of strings (e.g. an "
+            "Authorization header if Greenhouse gives you one). Content-Type is application/json."
+        ),
+        examples=['{"Authorization": "Basic ..."}'],
+    )
+    greenhouse_patch_body: str = Field(
+        '{"partner_interview_id": "{partner_interview_id}", "partner_status": "complete", '
+        '"partner_profile_url": "{partner_profile_url}"}',
+        description=(
+            "The completion PATCH's JSON body; {partner_interview_id}, {partner_status} and "
+            "{partner_profile_url} in its strings are filled in."
+        ),
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -364,6 +384,19 @@ class Settings(BaseSettings, IngestLimits):
             port = info.data.get("app_port", cls.model_fields["app_port"].default)
             return f"http://localhost:{port}"
         return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("greenhouse_patch_headers", "greenhouse_patch_body")
+    @classmethod
+    def _json_object(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"HIREMATE_{str(info.field_name).upper()} is not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError(f"HIREMATE_{str(info.field_name).upper()} must be a JSON object")
+        if info.field_name == "greenhouse_patch_headers" and not all(isinstance(v, str) for v in parsed.values()):
+            raise ValueError("HIREMATE_GREENHOUSE_PATCH_HEADERS: every header's value is a string")
+        return value
 
     @property
     def limits(self) -> IngestLimits:
@@ -480,6 +513,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
     'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
     'webhooks (docs/integrations.md "Webhooks")': ("webhook_allow_private",),
+    'Greenhouse (docs/integrations.md "Greenhouse")': ("greenhouse_patch_headers", "greenhouse_patch_body"),
 }
 
 

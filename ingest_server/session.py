@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hiremate import attempts, candidate, mail, webhooks
+from hiremate import attempts, candidate, greenhouse, mail, webhooks
 from hiremate import events as ev
 from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
@@ -723,6 +723,7 @@ class CandidateSession:
             await self.ctx.compute_profile(self.attempt_id)
             await self.ctx.call_db(mail.notify_completed, self.attempt_id, settings=self.ctx.settings)  # never raises
             await self.ctx.emit_webhook(webhooks.attempt_completed, done.organization_id, done.id)
+            await self.ctx.emit_webhook(greenhouse.notify_completed, done.organization_id, done.id)
         self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {
