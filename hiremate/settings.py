@@ -479,7 +479,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "in_progress_grace_hours",
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
-    "mail (docs/architecture.md \"Mail\")": ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
+    'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
     'REST API v1 (docs/integrations.md "REST API v1")': ("api_requests_per_minute", "api_burst"),
 }
 
