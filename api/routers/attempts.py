@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import ScopeDep, WriteScopeDep
 from api.schemas import (
@@ -46,7 +47,9 @@ def attempt_or_404(scope: Scope, attempt_id: str) -> TaskAttempt:
 def create_attempt(scope: WriteScopeDep, body: AttemptCreate) -> IssuedAttemptPublic:
     chosen = sum(x is not None for x in (body.task_ids, body.sample, body.kit_id))
     if chosen != 1:
-        raise AttemptError("choose the tasks by exactly one of task_ids, sample or kit_id")
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "give exactly one of task_ids, sample or kit_id", "type": "value_error"}]
+        )
     if body.send_email and not mail.is_configured():
         raise AttemptError(mail.NOT_CONFIGURED.replace("copy the link and send it yourself", "leave out send_email"))
     source = None
