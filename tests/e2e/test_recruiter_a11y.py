@@ -50,6 +50,7 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
         ("/team", "Team"),
         ("/organization", "Organisation"),
         ("/audit", "Audit log"),
+        ("/api_keys", "API keys"),
         ("/impact", "Impact report"),
         ("/account", "Account"),
     ]
