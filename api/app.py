@@ -100,7 +100,21 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Every route may answer these; their bodies are problem+json (FastAPI's own 422 schema replaced).
+        responses=problems.documented(401, 403, 404, 409, 422, 429),
     )
+    generate = app.openapi
+
+    def openapi_with_problem() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problem  # type: ignore[method-assign]
     app.state.limiter = RateLimiter(
         requests_per_minute or settings.api_requests_per_minute, burst or settings.api_burst
     )

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,6 +86,27 @@ PROBLEMS: dict[str, ProblemType] = {
     )
 }
 _BY_STATUS = {problem.status: problem for problem in PROBLEMS.values()}
+
+
+class Problem(BaseModel):
+    """An error answer (``application/problem+json``), for the OpenAPI document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, as problem+json."""
+    return {
+        status: {
+            "description": _BY_STATUS[status].title,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
 
 
 def problem_response(

@@ -6,6 +6,7 @@ rate limited), errors as problem+json, the OpenAPI document and the docs page.""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -431,6 +432,12 @@ def test_the_openapi_document_is_valid_and_has_every_route(server):
     documented = {(path, method.upper()) for path, operations in document["paths"].items() for method in operations}
     assert served == documented and len(served) >= 28
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    listed = document["paths"]["/attempts"]["get"]["responses"]
+    assert listed["422"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    assert "detail" in document["components"]["schemas"]["Problem"]["properties"]
+    assert "HTTPValidationError" not in json.dumps(document)
 
 
 def test_the_docs_page_loads_only_our_own_files(server):
