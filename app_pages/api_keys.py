@@ -30,5 +30,4 @@ with session.database_guard():
 st.subheader("Keys")
 api_key_panel.keys_table(keys)
 
-st.subheader("Revoke a key")
 api_key_panel.revoke_form(scope, keys)

@@ -81,6 +81,7 @@ def revoke_form(scope: Scope, keys: list[ApiKeyPublic]) -> None:
     active = {key.id: key for key in keys if key.revoked_at is None}
     if not active:
         return
+    st.subheader("Revoke a key")
     chosen = st.selectbox(
         "Key to revoke",
         list(active),
