@@ -51,6 +51,8 @@ SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the imp
 MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
 API_KEYS = "api_keys"  # keys of the REST API, by their SHA-256 (hiremate.api_keys)
+WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receivers, secrets sealed (hiremate.webhooks)
+WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -125,6 +127,26 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("organization_id", ASCENDING), ("status", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]
         ),
         IndexModel([("organization_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)]),
+        # The candidates list (people: ``superseded`` unset) by status, newest completed or issued first.
+        # The embedded store serves a query from an index only when the index holds every field it names.
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
     ],
     # Counter documents (their ``_id`` is derived from what they count, so upserts
     # need no unique index of their own); read by organisation and kind, day
@@ -193,6 +215,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
         IndexModel([("attempt_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
+        IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
+    ],
+    # emit reads an organisation's endpoints; the drain claims the oldest due
+    # delivery; the page reads an endpoint's log; erasure and purge go by attempt and age.
+    WEBHOOK_ENDPOINTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
+    WEBHOOK_DELIVERIES: [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
+        IndexModel([("endpoint_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel([("attempt_id", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
     ],
     MAIL_TEMPLATES: [

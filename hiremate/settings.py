@@ -318,6 +318,16 @@ class Settings(BaseSettings, IngestLimits):
         examples=["https://hiremate.example.com"],
     )
 
+    # Webhooks (hiremate.webhooks): endpoints an admin registers; no SSRF unless allowed here.
+    webhook_allow_private: EnvBool = Field(
+        False,
+        description=(
+            "Let webhook endpoints be on private, loopback, link-local or reserved addresses (receivers inside "
+            "your own network). false: only https on public addresses, plus http://127.0.0.1, "
+            "http://localhost and http://[::1] for a receiver on this machine."
+        ),
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -481,6 +491,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
     'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
     'REST API v1 (docs/integrations.md "REST API v1")': ("api_requests_per_minute", "api_burst"),
+    'webhooks (docs/integrations.md "Webhooks")': ("webhook_allow_private",),
 }
 
 

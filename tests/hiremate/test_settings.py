@@ -65,6 +65,7 @@ DEFAULTS = {
     "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
     "HIREMATE_API_REQUESTS_PER_MINUTE": ("api_requests_per_minute", 300),
     "HIREMATE_API_BURST": ("api_burst", 60),
+    "HIREMATE_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", False),
 }
 
 
