@@ -50,6 +50,7 @@ KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremat
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
 MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
+API_KEYS = "api_keys"  # keys of the REST API, by their SHA-256 (hiremate.api_keys)
 WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receivers, secrets sealed (hiremate.webhooks)
 WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
 GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its callback URL (hiremate.greenhouse)
@@ -231,6 +232,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     GREENHOUSE_TESTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
     MAIL_TEMPLATES: [
         IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING)], unique=True, name="org_kind_unique")
+    ],
+    # A request finds its key by the key's hash; admins list an organisation's keys.
+    API_KEYS: [
+        IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash_unique"),
+        IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
     ],
     REVIEWS: [
         IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),

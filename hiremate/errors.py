@@ -22,6 +22,7 @@
     │   ├── MailError
     │   │   └── MailNotConfigured
     │   ├── KitError
+    │   ├── ApiKeyError
     │   ├── WebhookError
     │   │   └── WebhookTargetRefused (also ValueError)
     │   ├── BulkInputError (also ValueError)
@@ -69,6 +70,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadySeeded",
+    "ApiKeyError",
     "AttemptClosed",
     "AttemptError",
     "AttemptNotFound",
@@ -291,6 +293,15 @@ class KitError(Refusal):
     or repeated name, no tasks, tasks deleted or made inactive since, a
     sampling rule that no longer finds enough tasks, an archived kit); the
     message says which and what to do."""
+
+
+# ---------------------------------------------------------------- API keys (hiremate.api_keys)
+
+
+class ApiKeyError(Refusal):
+    """An API key cannot be made or revoked as asked (not an admin, a blank
+    name, an unknown access, a key the organisation does not have or one
+    revoked already); the message says which."""
 
 
 # ---------------------------------------------------------------- webhooks (hiremate.webhooks)

@@ -251,6 +251,17 @@ class Settings(BaseSettings, IngestLimits):
         ),
     )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
+    api_requests_per_minute: int = Field(
+        300,
+        ge=1,
+        description=(
+            "REST API v1 (/api/v1 on the recruiter app): sustained requests a minute per API key; "
+            "more answer 429 with Retry-After."
+        ),
+    )
+    api_burst: int = Field(
+        60, ge=1, description="REST API v1: requests one API key may make at once above the sustained rate."
+    )
     demo: EnvBool = Field(
         True,
         description=(
@@ -512,6 +523,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
     'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
+    'REST API v1 (docs/integrations.md "REST API v1")': ("api_requests_per_minute", "api_burst"),
     'webhooks (docs/integrations.md "Webhooks")': ("webhook_allow_private",),
     'Greenhouse (docs/integrations.md "Greenhouse")': ("greenhouse_patch_headers", "greenhouse_patch_body"),
 }

@@ -3,8 +3,9 @@ recount the attempt counters, simulate completed attempts, print the .env.exampl
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
 export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
 (``purge``), chain the audit entries written before chains existed (``migrate-audit``),
-verify the audit log's chains (``verify-audit``), print the impact report (``impact-report``)
-and manage webhook endpoints (``webhook add|list|remove|redeliver``).
+verify the audit log's chains (``verify-audit``), print the impact report (``impact-report``),
+manage webhook endpoints (``webhook add|list|remove|redeliver``) and create, list and revoke
+the REST API's keys (``api-key create|list|revoke``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer, 3 ``verify-audit`` found an entry changed, removed
@@ -302,6 +303,35 @@ def _verify_audit(args: argparse.Namespace) -> int:
     return EXIT_TAMPERED
 
 
+def _api_key_create(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    key, plaintext = api_keys.create(_command_line(db, organization.id), args.name, args.scope)
+    # The key is shown here once: only its hash is stored.
+    print(
+        json.dumps({"id": key.id, "key": plaintext, "name": key.name, "access": str(key.access), "prefix": key.prefix})
+    )
+
+
+def _api_key_list(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    for key in api_keys.list_keys(_command_line(db, organization.id)):
+        print(key.model_dump_json())
+
+
+def _api_key_revoke(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    print(api_keys.revoke(_command_line(db, organization.id), args.id).model_dump_json())
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -461,6 +491,25 @@ def _build_parser() -> argparse.ArgumentParser:
     verify_audit.add_argument("--org", help="organisation slug, name or id (default: every chain, system included)")
     verify_audit.set_defaults(command=_verify_audit)
     _add_webhook_commands(commands)
+
+    api_key = commands.add_parser("api-key", help="create, list or revoke the REST API's keys of an organisation")
+    key_commands = api_key.add_subparsers(title="api-key commands", required=True, metavar="ACTION")
+    key_create = key_commands.add_parser(
+        "create", help="make a key; prints one JSON line with the key (shown once: only its hash is stored)"
+    )
+    key_create.add_argument("--org", required=True, help="organisation slug or name")
+    key_create.add_argument("--name", required=True, help="what the key is for (shown in lists and the audit log)")
+    key_create.add_argument(
+        "--scope", choices=("read", "write"), default="read", help="read: GET only; write: everything (default: read)"
+    )
+    key_create.set_defaults(command=_api_key_create)
+    key_list = key_commands.add_parser("list", help="the organisation's keys, one JSON line each (never the key)")
+    key_list.add_argument("--org", required=True, help="organisation slug or name")
+    key_list.set_defaults(command=_api_key_list)
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key for good; prints it as one JSON line")
+    key_revoke.add_argument("--org", required=True, help="organisation slug or name")
+    key_revoke.add_argument("--id", required=True, help="the key's id (from `api-key list`)")
+    key_revoke.set_defaults(command=_api_key_revoke)
     return parser
 
 

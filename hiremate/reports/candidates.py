@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from bson import ObjectId
 
-from hiremate import attempt_counts, reviews
+from hiremate import attempt_counts, paging, reviews
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.people import attempts_per_email
@@ -143,6 +143,31 @@ def candidates_page(
     for row in rows:
         row["attempts"] = per_email.get(row["candidate_email"], 1)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS), total
+
+
+def people_page(
+    scope: Scope, *, position: str | None = None, after: paging.Key | None = None, limit: int = 25
+) -> tuple[list[dict[str, Any]], paging.Key | None]:
+    """One page of the candidates as people (each person's latest attempt,
+    ``hiremate.people``), newest issued first, after the key ``after``
+    (``hiremate.paging``: the REST API's cursor), with the rows of
+    ``candidates_page`` and ``attempts``; and the key of the next page."""
+    query = {"superseded": {"$ne": True}, **({"candidate_info.position": position} if position else {})}
+    docs, next_key = paging.newest_after(
+        scope.collection(dbmod.ATTEMPTS),
+        scope.where(query),
+        "created_at",
+        after=after,
+        limit=min(max(limit, 1), MAX_PAGE_SIZE),
+        projection=ATTEMPT_ROW_PROJECTION,
+    )
+    ids = [doc["_id"] for doc in docs]
+    profiles, reviewed = _profiles_for(scope, ids), reviews.summaries(scope, ids)
+    rows = [_candidate_row(doc, profiles.get(doc["_id"]), reviewed.get(doc["_id"])) for doc in docs]
+    per_email = attempts_per_email(scope, [row["candidate_email"] for row in rows])
+    for row in rows:
+        row["attempts"] = per_email.get(row["candidate_email"], 1)
+    return rows, next_key
 
 
 def _label_filters(**chosen: str | None) -> dict[str, str]:

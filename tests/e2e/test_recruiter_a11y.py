@@ -55,6 +55,7 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
         ("/team", "Team"),
         ("/organization", "Organisation"),
         ("/audit", "Audit log"),
+        ("/api_keys", "API keys"),
         ("/webhooks", "Webhooks"),
         ("/impact", "Impact report"),
         ("/account", "Account"),

@@ -63,6 +63,8 @@ DEFAULTS = {
     "HIREMATE_SMTP_REQUIRE_TLS": ("smtp_require_tls", False),
     "HIREMATE_MAIL_FROM": ("mail_from", None),
     "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
+    "HIREMATE_API_REQUESTS_PER_MINUTE": ("api_requests_per_minute", 300),
+    "HIREMATE_API_BURST": ("api_burst", 60),
     "HIREMATE_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", False),
     "HIREMATE_GREENHOUSE_PATCH_HEADERS": ("greenhouse_patch_headers", "{}"),
     "HIREMATE_GREENHOUSE_PATCH_BODY": (
