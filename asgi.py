@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 
 import api
+from api import greenhouse as greenhouse_api
 from hiremate import auth
 from hiremate.db import get_db
 from hiremate.settings import get_settings
@@ -184,5 +185,6 @@ app = st.App(
         Route(session.SIGNOUT_ROUTE, sign_out, methods=["POST"]),
         # User routes come before Streamlit's, so /api/v1/... never reaches its page router.
         Mount(api.PREFIX, app=api.create_app()),
+        Mount(greenhouse_api.PREFIX, app=greenhouse_api.create_app()),
     ],
 )

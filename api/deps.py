@@ -66,9 +66,16 @@ def current_key(
 ) -> ApiPrincipal:
     if credentials is None:  # no header, or not a Bearer one: refused before the database is asked
         raise HTTPException(401, "Send an API key as `Authorization: Bearer <key>`.", headers=_CHALLENGE)
-    principal = api_keys.authenticate(get_db(request), credentials.credentials)
+    return authenticated(request, credentials.credentials, challenge=_INVALID)
+
+
+def authenticated(request: Request, key: str, *, challenge: dict[str, str]) -> ApiPrincipal:
+    """The principal of ``key`` after one token of its rate limit: 401 with
+    ``challenge`` for a key that is unknown or revoked, 429 when its bucket is empty
+    (the REST API's Bearer keys and Greenhouse's Basic auth alike)."""
+    principal = api_keys.authenticate(get_db(request), key)
     if principal is None:
-        raise HTTPException(401, "The API key is not valid or has been revoked.", headers=_INVALID)
+        raise HTTPException(401, "The API key is not valid or has been revoked.", headers=challenge)
     wait = request.app.state.limiter.take(principal.key_id)
     if wait > 0:
         seconds = max(1, math.ceil(wait))

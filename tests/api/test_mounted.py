@@ -1,9 +1,11 @@
 """The REST API mounted on the recruiter app's own server: a real
-`streamlit run asgi.py` on loopback answers /api/v1 next to the pages, with
+`streamlit run asgi.py` on loopback answers /api/v1 (and Greenhouse's
+/integrations/greenhouse) next to the pages, with
 the app's security headers, and its docs page's files pass the app's CSP."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import re
@@ -61,6 +63,13 @@ def test_the_api_answers_on_the_recruiter_app_s_address(running):
     for source in re.findall(r'(?:src|href)="([^"]+)"', body.decode()):
         assert source.startswith("/api/v1/docs/static/")
         assert get(running, source)[0] == 200, source
+
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)  # Greenhouse: Basic auth
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    connection.request("GET", "/integrations/greenhouse/list_tests", headers={"Authorization": f"Basic {basic}"})
+    response = connection.getresponse()
+    assert response.status == 200 and json.loads(response.read()) == []  # no kits yet
+    connection.close()
 
     status, _, body = get(running, "/")  # the pages are still Streamlit's
     assert status == 200 and b"<html" in body
