@@ -148,6 +148,10 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("_id", DESCENDING),
             ]
         ),
+        # The REST API's people pages (reports.people_page): newest issued first, any status.
+        IndexModel(
+            [("organization_id", ASCENDING), ("superseded", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]
+        ),
     ],
     # Counter documents (their ``_id`` is derived from what they count, so upserts
     # need no unique index of their own); read by organisation and kind, day

@@ -61,33 +61,10 @@ LEASE = timedelta(minutes=5)  # well above smtplib's timeouts for one message
 VIA_MAIL = "mail"  # the scope of what the drain does itself (a reminder's new link)
 
 
-def enqueue(
-    db: Database,
-    secret: bytes,
-    *,
-    kind: str,
-    organization_id: ObjectId,
-    attempt_id: ObjectId | None = None,
-    recipient_user_id: ObjectId | None = None,
-    invitation_id: ObjectId | None = None,
-    sealed_text: str | None = None,
-    queued_by: ObjectId | None = None,
-    key: str | None = None,
-    now: datetime | None = None,
-) -> ObjectId:
-    """Store one message to send now; ``key`` (unique) makes it once only (DuplicateKeyError otherwise)."""
-    doc = message(
-        secret,
-        kind=kind,
-        organization_id=organization_id,
-        attempt_id=attempt_id,
-        recipient_user_id=recipient_user_id,
-        invitation_id=invitation_id,
-        sealed_text=sealed_text,
-        queued_by=queued_by,
-        key=key,
-        now=now,
-    )
+def enqueue(db: Database, secret: bytes, **fields: Any) -> ObjectId:
+    """Store one message to send now (``fields`` as ``message`` takes them);
+    ``key`` (unique) makes it once only (DuplicateKeyError otherwise)."""
+    doc = message(secret, **fields)
     db[dbmod.MAIL_OUTBOX].insert_one(doc)
     return doc["_id"]
 

@@ -152,7 +152,7 @@ def people_page(
     ``hiremate.people``), newest issued first, after the key ``after``
     (``hiremate.paging``: the REST API's cursor), with the rows of
     ``candidates_page`` and ``attempts``; and the key of the next page."""
-    query = {"superseded": {"$ne": True}, **({"candidate_info.position": position} if position else {})}
+    query = {"superseded": False, **({"candidate_info.position": position} if position else {})}  # an equality: indexed
     docs, next_key = paging.newest_after(
         scope.collection(dbmod.ATTEMPTS),
         scope.where(query),

@@ -5,6 +5,7 @@ module with two organisations and their keys."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -180,19 +181,30 @@ def server(world: World, store_uri: str, tmp_path_factory) -> Iterator[Api]:
         dbmod.reset_client()
         settingsmod.get_settings()  # read now: the tests' autouse fixture clears HIREMATE_* per test
         v1 = api.create_app(requests_per_minute=6000, burst=1000, db=world.db)
-        app = Starlette(routes=[Mount(api.PREFIX, app=v1)], middleware=[Middleware(SecurityHeaders, trust_proxy=False)])
-        port = free_port()
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not uv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the API server did not start"
-            time.sleep(0.05)
         try:
-            yield Api(f"127.0.0.1:{port}", v1, world)
+            with serving(api.PREFIX, v1) as host:
+                yield Api(host, v1, world)
         finally:
-            uv.should_exit = True
-            thread.join(10)
             settingsmod.get_settings.cache_clear()
             dbmod.reset_client()
+
+
+@contextlib.contextmanager
+def serving(prefix: str, mounted: Any) -> Iterator[str]:
+    """``mounted`` at ``prefix`` behind the recruiter app's security headers
+    (as asgi.py serves it), by uvicorn on a free loopback port in a thread;
+    yields "127.0.0.1:PORT"."""
+    app = Starlette(routes=[Mount(prefix, app=mounted)], middleware=[Middleware(SecurityHeaders, trust_proxy=False)])
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)

@@ -12,24 +12,17 @@ import base64
 import http.client
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Mount
 
 from api import greenhouse as greenhouse_api
 from hiremate import db as dbmod
 from hiremate import mail
 from hiremate import settings as settingsmod
-from recruiter.security_headers import SecurityHeaders
-from tests.api.conftest import Answer, World
+from tests.api.conftest import Answer, World, serving
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, free_port
 from tests.support.smtp import SmtpServer
 
@@ -87,23 +80,10 @@ def partner(world: World, store_uri: str, tmp_path_factory) -> Iterator[Partner]
         settingsmod.get_settings.cache_clear()
         dbmod.reset_client()
         settingsmod.get_settings()  # read now: the autouse fixture clears HIREMATE_* per test
-        app = Starlette(
-            routes=[Mount(greenhouse_api.PREFIX, app=greenhouse_api.create_app(db=world.db))],
-            middleware=[Middleware(SecurityHeaders, trust_proxy=False)],
-        )
-        port = free_port()
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not uv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the Greenhouse adapter did not start"
-            time.sleep(0.05)
         try:
-            yield Partner(f"127.0.0.1:{port}", world, smtp)
+            with serving(greenhouse_api.PREFIX, greenhouse_api.create_app(db=world.db)) as host:
+                yield Partner(host, world, smtp)
         finally:
-            uv.should_exit = True
-            thread.join(10)
             controller.stop()
             settingsmod.get_settings.cache_clear()
             dbmod.reset_client()

@@ -15,6 +15,7 @@ from hiremate.errors import WebhookTargetRefused
 from hiremate.scope import Scope
 from hiremate.webhooks import _urls
 from tests.support.page_helpers import make_org
+from tests.support.smtp import self_signed_certificate
 from tests.support.webhook_receiver import receiver
 
 ATTACKS = [
@@ -141,37 +142,6 @@ def test_a_callback_url_follows_the_same_rule(db, org, settings):
 # ---------------------------------------------------------------- https: the checked address, the URL's name
 
 
-def _self_signed(tmp_path):
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
-
-
 def _tls_receiver(cert_file, key_file):
     import ssl
     import threading
@@ -201,7 +171,7 @@ def _tls_receiver(cert_file, key_file):
 def test_https_keeps_the_url_s_name_for_tls_and_host_and_verifies_the_certificate(
     db, org, settings, tmp_path, monkeypatch
 ):
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed_certificate(tmp_path)  # for localhost and 127.0.0.1
     server, seen = _tls_receiver(cert_file, key_file)
     try:
         url = f"https://localhost:{server.server_address[1]}/hooks"
