@@ -275,9 +275,7 @@ def ensure_counted(db: Database, organization_id: ObjectId) -> bool:
 # ---------------------------------------------------------------- reading
 
 
-def by_position_status(
-    db: Database, organization_id: ObjectId, *, people: bool = False
-) -> dict[tuple[Any, Any], int]:
+def by_position_status(db: Database, organization_id: ObjectId, *, people: bool = False) -> dict[tuple[Any, Any], int]:
     """The organisation's attempts counted by (position, status), as a
     ``$group`` on those two fields would count them (no zero entries); with
     ``people``, only each person's latest attempt (``hiremate.people``)."""

@@ -197,7 +197,9 @@ class ImpactReport:
         if self.people < MIN_PEOPLE:
             return f"only {plural(self.people, 'completed assessment')} in the report; at least {MIN_PEOPLE} are needed"
         if self.decided < MIN_PEOPLE:
-            return f"only {plural(self.decided, 'assessment')} with a recorded decision; at least {MIN_PEOPLE} are needed"
+            return (
+                f"only {plural(self.decided, 'assessment')} with a recorded decision; at least {MIN_PEOPLE} are needed"
+            )
         return None
 
     @property

@@ -666,6 +666,28 @@ class BehaviorEvent(Document):
     client_timestamp: UTCDateTime | None = None
     metadata: EventMetadata = Field(default_factory=EventMetadata)
 
+    def to_doc(self) -> dict[str, Any]:
+        """What ``Document.to_doc`` gives (a test holds them equal), built by
+        hand: the ingest server builds one per event, and ``model_dump`` was
+        a sixth of its CPU per event. Payload values are flat (the payload
+        models hold strings, numbers, booleans and null), so a shallow copy
+        is a copy."""
+        doc: dict[str, Any] = {} if self.id is None else {"_id": self.id}
+        doc["attempt_id"] = self.attempt_id
+        doc["task_id"] = self.task_id
+        doc["event_type"] = self.event_type
+        doc["timestamp"] = self.timestamp
+        doc["event_time"] = self.event_time
+        doc["sequence_number"] = self.sequence_number
+        doc["payload"] = dict(self.payload)
+        doc["client_timestamp"] = self.client_timestamp
+        metadata = self.metadata
+        doc["metadata"] = {name: getattr(metadata, name) for name in _METADATA_FIELDS}
+        return doc
+
+
+_METADATA_FIELDS = tuple(EventMetadata.model_fields)
+
 
 # ---------------------------------------------------------------- metrics
 

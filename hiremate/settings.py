@@ -468,7 +468,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "in_progress_grace_hours",
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
-    "mail (docs/architecture.md \"Mail\")": ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
+    'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
 }
 
 

@@ -447,8 +447,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     migrate_audit = commands.add_parser(
         "migrate-audit",
-        help="chain the audit entries written before the log was chained (once, at the upgrade); "
-        "prints one JSON line",
+        help="chain the audit entries written before the log was chained (once, at the upgrade); prints one JSON line",
     )
     migrate_audit.set_defaults(command=_migrate_audit)
     verify_audit = commands.add_parser(

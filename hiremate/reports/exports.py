@@ -306,9 +306,7 @@ def _export_profiled(
     for batch in _profiles_in_batches(scope, query, projection):
         write(sheet, batch)
     # Whether a position narrowed it, not the position typed (no free text in the log).
-    _audit_export(
-        scope, kind, sheet, date_from=date_from, date_to=date_to, by_position=True if position else None
-    )
+    _audit_export(scope, kind, sheet, date_from=date_from, date_to=date_to, by_position=True if position else None)
     return sheet.writer.to_bytes()
 
 
