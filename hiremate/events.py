@@ -18,6 +18,7 @@ Checks, in this order: ``seq`` (duplicate / gap / next), ``event_type``,
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -272,7 +273,7 @@ class AttemptState:
             self.task_spans[event.task_id] = (min(span[0], event_time), max(span[1], event_time))
 
         payload = event.payload
-        match EventType(event.event_type):
+        match _EVENT_TYPES[event.event_type]:
             case EventType.TASK_STARTED:
                 self.open_task_index = min(self.current_task_index, len(self.tasks) - 1)
                 self.selected_option = None
@@ -406,7 +407,7 @@ def validate(
         return Rejection(INVALID_EVENT_TYPE, f"unknown event_type {quote(raw_type)}", seq=seq)
 
     raw_task = message.get("task_id")
-    task_id = ObjectId(raw_task) if isinstance(raw_task, str) and ObjectId.is_valid(raw_task) else None
+    task_id = _object_id(raw_task) if isinstance(raw_task, str) else None
     task = None if task_id is None else state.task_for(task_id)
     if task is None or task_id is None:
         return Rejection(UNKNOWN_TASK, f"task {quote(raw_task)} is not part of this assessment", seq=seq)
@@ -468,7 +469,7 @@ def validate(
     # type's value, times in UTC milliseconds, the payload as its model
     # dumped it): built without a second validation pass, it equals what
     # BehaviorEvent(...) would build (a test holds them equal).
-    return BehaviorEvent.model_construct(
+    return BehaviorEvent.checked(
         attempt_id=state.attempt_id,
         task_id=task.id,
         event_type=event_type.value,
@@ -501,6 +502,13 @@ def _plainly_storable(payload: Mapping[str, Any]) -> bool:
         else:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_id(text: str) -> ObjectId | None:
+    """The ObjectId a 24-hex string names (None for any other string);
+    remembered, since every event of an attempt names one of a few tasks."""
+    return ObjectId(text) if ObjectId.is_valid(text) else None
 
 
 def _option_keys(event_type: EventType) -> tuple[str, ...]:

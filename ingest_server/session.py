@@ -658,6 +658,16 @@ class CandidateSession:
         if pending.refusal is not None:
             await self._send(pending.refusal.to_message())
             return
+        if pending.single and outcome.verdict is Verdict.OK and len(pending.items) == len(outcome.results) == 1:
+            (item_seq, event), result = pending.items[0], outcome.results[0]
+            if event is not None and not result.duplicate and result.seq == item_seq:
+                # The common answer, one new event stored: the general path below, unrolled
+                # (what json.dumps(separators=(",", ":")) writes; a test holds them equal).
+                self._remember(item_seq, result.event_id)
+                await self._send_text(f'{{"type":"ack","seq":{item_seq},"event_id":"{result.event_id}"}}')
+                self._note_latency(pending, outcome)
+                await self._after_stored(pending)
+                return
 
         stored = {result.seq: result for result in outcome.results}
         if any(result.duplicate for result in outcome.results):
@@ -689,28 +699,19 @@ class CandidateSession:
             self._remember(item_seq, event_id)
 
         complete = outcome.verdict is Verdict.OK and len(seqs) == len(pending.items)
-        acked = False
         if pending.single:
             if seqs:
-                # What json.dumps(separators=(",", ":")) writes for this dict (an
-                # int seq, a hex id), without building the dict; a test holds them equal.
+                ack: dict[str, Any] = {"type": "ack", "seq": seqs[0], "event_id": event_ids[0]}
                 if duplicates:
-                    text = f'{{"type":"ack","seq":{seqs[0]},"event_id":"{event_ids[0]}","duplicate":true}}'
-                else:
-                    text = f'{{"type":"ack","seq":{seqs[0]},"event_id":"{event_ids[0]}"}}'
-                await self._send_text(text)
-                acked = True
+                    ack["duplicate"] = True
+                await self._send(ack)
+                self._note_latency(pending, outcome)
         elif seqs or (complete and pending.rejection is None):
-            ack: dict[str, Any] = {"type": "ack", "seqs": seqs, "event_ids": event_ids}  # the stored prefix
+            ack = {"type": "ack", "seqs": seqs, "event_ids": event_ids}  # the stored prefix
             if duplicates:
                 ack["duplicates"] = duplicates
             await self._send(ack)
-            acked = True
-        if acked and pending.in_ns and outcome.stored_ns:
-            if self._unflushed:
-                self._acks_unflushed.append((pending.in_ns, outcome.stored_ns))
-            else:
-                self.ctx.latency.record(pending.in_ns, time.monotonic_ns() - outcome.stored_ns)
+            self._note_latency(pending, outcome)
 
         if not complete:
             # The database failed: what was stored is acknowledged, nothing more.
@@ -718,12 +719,25 @@ class CandidateSession:
             return
         if pending.rejection is not None:
             await self._send(pending.rejection.to_message())
+        await self._after_stored(pending)
+
+    async def _after_stored(self, pending: Pending) -> None:
+        """Once a message's events are stored and answered: the task index, the completion."""
         if pending.completed_tasks is not None:
             await self._flush()
             await self.ctx.call_db(attempts.set_current_task_index, self.attempt_id, pending.completed_tasks)
         if pending.all_done and pending.items:
             await self._flush()
             await self._complete()
+
+    def _note_latency(self, pending: Pending, outcome: WriteOutcome) -> None:
+        """The server's own part of this ack (latency.py), once the ack is written."""
+        if not pending.in_ns or not outcome.stored_ns:
+            return
+        if self._unflushed:
+            self._acks_unflushed.append((pending.in_ns, outcome.stored_ns))
+        else:
+            self.ctx.latency.record(pending.in_ns, time.monotonic_ns() - outcome.stored_ns)
 
     def _remember(self, seq: int, event_id: ObjectId) -> None:
         self.recent_ids[seq] = event_id
