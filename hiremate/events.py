@@ -391,11 +391,13 @@ def validate(
     now: datetime,
     sent_at: Any = None,
     metadata: EventMetadata | None = None,
+    event_id: ObjectId | None = None,
 ) -> ValidationResult:
     """Validate one event message (``{"seq","task_id","event_type","payload",
     "client_timestamp","sent_at"}``; in a batch, pass the batch's
     ``sent_at``) against ``state``. Pure: ``state`` is not changed; call
-    ``state.apply(event)`` once the event is accepted."""
+    ``state.apply(event)`` once the event is accepted. ``event_id``: the
+    ``_id`` an accepted event gets (none by default)."""
     checked = check_seq(state, message)
     if not isinstance(checked, int):
         return checked
@@ -479,6 +481,7 @@ def validate(
         payload=payload,
         client_timestamp=client_timestamp,
         metadata=metadata or EventMetadata(),
+        id=event_id,
     )
 
 

@@ -679,6 +679,7 @@ class BehaviorEvent(Document):
         payload: dict[str, Any],
         client_timestamp: datetime | None,
         metadata: EventMetadata,
+        id: ObjectId | None = None,
     ) -> BehaviorEvent:
         """An event from values already checked and in their stored form
         (``hiremate.events.validate``: ObjectIds, the type's value, UTC times
@@ -690,7 +691,7 @@ class BehaviorEvent(Document):
             event,
             "__dict__",
             {
-                "id": None,
+                "id": id,
                 "attempt_id": attempt_id,
                 "task_id": task_id,
                 "event_type": event_type,
@@ -702,7 +703,10 @@ class BehaviorEvent(Document):
                 "metadata": metadata,
             },
         )
-        object.__setattr__(event, "__pydantic_fields_set__", set(_CHECKED_FIELDS))
+        fields_set = set(_CHECKED_FIELDS)
+        if id is not None:
+            fields_set.add("id")
+        object.__setattr__(event, "__pydantic_fields_set__", fields_set)
         object.__setattr__(event, "__pydantic_extra__", None)
         object.__setattr__(event, "__pydantic_private__", None)
         return event
