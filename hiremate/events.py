@@ -423,7 +423,10 @@ def validate(
         return Rejection(INVALID_PAYLOAD, _payload_error(exc), seq=seq)
     # Protocol 1.2's optional fields are not stored as null when a client
     # leaves them out: an old client's events are stored exactly as before.
-    payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)
+    if _ADDED_IN_1_2.isdisjoint(type(payload_model).model_fields):
+        payload = payload_model.model_dump()
+    else:
+        payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)
     if not _plainly_storable(payload):
         try:  # what the store cannot hold (ints beyond 64 bits, lone surrogates) would fail the whole write group
             bson.encode(payload)

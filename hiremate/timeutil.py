@@ -16,7 +16,8 @@ def to_ms(value: datetime) -> datetime:
 
 
 def utcnow() -> datetime:
-    return to_ms(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 def iso(value: datetime | None) -> str | None:
