@@ -152,6 +152,26 @@ def render(
                 verdict(ing.latency_p99.median <= 25),
             )
         )
+        if 100 in ing.cpu_ratio:
+            ratio = ing.cpu_ratio[100]
+            rows.append(
+                (
+                    "Ingest CPU per event vs raw websockets CPU per message at 100 connections (<= 2x)",
+                    f"{cell(ratio)} x ({fmt(ing.cpu_ingest[100].median)} vs {fmt(ing.cpu_raw[100].median)} us)",
+                    "<= 2 x",
+                    verdict(ratio.median <= 2),
+                )
+            )
+        if ing.own_p99.runs:
+            rows.append(
+                (
+                    "Server's own part of the ack latency p99 at half throughput (<= 2 ms)",
+                    f"{cell(ing.own_p99)} ms (end to end {fmt(ing.latency_p99.median)}, "
+                    f"store alone {fmt(ing.loaded_p99.median)})",
+                    "<= 2 ms",
+                    verdict(ing.own_p99.median <= 2),
+                )
+            )
         rows.append(
             (
                 "Fan-out ack -> /ws/live subscriber, p99",
@@ -269,7 +289,9 @@ def render(
             if n in ing.cpu_ingest:
                 w(
                     f"* CPU time per acknowledged event at {n} connection(s): ingest server {cell(ing.cpu_ingest[n])} us, "
-                    f"store {cell(ing.cpu_store[n])} us (from /proc, so it holds on a busy machine)."
+                    f"store {cell(ing.cpu_store[n])} us; the raw websockets server (a), per message of the same run: "
+                    f"{cell(ing.cpu_raw[n])} us, so ingest / raw {cell(ing.cpu_ratio[n])} x "
+                    "(from /proc, so it holds on a busy machine)."
                 )
         served = ing.throughput[("ingest", 100)].median
         w(
@@ -288,9 +310,18 @@ def render(
         w("| figure | ms |")
         w("|---|---|")
         figures = (ing.latency_p50, ing.latency_p99, ing.raw_p50, ing.raw_p99, ing.loaded_p50, ing.loaded_p99)
-        for figure in (*figures, ing.fanout_p50, ing.fanout_p99):
+        own = (ing.own_p50, ing.own_p99, ing.own_in_p99, ing.own_out_p99) if ing.own_p99.runs else ()
+        for figure in (*figures, *own, ing.fanout_p50, ing.fanout_p99):
             w(f"| {figure.name} | {cell(figure)} |")
         w("")
+        if own:
+            w(
+                "The server's own part is measured inside the ingest server for every ack of the same run "
+                "(`ingest_server/latency.py`, read through `bench/ingest_proc.py`'s statistics signal): frame received "
+                "-> handed to the group writer, plus the store's answer -> the ack written to the socket; what lies "
+                "between (the wait for the group ahead and the store's write) is the store's part, which the "
+                "store-alone figures above bound.\n"
+            )
         w(
             f"The latency floor, measured right after each run: the group committer wrote groups of "
             f"{cell(ing.latency_group)} events on average; the store alone takes p50 {cell(ing.store_p50)} ms and "
