@@ -471,11 +471,22 @@ FINDINGS: list[str] = [
     "client, the ingest server and the store share the same 2 cores with other engineers' test runs, so every "
     "absolute figure and even the side-by-side ratios move by tens of percent between repeats. Read the spreads; "
     "the CPU-per-event figures come from /proc and hold best.",
-    "**Where ingest CPU goes.** The store uses about three times the ingest server's CPU per event (the CPU lines "
-    "under the throughput table). py-spy (`--gil`) on the server at 100 connections: per-event Python work, none of "
-    "it dominant: validation (pydantic payload model, `bson.encode` check, `BehaviorEvent` construction) about a "
-    "third, building documents and acks about a sixth, the shared change stream decoding every stored event for "
-    "live fan-out about a seventh; the group committer's own work is small. On the store: the insert path "
+    "**Where ingest CPU goes** (issue 20). py-spy (`--gil`) on the server at 100 connections, before: validation "
+    "20% (pydantic payload model, `bson.encode` check, then `BehaviorEvent(...)` validating everything again), "
+    "building each document with `model_dump` 8%, `Settings.limits` rebuilt per event 7%, answers (one `json.dumps` "
+    "and one socket write per ack) 12%, the change stream decoding every stored event for live fan-out 10%, "
+    "`ObjectId()` 5%; websockets' own framing about a quarter. After: one validation pass (the event built from the "
+    "checked values, the payload encoded only when a value is not plainly storable), documents built by hand once, "
+    "limits read once, the acks of a committed group queued on the socket and written in one write (the common ack "
+    "without a coroutine), the change stream read as raw BSON and an event decoded only for an attempt someone "
+    "here watches, ids from the session's own ObjectId maker: 303 vs 373 us per event side by side (3 runs each, "
+    "load average 5-10), 2.85 vs 3.39x the raw websockets server's CPU per message. What is left is spread thin: "
+    "validation 18%, websockets framing and JSON about a third, the session's bookkeeping, the committer and the "
+    "stream's cursor. Considered, not built: reopening the change stream with a filter on the watched attempts "
+    "(no event changes at all when nobody watches); a subscriber arriving while the stream is on the old filter "
+    "needs a resume point from before its subscription, and the replay that brings. "
+    "The store uses about three times the ingest server's CPU per event (the CPU lines under the throughput "
+    "table). On the store: the insert path "
     "re-reads its index catalogue (`Storage._index_options_map`) and checks geo indexes on every `insert_many` "
     "(about a third of its insert CPU), then per document the index entries and the oplog the change stream reads. "
     "Measured side by side and dropped: permessage-deflate off (server CPU per event about 220 us either way over "
@@ -537,6 +548,12 @@ PRODUCT_CHANGES: list[str] = [
     "(`gc.freeze()`), which removed a 19-26 ms full collection stall per latency run.",
     "`hiremate/db.py`: no retryable writes on the embedded store (a MongoDB server still gets them): the store's "
     "per-write scan and sort of its retryable-write records made every write slower the busier it had been.",
+    "Ingest CPU per event (issue 20, `hiremate/events.py`, `hiremate/models.py`, `ingest_server/session.py`, "
+    "`connection.py`, `fanout.py`): one validation pass, documents built once, acks of a group written together, "
+    "live fan-out decoding only watched events (see the findings); measured side by side against the previous "
+    "commit's server in one run with `python -m bench.bench_ingest 3 --side-by-side --against before=DIR`: "
+    "373 -> 303 us per event at 100 connections. The server's own part of each ack is now measured inside it "
+    "(`ingest_server/latency.py`).",
 ]
 
 
