@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hiremate import db as dbmod
 from hiremate.settings import load_settings
+from ingest_server.latency import shorten_gil_switch
 from ingest_server.server import IngestServer, freeze_startup_heap
 
 
@@ -47,6 +48,7 @@ async def main(port: int, stats: Path) -> None:
     loop.add_signal_handler(signal.SIGUSR1, dump)
     async with server.running():
         freeze_startup_heap()  # as python -m ingest_server does
+        shorten_gil_switch()
         await stop.wait()
 
 

