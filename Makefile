@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-quick lint bench clean venv dev
+.PHONY: run test test-quick lint bench bench-scale clean venv dev
 
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
@@ -49,6 +49,11 @@ lint: dev
 ## Every benchmark, bounded under 10 minutes; writes bench/README.md.
 bench: dev
 	$(PY) -m bench.run
+
+## 100,000 attempts in one organisation (about 3 million events): pages and recompute; under 30 minutes.
+## Writes bench/scale.json and its part of bench/README.md, which `make bench` keeps.
+bench-scale: dev
+	$(PY) -m bench.bench_scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -53,6 +53,8 @@ PAGES = [
     PageSpec("app_pages/team.py", "Team", ":material/admin_panel_settings:", Role.ADMIN),
     PageSpec("app_pages/organization.py", "Organisation", ":material/domain:", Role.ADMIN),
     PageSpec("app_pages/audit.py", "Audit log", ":material/policy:", Role.ADMIN),
+    PageSpec("app_pages/api_keys.py", "API keys", ":material/key:", Role.ADMIN),
+    PageSpec("app_pages/webhooks.py", "Webhooks", ":material/webhook:", Role.ADMIN),
     PageSpec("app_pages/impact.py", "Impact report", ":material/balance:", Role.ADMIN),
     PageSpec("app_pages/account.py", "Account", ":material/manage_accounts:"),
 ]

@@ -4,7 +4,9 @@ Streamlit's ASGI app around the router (app.py), plus the HTTP routes that
 set and clear the HttpOnly cookies, which a Streamlit script cannot do
 itself (recruiter/session.py describes the hand-over): the login nonce
 (BEGIN_ROUTE), the hand-over (SESSION_ROUTE: a GET page that POSTs) and
-logging out (SIGNOUT_ROUTE: POST; a GET only clears a cookie already dead).
+logging out (SIGNOUT_ROUTE: POST; a GET only clears a cookie already dead);
+and the REST API v1 (``api/``) mounted at ``/api/v1``, so recruiters and
+integrations share one address (docs/integrations.md).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+import api
+from api import greenhouse as greenhouse_api
 from hiremate import auth
 from hiremate.db import get_db
 from hiremate.settings import get_settings
@@ -179,5 +183,8 @@ app = st.App(
         Route(HANDOVER_SCRIPT, handover_script, methods=["GET"]),
         Route(session.SIGNOUT_ROUTE, sign_out_page, methods=["GET"]),
         Route(session.SIGNOUT_ROUTE, sign_out, methods=["POST"]),
+        # User routes come before Streamlit's, so /api/v1/... never reaches its page router.
+        Mount(api.PREFIX, app=api.create_app()),
+        Mount(greenhouse_api.PREFIX, app=greenhouse_api.create_app()),
     ],
 )

@@ -64,7 +64,7 @@ def _show_preview(scope: Scope, checked: BulkPreview, days: int) -> None:
     send_email = mail_panel.email_option("bulk_send_email", label="Email each candidate their link")
     if st.button(f"Issue {ui.count_noun(len(ready), 'assessment')}", type="primary", key="bulk_issue"):
         with ui.refusals():
-            send = bulk_issue.queue_invitation if send_email else None
+            send = bulk_issue.queue_invitations if send_email else None
             result = bulk_issue.issue(scope, checked, expires_days=days, send=send)
             st.session_state[RESULT] = result
             st.session_state.pop(PREVIEW, None)

@@ -130,7 +130,13 @@ with ui.refusals():  # e.g. a shared link names a completed attempt whose profil
 if frame is None:
     st.stop()
 
-st.dataframe(_display(frame), width="stretch", height=min(36 * (len(frame) + 1) + 4, 1200), key="compare_table")
+ui.data_table(
+    _display(frame),
+    what="the comparison",
+    key="compare_table",
+    width="stretch",
+    height=min(36 * (len(frame) + 1) + 4, 1200),
+)
 
 radar_col, bars_col = st.columns(2)
 radar_col.plotly_chart(charts.compare_radar_chart(frame), key="compare_radar")

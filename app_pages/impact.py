@@ -134,7 +134,7 @@ for tab, section in zip(st.tabs(list(SECTIONS.values())), SECTIONS, strict=True)
             for r in t.rows
         ]
         if records:
-            st.dataframe(pd.DataFrame.from_records(records), hide_index=True)
+            ui.data_table(pd.DataFrame.from_records(records), what="the impact ratios", hide_index=True)
             unknown = {t.unknown for t in tables}
             st.caption(
                 f"Unknown category (not in the ratios): {', '.join(map(str, sorted(unknown)))} people. "

@@ -149,8 +149,9 @@ def _render_panel(current: TaskAttempt) -> bool:
         st.caption(
             f"{ui.count_noun(view.events_seen, 'event')} so far; the latest {len(view.lines)} shown, newest first."
         )
-        st.dataframe(
+        ui.data_table(
             live_panel.lines_table(view.lines, ui.organization_zone()),
+            what="the event stream",
             hide_index=True,
             width="stretch",
             column_config={column_label("candidate_text"): st.column_config.TextColumn(width="large")},

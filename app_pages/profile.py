@@ -293,8 +293,9 @@ st.subheader("Per task", divider="gray", anchor=False)
 if per_task.empty:
     st.caption("No task was completed, so there are no per-task metrics.")
 else:
-    st.dataframe(
+    ui.data_table(
         per_task.rename(columns=reports.column_label),
+        what="the per-task metrics",
         hide_index=True,
         width="stretch",
         key="profile_per_task",
@@ -324,8 +325,9 @@ else:
     )
     shown = timeline if not chosen else timeline[timeline["task_number"] == chosen]
     st.caption(f"{len(shown)} event(s). The candidate's text is shown exactly as typed.")
-    st.dataframe(
+    ui.data_table(
         shown.rename(columns=reports.column_label),
+        what="the timeline",
         hide_index=True,
         width="stretch",
         key="profile_timeline",

@@ -40,7 +40,7 @@ def _members_table(members: list[User], me: User) -> None:
         }
         for member in members  # never the password hash
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    ui.data_table(rows, what="the team", hide_index=True, width="stretch")
 
 
 def role_label(role: str) -> str:
@@ -91,7 +91,7 @@ def _pending(scope: Scope) -> None:
         }
         for invitation in pending  # never the token or its hash
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    ui.data_table(rows, what="the pending invitations", hide_index=True, width="stretch")
     by_id = {invitation.id: invitation for invitation in pending}
     cols = st.columns([3, 1], vertical_alignment="bottom")
     chosen = cols[0].selectbox(

@@ -10,7 +10,7 @@ hashes, snapshots, ``insert_many`` in batches of 500, counters, one audit
 entry per attempt with one ``insert_many``, the summary entry) and writing
 the links CSV. Then the same with email: a mail server configured (nothing
 is sent: the outbox is drained by another process) and every invitation
-queued through the page's mail hook (``bulk_issue.queue_invitation``). Each
+queued through the page's mail hook (``bulk_issue.queue_invitations``). Each
 flow uses a fresh organisation in the same database, so the store grows as
 it would. For reference, the same 500 issued one by one with
 ``attempts.issue_attempt`` (what a loop over the single form would cost).
@@ -119,7 +119,7 @@ def _measure(db: Database, results: BulkResults, repeats: int, log: Callable[[st
         scope, kit = _organisation(db)
         started = time.perf_counter()
         result = bulk_issue.issue(
-            scope, bulk_issue.preview(scope, text, kit), expires_days=7, send=bulk_issue.queue_invitation
+            scope, bulk_issue.preview(scope, text, kit), expires_days=7, send=bulk_issue.queue_invitations
         )
         bulk_issue.links_csv(result)
         results.emailed.runs.append(time.perf_counter() - started)

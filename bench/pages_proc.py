@@ -62,7 +62,7 @@ def main() -> None:
 
     import hiremate.reports  # noqa: F401
 
-    server_time(user, "app_pages/home.py", {})
+    server_time(user, "app_pages/account.py", {})
     # Each page once, unmeasured: its own first render in a process (imports, first widgets) is not a visit's cost.
     for name, (page, _query) in PAGES.items():
         server_time(user, page, queries.get(name, {}), STATE.get(name))

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.run [--quick]
 
 Order: ingest (ceilings side by side, latency, fan-out), whole sessions
-(200 candidates at once) and batches, the Streamlit live page in Chromium, pure metrics compute, then one seeded store (1,000
+(200 candidates at once) and batches, the Streamlit live page in Chromium, the
+candidate page in Chromium on emulated slow 3G (before and after issue 20), pure metrics compute, then one seeded store (1,000
 attempts measured, 9,000 more seeded, 10,000 measured: pages, per-operation
 costs, recompute --all). Each phase logs as it goes.
 """
@@ -22,7 +23,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import bench_bulk, bench_compute, bench_ingest, bench_live_page, bench_sessions, bench_store
+from bench import (
+    bench_bulk,
+    bench_candidate_page,
+    bench_compute,
+    bench_ingest,
+    bench_live_page,
+    bench_scale,
+    bench_sessions,
+    bench_store,
+)
 from bench.common import ROOT, Figure, fmt, machine
 
 README = ROOT / "bench" / "README.md"
@@ -75,6 +85,11 @@ def main() -> int:
             sections["live_page"] = bench_live_page.run(tmp / "live", log)
         except Exception:
             errors.append("live page: " + traceback.format_exc(limit=3))
+        log("candidate page in Chromium on emulated slow 3G and on loopback, before and after issue 20")
+        try:
+            sections["candidate_page"] = bench_candidate_page.run(tmp / "page", log)
+        except Exception:
+            errors.append("candidate page: " + traceback.format_exc(limit=3))
         log("metrics+profile pure compute")
         sections["compute"] = bench_compute.run(5)
         log(f"bulk issue of {bench_bulk.ROWS} rows")
@@ -191,6 +206,9 @@ def render(
                 verdict(worst <= 1500),
             )
         )
+    page = s.get("candidate_page")
+    if page is not None:
+        rows.extend(bench_candidate_page.target_rows(page, verdict))
     comp = s.get("compute")
     if comp is not None:
         cpu, wall, _events = comp
@@ -257,6 +275,7 @@ def render(
     for row in rows:
         w("| " + " | ".join(row) + " |")
     w("")
+    out.extend(bench_scale.targets_block(bench_scale.saved()))  # kept from the last `make bench-scale`
 
     if ing is not None:
         w("## Ingest throughput\n")
@@ -353,6 +372,8 @@ def render(
         )
         w(f"* ack -> page, per event (ms): {', '.join(fmt(x) for x in live[2])}")
         w(f"* p50 {fmt(live[0].median)} ms, worst {fmt(max(live[2]))} ms.\n")
+    if page is not None:
+        out.extend(bench_candidate_page.render(page))
     if comp is not None:
         cpu, wall, events = comp
         w("## Metrics and profile, pure compute\n")
@@ -424,6 +445,7 @@ def render(
     for finding in FINDINGS:
         w(f"* {finding}")
     w("")
+    out.extend(bench_scale.section_block(bench_scale.saved()))  # kept from the last `make bench-scale`
     w("## Product changes made from profiling\n")
     for change in PRODUCT_CHANGES:
         w(f"* {change}")
@@ -431,7 +453,7 @@ def render(
     w("## Files\n")
     w(
         "* `bench/run.py`: this run and this file; `bench/bench_ingest.py`, `bench/raw_server.py`, `bench/ingest_proc.py`; "
-        "`bench/bench_sessions.py`; `bench/bench_bulk.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/common.py`."
+        "`bench/bench_sessions.py`; `bench/bench_bulk.py`; `bench/bench_compute.py`; `bench/bench_store.py`, `bench/pages_proc.py`; `bench/bench_live_page.py`; `bench/bench_candidate_page.py`; `bench/common.py`; `bench/bench_scale.py` (`make bench-scale`, its results in `bench/scale.json`)."
     )
     w("* Each `bench_*.py` also runs alone for development, e.g. `.venv/bin/python -m bench.bench_compute`.")
     return "\n".join(out) + "\n"

@@ -85,7 +85,7 @@ _PROJECTION = {
     "superseded": 1,
 }
 # 2: the status counters count people too (``p``).
-COUNTS_VERSION = 2
+COUNTS_VERSION = 3  # 3: every attempt carries superseded true or false (never unset)
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,7 @@ def recount(db: Database, organization_id: ObjectId | None = None) -> RecountRes
     docstring); when the counters change during the scan it scans again.
     """
     scope: dict[str, Any] = {} if organization_id is None else {"organization_id": organization_id}
+    _give_every_attempt_a_flag(db, scope)
     for attempt in range(RECOUNT_TRIES):
         stored = _stored(db, scope)
         truth, organizations, scanned = _scan(db, scope)
@@ -258,6 +259,16 @@ def recount(db: Database, organization_id: ObjectId | None = None) -> RecountRes
         ],
     )
     return RecountResult(len(organizations), scanned)
+
+
+def _give_every_attempt_a_flag(db: Database, scope: dict[str, Any]) -> None:
+    """Attempts and profiles stored before ``superseded`` was always written
+    (version 3) get ``False``: each stands for its person, as it was counted,
+    until ``people.rebuild`` (``python -m hiremate recount``) says otherwise.
+    The lists ask ``superseded: false``, an equality an index serves."""
+    unset = {**scope, "superseded": {"$exists": False}}
+    db[dbmod.ATTEMPTS].update_many(unset, {"$set": {"superseded": False}})
+    db[dbmod.PROFILES].update_many(unset, {"$set": {"superseded": False}})
 
 
 def ensure_counted(db: Database, organization_id: ObjectId) -> bool:

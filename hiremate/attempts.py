@@ -28,7 +28,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from hiremate import attempt_counts, emails, people
+from hiremate import attempt_counts, emails, paging, people
 from hiremate import db as dbmod
 from hiremate.errors import AttemptClosed, AttemptError, AttemptNotFound, ConsentRequired, TokenAlreadyUsed
 from hiremate.ids import as_object_id
@@ -361,6 +361,35 @@ def list_attempts(
         .limit(min(max(limit, 1), MAX_PAGE_SIZE))
     )
     return [TaskAttempt.from_doc(doc) for doc in cursor]
+
+
+def page_attempts(
+    scope: Scope,
+    *,
+    status: str | None = None,
+    position: str | None = None,
+    email: str | None = None,
+    after: paging.Key | None = None,
+    limit: int = 25,
+) -> tuple[list[TaskAttempt], paging.Key | None]:
+    """One page of the organisation's attempts, newest issued first, after
+    the key ``after`` (``hiremate.paging``), and the key of the next page
+    (None at the end). Filters are exact: a status, a position, an email."""
+    query: dict[str, Any] = {}
+    if status:
+        query["status"] = str(status)
+    if position is not None:
+        query["candidate_info.position"] = position
+    if email:
+        query["candidate_info.email"] = emails.normalise(email)
+    docs, next_key = paging.newest_after(
+        scope.collection(dbmod.ATTEMPTS),
+        scope.where(query),
+        "created_at",
+        after=after,
+        limit=min(max(limit, 1), MAX_PAGE_SIZE),
+    )
+    return [TaskAttempt.from_doc(doc) for doc in docs], next_key
 
 
 def count_attempts(scope: Scope, status: str | None = None, search: str | None = None) -> int:

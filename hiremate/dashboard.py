@@ -15,7 +15,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from hiremate import attempt_counts
+from hiremate import api_keys, attempt_counts
 from hiremate import db as dbmod
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus
@@ -33,6 +33,7 @@ _AUDITED_KINDS = {
     "attempt.locked": "locked",
 }
 COMMAND_LINE = "The command line"  # the actor of what `python -m hiremate` did
+API_KEY_ACTOR = "API key {name}"  # the actor of what a key did through the REST API (hiremate.api_keys)
 # What the candidate does is read from the attempt's own timestamps.
 _COMPLETED = AttemptStatus.COMPLETED.value
 
@@ -117,6 +118,7 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True)
     completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
     recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
+    recruiters |= _key_names(scope, audited)
     candidates = _candidates(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
     items = [_audited_item(entry, recruiters, candidates) for entry in audited]
     items += [_candidate_item("started", doc, doc["started_at"]) for doc in started]
@@ -192,7 +194,15 @@ def _audited_item(
 def actor_names(scope: Scope, entries: list[dict[str, Any]]) -> list[str]:
     """Who did each audit entry, by the feed's rule (``_actor``), with one query for the names."""
     recruiters = _user_names(scope, {entry["actor_id"] for entry in entries if entry.get("actor_id")})
+    recruiters |= _key_names(scope, entries)
     return [_actor(entry, recruiters) for entry in entries]
+
+
+def _key_names(scope: Scope, entries: list[dict[str, Any]]) -> dict[ObjectId, str]:
+    """Key id -> "API key <name>" for the entries a key's request wrote."""
+    key_ids = {api_keys.key_id_of_via((entry.get("details") or {}).get("via")) for entry in entries} - {None}
+    found = api_keys.names(scope.db, scope.organization_id, key_ids)  # type: ignore[arg-type]
+    return {key_id: API_KEY_ACTOR.format(name=found.get(key_id) or "(deleted)") for key_id in key_ids}
 
 
 def _actor(entry: dict[str, Any], recruiters: dict[ObjectId, str]) -> str:
@@ -201,7 +211,11 @@ def _actor(entry: dict[str, Any], recruiters: dict[ObjectId, str]) -> str:
     recorded, no actor at all, since nothing else acts without a user); or a
     user no longer in the organisation."""
     actor_id = entry.get("actor_id")
-    if actor_id is None or (entry.get("details") or {}).get("via") == VIA_CLI:
+    via = (entry.get("details") or {}).get("via")
+    key_id = api_keys.key_id_of_via(via)
+    if key_id is not None:
+        return recruiters.get(key_id) or API_KEY_ACTOR.format(name="(deleted)")
+    if actor_id is None or via == VIA_CLI:
         return COMMAND_LINE
     return recruiters.get(actor_id, "") or "A former team member"
 

@@ -50,6 +50,10 @@ KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremat
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
 MAIL_OUTBOX = "mail_outbox"  # emails to send, sending, sent or failed (hiremate.mail)
 MAIL_TEMPLATES = "mail_templates"  # an organisation's own wording of each kind of email (hiremate.mail)
+API_KEYS = "api_keys"  # keys of the REST API, by their SHA-256 (hiremate.api_keys)
+WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receivers, secrets sealed (hiremate.webhooks)
+WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
+GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its callback URL (hiremate.greenhouse)
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -124,6 +128,26 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("organization_id", ASCENDING), ("status", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]
         ),
         IndexModel([("organization_id", ASCENDING), ("started_at", DESCENDING), ("_id", DESCENDING)]),
+        # The candidates list (people: ``superseded`` unset) by status, newest completed or issued first.
+        # The embedded store serves a query from an index only when the index holds every field it names.
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("organization_id", ASCENDING),
+                ("status", ASCENDING),
+                ("superseded", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
     ],
     # Counter documents (their ``_id`` is derived from what they count, so upserts
     # need no unique index of their own); read by organisation and kind, day
@@ -194,8 +218,25 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
         IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
     ],
+    # emit reads an organisation's endpoints; the drain claims the oldest due
+    # delivery; the page reads an endpoint's log; erasure and purge go by attempt and age.
+    WEBHOOK_ENDPOINTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
+    WEBHOOK_DELIVERIES: [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),
+        IndexModel([("endpoint_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+        IndexModel([("attempt_id", ASCENDING)]),
+        IndexModel([("organization_id", ASCENDING), ("status", ASCENDING), ("finished_at", ASCENDING)]),
+    ],
+    # One per attempt Greenhouse sent (its _id is the attempt's id).
+    GREENHOUSE_TESTS: [IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING)])],
     MAIL_TEMPLATES: [
         IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING)], unique=True, name="org_kind_unique")
+    ],
+    # A request finds its key by the key's hash; admins list an organisation's keys.
+    API_KEYS: [
+        IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash_unique"),
+        IndexModel([("organization_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
     ],
     REVIEWS: [
         IndexModel([("organization_id", ASCENDING), ("completed_at", DESCENDING), ("_id", DESCENDING)]),

@@ -32,8 +32,10 @@ the organisation's ``retention_days`` (never less than 183 days for an
 attempt with events: EU AI Act Art. 26(6) keeps logs six months), and
 removes sessions that can no longer be used, the login throttle's entries
 it has itself forgotten, and invitations expired, accepted or withdrawn
-more than 30 days ago, and emails to colleagues sent or failed more than 30
-days ago (a candidate's emails belong to their attempt).
+more than 30 days ago, emails to colleagues sent or failed more than 30
+days ago (a candidate's emails belong to their attempt), and webhook
+deliveries delivered or failed more than 30 days ago (those of an attempt
+also go with it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts, mail, people, self_id, throttle
+from hiremate import attempt_counts, mail, people, self_id, throttle, webhooks
 from hiremate import db as dbmod
 from hiremate.emails import normalise
 from hiremate.errors import ErasureError
@@ -88,6 +90,8 @@ OWNED_BY_ATTEMPT: dict[str, str] = {
     dbmod.REVIEWS: "_id",
     dbmod.SELF_IDS: "_id",
     dbmod.MAIL_OUTBOX: "attempt_id",
+    dbmod.WEBHOOK_DELIVERIES: "attempt_id",
+    dbmod.GREENHOUSE_TESTS: "_id",
 }
 ERASED_COLLECTIONS = (dbmod.ATTEMPTS, *OWNED_BY_ATTEMPT)
 
@@ -101,6 +105,8 @@ WHAT_IS_ERASED = (
     "people's reviews of those profiles and the decisions recorded",
     "the voluntary self-identification (sex, race/ethnicity), if any was given",
     "the emails about those assessments (sent, queued or failed) and their state",
+    "the webhook notices about those assessments (ids, states and links) and their delivery log",
+    "for assessments sent from Greenhouse, the address Greenhouse gave to tell it of the completion",
 )
 
 _OPEN = (AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value)
@@ -248,6 +254,8 @@ def export_candidate(scope: Scope, email: str) -> CandidateExport:
                     "profile": profile,
                     "review": review,
                     "self_identification": self_identification,
+                    # Recipients (GDPR Art. 15(1)(c)): the notices sent about it and to which hosts.
+                    "webhook_notices": webhooks.notices_of(db, scope.organization_id, attempt_id),
                 }
             )
         )
@@ -444,6 +452,8 @@ def purge(db: Database, *, now: datetime | None = None, dry_run: bool = False, l
             removed[dbmod.INVITATIONS] = db[dbmod.INVITATIONS].delete_many(invitations).deleted_count
         # Colleagues' invitation emails sent or failed 30 days ago (candidates' go with their attempts).
         removed[dbmod.MAIL_OUTBOX] += mail.purge_finished(db, organization.id, now=now, dry_run=dry_run)
+        # Webhook deliveries finished 30 days ago: their log need not be kept longer.
+        removed[dbmod.WEBHOOK_DELIVERIES] += webhooks.purge_finished(db, organization.id, now=now, dry_run=dry_run)
         if not dry_run and any(removed.values()):
             scope.audit(PURGED, "organization", organization.id, removed=removed, retention_days=retention)
         report.organizations.append(OrganizationPurge(organization.id, organization.slug, retention, removed))

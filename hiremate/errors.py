@@ -22,6 +22,9 @@
     │   ├── MailError
     │   │   └── MailNotConfigured
     │   ├── KitError
+    │   ├── ApiKeyError
+    │   ├── WebhookError
+    │   │   └── WebhookTargetRefused (also ValueError)
     │   ├── BulkInputError (also ValueError)
     │   ├── TicketError (also ValueError)
     │   │   ├── TicketMalformed
@@ -67,6 +70,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadySeeded",
+    "ApiKeyError",
     "AttemptClosed",
     "AttemptError",
     "AttemptNotFound",
@@ -99,6 +103,8 @@ __all__ = [
     "TicketMalformed",
     "TokenAlreadyUsed",
     "UsageError",
+    "WebhookError",
+    "WebhookTargetRefused",
 ]
 
 
@@ -287,6 +293,32 @@ class KitError(Refusal):
     or repeated name, no tasks, tasks deleted or made inactive since, a
     sampling rule that no longer finds enough tasks, an archived kit); the
     message says which and what to do."""
+
+
+# ---------------------------------------------------------------- API keys (hiremate.api_keys)
+
+
+class ApiKeyError(Refusal):
+    """An API key cannot be made or revoked as asked (not an admin, a blank
+    name, an unknown access, a key the organisation does not have or one
+    revoked already); the message says which."""
+
+
+# ---------------------------------------------------------------- webhooks (hiremate.webhooks)
+
+
+class WebhookError(Refusal):
+    """A webhook endpoint cannot be registered, changed or redelivered as
+    asked (unknown events, an endpoint of another organisation, a delivery
+    that does not exist); the message says which."""
+
+
+class WebhookTargetRefused(WebhookError, ValueError):
+    """A webhook URL HireMate will not call: not https (except a loopback
+    receiver), credentials in it, too long, or a host that is or resolves to
+    a private, loopback, link-local, multicast or reserved address (server-side
+    request forgery), unless HIREMATE_WEBHOOK_ALLOW_PRIVATE allows it. Raised
+    at registration; at delivery the same check is recorded as the try's error."""
 
 
 # ---------------------------------------------------------------- bulk issue (recruiter.bulk_issue)

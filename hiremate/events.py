@@ -600,3 +600,21 @@ def stored_ids(db: Database, attempt_id: ObjectId, seqs: list[int]) -> dict[int,
         {"attempt_id": attempt_id, "sequence_number": {"$in": seqs}}, {"_id": 1, "sequence_number": 1}
     )
     return {doc["sequence_number"]: doc["_id"] for doc in cursor}
+
+
+def page_events(
+    db: Database, attempt_id: ObjectId, *, after_seq: int = 0, limit: int = 100
+) -> tuple[list[BehaviorEvent], int | None]:
+    """One page of the attempt's events in sequence order after ``after_seq``
+    and the sequence number to continue after (None at the end). Sequence
+    numbers have no gaps, so a page is the range ``(after_seq, after_seq +
+    limit]`` of the unique (attempt, sequence) index, never a sort of all of
+    them. Without their request metadata (user agent, address hash). The
+    caller checks the attempt is in its organisation's scope first."""
+    limit = max(1, limit)
+    query = {"attempt_id": attempt_id, "sequence_number": {"$gt": after_seq, "$lte": after_seq + limit}}
+    docs = list(db[dbmod.EVENTS].find(query, {"metadata": 0}).sort("sequence_number", ASCENDING))
+    more = db[dbmod.EVENTS].find_one(
+        {"attempt_id": attempt_id, "sequence_number": {"$gt": after_seq + limit}}, {"_id": 1}
+    )
+    return [BehaviorEvent.from_doc(doc) for doc in docs], (after_seq + limit if more else None)

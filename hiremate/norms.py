@@ -11,7 +11,7 @@ shows norms only on request ("Show norms") and only for groups of at least
 They never scan profiles at view time. Each completed task of each computed
 profile is one small document in ``norm_points`` (written as profiles are
 stored, replaced when they are recomputed, rebuilt by
-``python -m hiremate recount``); a line of the page is two indexed counts.
+``python -m hiremate recount``); a page reads each task's group once (an indexed read) and counts it.
 """
 
 from __future__ import annotations
@@ -91,22 +91,27 @@ def record(db: Database, computed: Sequence[tuple[ComputedMetrics, SkillProfile]
 
 
 def norms_for(db: Database, organization_id: ObjectId, metrics: ComputedMetrics) -> list[TaskNorms]:
-    """Each completed task's norm lines for this attempt, among the others of its organisation."""
+    """Each completed task's norm lines for this attempt, among the others of its organisation.
+
+    One read of the group's points per task, counted here: the embedded store
+    counts by decoding every matching point, so the group's size and four
+    ranges as five ``count_documents`` cost five reads of the group."""
     out = []
+    projection = {"_id": 0, "attempt_id": 1, **dict.fromkeys(FIGURES, 1)}
     for item in metrics.per_task_metrics:
         group_query = {"organization_id": organization_id, "task_id": item.task_id, "version": metrics.version}
-        others = db[dbmod.NORM_POINTS].count_documents({**group_query, "attempt_id": {"$ne": metrics.attempt_id}})
-        lines = [] if others < MIN_GROUP else list(_lines(db, group_query, item, others))
+        points = list(db[dbmod.NORM_POINTS].find(group_query, projection))
+        others = sum(1 for point in points if point.get("attempt_id") != metrics.attempt_id)
+        lines = [] if others < MIN_GROUP else list(_lines(points, item, others))
         out.append(TaskNorms(item.task_id, others, lines))
     return out
 
 
-def _lines(db: Database, group_query: dict[str, Any], item: PerTaskMetrics, others: int) -> Iterable[NormLine]:
+def _lines(points: list[dict[str, Any]], item: PerTaskMetrics, others: int) -> Iterable[NormLine]:
     for figure, (field, direction, _) in FIGURES.items():
         value = float(getattr(item, field))
-        beyond = db[dbmod.NORM_POINTS].count_documents(
-            {**group_query, figure: {"$gt": value} if direction == "lower" else {"$lt": value}}
-        )
+        values = [point[figure] for point in points if isinstance(point.get(figure), int | float)]
+        beyond = sum(1 for v in values if (v > value if direction == "lower" else v < value))
         yield NormLine(figure, round(100 * beyond / others), others)
 
 

@@ -5,8 +5,9 @@ re-take, another position, a link re-issued as a new attempt. The
 candidates list shows one row per person: their latest attempt (the newest
 issued), with the number of their attempts.
 
-How: every attempt but a person's newest carries ``superseded: true``, and
-so does its profile (``skill_profiles`` repeats it, so the label and review
+How: every attempt but a person's newest carries ``superseded: true`` (the
+newest ``false``: always a value, so the lists can ask for an equality,
+which the store serves from an index), and so does its profile (``skill_profiles`` repeats it, so the label and review
 filters, which read profiles, show people too). The flag is set when a
 newer attempt is issued or stored and cleared again when the newest is
 erased or purged (``settle``, called by ``hiremate.attempts`` after the
@@ -50,7 +51,7 @@ def settle(db: Database, organization_id: ObjectId, emails: Iterable[str]) -> in
         docs = db[dbmod.ATTEMPTS].find({"organization_id": organization_id, _EMAIL: email}, {SUPERSEDED: 1})
         for index, doc in enumerate(docs.sort(_NEWEST)):
             superseded = index > 0
-            if superseded != bool(doc.get(SUPERSEDED)):
+            if doc.get(SUPERSEDED) is not superseded:
                 (flag if superseded else unflag).append(doc["_id"])
     return _set_flag(db, flag, True) + _set_flag(db, unflag, False)
 
@@ -66,7 +67,7 @@ def rebuild(db: Database, organization_id: ObjectId | None = None) -> int:
         person = (doc.get("organization_id"), (doc.get("candidate_info") or {}).get("email"))
         superseded = person in seen
         seen.add(person)
-        if superseded != bool(doc.get(SUPERSEDED)):
+        if doc.get(SUPERSEDED) is not superseded:  # a store from before the flag has none: False is written
             (flag if superseded else unflag).append(doc["_id"])
     return _set_flag(db, flag, True) + _set_flag(db, unflag, False)
 
@@ -90,8 +91,8 @@ def attempts_per_email(scope: Scope, emails: Iterable[str]) -> dict[str, int]:
 
 
 def _set_flag(db: Database, attempt_ids: list[ObjectId], superseded: bool) -> int:
-    change = {"$set": {SUPERSEDED: True}} if superseded else {"$unset": {SUPERSEDED: ""}}
-    condition = {"$ne": True} if superseded else True
+    change = {"$set": {SUPERSEDED: superseded}}
+    condition = {"$ne": superseded}  # an attempt from before the flag (none) gets one too
     changed = 0
     for attempt_id in attempt_ids:
         before = db[dbmod.ATTEMPTS].find_one_and_update(
@@ -99,7 +100,7 @@ def _set_flag(db: Database, attempt_ids: list[ObjectId], superseded: bool) -> in
         )
         if before is None:
             continue
-        after = {**before, SUPERSEDED: True} if superseded else {k: v for k, v in before.items() if k != SUPERSEDED}
+        after = {**before, SUPERSEDED: superseded}
         attempt_counts.record_transition(db, before, after)
         changed += 1
     if attempt_ids:

@@ -24,8 +24,10 @@ from pymongo.errors import BulkWriteError
 
 from hiremate import norms
 from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
+from hiremate.ids import as_object_id
 from hiremate.metrics import LATEST, compute_metrics
 from hiremate.models import AttemptStatus, BehaviorEvent, ComputedMetrics, SkillProfile, Task, TaskAttempt
+from hiremate.scope import Scope
 from hiremate.skills import interpret
 from hiremate.timeutil import utcnow
 
@@ -103,6 +105,35 @@ def compute_and_store(
     if not is_profiled(attempt):
         return None
     return _compute_and_store_batch(db, [attempt], now or utcnow(), version)[0]
+
+
+def stored_results(scope: Scope, attempt_id: ObjectId | str) -> tuple[ComputedMetrics | None, SkillProfile | None]:
+    """The attempt's stored metrics and profile (None each until computed);
+    LookupError when the id names no attempt of the scope's organisation."""
+    oid = as_object_id(attempt_id)
+    if oid is None or scope.collection(ATTEMPTS).count_documents(scope.where({"_id": oid}), limit=1) == 0:
+        raise LookupError(f"no attempt {attempt_id} in this organisation")
+    # Metrics and profiles are reached only through the attempt found in scope above.
+    metrics = scope.collection(METRICS).find_one({"attempt_id": oid})
+    profile = scope.collection(PROFILES).find_one({"attempt_id": oid})
+    return (
+        ComputedMetrics.from_doc(metrics) if metrics else None,
+        SkillProfile.from_doc(profile) if profile else None,
+    )
+
+
+def recompute(scope: Scope, attempt_id: ObjectId | str) -> Computed | None:
+    """Compute (or recompute) one attempt of the scope's organisation from
+    its stored events, as the profile page does, audited
+    ``attempt.recomputed``; None when it has not ended after starting.
+    LookupError when the id names no attempt of the organisation."""
+    oid = as_object_id(attempt_id)
+    if oid is None or scope.collection(ATTEMPTS).count_documents(scope.where({"_id": oid}), limit=1) == 0:
+        raise LookupError(f"no attempt {attempt_id} in this organisation")
+    computed = compute_and_store(scope.db, oid)  # the latest rules, as the profile page
+    if computed is not None:
+        scope.audit("attempt.recomputed", "attempt", oid, rules=computed[1].version)
+    return computed
 
 
 def recompute_all(

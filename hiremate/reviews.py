@@ -43,11 +43,13 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import db as dbmod
+from hiremate import webhooks
 from hiremate.errors import ReviewError
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus, Document, Part, PyObjectId, UTCDateTime
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
+from hiremate.windowed import newest_first
 
 # The profile's four dimensions, in the profile's order, and the words for them.
 DIMENSIONS: dict[str, str] = {
@@ -63,6 +65,7 @@ MAX_REASON = 2000
 MAX_NOTES = 5000
 HISTORY_KEPT = 50  # reviews and decisions kept in a document's history (the audit log keeps every one)
 MAX_AWAITING_SCAN = 1000  # completed profiles the dashboard looks through for ones awaiting review
+_AWAITING_BATCH = 100
 
 
 class Decision(StrEnum):
@@ -248,6 +251,7 @@ def record_decision(
         raise ReviewError("another decision was recorded meanwhile; reload the profile and look at it first")
     previous = current.decision.value if current.decision else None
     scope.audit("profile.decision_recorded", "attempt", current.attempt_id, decision=value.value, previous=previous)
+    webhooks.review_decided(scope.db, scope.organization_id, current.attempt_id)  # never raises
     return ProfileReview.from_doc(doc)
 
 
@@ -321,41 +325,33 @@ def awaiting_review(scope: Scope, *, limit: int = 10) -> tuple[list[AwaitingRevi
     the newest completed profiles in batches and leaves out the reviewed
     ones (looking through at most ``MAX_AWAITING_SCAN`` profiles)."""
     limit = max(1, limit)
-    cursor = (
-        scope.collection(dbmod.PROFILES)
-        .find(
-            scope.where({"attempt_status": AttemptStatus.COMPLETED.value}),
-            {"attempt_id": 1, "candidate_name": 1, "position": 1, "completed_at": 1},
-        )
-        .sort([("completed_at", -1), ("_id", -1)])
-        .limit(MAX_AWAITING_SCAN)
-        .batch_size(100)
-    )
+    query = scope.where({"attempt_status": AttemptStatus.COMPLETED.value})
+    projection = {"attempt_id": 1, "candidate_name": 1, "position": 1, "completed_at": 1}
     found: list[AwaitingReview] = []
-    batch: list[dict[str, Any]] = []
-
-    def take(docs: list[dict[str, Any]]) -> None:
+    # Batches through recent windows (hiremate.windowed): a plain sorted find makes the embedded
+    # store decode every completed profile of the organisation (3 s at 10,000, 25 s at 100,000).
+    for offset in range(0, MAX_AWAITING_SCAN, _AWAITING_BATCH):
+        docs = newest_first(
+            scope.collection(dbmod.PROFILES),
+            query,
+            "completed_at",
+            projection=projection,
+            skip=offset,
+            limit=_AWAITING_BATCH,
+        )
         reviewed = summaries(scope, [doc["attempt_id"] for doc in docs])
-        for doc in docs:
-            if doc["attempt_id"] not in reviewed:
-                found.append(
-                    AwaitingReview(
-                        attempt_id=doc["attempt_id"],
-                        candidate_name=doc.get("candidate_name") or "",
-                        position=doc.get("position") or "",
-                        completed_at=doc.get("completed_at"),
-                    )
-                )
-
-    for doc in cursor:
-        batch.append(doc)
-        if len(batch) == 100:
-            take(batch)
-            batch = []
-            if len(found) > limit:
-                break
-    if batch and len(found) <= limit:
-        take(batch)
+        found += [
+            AwaitingReview(
+                attempt_id=doc["attempt_id"],
+                candidate_name=doc.get("candidate_name") or "",
+                position=doc.get("position") or "",
+                completed_at=doc.get("completed_at"),
+            )
+            for doc in docs
+            if doc["attempt_id"] not in reviewed
+        ]
+        if len(found) > limit or len(docs) < _AWAITING_BATCH:
+            break
     return found[:limit], len(found) > limit
 
 

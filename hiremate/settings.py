@@ -28,6 +28,7 @@ as they always were: other modules read a few of their own
 
 from __future__ import annotations
 
+import json
 import secrets
 import textwrap
 from functools import lru_cache
@@ -250,6 +251,17 @@ class Settings(BaseSettings, IngestLimits):
         ),
     )
     app_port: int = Field(8501, description="Port of the Streamlit app started by `make run`.")
+    api_requests_per_minute: int = Field(
+        300,
+        ge=1,
+        description=(
+            "REST API v1 (/api/v1 on the recruiter app): sustained requests a minute per API key; "
+            "more answer 429 with Retry-After."
+        ),
+    )
+    api_burst: int = Field(
+        60, ge=1, description="REST API v1: requests one API key may make at once above the sustained rate."
+    )
     demo: EnvBool = Field(
         True,
         description=(
@@ -307,6 +319,35 @@ class Settings(BaseSettings, IngestLimits):
         examples=["https://hiremate.example.com"],
     )
 
+    # Webhooks (hiremate.webhooks): endpoints an admin registers; no SSRF unless allowed here.
+    webhook_allow_private: EnvBool = Field(
+        False,
+        description=(
+            "Let webhook endpoints be on private, loopback, link-local or reserved addresses (receivers inside "
+            "your own network). false: only https on public addresses, plus http://127.0.0.1, "
+            "http://localhost and http://[::1] for a receiver on this machine."
+        ),
+    )
+
+    # Greenhouse's assessment partner API (hiremate.greenhouse): the PATCH sent to the URL Greenhouse gave
+    # with send_test once the profile exists, whose purpose is to make Greenhouse call test_status now.
+    greenhouse_patch_headers: str = Field(
+        "{}",
+        description=(
+            "Extra headers of the completion PATCH to Greenhouse, a JSON object of strings (e.g. an "
+            "Authorization header if Greenhouse gives you one). Content-Type is application/json."
+        ),
+        examples=['{"Authorization": "Basic ..."}'],
+    )
+    greenhouse_patch_body: str = Field(
+        '{"partner_interview_id": "{partner_interview_id}", "partner_status": "complete", '
+        '"partner_profile_url": "{partner_profile_url}"}',
+        description=(
+            "The completion PATCH's JSON body; {partner_interview_id}, {partner_status} and "
+            "{partner_profile_url} in its strings are filled in."
+        ),
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -354,6 +395,19 @@ class Settings(BaseSettings, IngestLimits):
             port = info.data.get("app_port", cls.model_fields["app_port"].default)
             return f"http://localhost:{port}"
         return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("greenhouse_patch_headers", "greenhouse_patch_body")
+    @classmethod
+    def _json_object(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"HIREMATE_{str(info.field_name).upper()} is not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError(f"HIREMATE_{str(info.field_name).upper()} must be a JSON object")
+        if info.field_name == "greenhouse_patch_headers" and not all(isinstance(v, str) for v in parsed.values()):
+            raise ValueError("HIREMATE_GREENHOUSE_PATCH_HEADERS: every header's value is a string")
+        return value
 
     @property
     def limits(self) -> IngestLimits:
@@ -469,6 +523,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     'ingest limits (docs/protocol.md "Limits")': tuple(IngestLimits.model_fields),
     'mail (docs/architecture.md "Mail")': ("smtp_url", "smtp_require_tls", "mail_from", "app_url"),
+    'REST API v1 (docs/integrations.md "REST API v1")': ("api_requests_per_minute", "api_burst"),
+    'webhooks (docs/integrations.md "Webhooks")': ("webhook_allow_private",),
+    'Greenhouse (docs/integrations.md "Greenhouse")': ("greenhouse_patch_headers", "greenhouse_patch_body"),
 }
 
 

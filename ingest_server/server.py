@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from hiremate import attempts, candidate, erasure, live_access, mail, profiles, self_id
+from hiremate import attempts, candidate, erasure, live_access, mail, profiles, self_id, webhooks
 from hiremate import db as dbmod
 from hiremate.live_tickets import TicketError, verify_ticket
 from hiremate.models import FINAL_STATUSES, AttemptStatus, EventMetadata, Task, TaskAttempt
@@ -67,6 +67,13 @@ PURGE_LIMIT = 500
 # anywhere leaves within seconds; due reminders are queued every REMINDER_INTERVAL.
 MAIL_INTERVAL_SECONDS = 2.0
 REMINDER_INTERVAL_SECONDS = 60.0
+# The webhook outbox (hiremate.webhooks) is looked at this often, so an event
+# queued by another process leaves within about a second (one this server
+# queued, through emit_webhook, leaves at once); at most WEBHOOK_PARALLEL tries
+# run at once, each in a thread of their own (a slow receiver waits its 10 s
+# there, never on the event loop nor in the database threads).
+WEBHOOK_INTERVAL_SECONDS = 1.0
+WEBHOOK_PARALLEL = 4
 
 
 def _is_upgrade(request: Request) -> bool:
@@ -85,6 +92,7 @@ class IngestServer:
         poll_interval: float = 0.25,
         purge_interval: float | None = PURGE_INTERVAL_SECONDS,
         mail_interval: float | None = MAIL_INTERVAL_SECONDS,
+        webhook_interval: float | None = WEBHOOK_INTERVAL_SECONDS,
     ) -> None:
         self.settings = settings
         self.db = db if db is not None else dbmod.get_db(settings)
@@ -96,6 +104,12 @@ class IngestServer:
         self._mail_worker = mail.new_worker_id()
         self._reminded_at = 0.0
         self._mailer: asyncio.Task[None] | None = None
+        self.webhook_interval = webhook_interval  # None: this process delivers no webhooks
+        self._webhook_worker = webhooks.new_worker_id()
+        self._webhooker: asyncio.Task[None] | None = None
+        self._webhook_executor = ThreadPoolExecutor(max_workers=WEBHOOK_PARALLEL, thread_name_prefix="webhooks")
+        self._webhook_tries: set[asyncio.Future[str]] = set()
+        self._webhook_wakeup = asyncio.Event()
         limits = settings.limits
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
         self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
@@ -127,6 +141,7 @@ class IngestServer:
             register=self.register_session,
             unregister=self.unregister_session,
             compute_profile=self.compute_profile,
+            emit_webhook=self.emit_webhook,
         )
         self.live_context = LiveContext(hub=self.hub, call_db=self.call_db, recheck_seconds=limits.live_recheck_seconds)
 
@@ -144,14 +159,19 @@ class IngestServer:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="expiry-sweep")
         if self.mail_interval is not None and mail.is_configured(self.settings):
             self._mailer = asyncio.get_running_loop().create_task(self._mail_loop(), name="mail-drain")
+        if self.webhook_interval is not None:
+            self._webhooker = asyncio.get_running_loop().create_task(self._webhook_loop(), name="webhook-drain")
 
     async def stop(self) -> None:
-        for task in (self._sweeper, self._mailer):
+        for task in (self._sweeper, self._mailer, self._webhooker):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._sweeper = self._mailer = None
+        self._sweeper = self._mailer = self._webhooker = None
+        # A try under way finishes in its thread (10 s at most) and records itself;
+        # one not yet begun keeps its lease, so another server takes it when it runs out.
+        self._webhook_executor.shutdown(wait=False, cancel_futures=True)
         for task in list(self._background):
             task.cancel()
         await self.committer.stop()
@@ -208,6 +228,12 @@ class IngestServer:
     # ------------------------------------------------------------ routing
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        answer = await self._route(connection, request)
+        if answer is not None and request.method == "HEAD" and not _is_upgrade(request):
+            return httpd.without_body(answer)
+        return answer
+
+    async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path.startswith("/ws/"):
             if not _is_upgrade(request):
@@ -227,9 +253,12 @@ class IngestServer:
         if path.startswith("/a/"):
             if not self.page_limiter.allow(self.client_address(connection, request), time.monotonic()):
                 return httpd.text_response(429, "Too many requests; try again in a minute.\n")
-            return await self._page(unquote(path[len("/a/") :]))
+            return await self._page(unquote(path[len("/a/") :]), request.headers.get("Accept-Encoding"))
         if path.startswith("/static/"):
-            return self.static.get(unquote(path[len("/static/") :]))
+            relative = unquote(path[len("/static/") :])
+            return self.static.get(
+                relative, request.headers.get("Accept-Encoding"), request.headers.get("If-None-Match")
+            )
         return httpd.not_found()
 
     async def handler(self, connection: ServerConnection) -> None:
@@ -291,13 +320,13 @@ class IngestServer:
             return None
         return await self.run_db(attempts.find_by_token, self.db, token)
 
-    async def _page(self, token: str) -> Response:
+    async def _page(self, token: str, accept_encoding: str | None) -> Response:
         try:
             state = await self.run_db(self._page_state, token)
         except PyMongoError:
             return httpd.text_response(503, "The assessment service is unavailable; try again in a moment.\n")
-        template = await self.run_db(self.static.template)
-        return httpd.page_response(template, state)
+        # The template may read the disk, and the page is compressed: both off the event loop.
+        return await self.run_db(lambda: httpd.page_response(self.static.template(), state, accept_encoding))
 
     def _page_state(self, token: str) -> dict[str, Any]:
         """The page's state for a link (in a database thread): its attempt's, or "replaced", or "not_found"."""
@@ -482,6 +511,54 @@ class IngestServer:
             log.info("mail: %d sent, %d to retry, %d failed", report.sent, report.retrying, report.failed)
         return report
 
+    # ------------------------------------------------------------ webhooks
+
+    async def _webhook_loop(self) -> None:
+        """Start the tries of due webhook deliveries every ``webhook_interval`` seconds."""
+        assert self.webhook_interval is not None
+        while True:
+            await _logged("webhook drain", self.webhooks_once)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._webhook_wakeup.wait(), timeout=self.webhook_interval)
+            self._webhook_wakeup.clear()
+
+    async def emit_webhook(self, emit: Callable[..., int], organization_id: Any, attempt_id: Any) -> int:
+        """A hiremate.webhooks event (``webhooks.attempt_completed`` ...) in the
+        database threads; what it queued is tried at once rather than at the next
+        tick (events of other processes wait for the tick). Never raises."""
+        try:
+            queued = await self.run_db(emit, self.db, organization_id, attempt_id, settings=self.settings)
+        except Exception:  # the executor shut down as the server stops
+            log.exception("queueing a webhook of attempt %s failed", attempt_id)
+            return 0
+        if queued:
+            self._webhook_wakeup.set()
+        return queued
+
+    async def webhooks_once(self) -> list[asyncio.Future[str]]:
+        """Claim as many due deliveries as there are free places and try each in
+        its own thread; returns the tries started (not awaited)."""
+        free = WEBHOOK_PARALLEL - len(self._webhook_tries)
+        if free <= 0:
+            return []
+        claimed = await self.run_db(webhooks.claim_due, self.db, self._webhook_worker, utcnow(), free)
+        loop = asyncio.get_running_loop()
+        started = []
+        for doc in claimed:
+            future = loop.run_in_executor(
+                self._webhook_executor,
+                functools.partial(webhooks.deliver, self.db, self.settings, doc, self._webhook_worker),
+            )
+            self._webhook_tries.add(future)
+            future.add_done_callback(self._webhook_try_done)
+            started.append(future)
+        return started
+
+    def _webhook_try_done(self, future: asyncio.Future[str]) -> None:
+        """A place is free: look for the next due delivery now, not at the next tick."""
+        self._webhook_tries.discard(future)
+        self._webhook_wakeup.set()
+
     async def purge_if_due(self) -> erasure.PurgeReport | None:
         """The retention purge when an interval has passed since the last one
         (None otherwise). Several ingest servers may each run it: every
@@ -502,6 +579,7 @@ class IngestServer:
             for attempt in expired:
                 if attempt.started_at is not None and attempt.id is not None:
                     await self.compute_profile(attempt.id)
+                await self.emit_webhook(webhooks.attempt_expired, attempt.organization_id, attempt.id)
             now = utcnow()
             unprofiled = await self.run_db(
                 attempts.ended_without_metrics,

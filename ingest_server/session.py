@@ -35,7 +35,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from hiremate import attempts, candidate, mail
+from hiremate import attempts, candidate, greenhouse, mail, webhooks
 from hiremate import events as ev
 from hiremate.errors import AttemptError, ConsentRequired
 from hiremate.models import AttemptStatus, BehaviorEvent, EventMetadata, Task, TaskAttempt
@@ -75,6 +75,9 @@ class SessionContext:
     register: Callable[[CandidateSession], None]  # took an epoch: older local sessions are taken over
     unregister: Callable[[CandidateSession], None]
     compute_profile: Callable[[ObjectId], Awaitable[None]]  # never raises
+    # emit_webhook(fn, organization_id, attempt_id): a hiremate.webhooks event, off the
+    # event loop, waking the delivery loop; never raises
+    emit_webhook: Callable[..., Awaitable[int]]
     latency: LatencyRing = field(default_factory=LatencyRing)  # the server's own part of each ack
 
 
@@ -564,6 +567,8 @@ class CandidateSession:
             return
         attempt, session_key = taken
         await self._begin(attempt)
+        if not was_started:
+            await self.ctx.emit_webhook(webhooks.attempt_started, attempt.organization_id, attempt.id)
         state = self.attempt_state
         assert state is not None
         message: dict[str, Any] = {
@@ -615,6 +620,7 @@ class CandidateSession:
         request = attempt.accommodation_request
         assert request is not None
         await self.ctx.call_db(mail.notify_accommodation_requested, self.attempt_id, settings=self.ctx.settings)
+        await self.ctx.emit_webhook(webhooks.accommodation_requested, attempt.organization_id, attempt.id)
         await self._send({"type": "accommodation_request_received", "requested_at": iso(request.requested_at)})
 
     async def _begin(self, attempt: TaskAttempt) -> None:
@@ -879,6 +885,8 @@ class CandidateSession:
         else:
             await self.ctx.compute_profile(self.attempt_id)
             await self.ctx.call_db(mail.notify_completed, self.attempt_id, settings=self.ctx.settings)  # never raises
+            await self.ctx.emit_webhook(webhooks.attempt_completed, done.organization_id, done.id)
+            await self.ctx.emit_webhook(greenhouse.notify_completed, done.organization_id, done.id)
         self.note_attempt_over(AttemptStatus.COMPLETED.value)
         await self._send(
             {

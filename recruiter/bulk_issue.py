@@ -18,11 +18,11 @@ takes the kit's.
 
 Issuing (``issue``): every row without problems, with one
 ``attempts.issue_many`` (batched inserts, counters and audit), then one call
-of ``send`` per issued attempt. ``send`` is the mail hook: the mail outbox
-will pass ``hiremate.mail.queue_invitation`` (or a wrapper) here; it
-returns True when it queued the invitation. Until then it is None and every
-link goes into the download (``links_csv``). A hook that fails for one
-attempt leaves that link in the download: the attempt is issued already.
+of ``send`` with all of them. ``send`` is the mail hook
+(``queue_invitations`` below, when the recruiter chose email): it returns
+the ids of the attempts whose invitation it queued. Without it every link
+goes into the download (``links_csv``), and so does each link it did not
+queue, also when it failed: the attempts are issued already.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+
+from bson import ObjectId
 
 from hiremate import attempts, kits, mail
 from hiremate.csvsafe import CsvWriter
@@ -55,8 +57,8 @@ HEADER_ALIASES = {
     "phone": {"phone", "phone number", "telephone", "tel", "mobile", "mobile phone", "cell"},
 }
 
-SendHook = Callable[[Scope, attempts.IssuedAttempt], bool]
-"""Queue the invitation of one issued attempt; True when it will be emailed."""
+SendHook = Callable[[Scope, Sequence[attempts.IssuedAttempt]], Collection[ObjectId]]
+"""Queue the invitations of the issued attempts; the ids of those that will be emailed."""
 
 
 @dataclass
@@ -191,7 +193,8 @@ def issue(
         expires_days=expires_days,
         public_url=public_url,
     )
-    results = [(row, one, _send(send, scope, one)) for row, one in zip(ready, issued, strict=True)]
+    emailed = _send(send, scope, issued)
+    results = [(row, one, one.attempt.id in emailed) for row, one in zip(ready, issued, strict=True)]
     scope.audit(
         "attempts.bulk_issued",
         "kit",
@@ -222,23 +225,22 @@ def problems_csv(rows: Sequence[BulkRow]) -> bytes:
     return writer.to_bytes()
 
 
-def queue_invitation(scope: Scope, issued: attempts.IssuedAttempt) -> bool:
-    """The mail hook: queue the candidate's invitation in the outbox."""
-    mail.queue_invitation(scope, issued.attempt, issued.link)
-    return True
+def queue_invitations(scope: Scope, issued: Sequence[attempts.IssuedAttempt]) -> set[ObjectId]:
+    """The mail hook: queue the candidates' invitations in the outbox, in one write."""
+    return mail.queue_invitations(scope, [(one.attempt, one.link) for one in issued])
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _send(send: SendHook | None, scope: Scope, one: attempts.IssuedAttempt) -> bool:
-    if send is None:
-        return False
+def _send(send: SendHook | None, scope: Scope, issued: Sequence[attempts.IssuedAttempt]) -> Collection[ObjectId]:
+    if send is None or not issued:
+        return ()
     try:
-        return bool(send(scope, one))
-    except Exception:  # the attempt is issued: its link must reach the download whatever the mailer did
-        log.exception("the mail hook failed for attempt %s; its link goes into the download", one.attempt.id)
-        return False
+        return send(scope, issued)
+    except Exception:  # the attempts are issued: their links must reach the download whatever the mailer did
+        log.exception("the mail hook failed for %s attempts; their links go into the download", len(issued))
+        return ()
 
 
 def _key(cell: str) -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 from bson import ObjectId
 from streamlit.delta_generator import DeltaGenerator
@@ -377,3 +378,21 @@ def _zone_name(organization_id: str) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def data_table(data: Any, *, what: str, key: str | None = None, **dataframe_kwargs: Any) -> None:
+    """``data`` (a DataFrame or a list of row dicts) as ``st.dataframe``, and
+    the same rows as a plain HTML table in an expander below it: the data
+    frame is drawn on a canvas that screen readers cannot read (WCAG 1.3.1),
+    so it is never the only form of a table. ``what`` names the rows ("the
+    event stream") in the expander's label."""
+    st.dataframe(data, key=key, **dataframe_kwargs)
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame.from_records(list(data))
+    text = frame.round(2).astype(str).replace({"None": "", "nan": "", "NaT": "", "<NA>": ""})
+    with st.expander(
+        f"{what[:1].upper()}{what[1:]} as a plain table (for screen readers)", icon=":material/table_rows:"
+    ):
+        st.table(text, border="horizontal", hide_index=bool(dataframe_kwargs.get("hide_index")))

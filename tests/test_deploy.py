@@ -288,7 +288,7 @@ def test_the_image_runs_as_a_user_and_holds_the_code_it_runs():
     assert users and users[-1].split(":")[0] not in ("root", "0")
     copied = {part.rstrip("/") for line in instructions if line.startswith("COPY ") for part in line.split()[1:-1]}
     # What `streamlit run asgi.py` and `python -m ingest_server` import, and Streamlit's config.
-    assert {"app.py", "asgi.py", "app_pages", "recruiter", "hiremate", "ingest_server", ".streamlit"} <= copied
+    assert {"app.py", "asgi.py", "app_pages", "recruiter", "hiremate", "ingest_server", "api", ".streamlit"} <= copied
     assert "requirements.txt" in copied and "pip install -r" in dockerfile
 
 

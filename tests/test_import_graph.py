@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hiremate", "ingest_server")
-FRAMEWORKS = frozenset({"streamlit", "websockets", "starlette"})
+FRAMEWORKS = frozenset({"streamlit", "websockets", "starlette", "fastapi"})
 
 
 def module_name(root: Path, path: Path) -> str:

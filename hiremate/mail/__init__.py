@@ -3,8 +3,9 @@
 Public functions (everything else is private to this package):
 
 * ``queue_invitation(scope, attempt, link)``: email a candidate their link
-  (the issue form, the bulk issue and ``python -m hiremate issue
-  --send-email`` call it); MailNotConfigured without a mail server.
+  (the issue form and ``python -m hiremate issue --send-email`` call it);
+  MailNotConfigured without a mail server. ``queue_invitations(scope,
+  pairs)``: the same for many at once (bulk issue).
 * ``resend_invitation(scope, attempt_id)``: send the link again; once the
   link was dropped from the outbox (sent or abandoned) it is re-issued.
 * ``queue_colleague_invitation(scope, token)``: email a colleague their
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,12 +41,11 @@ from hiremate import attempts
 from hiremate import db as dbmod
 from hiremate.errors import MailError, MailNotConfigured
 from hiremate.ids import as_object_id
+from hiremate.mail import _outbox
 from hiremate.mail._outbox import (
     BACKOFF,
     FAILED,
     MAX_TRIES,
-    QUEUED,
-    SENDING,
     SENT,
     DrainReport,
     drain,
@@ -73,6 +74,7 @@ from hiremate.mail._templates import format_expiry as _format_expiry
 from hiremate.mail._templates import render as _render
 from hiremate.models import AttemptStatus, Organization, TaskAttempt
 from hiremate.organizations import contact_of, time_zone_of
+from hiremate.outbox import QUEUED, SENDING
 from hiremate.scope import Scope
 from hiremate.settings import Settings, get_settings
 from hiremate.timeutil import utcnow
@@ -112,6 +114,7 @@ __all__ = [
     "queue_colleague_invitation",
     "queue_due_reminders",
     "queue_invitation",
+    "queue_invitations",
     "resend_invitation",
     "reset_template",
     "save_template",
@@ -147,16 +150,57 @@ def queue_invitation(scope: Scope, attempt: TaskAttempt, link: str, *, settings:
     The link is kept encrypted until the message is sent or abandoned. The
     message leaves within seconds (an ingest server drains the outbox every
     few seconds). Audited (``mail.queued``, the attempt's id and the kind)."""
-    settings = settings or get_settings()
-    if not is_configured(settings):
-        raise MailNotConfigured(NOT_CONFIGURED)
-    if attempt.id is None or attempt.organization_id != scope.organization_id:
-        raise MailError("this assessment is not one of your organisation's")
-    if attempt.status not in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
-        raise MailError(f"this assessment is {attempt.status}: there is no link to send")
+    settings = _configured(settings)
+    problem = _invitation_problem(scope, attempt)
+    if problem:
+        raise MailError(problem)
     oid = _enqueue_invitation(scope, settings, attempt.id, link)
     scope.audit("mail.queued", "attempt", attempt.id, kind=INVITATION)
     return oid
+
+
+def queue_invitations(
+    scope: Scope, issued: Sequence[tuple[TaskAttempt, str]], *, settings: Settings | None = None
+) -> set[ObjectId]:
+    """``queue_invitation`` for many (attempt, link) pairs at once (bulk
+    issue): one ``insert_many`` and one append of audit entries instead of
+    one write and one chained append each. Returns the ids of the attempts
+    whose invitation is queued; an attempt that could not be emailed
+    (another organisation's, closed) or that the store refused is left out,
+    so its link goes to the recruiter's download instead."""
+    settings = _configured(settings)
+    docs = [
+        _outbox.message(
+            settings.secret,
+            kind=INVITATION,
+            organization_id=scope.organization_id,
+            attempt_id=attempt.id,
+            sealed_text=link,
+            queued_by=scope.user_id,
+        )
+        for attempt, link in issued
+        if not _invitation_problem(scope, attempt)
+    ]
+    stored = docs[: _outbox.enqueue_many(scope.db, docs)]
+    scope.audit_each("mail.queued", "attempt", [(doc["attempt_id"], {"kind": INVITATION}) for doc in stored])
+    return {doc["attempt_id"] for doc in stored}
+
+
+def _configured(settings: Settings | None) -> Settings:
+    """``settings`` (this process's by default), when they name a mail server."""
+    settings = settings or get_settings()
+    if not is_configured(settings):
+        raise MailNotConfigured(NOT_CONFIGURED)
+    return settings
+
+
+def _invitation_problem(scope: Scope, attempt: TaskAttempt) -> str | None:
+    """Why ``attempt``'s link cannot be emailed, or None."""
+    if attempt.id is None or attempt.organization_id != scope.organization_id:
+        return "this assessment is not one of your organisation's"
+    if attempt.status not in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
+        return f"this assessment is {attempt.status}: there is no link to send"
+    return None
 
 
 def _enqueue_invitation(scope: Scope, settings: Settings, attempt_id: ObjectId, link: str) -> ObjectId:
@@ -188,9 +232,7 @@ def resend_invitation(
     the link is no longer in the outbox (it goes once sent or abandoned), so
     it is re-issued (``attempts.reissue_link``: the old link stops working)
     and the new one queued."""
-    settings = settings or get_settings()
-    if not is_configured(settings):
-        raise MailNotConfigured(NOT_CONFIGURED)
+    settings = _configured(settings)
     attempt = attempts.get_attempt(scope, attempt_id)
     if attempt is None:
         raise MailError("no such assessment in your organisation")
@@ -324,9 +366,7 @@ def _notify(
 
 def queue_colleague_invitation(scope: Scope, token: str, *, settings: Settings | None = None) -> ObjectId:
     """Email a colleague the invitation ``token`` that ``auth.invite`` just returned."""
-    settings = settings or get_settings()
-    if not is_configured(settings):
-        raise MailNotConfigured(NOT_CONFIGURED)
+    settings = _configured(settings)
     invitation = scope.db[dbmod.INVITATIONS].find_one(
         scope.where({"token_hash": hashlib.sha256(token.encode()).hexdigest()}), {"_id": 1}
     )

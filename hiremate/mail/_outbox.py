@@ -5,7 +5,7 @@ attempt, the recruiter's user id or the colleague's invitation), never as
 its text: the text is rendered when it is sent, from the organisation's
 template and the documents as they are then. So the outbox holds no name
 or email address; a candidate's invitation holds its link sealed
-(``_crypto``) until it is sent or abandoned, then the link is unset.
+(``hiremate.sealing``) until it is sent or abandoned, then the link is unset.
 
 States: ``queued`` (due at ``next_attempt_at``) -> ``sending`` (claimed by
 one drainer until ``lease_until``) -> ``sent``, or back to ``queued`` with
@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -30,23 +27,26 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
-from hiremate import attempts, emails
+from hiremate import attempts, emails, sealing
 from hiremate import db as dbmod
 from hiremate.errors import HireMateError, MailSendFailed
-from hiremate.mail import _crypto, _templates
+from hiremate.mail import _templates
 from hiremate.mail._smtp import REASON_LENGTH, Connection, SmtpConfig
 from hiremate.models import AttemptStatus, TaskAttempt
 from hiremate.organizations import contact_of, get_organization, time_zone_of
+from hiremate.outbox import QUEUED, new_worker_id, now_or
+from hiremate.outbox import claim as _claim
 from hiremate.scope import Scope
 from hiremate.settings import Settings
-from hiremate.timeutil import to_ms, utcnow
+from hiremate.timeutil import utcnow
 
 log = logging.getLogger("hiremate.mail")
 
-QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+SENT, FAILED = "sent", "failed"
+SEAL_LABEL = b"hiremate mail outbox link v1"  # unchanged since links were first sealed
 # Waits after the 1st, 2nd, ... failed try; after the last one the message has failed for good.
 BACKOFF = (
     timedelta(seconds=30),
@@ -59,10 +59,6 @@ BACKOFF = (
 MAX_TRIES = len(BACKOFF) + 1
 LEASE = timedelta(minutes=5)  # well above smtplib's timeouts for one message
 VIA_MAIL = "mail"  # the scope of what the drain does itself (a reminder's new link)
-
-
-def now_or(now: datetime | None) -> datetime:
-    return utcnow() if now is None else to_ms(now)
 
 
 def enqueue(
@@ -80,6 +76,48 @@ def enqueue(
     now: datetime | None = None,
 ) -> ObjectId:
     """Store one message to send now; ``key`` (unique) makes it once only (DuplicateKeyError otherwise)."""
+    doc = message(
+        secret,
+        kind=kind,
+        organization_id=organization_id,
+        attempt_id=attempt_id,
+        recipient_user_id=recipient_user_id,
+        invitation_id=invitation_id,
+        sealed_text=sealed_text,
+        queued_by=queued_by,
+        key=key,
+        now=now,
+    )
+    db[dbmod.MAIL_OUTBOX].insert_one(doc)
+    return doc["_id"]
+
+
+def enqueue_many(db: Database, docs: list[dict[str, Any]]) -> int:
+    """Store ``message`` documents in one ordered ``insert_many``; how many
+    were stored (all of them, or the ones before the first that failed)."""
+    if not docs:
+        return 0
+    try:
+        return len(db[dbmod.MAIL_OUTBOX].insert_many(docs, ordered=True).inserted_ids)
+    except BulkWriteError as error:
+        log.exception("the outbox stored %s of %s messages", error.details.get("nInserted", 0), len(docs))
+        return int(error.details.get("nInserted", 0))
+
+
+def message(
+    secret: bytes,
+    *,
+    kind: str,
+    organization_id: ObjectId,
+    attempt_id: ObjectId | None = None,
+    recipient_user_id: ObjectId | None = None,
+    invitation_id: ObjectId | None = None,
+    sealed_text: str | None = None,
+    queued_by: ObjectId | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The outbox document of one message to send now (not stored)."""
     now = now_or(now)
     oid = ObjectId()
     doc: dict[str, Any] = {
@@ -99,9 +137,8 @@ def enqueue(
         "updated_at": now,
     }
     if sealed_text is not None:
-        doc["sealed"] = _crypto.seal(secret, sealed_text, str(oid))
-    db[dbmod.MAIL_OUTBOX].insert_one(doc)
-    return oid
+        doc["sealed"] = sealing.seal(secret, sealed_text, str(oid), label=SEAL_LABEL)
+    return doc
 
 
 # ---------------------------------------------------------------- the drain
@@ -116,26 +153,9 @@ class DrainReport:
     reasons: list[str] = field(default_factory=list)
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def claim(db: Database, worker: str, now: datetime) -> dict[str, Any] | None:
     """Take the oldest due message (or one whose sender's lease ran out) for ``worker``."""
-    return db[dbmod.MAIL_OUTBOX].find_one_and_update(
-        {
-            "$or": [
-                {"status": QUEUED, "next_attempt_at": {"$lte": now}},
-                {"status": SENDING, "lease_until": {"$lt": now}},
-            ]
-        },
-        {
-            "$set": {"status": SENDING, "lease_until": now + LEASE, "lease_owner": worker, "updated_at": now},
-            "$inc": {"tries": 1},
-        },
-        sort=[("next_attempt_at", ASCENDING), ("_id", ASCENDING)],
-        return_document=ReturnDocument.AFTER,
-    )
+    return _claim(db[dbmod.MAIL_OUTBOX], worker, now, LEASE)
 
 
 def drain(
@@ -327,7 +347,7 @@ def _candidate_link(db: Database, settings: Settings, doc: dict[str, Any], attem
 
 def _unsealed(settings: Settings, doc: dict[str, Any]) -> str | None:
     sealed = doc.get("sealed")
-    return None if not sealed else _crypto.unseal(settings.secret, sealed, str(doc["_id"]))
+    return None if not sealed else sealing.unseal(settings.secret, sealed, str(doc["_id"]), label=SEAL_LABEL)
 
 
 def _domain_of(sender: str) -> str:

@@ -3,7 +3,9 @@ recount the attempt counters, simulate completed attempts, print the .env.exampl
 declare, lower-case the emails stored before that was the rule (``migrate-emails``), erase or
 export one candidate's data (``erase``, ``export-candidate``), purge what is past retention
 (``purge``), chain the audit entries written before chains existed (``migrate-audit``),
-verify the audit log's chains (``verify-audit``) and print the impact report (``impact-report``).
+verify the audit log's chains (``verify-audit``), print the impact report (``impact-report``),
+manage webhook endpoints (``webhook add|list|remove|redeliver``) and create, list and revoke
+the REST API's keys (``api-key create|list|revoke``).
 
 Exit codes: 0 done, 2 bad input (one line on stderr says what), 1 the
 database does not answer, 3 ``verify-audit`` found an entry changed, removed
@@ -18,7 +20,8 @@ import json
 import os
 import random
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -150,8 +153,9 @@ def _recompute(args: argparse.Namespace) -> None:
         raise UsageError(f"no rule version {version!r}; there are {', '.join(VERSIONS)} (or latest)")
     db = _db()
     if args.all:
-        count = profiles.recompute_all(db, progress=_draw_progress, version=version)
-        print(f"recomputed {count} attempt{'s' if count != 1 else ''}")
+        started = time.monotonic()
+        count = profiles.recompute_all(db, progress=_progress_drawer(started), version=version)
+        print(f"recomputed {count} attempt{'s' if count != 1 else ''} {_rate(count, time.monotonic() - started)}")
         return
     doc = db[dbmod.ATTEMPTS].find_one({"_id": attempt_id}, {"status": 1, "organization_id": 1})
     if doc is None:
@@ -297,6 +301,35 @@ def _verify_audit(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_TAMPERED
+
+
+def _api_key_create(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    key, plaintext = api_keys.create(_command_line(db, organization.id), args.name, args.scope)
+    # The key is shown here once: only its hash is stored.
+    print(
+        json.dumps({"id": key.id, "key": plaintext, "name": key.name, "access": str(key.access), "prefix": key.prefix})
+    )
+
+
+def _api_key_list(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    for key in api_keys.list_keys(_command_line(db, organization.id)):
+        print(key.model_dump_json())
+
+
+def _api_key_revoke(args: argparse.Namespace) -> None:
+    from hiremate import api_keys
+
+    db = _db()
+    organization = _organization(db, args.org)
+    print(api_keys.revoke(_command_line(db, organization.id), args.id).model_dump_json())
 
 
 # ---------------------------------------------------------------- helpers
@@ -457,7 +490,93 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     verify_audit.add_argument("--org", help="organisation slug, name or id (default: every chain, system included)")
     verify_audit.set_defaults(command=_verify_audit)
+    _add_webhook_commands(commands)
+
+    api_key = commands.add_parser("api-key", help="create, list or revoke the REST API's keys of an organisation")
+    key_commands = api_key.add_subparsers(title="api-key commands", required=True, metavar="ACTION")
+    key_create = key_commands.add_parser(
+        "create", help="make a key; prints one JSON line with the key (shown once: only its hash is stored)"
+    )
+    key_create.add_argument("--org", required=True, help="organisation slug or name")
+    key_create.add_argument("--name", required=True, help="what the key is for (shown in lists and the audit log)")
+    key_create.add_argument(
+        "--scope", choices=("read", "write"), default="read", help="read: GET only; write: everything (default: read)"
+    )
+    key_create.set_defaults(command=_api_key_create)
+    key_list = key_commands.add_parser("list", help="the organisation's keys, one JSON line each (never the key)")
+    key_list.add_argument("--org", required=True, help="organisation slug or name")
+    key_list.set_defaults(command=_api_key_list)
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key for good; prints it as one JSON line")
+    key_revoke.add_argument("--org", required=True, help="organisation slug or name")
+    key_revoke.add_argument("--id", required=True, help="the key's id (from `api-key list`)")
+    key_revoke.set_defaults(command=_api_key_revoke)
     return parser
+
+
+def _webhook_add(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    events = [name for value in args.events or [] for name in value.split(",")]
+    db = _db()
+    organization = _organization(db, args.org)
+    endpoint, secret = webhooks.add_endpoint(_command_line(db, organization.id), args.url, events)
+    # The secret is printed this once: only its sealed form is stored.
+    print(json.dumps({"endpoint_id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "secret": secret}))
+
+
+def _webhook_list(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    for endpoint in webhooks.list_endpoints(_command_line(db, organization.id)):
+        print(endpoint.model_dump_json())
+
+
+def _webhook_remove(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    removed = webhooks.remove_endpoint(_command_line(db, organization.id), args.id)
+    print(json.dumps({"endpoint_id": args.id, "removed": True, "deliveries_removed": removed}))
+
+
+def _webhook_redeliver(args: argparse.Namespace) -> None:
+    from hiremate import webhooks
+
+    db = _db()
+    organization = _organization(db, args.org)
+    view = webhooks.redeliver(_command_line(db, organization.id), args.delivery)
+    print(json.dumps({"delivery_id": str(view.id), "webhook_id": view.msg_id, "status": view.status}))
+
+
+def _add_webhook_commands(commands: argparse._SubParsersAction) -> None:
+    from hiremate.webhooks import EVENT_TYPES
+
+    webhook = commands.add_parser("webhook", help='manage webhook endpoints (docs/integrations.md "Webhooks")')
+    actions = webhook.add_subparsers(title="actions", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register an endpoint; prints one JSON line with its secret, shown once")
+    add.add_argument("--org", required=True, help="organisation slug or name")
+    add.add_argument("--url", required=True, help="https URL (http only for 127.0.0.1, localhost, [::1])")
+    add.add_argument(
+        "--events",
+        nargs="+",
+        metavar="EVENT",
+        help=f"event types, comma- or space-separated (default: all): {', '.join(EVENT_TYPES)}",
+    )
+    add.set_defaults(command=_webhook_add)
+    listed = actions.add_parser("list", help="the organisation's endpoints, one JSON line each (never a secret)")
+    listed.add_argument("--org", required=True, help="organisation slug or name")
+    listed.set_defaults(command=_webhook_list)
+    remove = actions.add_parser("remove", help="remove an endpoint with its delivery log")
+    remove.add_argument("--org", required=True, help="organisation slug or name")
+    remove.add_argument("--id", required=True, help="the endpoint's id (webhook list)")
+    remove.set_defaults(command=_webhook_remove)
+    redeliver = actions.add_parser("redeliver", help="try a delivery once more, now, with the same webhook-id")
+    redeliver.add_argument("--org", required=True, help="organisation slug or name")
+    redeliver.add_argument("--delivery", required=True, help="the delivery's id (the app's delivery log)")
+    redeliver.set_defaults(command=_webhook_redeliver)
 
 
 def _positive_int(text: str) -> int:
@@ -552,12 +671,30 @@ def _write_private(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def _draw_progress(done: int, total: int) -> None:
-    filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def _progress_drawer(started: float) -> Callable[[int, int], None]:
+    """A progress bar on standard error with the rate so far and the time left."""
+
+    def draw(done: int, total: int) -> None:
+        filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
+        elapsed = time.monotonic() - started
+        left = (total - done) * elapsed / done if done else 0.0
+        rate = f"{done / elapsed:,.0f}/s, about {_duration(left)} left" if elapsed > 0 and done < total else ""
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_WIDTH - filled)}] {done}/{total} {rate}".ljust(100))
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return draw
+
+
+def _rate(count: int, seconds: float) -> str:
+    """ "in 12 s (83 attempts/s)": what recompute --all reports when it ends."""
+    per_second = f" ({count / seconds:,.0f} attempts/s)" if seconds > 0 and count else ""
+    return f"in {_duration(seconds)}{per_second}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _fail(code: int, message: str) -> int:

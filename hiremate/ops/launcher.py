@@ -312,6 +312,8 @@ def banner(settings: Settings, demo_lines: Sequence[str], *, store_owned: bool =
             "",
             "HireMate is running:",
             f"  recruiter app   http://{app_host}:{settings.app_port}",
+            f"  REST API v1     http://{app_host}:{settings.app_port}/api/v1  "
+            f"(docs: http://{app_host}:{settings.app_port}/api/v1/docs; keys: the API keys page)",
             f"  ingest server   {settings.public_url}  (candidate links: {settings.public_url}/a/<token>)",
             f"  database        {store}",
             *demo_lines,

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from bson import ObjectId
 
-from hiremate import attempt_counts, reviews
+from hiremate import attempt_counts, paging, reviews
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
 from hiremate.people import attempts_per_email
@@ -130,8 +130,12 @@ def candidates_page(
             return pd.DataFrame([], columns=CANDIDATE_COLUMNS), 0  # only completed profiles are reviewed
         status = AttemptStatus.COMPLETED.value
         labels = {**labels, **reviewed}
-    latest = {"superseded": {"$ne": True}} if people else {}
-    if labels:
+    # An equality, which the (organization_id, status, superseded, ...) indexes serve: the embedded
+    # store reads every attempt of the organisation for a query with any condition outside the index
+    # it picks, $ne and $in included (11 s at 10,000 attempts). The flag is always a value (people.py).
+    latest = {"superseded": False} if people else {}
+    if labels:  # read from profiles by completion, not windowed: $ne keeps profiles stored without the flag
+        latest = {"superseded": {"$ne": True}} if people else {}
         rows, total = _page_from_profiles(scope, {**labels, **latest}, search, position, status, skip, limit)
     else:
         rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts, latest)
@@ -139,6 +143,31 @@ def candidates_page(
     for row in rows:
         row["attempts"] = per_email.get(row["candidate_email"], 1)
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS), total
+
+
+def people_page(
+    scope: Scope, *, position: str | None = None, after: paging.Key | None = None, limit: int = 25
+) -> tuple[list[dict[str, Any]], paging.Key | None]:
+    """One page of the candidates as people (each person's latest attempt,
+    ``hiremate.people``), newest issued first, after the key ``after``
+    (``hiremate.paging``: the REST API's cursor), with the rows of
+    ``candidates_page`` and ``attempts``; and the key of the next page."""
+    query = {"superseded": {"$ne": True}, **({"candidate_info.position": position} if position else {})}
+    docs, next_key = paging.newest_after(
+        scope.collection(dbmod.ATTEMPTS),
+        scope.where(query),
+        "created_at",
+        after=after,
+        limit=min(max(limit, 1), MAX_PAGE_SIZE),
+        projection=ATTEMPT_ROW_PROJECTION,
+    )
+    ids = [doc["_id"] for doc in docs]
+    profiles, reviewed = _profiles_for(scope, ids), reviews.summaries(scope, ids)
+    rows = [_candidate_row(doc, profiles.get(doc["_id"]), reviewed.get(doc["_id"])) for doc in docs]
+    per_email = attempts_per_email(scope, [row["candidate_email"] for row in rows])
+    for row in rows:
+        row["attempts"] = per_email.get(row["candidate_email"], 1)
+    return rows, next_key
 
 
 def _label_filters(**chosen: str | None) -> dict[str, str]:
@@ -233,11 +262,29 @@ def _page_from_attempts(
         page = _newest(attempts, {**query, "status": _COMPLETED}, "completed_at", skip, limit, position=position)
         done = skip + len(page) if page else count(_COMPLETED)
     if len(page) < limit and status != _COMPLETED:
-        others = query if status else {**query, "status": {"$ne": _COMPLETED}}
-        page += _newest(attempts, others, "created_at", max(0, skip - done), limit - len(page), position=position)
+        statuses = [status] if status else _OTHER_STATUSES
+        page += _newest_of(attempts, query, statuses, max(0, skip - done), limit - len(page), position=position)
     ids = [doc["_id"] for doc in page]
     profiles, reviewed = _profiles_for(scope, ids), reviews.summaries(scope, ids)
     return [_candidate_row(doc, profiles.get(doc["_id"]), reviewed.get(doc["_id"])) for doc in page], total
+
+
+_OTHER_STATUSES = [s.value for s in AttemptStatus if s.value != _COMPLETED]
+
+
+def _newest_of(
+    attempts: Any, query: dict[str, Any], statuses: list[str], skip: int, limit: int, *, position: str | None
+) -> list[dict[str, Any]]:
+    """``_newest`` of the attempts in any of ``statuses``, newest issued
+    first: one indexed read per status, merged (``{"status": {"$ne": ...}}``
+    or ``$in`` would make the store read every attempt of the organisation)."""
+    if len(statuses) == 1:
+        return _newest(attempts, {**query, "status": statuses[0]}, "created_at", skip, limit, position=position)
+    merged: list[dict[str, Any]] = []
+    for one in statuses:
+        merged += _newest(attempts, {**query, "status": one}, "created_at", 0, skip + limit, position=position)
+    merged.sort(key=lambda doc: (doc["created_at"], doc["_id"]), reverse=True)
+    return merged[skip : skip + limit]
 
 
 def _newest(

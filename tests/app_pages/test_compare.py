@@ -35,6 +35,9 @@ def test_compare_two_candidates_side_by_side(app_env, db):
         assert table.at["Risk orientation", column] == words(profile["risk_orientation"]["preference"])
         assert table.index[0] == "Email" and "Attempt" not in table.index  # people, not ids (the CSV keeps them)
         assert table.at["Tasks completed", column] == str(len(org.tasks))
+    plain = at.table[0].value  # the same rows as an HTML table, for screen readers (the data frame is a canvas)
+    assert list(plain.columns) == ["Ada Lovelace", "Alan Turing"] and list(plain.index) == list(table.index)
+    assert "as a plain table (for screen readers)" in at.expander[0].label
     assert len(at.get("plotly_chart")) == 2
     assert [button.key for button in at.get("download_button")] == ["compare_download"]
     assert at.query_params["attempts"] == f"{ada.id},{alan.id}"  # the comparison can be shared

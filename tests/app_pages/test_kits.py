@@ -14,7 +14,7 @@ import streamlit as st
 from hiremate import db as dbmod
 from hiremate import kits, tasks
 from hiremate import settings as settingsmod
-from recruiter import bulk_issue
+from recruiter import bulk_issue, kit_panel
 from tests.app_pages.test_assessments import fill_candidate, library, shown_link, submit
 from tests.support.page_helpers import (  # noqa: F401
     _fast_bcrypt,
@@ -69,6 +69,53 @@ def test_a_kit_whose_task_was_deleted_is_flagged_and_refused(app_env, db):
     submit(at)
     assert "cannot be issued: 1 task is deleted" in at.error[0].value.replace("\\", "")
     assert db[dbmod.ATTEMPTS].count_documents({}) == 0
+
+
+def test_a_kit_is_edited_into_a_sampling_rule_and_a_cancel_keeps_it_as_it_was(app_env, db):
+    admin = make_admin(db)
+    scope = scope_of(db, admin)
+    first = library(scope)[0]
+    kit = kits.create_kit(scope, {"name": "Screen", "position": "Analyst", "task_ids": [first.id]})
+    at = open_page(db, admin, ASSESSMENTS)
+    click(at, f"kits_edit_{kit.id}")
+    assert at.text_input(key="kit_form_name").value == "Screen"  # the form opens with the kit as it is
+    assert at.multiselect(key="kit_form_task_ids").value == [str(first.id)]
+    at.text_input(key="kit_form_name").input("Thrown away")
+    at.button(key="FormSubmitter:kit_form-Cancel").click()
+    run_ok(at)
+    assert kits.get_kit(scope, kit.id).name == "Screen"
+
+    click(at, f"kits_edit_{kit.id}")
+    assert at.text_input(key="kit_form_name").value == "Screen"  # the cancelled text is gone
+    at.radio(key="kit_form_mode").set_value(kit_panel.SAMPLED)
+    run_ok(at)
+    at.text_input(key="kit_form_name").input("Screen, sampled")
+    at.number_input(key="kit_form_count").set_value(2)
+    at.button(key="FormSubmitter:kit_form-Save kit").click()
+    run_ok(at)
+    assert "Kit “Screen, sampled” saved." in texts(at)
+    stored = kits.get_kit(scope, kit.id)
+    assert (stored.name, stored.position, stored.task_ids, stored.sampling.count) == (
+        "Screen, sampled",
+        "Analyst",
+        None,
+        2,
+    )
+    assert "2 tasks drawn at random" in texts(at)
+
+
+def test_a_kit_edited_without_a_name_is_refused_and_left_unchanged(app_env, db):
+    admin = make_admin(db)
+    scope = scope_of(db, admin)
+    kit = kits.create_kit(scope, {"name": "Screen", "task_ids": [library(scope)[0].id]})
+    at = open_page(db, admin, ASSESSMENTS)
+    click(at, f"kits_edit_{kit.id}")
+    at.text_input(key="kit_form_name").input("   ")
+    at.button(key="FormSubmitter:kit_form-Save kit").click()
+    run_ok(at)
+    assert at.error, "a refusal is shown"
+    assert kits.get_kit(scope, kit.id).name == "Screen"
+    assert at.text_input(key="kit_form_name").value == "   "  # the form stays open with the input, to fix it
 
 
 def test_archiving_a_kit_takes_it_out_of_issuing(app_env, db):

@@ -14,6 +14,10 @@ import pytest
 from playwright.sync_api import expect
 
 from hiremate import db as dbmod
+from hiremate import webhooks
+from hiremate.ops.demo import DEMO_ORG_SLUG
+from hiremate.scope import Scope
+from hiremate.settings import Settings
 from tests.e2e.helpers import APP_TIMEOUT, log_in, main_area
 from tests.support import axe
 
@@ -30,6 +34,7 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
     """(path with query, heading) of every page, the ones about one candidate with demo data."""
     db = stack.database()
     try:
+        _a_webhook_with_a_try(db, stack.data_dir)
         profiles = list(db[dbmod.PROFILES].find({}, {"attempt_id": 1}).sort("_id", 1).limit(2))
         running = db[dbmod.ATTEMPTS].find_one({"status": "in_progress"}, {"_id": 1}) or db[
             dbmod.ATTEMPTS
@@ -50,9 +55,24 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
         ("/team", "Team"),
         ("/organization", "Organisation"),
         ("/audit", "Audit log"),
+        ("/api_keys", "API keys"),
+        ("/webhooks", "Webhooks"),
         ("/impact", "Impact report"),
         ("/account", "Account"),
     ]
+
+
+def _a_webhook_with_a_try(db: Any, data_dir: Any) -> None:
+    """The demo organisation gets an endpoint with one failed try (nothing
+    listens on port 9), so the Webhooks page is scanned with its delivery log."""
+    organization = db[dbmod.ORGANIZATIONS].find_one({"slug": DEMO_ORG_SLUG}, {"_id": 1})
+    if organization is None or db[dbmod.WEBHOOK_ENDPOINTS].find_one({}, {"_id": 1}):
+        return
+    settings = Settings(data_dir=data_dir)  # the stack's own secret, generated there
+    scope = Scope(db, organization["_id"], None, is_admin=True)
+    webhooks.add_endpoint(scope, "http://127.0.0.1:9/hooks", None, settings=settings)
+    webhooks.emit(db, organization["_id"], "attempt.started", {"attempt_id": "example"})
+    webhooks.drain(db, settings)
 
 
 def _wcag_violations(page: Any) -> list[dict[str, Any]]:

@@ -143,23 +143,28 @@ def test_a_binary_file_is_refused():
         bulk_issue.decode(b"PK\x03\x04\x00\x00")
 
 
-def test_the_mail_hook_is_called_once_per_issued_attempt_and_emailed_links_leave_the_download(db, scope, kit):
+def test_the_mail_hook_gets_every_issued_attempt_at_once_and_emailed_links_leave_the_download(db, scope, kit):
     calls = []
 
     def send(hook_scope, issued):
-        calls.append(issued.attempt.candidate_info.email)
-        if issued.attempt.candidate_info.name == "Broken":
-            raise OSError("mail server on fire")
-        return issued.attempt.candidate_info.name != "Paper"
+        calls.append([one.attempt.candidate_info.email for one in issued])
+        return {one.attempt.id for one in issued if one.attempt.candidate_info.name != "Paper"}
 
-    text = "Name,Email\nAda,ada@example.com\nPaper,paper@example.com\nBroken,broken@example.com\n,x@example.com"
+    text = "Name,Email\nAda,ada@example.com\nPaper,paper@example.com\n,x@example.com"
     result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=send)
-    assert calls == ["ada@example.com", "paper@example.com", "broken@example.com"]
-    assert [row["Email"] for row in read_csv(bulk_issue.links_csv(result))] == [
-        "paper@example.com",
-        "broken@example.com",
-    ]
+    assert calls == [["ada@example.com", "paper@example.com"]]
+    assert [row["Email"] for row in read_csv(bulk_issue.links_csv(result))] == ["paper@example.com"]
     assert db[dbmod.AUDIT_LOG].find_one({"action": "attempts.bulk_issued"})["details"]["emailed"] == 1
+
+
+def test_a_failing_mail_hook_leaves_every_link_in_the_download(db, scope, kit):
+    def send(hook_scope, issued):
+        raise OSError("mail server on fire")
+
+    text = "Name,Email\nAda,ada@example.com\nGrace,grace@example.com"
+    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=send)
+    assert [row["Email"] for row in read_csv(bulk_issue.links_csv(result))] == ["ada@example.com", "grace@example.com"]
+    assert db[dbmod.ATTEMPTS].count_documents({"organization_id": scope.organization_id}) == 2
 
 
 def test_the_links_csv_neutralises_formulas(scope, kit):
@@ -187,7 +192,7 @@ def test_with_email_every_issued_attempt_is_queued_once_and_none_is_downloaded(a
     monkeypatch.setenv("HIREMATE_MAIL_FROM", "hiring@acme.test")
     settingsmod.get_settings.cache_clear()
     text = "Name,Email\nAda,ada@example.com\nGrace,grace@example.com\n,nobody@example.com"
-    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitation)
+    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitations)
     queued = list(db[dbmod.MAIL_OUTBOX].find({"organization_id": scope.organization_id}))
     assert sorted(d["attempt_id"] for d in queued) == sorted(one.attempt.id for _, one, _ in result.issued)
     assert result.not_emailed == [] and read_csv(bulk_issue.links_csv(result)) == []
@@ -196,5 +201,5 @@ def test_with_email_every_issued_attempt_is_queued_once_and_none_is_downloaded(a
 
 def test_without_a_mail_server_the_hook_refuses_and_every_link_is_downloaded(app_env, scope, kit):
     text = "Name,Email\nAda,ada@example.com"
-    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitation)
+    result = bulk_issue.issue(scope, bulk_issue.preview(scope, text, kit), send=bulk_issue.queue_invitations)
     assert [row["Email"] for row in read_csv(bulk_issue.links_csv(result))] == ["ada@example.com"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -22,7 +23,14 @@ from hiremate.organizations import update_settings
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
 from tests.support.page_helpers import make_org
-from tests.support.smtp import smtp_server, smtp_tls_server  # noqa: F401 (fixtures)
+from tests.support.smtp import (  # noqa: F401 (fixtures)
+    LOGIN_PASSWORD,
+    LOGIN_USER,
+    smtp_login_server,
+    smtp_server,
+    smtp_tls_server,
+    smtps_server,
+)
 
 PUBLIC = "https://assess.example.com"
 NAME, EMAIL = "Zebulon Quixote", "zebulon.quixote@example.com"
@@ -168,6 +176,30 @@ def test_two_drainers_send_each_message_once(org, mail_settings, smtp_server):  
     assert all(doc["status"] == mail.SENT and doc["tries"] == 1 for doc in outbox(org.db))
 
 
+def test_invitations_queued_together_are_each_sent_with_their_own_link(org, mail_settings, smtp_server):  # noqa: F811
+    issued = [issue(org, name=f"Candidate {n}", email=f"c{n}@example.com") for n in range(3)]
+    closed = issue(org, name="Closed", email="closed@example.com")
+    attempts.lock_attempt(org.scope, closed.attempt.id, reason="test")
+    closed_attempt = attempts.get_attempt(org.scope, closed.attempt.id)
+    queued = mail.queue_invitations(
+        org.scope, [(one.attempt, one.link) for one in issued] + [(closed_attempt, closed.link)], settings=mail_settings
+    )
+    assert queued == {one.attempt.id for one in issued}  # the closed one is left to the download
+    assert org.db[dbmod.AUDIT_LOG].count_documents({"action": "mail.queued"}) == 3
+    assert mail.drain(org.db, mail_settings).sent == 3
+    by_recipient = {r.rcpt_tos[0]: r.text() for r in smtp_server.wait_for(3)}
+    for n, one in enumerate(issued):
+        assert one.link in by_recipient[f"c{n}@example.com"]
+    assert all("sealed" not in doc for doc in outbox(org.db))  # each link dropped once sent
+
+
+def test_queueing_invitations_without_a_mail_server_is_refused(org, settings):
+    issued = issue(org)
+    with pytest.raises(MailNotConfigured, match="copy the link"):
+        mail.queue_invitations(org.scope, [(issued.attempt, issued.link)], settings=settings)
+    assert org.db[dbmod.MAIL_OUTBOX].count_documents({}) == 0
+
+
 def test_a_crashed_senders_lease_expires_and_the_message_is_sent(org, mail_settings, smtp_server):  # noqa: F811
     issued = issue(org)
     mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=mail_settings)
@@ -199,6 +231,38 @@ def test_starttls_is_used_whenever_the_server_offers_it(org, settings, smtp_tls_
         mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured)
         assert mail.drain(org.db, configured).sent == 1
     assert [r.tls for r in smtp_tls_server.wait_for(2)] == [True, True]
+
+
+def test_smtps_speaks_tls_from_the_first_byte(org, settings, smtps_server):  # noqa: F811
+    configured = settings.model_copy(update={"smtp_url": smtps_server.url, "mail_from": "hr@acme.test"})
+    issued = issue(org)
+    mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured)
+    assert mail.drain(org.db, configured).sent == 1
+    [received] = smtps_server.wait_for(1)
+    assert received.tls and issued.link in received.text()
+
+
+def test_a_login_in_the_url_is_used_and_a_wrong_one_waits_with_the_servers_reason(
+    org,
+    settings,
+    smtp_login_server,  # noqa: F811
+):
+    def configured(password: str):
+        url = f"smtp://{quote(LOGIN_USER, safe='')}:{quote(password, safe='')}@127.0.0.1:{smtp_login_server.port}"
+        return settings.model_copy(update={"smtp_url": url, "mail_from": "hr@acme.test", "smtp_require_tls": True})
+
+    issued = issue(org)
+    mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=configured("wrong"))
+    report = mail.drain(org.db, configured("wrong"))
+    assert report.sent == 0 and report.retrying == 1
+    [waiting] = outbox(org.db)
+    assert waiting["status"] == mail.QUEUED and "refused the login" in waiting["last_error"]
+    assert "535" in waiting["last_error"] and "wrong" not in waiting["last_error"]  # the reason, never the password
+    assert mail.drain(org.db, configured(LOGIN_PASSWORD), now=waiting["next_attempt_at"]).sent == 1
+    [received] = smtp_login_server.wait_for(1)
+    assert received.tls and issued.link in received.text()
+    *refused, accepted = smtp_login_server.logins  # smtplib tries each mechanism the server offers
+    assert refused and not any(ok for _, ok in refused) and accepted == (LOGIN_USER, True)
 
 
 def test_without_a_mail_server_nothing_is_queued(org, settings):

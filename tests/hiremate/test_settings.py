@@ -63,6 +63,15 @@ DEFAULTS = {
     "HIREMATE_SMTP_REQUIRE_TLS": ("smtp_require_tls", False),
     "HIREMATE_MAIL_FROM": ("mail_from", None),
     "HIREMATE_APP_URL": ("app_url", "http://localhost:8501"),
+    "HIREMATE_API_REQUESTS_PER_MINUTE": ("api_requests_per_minute", 300),
+    "HIREMATE_API_BURST": ("api_burst", 60),
+    "HIREMATE_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", False),
+    "HIREMATE_GREENHOUSE_PATCH_HEADERS": ("greenhouse_patch_headers", "{}"),
+    "HIREMATE_GREENHOUSE_PATCH_BODY": (
+        "greenhouse_patch_body",
+        '{"partner_interview_id": "{partner_interview_id}", "partner_status": "complete", '
+        '"partner_profile_url": "{partner_profile_url}"}',
+    ),
 }
 
 
@@ -340,3 +349,18 @@ def test_smtp_url_needs_a_sender_and_a_known_scheme_and_never_echoes_its_passwor
 def test_app_url_follows_the_app_port(monkeypatch):
     monkeypatch.setenv("HIREMATE_APP_PORT", "9100")
     assert load_settings().app_url == "http://localhost:9100"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("HIREMATE_GREENHOUSE_PATCH_HEADERS", "Authorization: x", "is not JSON"),
+        ("HIREMATE_GREENHOUSE_PATCH_HEADERS", '{"X-Retry": 3}', "every header's value is a string"),
+        ("HIREMATE_GREENHOUSE_PATCH_BODY", "[1, 2]", "must be a JSON object"),
+    ],
+)
+def test_the_greenhouse_patch_settings_must_be_json_objects(monkeypatch, tmp_path, name, value, problem):
+    monkeypatch.setenv("HIREMATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings()

@@ -331,9 +331,9 @@ def page_state(body: bytes) -> dict[str, Any]:
     return json.loads(found.group(1))
 
 
-async def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> HttpAnswer:
+async def http_get(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> HttpAnswer:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     await writer.drain()

@@ -6,7 +6,10 @@ to make it answer every recipient with a code (``"451 4.3.0 try later"``,
 ``"550 5.1.1 <x@y> no such user"``) until set back to None, and
 ``wait_for(n)``. ``smtp_tls_server`` offers STARTTLS with a self-signed
 certificate made with ``cryptography``, trusted by the client through
-SSL_CERT_FILE. Import the fixtures into a test module.
+SSL_CERT_FILE; ``smtps_server`` speaks TLS from the first byte (its url is
+``smtps://``); ``smtp_login_server`` offers STARTTLS and accepts mail only
+after a login as ``LOGIN_USER`` / ``LOGIN_PASSWORD`` (over TLS). Import the
+fixtures into a test module.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,6 +64,7 @@ class SmtpServer:
     scheme: str = "smtp"
     messages: list[Received] = field(default_factory=list)
     refuse: str | None = None
+    logins: list[tuple[str, bool]] = field(default_factory=list)  # (user, accepted), in order
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
     @property
@@ -81,11 +86,21 @@ class SmtpServer:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content or envelope.content, policy=default)
-        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic(), bool(session.ssl))
+        tls = bool(session.ssl) or server.transport.get_extra_info("ssl_object") is not None  # STARTTLS, or smtps
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic(), tls)
         with self.arrived:
             self.messages.append(received)
             self.arrived.notify_all()
         return "250 Message accepted"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        accepted = (user, password) == (LOGIN_USER, LOGIN_PASSWORD)
+        self.logins.append((user, accepted))
+        return AuthResult(success=accepted, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+LOGIN_USER, LOGIN_PASSWORD = "hiring@acme.test", "p@ss word/with:colon"
 
 
 def _serve(handler: SmtpServer, **kwargs: Any) -> Iterator[SmtpServer]:
@@ -134,8 +149,30 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def smtp_tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
     """An SMTP server offering STARTTLS with a certificate the client trusts (SSL_CERT_FILE)."""
+    yield from _serve(SmtpServer("127.0.0.1", free_port()), tls_context=_trusted_context(tmp_path, monkeypatch))
+
+
+def _trusted_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
     cert, key = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    yield from _serve(SmtpServer("127.0.0.1", free_port()), tls_context=context)
+    return context
+
+
+@pytest.fixture
+def smtps_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """An SMTP server speaking TLS from the first byte (smtps://), trusted by the client."""
+    context = _trusted_context(tmp_path, monkeypatch)
+    handler = SmtpServer("127.0.0.1", free_port(), scheme="smtps")
+    yield from _serve(handler, ssl_context=context, server_hostname="localhost")
+
+
+@pytest.fixture
+def smtp_login_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """STARTTLS, then a required login (LOGIN_USER / LOGIN_PASSWORD) before any mail."""
+    context = _trusted_context(tmp_path, monkeypatch)
+    handler = SmtpServer("127.0.0.1", free_port())
+    yield from _serve(
+        handler, tls_context=context, auth_required=True, auth_require_tls=True, authenticator=handler.authenticate
+    )
