@@ -24,7 +24,7 @@ from typing import Any
 from bson import ObjectId
 from websockets.asyncio.client import connect
 
-from bench.common import SECRET, Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
+from bench.common import ROOT, SECRET, Figure, free_port, hiremate_env, percentile, python_process, stop, wait_http
 from hiremate import db as dbmod
 from hiremate import live_tickets as livemod
 from hiremate.ops import simulate
@@ -49,9 +49,13 @@ class IngestResults:
     ratio_store: dict[int, Figure] = field(default_factory=dict)
     ratio_lower: dict[int, Figure] = field(default_factory=dict)
     group_size: dict[int, Figure] = field(default_factory=dict)
-    # CPU time per acknowledged event (us) of the ingest server and of the store during the ingest run.
+    # CPU time per acknowledged event (us) of the ingest server and of the store during the ingest run,
+    # CPU time per message (us) of the raw websockets server during its run with the same messages,
+    # and the ratio ingest / raw of the same repeat.
     cpu_ingest: dict[int, Figure] = field(default_factory=dict)
     cpu_store: dict[int, Figure] = field(default_factory=dict)
+    cpu_raw: dict[int, Figure] = field(default_factory=dict)
+    cpu_ratio: dict[int, Figure] = field(default_factory=dict)
     store_500: Figure = field(default_factory=lambda: Figure("insert_many 500", "events/s"))
     latency_p50: Figure = field(default_factory=lambda: Figure("ack p50", "ms"))
     latency_p99: Figure = field(default_factory=lambda: Figure("ack p99", "ms"))
@@ -65,16 +69,36 @@ class IngestResults:
     loaded_p99: Figure = field(default_factory=lambda: Figure("store alone at the same load, p99", "ms"))
     raw_p50: Figure = field(default_factory=lambda: Figure("raw websockets server at the same load, p50", "ms"))
     raw_p99: Figure = field(default_factory=lambda: Figure("raw websockets server at the same load, p99", "ms"))
+    # The server's own part of each ack, measured inside the ingest server (ingest_server/latency.py):
+    # frame received -> handed to the group writer, plus store acknowledged -> ack written.
+    own_p50: Figure = field(default_factory=lambda: Figure("server's own part, p50", "ms"))
+    own_p99: Figure = field(default_factory=lambda: Figure("server's own part, p99", "ms"))
+    own_in_p99: Figure = field(default_factory=lambda: Figure("frame received -> handed to the writer, p99", "ms"))
+    own_out_p99: Figure = field(default_factory=lambda: Figure("store acknowledged -> ack written, p99", "ms"))
     stored_ok: bool = True
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class IngestProc:
+    """One ingest server process of the benchmark: ``bench/ingest_proc.py``
+    run from ``root`` (this checkout, or another one's files for a side-by-side
+    comparison of two versions of the server)."""
+
+    label: str
+    root: Path
+    port: int
+    stats_path: Path
+    process: Any = None
+
+
 class Bench:
-    def __init__(self, tmp: Path, **extra_env: str) -> None:
+    def __init__(self, tmp: Path, others: dict[str, Path] | None = None, **extra_env: str) -> None:
+        """``others``: more ingest servers to start beside this checkout's, by
+        label, each from its own source tree (same store, same database)."""
         self.tmp = tmp
-        self.store_port, self.ingest_port, self.raw_port = free_port(), free_port(), free_port()
+        self.store_port, self.raw_port = free_port(), free_port()
         self.uri = f"mongodb://127.0.0.1:{self.store_port}/"
-        self.stats_path = tmp / "ingest-stats.json"
         self.store = dbmod.start_embedded_store(tmp / "ingest-store", self.store_port, sync_on_commit=True)
         self.mongo = dbmod.make_client(self.uri)
         self.db = self.mongo.get_database(DB_NAME)
@@ -84,18 +108,42 @@ class Bench:
         self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
         # The live ticket's user and session: the ingest server checks both.
         self.watcher_id, self.watcher_session_id = watcher(self.db, self.organization_id)
+        roots = {"this": ROOT, **(others or {})}
+        self.servers = [
+            IngestProc(label, root.resolve(), free_port(), tmp / f"ingest-stats-{n}.json")
+            for n, (label, root) in enumerate(roots.items())
+        ]
         env = hiremate_env(self.uri, DB_NAME, tmp, **extra_env)
-        self.ingest = python_process(
-            ["bench/ingest_proc.py", "--port", str(self.ingest_port), "--stats", str(self.stats_path)],
-            env,
-            tmp / "ingest.log",
-        )
+        for n, server in enumerate(self.servers):
+            server.process = python_process(
+                [
+                    str(server.root / "bench" / "ingest_proc.py"),
+                    "--port",
+                    str(server.port),
+                    "--stats",
+                    str(server.stats_path),
+                ],
+                {**env, "PYTHONPATH": str(server.root)},
+                tmp / f"ingest-{n}.log",
+                cwd=server.root,
+            )
         self.raw = python_process(["bench/raw_server.py", "--port", str(self.raw_port)], env, tmp / "raw.log")
-        wait_http(f"http://127.0.0.1:{self.ingest_port}/healthz", self.ingest)
+        for server in self.servers:
+            wait_http(f"http://127.0.0.1:{server.port}/healthz", server.process)
         time.sleep(0.5)  # the raw server has no HTTP route: give it a moment
 
+    @property
+    def ingest(self) -> Any:
+        """This checkout's ingest server process."""
+        return self.servers[0].process
+
+    @property
+    def ingest_port(self) -> int:
+        return self.servers[0].port
+
     def close(self) -> None:
-        stop(self.ingest)
+        for server in self.servers:
+            stop(server.process)
         stop(self.raw)
         self.mongo.close()
         self.store.stop()
@@ -107,13 +155,16 @@ class Bench:
                 pool.map(lambda _: issue(self.db, tasks=self.tasks, organization_id=self.organization_id), range(count))
             )
 
-    def committer_stats(self) -> dict[str, int]:
-        self.stats_path.unlink(missing_ok=True)
-        self.ingest.send_signal(signal.SIGUSR1)
-        for _ in range(100):
-            if self.stats_path.exists():
+    def committer_stats(self, server: IngestProc | None = None) -> dict[str, Any]:
+        """The server's counters: ``groups``, ``events`` and, from a server
+        that measures them, ``latency`` (ingest_server/latency.py's samples)."""
+        server = server or self.servers[0]
+        server.stats_path.unlink(missing_ok=True)
+        server.process.send_signal(signal.SIGUSR1)
+        for _ in range(250):
+            if server.stats_path.exists():
                 try:
-                    return json.loads(self.stats_path.read_text())
+                    return json.loads(server.stats_path.read_text())
                 except ValueError:
                     pass
             time.sleep(0.02)
@@ -228,7 +279,7 @@ def store_under_load(
 
 
 async def latency_and_fanout(
-    bench: Bench, rate: float, *, raw: bool = False
+    bench: Bench, rate: float, *, raw: bool = False, server: IngestProc | None = None
 ) -> tuple[list[float], list[float], list[ObjectId]]:
     """Offer ``rate`` events/s evenly over 100 connections for LATENCY_SECONDS;
     LIVE_SUBSCRIBERS of the attempts are watched on /ws/live. ``raw`` offers
@@ -238,7 +289,8 @@ async def latency_and_fanout(
         port, tokens, attempt_ids, watched = bench.raw_port, ["raw"] * 100, [], 0
     else:
         issued = await asyncio.to_thread(bench.issue, 100)
-        port, tokens, watched = bench.ingest_port, [item.token for item in issued], LIVE_SUBSCRIBERS
+        ingest_port = (server or bench.servers[0]).port
+        port, tokens, watched = ingest_port, [item.token for item in issued], LIVE_SUBSCRIBERS
         attempt_ids = [item.attempt_id for item in issued]
     interval = 100 / rate
     per_connection = int(LATENCY_SECONDS / interval) + 1
@@ -280,7 +332,7 @@ async def latency_and_fanout(
             organization_id=bench.organization_id,
             session_id=bench.watcher_session_id,
         )
-        url = ws_url(bench.ingest_port, f"/ws/live/{attempt_id}?ticket={ticket}")
+        url = ws_url(port, f"/ws/live/{attempt_id}?ticket={ticket}")
         async with connect(url, open_timeout=10, max_queue=None) as ws:
             ready.append(None)
             while len(arrivals[index]) < per_connection:
@@ -307,6 +359,24 @@ async def latency_and_fanout(
     return latencies, fanout, attempt_ids
 
 
+def own_latencies(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[float], list[float], list[float]] | None:
+    """The server's own part of each ack recorded between two statistics
+    dumps, in ms: (both parts added, frame received -> handed to the writer,
+    store acknowledged -> ack written); None from a server that does not
+    measure it, or when its ring wrapped in between."""
+    if "latency" not in before or "latency" not in after:
+        return None
+    first, last = before["latency"]["count"], after["latency"]["count"]
+    samples = after["latency"]["samples"]  # the newest ones, oldest first: [received_ns, acked_ns]
+    fresh = last - first
+    if fresh <= 0 or fresh > len(samples):
+        return None
+    window = samples[len(samples) - fresh :]
+    received = [r / 1e6 for r, _ in window]
+    acked = [a / 1e6 for _, a in window]
+    return [r + a for r, a in zip(received, acked, strict=True)], received, acked
+
+
 # ---------------------------------------------------------------- the suite
 
 
@@ -319,7 +389,9 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
             for connections in CONNECTIONS:
                 per = EVENTS_PER_CONNECTION[connections]
                 task_id = bench.tasks[0].id
+                raw_cpu_before = cpu_seconds(bench.raw.pid)
                 raw = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
+                raw_cpu = (cpu_seconds(bench.raw.pid) - raw_cpu_before) / (connections * per) * 1e6
                 issued = await asyncio.to_thread(bench.issue, connections)
                 before = bench.committer_stats()
                 cpu_before = cpu_seconds(bench.ingest.pid), cpu_seconds(bench.store.process.pid)
@@ -332,6 +404,10 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                     figures.setdefault(connections, Figure("CPU per event", "us")).runs.append(
                         (spent_after - spent_before) / (connections * per) * 1e6
                     )
+                results.cpu_raw.setdefault(connections, Figure("raw CPU per message", "us")).runs.append(raw_cpu)
+                results.cpu_ratio.setdefault(connections, Figure("ingest CPU / raw CPU", "x")).runs.append(
+                    results.cpu_ingest[connections].runs[-1] / raw_cpu
+                )
                 stored = bench.db[dbmod.EVENTS].count_documents({"attempt_id": {"$in": [i.attempt_id for i in issued]}})
                 if stored != connections * per:
                     results.stored_ok = False
@@ -352,7 +428,9 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 )
                 log(
                     f"  ingest r{repeat} {connections:>3} conn: raw {raw:,.0f}/s, ingest {served:,.0f}/s, "
-                    f"store(batch {mean_group:.0f}) {store:,.0f}/s"
+                    f"store(batch {mean_group:.0f}) {store:,.0f}/s; CPU per event ingest "
+                    f"{results.cpu_ingest[connections].runs[-1]:.0f} us, raw {raw_cpu:.0f} us "
+                    f"({results.cpu_ratio[connections].runs[-1]:.2f} x)"
                 )
             if template is not None:
                 results.store_500.runs.append(await asyncio.to_thread(store_rate, bench, template, 10, 500, 500))
@@ -361,6 +439,13 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
             before = bench.committer_stats()
             latencies, fanout, attempt_ids = await latency_and_fanout(bench, rate)
             after = bench.committer_stats()
+            own = own_latencies(before, after)
+            if own is not None:
+                total, received, acked = own
+                results.own_p50.runs.append(percentile(total, 50))
+                results.own_p99.runs.append(percentile(total, 99))
+                results.own_in_p99.runs.append(percentile(received, 99))
+                results.own_out_p99.runs.append(percentile(acked, 99))
             group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
             results.latency_group.runs.append(group)
             floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
@@ -384,15 +469,110 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms, "
                 f"at the same load p50 {results.loaded_p50.runs[-1]:.1f} ms p99 {results.loaded_p99.runs[-1]:.1f} ms; "
                 f"raw server p50 {results.raw_p50.runs[-1]:.1f} ms p99 {results.raw_p99.runs[-1]:.1f} ms"
+                + (
+                    f"; the server's own part p50 {results.own_p50.runs[-1]:.2f} ms p99 {results.own_p99.runs[-1]:.2f} ms"
+                    if own is not None
+                    else ""
+                )
             )
     finally:
         await asyncio.to_thread(bench.close)
     return results
 
 
+async def side_by_side(
+    tmp: Path, repeats: int, others: dict[str, Path] | None = None, *, latency: bool = True, log: Any = print
+) -> dict[str, dict[str, Figure]]:
+    """The ingest part alone, for development: at 100 connections with the
+    same single-event messages, CPU per message of the raw websockets server
+    and CPU per acknowledged event of this checkout's ingest server and of each
+    of ``others`` (label -> another source tree, e.g. an export of the commit
+    before a change), run back to back in each repeat against one store; then
+    (``latency``) each server's ack p50/p99 at the same offered rate (half the
+    median throughput of this checkout's server), with the in-server part
+    where the server measures it. Figures by server label."""
+    bench = await asyncio.to_thread(Bench, tmp, others)
+    out: dict[str, dict[str, Figure]] = {server.label: {} for server in bench.servers}
+    out["raw"] = {}
+
+    def add(label: str, name: str, unit: str, value: float) -> None:
+        out[label].setdefault(name, Figure(name, unit)).runs.append(value)
+
+    try:
+        task_id = bench.tasks[0].id
+        connections, per = 100, EVENTS_PER_CONNECTION[100]
+        for repeat in range(repeats):
+            before = cpu_seconds(bench.raw.pid)
+            rate = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
+            raw_cpu = (cpu_seconds(bench.raw.pid) - before) / (connections * per) * 1e6
+            add("raw", "throughput", "events/s", rate)
+            add("raw", "CPU per message", "us", raw_cpu)
+            line = [f"r{repeat}: raw {raw_cpu:.0f} us ({rate:,.0f}/s)"]
+            for server in bench.servers:
+                issued = await asyncio.to_thread(bench.issue, connections)
+                before = cpu_seconds(server.process.pid)
+                rate = await throughput(server.port, [i.token for i in issued], task_id, per)
+                cpu = (cpu_seconds(server.process.pid) - before) / (connections * per) * 1e6
+                add(server.label, "throughput", "events/s", rate)
+                add(server.label, "CPU per event", "us", cpu)
+                add(server.label, "CPU ratio to raw", "x", cpu / raw_cpu)
+                line.append(f"{server.label} {cpu:.0f} us ({cpu / raw_cpu:.2f} x raw, {rate:,.0f}/s)")
+            log("  " + "; ".join(line))
+        if latency:
+            rate = out["this"]["throughput"].median / 2
+            for repeat in range(repeats):
+                line = [f"latency r{repeat} at {rate:,.0f}/s"]
+                for server in bench.servers:
+                    stats_before = bench.committer_stats(server)
+                    latencies, _, _ = await latency_and_fanout(bench, rate, server=server)
+                    stats_after = bench.committer_stats(server)
+                    add(server.label, "ack p50", "ms", percentile(latencies, 50))
+                    add(server.label, "ack p99", "ms", percentile(latencies, 99))
+                    text = (
+                        f"{server.label} ack p50 {percentile(latencies, 50):.1f} p99 {percentile(latencies, 99):.1f} ms"
+                    )
+                    own = own_latencies(stats_before, stats_after)
+                    if own is not None:
+                        add(server.label, "own p50", "ms", percentile(own[0], 50))
+                        add(server.label, "own p99", "ms", percentile(own[0], 99))
+                        add(server.label, "own in p99", "ms", percentile(own[1], 99))
+                        add(server.label, "own out p99", "ms", percentile(own[2], 99))
+                        text += f" (own p99 {percentile(own[0], 99):.2f} ms)"
+                    line.append(text)
+                log("  " + "; ".join(line))
+    finally:
+        await asyncio.to_thread(bench.close)
+    for label, figures in out.items():
+        log(
+            f"{label}: "
+            + ", ".join(f"{name} {fig.median:.3g} {fig.unit} [{fig.spread()}]" for name, fig in figures.items())
+        )
+    return out
+
+
 if __name__ == "__main__":
-    import sys
+    import argparse
     import tempfile
 
+    parser = argparse.ArgumentParser(description="The ingest benchmark alone (make bench runs it with the rest).")
+    parser.add_argument("repeats", nargs="?", type=int, default=1)
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="only the 100-connection CPU figures (and latency), raw server and ingest server(s) back to back",
+    )
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="with --side-by-side: also run the ingest server of another source tree (e.g. `git archive` of a commit)",
+    )
+    parser.add_argument("--no-latency", action="store_true")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
-        asyncio.run(run(Path(tmp), int(sys.argv[1]) if len(sys.argv) > 1 else 1))
+        if args.side_by_side:
+            others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
+            asyncio.run(side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency))
+        else:
+            asyncio.run(run(Path(tmp), args.repeats))

@@ -140,11 +140,11 @@ def hiremate_env(uri: str, db_name: str, data_dir: Path, **extra: str) -> dict[s
 
 
 def python_process(
-    args: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    args: list[str], env: dict[str, str] | None = None, log: Path | None = None, *, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
     out: Any = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     finally:
         if log:
             out.close()

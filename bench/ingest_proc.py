@@ -1,6 +1,8 @@
 """The real ingest server as ``python -m ingest_server`` runs it, plus a
 statistics hook for the benchmark: on SIGUSR1 it writes the group
-committer's counters (groups written, events written) to ``--stats``.
+committer's counters (groups written, events written) and the server's own
+part of the latest acks (``ingest_server/latency.py``: how many were
+recorded, and the ring's samples in ns) to ``--stats``.
 
     python bench/ingest_proc.py --port P --stats FILE
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from hiremate import db as dbmod
 from hiremate.settings import load_settings
+from ingest_server.latency import shorten_gil_switch
 from ingest_server.server import IngestServer, freeze_startup_heap
 
 
@@ -32,11 +35,20 @@ async def main(port: int, stats: Path) -> None:
 
     def dump() -> None:
         committer = server.committer
-        stats.write_text(json.dumps({"groups": committer.groups, "events": committer.events_written}))
+        stats.write_text(
+            json.dumps(
+                {
+                    "groups": committer.groups,
+                    "events": committer.events_written,
+                    "latency": server.session_context.latency.snapshot(),
+                }
+            )
+        )
 
     loop.add_signal_handler(signal.SIGUSR1, dump)
     async with server.running():
         freeze_startup_heap()  # as python -m ingest_server does
+        shorten_gil_switch()
         await stop.wait()
 
 

@@ -17,7 +17,16 @@ import signal
 from bson import ObjectId
 from websockets.asyncio.server import ServerConnection, serve
 
-GREETING = json.dumps({"type": "assessment_info", "status": "pending", "total_tasks": 1, "current_task_index": 0})
+# The notice's version: the benchmark client acknowledges it in ``start`` (protocol 1.2).
+GREETING = json.dumps(
+    {
+        "type": "assessment_info",
+        "status": "pending",
+        "total_tasks": 1,
+        "current_task_index": 0,
+        "notice": {"version": "1-0000000000"},
+    }
+)
 STARTED = json.dumps({"type": "started", "session_key": "x" * 43, "attempt_status": {"type": "attempt_status"}})
 
 

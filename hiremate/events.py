@@ -18,6 +18,7 @@ Checks, in this order: ``seq`` (duplicate / gap / next), ``event_type``,
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -272,7 +273,7 @@ class AttemptState:
             self.task_spans[event.task_id] = (min(span[0], event_time), max(span[1], event_time))
 
         payload = event.payload
-        match EventType(event.event_type):
+        match _EVENT_TYPES[event.event_type]:
             case EventType.TASK_STARTED:
                 self.open_task_index = min(self.current_task_index, len(self.tasks) - 1)
                 self.selected_option = None
@@ -390,11 +391,13 @@ def validate(
     now: datetime,
     sent_at: Any = None,
     metadata: EventMetadata | None = None,
+    event_id: ObjectId | None = None,
 ) -> ValidationResult:
     """Validate one event message (``{"seq","task_id","event_type","payload",
     "client_timestamp","sent_at"}``; in a batch, pass the batch's
     ``sent_at``) against ``state``. Pure: ``state`` is not changed; call
-    ``state.apply(event)`` once the event is accepted."""
+    ``state.apply(event)`` once the event is accepted. ``event_id``: the
+    ``_id`` an accepted event gets (none by default)."""
     checked = check_seq(state, message)
     if not isinstance(checked, int):
         return checked
@@ -406,7 +409,7 @@ def validate(
         return Rejection(INVALID_EVENT_TYPE, f"unknown event_type {quote(raw_type)}", seq=seq)
 
     raw_task = message.get("task_id")
-    task_id = ObjectId(raw_task) if isinstance(raw_task, str) and ObjectId.is_valid(raw_task) else None
+    task_id = _object_id(raw_task) if isinstance(raw_task, str) else None
     task = None if task_id is None else state.task_for(task_id)
     if task is None or task_id is None:
         return Rejection(UNKNOWN_TASK, f"task {quote(raw_task)} is not part of this assessment", seq=seq)
@@ -420,11 +423,15 @@ def validate(
         return Rejection(INVALID_PAYLOAD, _payload_error(exc), seq=seq)
     # Protocol 1.2's optional fields are not stored as null when a client
     # leaves them out: an old client's events are stored exactly as before.
-    payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)
-    try:  # what the store cannot hold (ints beyond 64 bits, lone surrogates) would fail the whole write group
-        bson.encode(payload)
-    except (OverflowError, ValueError, bson.errors.InvalidDocument):
-        return Rejection(INVALID_PAYLOAD, "payload values must be 64-bit integers and valid UTF-8 text", seq=seq)
+    if _ADDED_IN_1_2.isdisjoint(type(payload_model).model_fields):
+        payload = payload_model.model_dump()
+    else:
+        payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)
+    if not _plainly_storable(payload):
+        try:  # what the store cannot hold (ints beyond 64 bits, lone surrogates) would fail the whole write group
+            bson.encode(payload)
+        except (OverflowError, ValueError, bson.errors.InvalidDocument):
+            return Rejection(INVALID_PAYLOAD, "payload values must be 64-bit integers and valid UTF-8 text", seq=seq)
 
     client_timestamp = _parse_time(message.get("client_timestamp"), "client_timestamp", seq)
     if isinstance(client_timestamp, Rejection):
@@ -463,17 +470,51 @@ def validate(
             )
 
     event_time = derive_event_time(now, parsed_sent_at, client_timestamp, state.last_event_time, state.started_at)
-    return BehaviorEvent(
+    # Every field is checked and in its stored form by now (ObjectIds, the
+    # type's value, times in UTC milliseconds, the payload as its model
+    # dumped it): built without a second validation pass, it equals what
+    # BehaviorEvent(...) would build (a test holds them equal).
+    return BehaviorEvent.checked(
         attempt_id=state.attempt_id,
         task_id=task.id,
-        event_type=event_type,
-        timestamp=now,
-        event_time=event_time,
+        event_type=event_type.value,
+        timestamp=to_ms(now),
+        event_time=to_ms(event_time),
         sequence_number=seq,
         payload=payload,
         client_timestamp=client_timestamp,
         metadata=metadata or EventMetadata(),
+        id=event_id,
     )
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _plainly_storable(payload: Mapping[str, Any]) -> bool:
+    """True when every value is one BSON surely holds (ASCII text, a 64-bit
+    integer, a boolean, null): then nothing needs encoding to know it. Any
+    other value is left to ``bson.encode``, the one judge."""
+    for value in payload.values():
+        if value is None or value is True or value is False:
+            continue
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                return False
+        elif kind is int:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                return False
+        else:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_id(text: str) -> ObjectId | None:
+    """The ObjectId a 24-hex string names (None for any other string);
+    remembered, since every event of an attempt names one of a few tasks."""
+    return ObjectId(text) if ObjectId.is_valid(text) else None
 
 
 def _option_keys(event_type: EventType) -> tuple[str, ...]:

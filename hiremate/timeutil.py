@@ -7,6 +7,8 @@ from datetime import UTC, datetime, tzinfo
 
 def to_ms(value: datetime) -> datetime:
     """Truncate to milliseconds (what MongoDB stores) and make it UTC-aware."""
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # already so (datetimes are immutable): the ingest path calls this per event
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
@@ -14,7 +16,8 @@ def to_ms(value: datetime) -> datetime:
 
 
 def utcnow() -> datetime:
-    return to_ms(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 def iso(value: datetime | None) -> str | None:

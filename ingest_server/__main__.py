@@ -15,6 +15,7 @@ import sys
 
 from hiremate import db as dbmod
 from hiremate.settings import ConfigError, Settings, load_settings
+from ingest_server.latency import shorten_gil_switch
 from ingest_server.server import IngestServer, freeze_startup_heap
 
 log = logging.getLogger("ingest_server")
@@ -36,6 +37,7 @@ async def serve(settings: Settings) -> None:
     server = IngestServer(settings, db)
     async with server.running():
         freeze_startup_heap()
+        shorten_gil_switch()
         log.info(
             "HireMate ingest server listening on %s (candidate links: %s/a/<token>)", server.url, settings.public_url
         )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class WriteOutcome:
     status: str | None = None  # the attempt's status when CLOSED
     expired: bool = False  # CLOSED because expires_at passed while in progress
     error: str | None = None
+    stored_ns: int = 0  # monotonic ns when the writer had the store's answer (latency.py)
 
 
 @dataclass
@@ -188,14 +190,18 @@ class GroupCommitter:
             for index, outcome in zip(writing, written, strict=True):
                 outcomes[index] = outcome
         self.events_written += sum(len(group[i].docs) for i in writing)
-        return [o if o is not None else WriteOutcome(Verdict.FAILED, error="no outcome") for o in outcomes]
+        answered = time.monotonic_ns()
+        done = [o if o is not None else WriteOutcome(Verdict.FAILED, error="no outcome") for o in outcomes]
+        for outcome in done:
+            outcome.stored_ns = answered
+        return done
 
     def _write(self, requests: list[WriteRequest]) -> list[WriteOutcome]:
         """One insert for these requests' events, mapped to one outcome per request."""
         docs: list[dict[str, Any]] = []
         for request in requests:
             docs.extend(request.docs)
-        docs.sort(key=lambda d: (str(d["attempt_id"]), d["sequence_number"]))  # stable: each attempt in seq order
+        docs.sort(key=_attempt_and_seq)  # stable: each attempt in seq order
         failed, duplicates, fatal = self._insert(docs)
         if failed:
             # Nothing after an attempt's first failed event counts as stored.
@@ -274,6 +280,10 @@ class GroupCommitter:
             for seq, stored_id in events.stored_ids(self.db, attempt_id, list(by_seq)).items():
                 found[by_seq[seq]] = stored_id
         return found
+
+
+def _attempt_and_seq(doc: dict[str, Any]) -> tuple[bytes, int]:
+    return doc["attempt_id"].binary, doc["sequence_number"]
 
 
 def _check(doc: dict[str, Any] | None, epoch: int, now: datetime) -> WriteOutcome | None:

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from hiremate import db as dbmod
 from hiremate import events as ev
-from hiremate.models import AttemptStatus, BehaviorEvent, EventType, Task, TaskAttempt, TaskOption
+from hiremate.models import (
+    AttemptStatus,
+    BehaviorEvent,
+    Document,
+    EventMetadata,
+    EventType,
+    Task,
+    TaskAttempt,
+    TaskOption,
+)
 from hiremate.ops import simulate
 from hiremate.timeutil import iso, to_ms
 from tests.support import builders
@@ -497,6 +506,32 @@ def test_every_simulated_session_is_accepted_and_rebuilds_the_same_state(seed, s
     rebuilt = ev.AttemptState.rebuild(attempt, [e.to_doc() for e in reversed(stored)])
     assert rebuilt == state
     assert state.current_task_index == (3 if stop is None else stop)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), skew_ms=st.integers(-90_000, 90_000))
+def test_a_validated_event_is_what_a_full_validation_builds(seed, skew_ms):
+    """validate builds the event from its checked values without a second
+    pydantic pass: the result equals, field by field and type by type, the
+    same event validated whole, and its document is the one model_dump gives."""
+    attempt, messages = _simulated(seed)
+    state = ev.AttemptState.initial(attempt)
+    metadata = EventMetadata(user_agent="Mozilla/5.0", ip_hash="ab" * 16)
+    now = simulate.DEFAULT_START
+    for n, message in enumerate(messages):
+        now += timedelta(milliseconds=1234, microseconds=567)  # the server's clock is finer than ms
+        if n % 3 == 0:
+            message = {**message, "client_timestamp": iso(now - timedelta(milliseconds=skew_ms)), "sent_at": iso(now)}
+        result = ev.validate(state, message, now=now, metadata=metadata)
+        assert isinstance(result, BehaviorEvent), (message, result)
+        whole = BehaviorEvent.model_validate(result.model_dump())
+        assert whole.__dict__ == result.__dict__
+        assert [type(v) for v in whole.__dict__.values()] == [type(v) for v in result.__dict__.values()]
+        assert result.model_fields_set == whole.model_fields_set - {"id"}
+        for event in (result, whole):
+            event.id = ObjectId() if n % 2 else None
+            assert list(event.to_doc().items()) == list(Document.to_doc(event).items())
+        state.apply(result)
 
 
 def test_rebuild_stops_at_a_hole():

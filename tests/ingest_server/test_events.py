@@ -78,6 +78,52 @@ async def test_duplicate_is_acked_again_not_stored_twice(started, db):
     assert stored_seqs(db, issued.attempt_id) == [1]
 
 
+async def test_pipelined_answers_byte_for_byte_in_order(server, db):
+    """A recorded sequence sent all at once (acks of one group are written
+    together): every answer comes in the order the messages came, and every
+    ack is exactly the bytes it always was (compact JSON, keys in this
+    order), its ids the stored ones. The server records its own part of each
+    ack's latency once per ack."""
+    issued = issue(db, count=1)
+    task_id = issued.tasks[0].id
+    events = focus_events(task_id, 1, 9)
+    recorded_before = server.session_context.latency.count
+    async with Client.open(server.port, issued.token) as client:
+        await client.start()
+        sent = [{"type": "event", **e} for e in events[:6]]  # 1..6
+        sent.append({"type": "event", **events[2]})  # 3 again: a duplicate
+        sent.append({"type": "event", **events[8]})  # 9: a gap
+        sent.append({"type": "batch", "events": events[5:8]})  # 6 (duplicate), 7, 8
+        sent.append({"type": "event", **{**events[8], "payload": {"trigger": 5}}})  # 9, refused
+        sent.append({"type": "event", **events[8]})  # 9
+        sent.append({"type": "event", "seq": "x"})  # no seq to quote
+        for message in sent:
+            await client.send(message)
+        frames = [await client.ws.recv() for _ in sent]
+    ids = {d["sequence_number"]: str(d["_id"]) for d in db[dbmod.EVENTS].find({"attempt_id": issued.attempt_id})}
+    assert sorted(ids) == list(range(1, 10))
+    # Literal JSON (its braces make %-formatting the readable choice here).
+    expected_acks = {
+        **{n: '{"type":"ack","seq":%d,"event_id":"%s"}' % (n + 1, ids[n + 1]) for n in range(6)},  # noqa: UP031
+        6: '{"type":"ack","seq":3,"event_id":"%s","duplicate":true}' % ids[3],  # noqa: UP031
+        8: '{"type":"ack","seqs":[6,7,8],"event_ids":["%s","%s","%s"],"duplicates":[6]}'  # noqa: UP031
+        % (ids[6], ids[7], ids[8]),
+        10: '{"type":"ack","seq":9,"event_id":"%s"}' % ids[9],  # noqa: UP031
+    }
+    for position, text in expected_acks.items():
+        assert frames[position] == text, (position, frames[position])
+    errors = {7: ("sequence_gap", 9), 9: ("invalid_payload", 9), 11: ("invalid_payload", None)}
+    for position, (code, seq) in errors.items():
+        answer = json.loads(frames[position])
+        assert frames[position] == json.dumps(answer, separators=(",", ":"))
+        error_of(answer, code, seq)
+        assert ("seq" in answer) is (seq is not None)
+    assert json.loads(frames[7])["expected"] == 7
+    recorded = server.session_context.latency.samples()[recorded_before:]
+    assert server.session_context.latency.count - recorded_before == len(expected_acks)
+    assert all(in_ns >= 0 and out_ns >= 0 for in_ns, out_ns in recorded)
+
+
 async def test_sequence_gap(started, db):
     issued, client = started
     messages = minimal_task_messages(issued.tasks[0], 0, 1)

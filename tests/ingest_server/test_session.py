@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
 
 from hiremate import attempts
 from hiremate import db as dbmod
@@ -13,6 +15,7 @@ from hiremate.attempts import hash_secret
 from hiremate.models import AttemptStatus, BehaviorEvent, EventType
 from hiremate.timeutil import utcnow
 from ingest_server.connstate import ConnState
+from ingest_server.session import EventIds
 from tests.support.builders import start_attempt
 from tests.support.ingest_helpers import (
     Client,
@@ -415,3 +418,17 @@ async def test_sweep_profiles_an_ended_attempt_that_lost_its_profile(server, db)
     db[dbmod.ATTEMPTS].update_one({"_id": issued.attempt_id}, {"$set": {"updated_at": utcnow() - timedelta(minutes=5)}})
     await server.sweep_once()
     assert db[dbmod.METRICS].count_documents({"attempt_id": issued.attempt_id}) == 1
+
+
+def test_event_ids_are_unique_object_ids_of_now():
+    """The session's own ObjectId maker (no lock, no process check per id):
+    ids as bson makes them, unique, stamped with the current second."""
+    ids = EventIds()
+    before = datetime.now(UTC).replace(microsecond=0)
+    made = [ids.next() for _ in range(20_000)]
+    after = datetime.now(UTC)
+    assert len(set(made)) == len(made)
+    assert all(isinstance(i, ObjectId) and ObjectId.is_valid(str(i)) for i in made)
+    assert all(before - timedelta(seconds=1) <= i.generation_time <= after for i in made)
+    assert len({i.binary[4:9] for i in made}) == 1  # one process part, as bson's
+    assert len({i.binary[4:9] for i in (made[0], EventIds().next())}) == 2
