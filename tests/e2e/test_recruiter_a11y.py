@@ -36,9 +36,9 @@ def _pages(stack: Any) -> list[tuple[str, str]]:
     try:
         _a_webhook_with_a_try(db, stack.data_dir)
         profiles = list(db[dbmod.PROFILES].find({}, {"attempt_id": 1}).sort("_id", 1).limit(2))
-        running = db[dbmod.ATTEMPTS].find_one({"status": "in_progress"}, {"_id": 1}) or db[
-            dbmod.ATTEMPTS
-        ].find_one({}, {"_id": 1})
+        running = db[dbmod.ATTEMPTS].find_one({"status": "in_progress"}, {"_id": 1}) or db[dbmod.ATTEMPTS].find_one(
+            {}, {"_id": 1}
+        )
     finally:
         db.client.close()
     first, second = (str(doc["attempt_id"]) for doc in profiles)
@@ -107,9 +107,7 @@ def test_every_recruiter_page_passes_axe(browser, stack, shots):
             page.goto(stack.app_url + path)
             main = main_area(page)
             if heading:
-                expect(main.get_by_role("heading", name=heading, exact=True).first).to_be_visible(
-                    timeout=APP_TIMEOUT
-                )
+                expect(main.get_by_role("heading", name=heading, exact=True).first).to_be_visible(timeout=APP_TIMEOUT)
             else:
                 expect(main.get_by_role("heading").first).to_be_visible(timeout=APP_TIMEOUT)
             page.wait_for_timeout(300)  # charts and tables finish drawing

@@ -209,9 +209,7 @@ def test_a_reload_keeps_the_recruiter_logged_in(browser, stack, shots):
         page = context.new_page()
         log_in(page, stack.app_url)
         # A plain login lands on the dashboard.
-        expect(main_area(page).get_by_role("heading", name="Dashboard", exact=True)).to_be_visible(
-            timeout=APP_TIMEOUT
-        )
+        expect(main_area(page).get_by_role("heading", name="Dashboard", exact=True)).to_be_visible(timeout=APP_TIMEOUT)
         open_page(page, "Assessments")
         shots.take(page, "assessments-before-reload")
         page.reload()

@@ -22,7 +22,12 @@ from recruiter import assessment_forms
 from tests.support.page_helpers import make_org, seed_completed
 
 # The two errors only an operator can fix: not refusals (see the docstring).
-OPERATIONAL = {errors.ConfigError, errors.StoreUnavailable, errors.AuditAppendFailed, errors.MailSendFailed}  # the mail server failing: retried, never shown as a refusal
+OPERATIONAL = {
+    errors.ConfigError,
+    errors.StoreUnavailable,
+    errors.AuditAppendFailed,
+    errors.MailSendFailed,
+}  # the mail server failing: retried, never shown as a refusal
 
 
 def exception_classes() -> dict[str, type[BaseException]]:

@@ -99,6 +99,7 @@ def test_another_organisations_attempts_of_the_same_email_are_another_person(db)
     mine, theirs = issue(acme), issue(globex)
     assert rows(acme)[0][0]["attempt_id"] == str(mine.id) and rows(acme)[0][0]["attempts"] == 1
     assert rows(globex)[0][0]["attempt_id"] == str(theirs.id)
-    assert "superseded" not in db[dbmod.ATTEMPTS].find_one({"_id": mine.id}) or not db[
-        dbmod.ATTEMPTS
-    ].find_one({"_id": mine.id})["superseded"]
+    assert (
+        "superseded" not in db[dbmod.ATTEMPTS].find_one({"_id": mine.id})
+        or not db[dbmod.ATTEMPTS].find_one({"_id": mine.id})["superseded"]
+    )

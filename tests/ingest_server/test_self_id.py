@@ -44,9 +44,10 @@ async def completed(server, db, scope: Scope) -> tuple[Issued, str]:
     """An attempt run to completion over the candidate socket; its token and session key."""
     issued = issue(db, count=2, organization_id=scope.organization_id)
     async with Client.open(server.port, issued.token) as client:
-        assert client.info["self_identification"] is organizations.get_organization(
-            db, scope.organization_id
-        ).settings.self_identification
+        assert (
+            client.info["self_identification"]
+            is organizations.get_organization(db, scope.organization_id).settings.self_identification
+        )
         started = await client.start()
         await client.send_all(all_tasks_messages(issued.tasks))
         code, seen = await client.closed()
