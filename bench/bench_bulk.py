@@ -41,6 +41,7 @@ from hiremate.tasks import create_task
 from recruiter import bulk_issue
 
 DB_NAME = "bench_bulk"
+REFERENCE_ROWS = 50  # issued one by one, for reference (all 497 took a minute)
 ROWS = 500
 BAD_ROWS = 3
 KIT_TASKS = 3
@@ -56,7 +57,9 @@ class BulkResults:
     total: Figure = field(default_factory=lambda: Figure("500 rows, server time", "s"))
     cpu: Figure = field(default_factory=lambda: Figure("CPU of this process, whole flow", "s"))
     emailed: Figure = field(default_factory=lambda: Figure("500 rows, every invitation queued, server time", "s"))
-    one_by_one: Figure = field(default_factory=lambda: Figure("497 x issue_attempt, one by one", "s"))
+    one_by_one: Figure = field(
+        default_factory=lambda: Figure(f"issue_attempt one by one, per attempt ({REFERENCE_ROWS} timed)", "ms")
+    )
     issued_ok: bool = True
 
 
@@ -126,15 +129,16 @@ def _measure(db: Database, results: BulkResults, repeats: int, log: Callable[[st
         queued = db[dbmod.MAIL_OUTBOX].count_documents({"organization_id": scope.organization_id})
         results.issued_ok &= queued == len(result.issued) and not result.not_emailed
         log(f"with email {repeat + 1}/{repeats}: {results.emailed.runs[-1]:.2f} s ({queued} queued)")
-    # The reference: the same candidates, one issue_attempt each.
+    # The reference: the same candidates, one issue_attempt each (per attempt).
     scope, kit = _organisation(db)
     source = kits.task_source(scope, kit)
-    candidates = [row.candidate for row in bulk_issue.preview(scope, text, kit).ready]
+    # Only REFERENCE_ROWS of them: a minute for all 497 is most of what this benchmark would cost.
+    candidates = [row.candidate for row in bulk_issue.preview(scope, text, kit).ready][:REFERENCE_ROWS]
     started = time.perf_counter()
     for candidate in candidates:
         attempts.issue_attempt(scope, candidate=candidate, source=source, expires_days=7)
-    results.one_by_one.runs.append(time.perf_counter() - started)
-    log(f"one by one: {results.one_by_one.runs[-1]:.2f} s")
+    results.one_by_one.runs.append((time.perf_counter() - started) / len(candidates) * 1000)
+    log(f"one by one: {results.one_by_one.runs[-1]:.1f} ms per attempt")
 
 
 def run(tmp: Path, repeats: int, log: Callable[[str], None] = print) -> BulkResults:
