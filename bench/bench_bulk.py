@@ -58,7 +58,7 @@ class BulkResults:
     cpu: Figure = field(default_factory=lambda: Figure("CPU of this process, whole flow", "s"))
     emailed: Figure = field(default_factory=lambda: Figure("500 rows, every invitation queued, server time", "s"))
     one_by_one: Figure = field(
-        default_factory=lambda: Figure(f"issue_attempt one by one, per attempt ({REFERENCE_ROWS} timed)", "ms")
+        default_factory=lambda: Figure(f"issue_attempt one by one, in ms per attempt ({REFERENCE_ROWS} timed)", "ms")
     )
     issued_ok: bool = True
 
