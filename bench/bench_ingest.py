@@ -56,6 +56,11 @@ class IngestResults:
     cpu_store: dict[int, Figure] = field(default_factory=dict)
     cpu_raw: dict[int, Figure] = field(default_factory=dict)
     cpu_ratio: dict[int, Figure] = field(default_factory=dict)
+    # CPU per connection (ms) spent opening and starting it (handshake, token, start), which the
+    # per-event figures above leave out, and the per-event figure with that setup spread over the events.
+    setup_ingest: dict[int, Figure] = field(default_factory=dict)
+    setup_raw: dict[int, Figure] = field(default_factory=dict)
+    cpu_ingest_with_setup: dict[int, Figure] = field(default_factory=dict)
     store_500: Figure = field(default_factory=lambda: Figure("insert_many 500", "events/s"))
     latency_p50: Figure = field(default_factory=lambda: Figure("ack p50", "ms"))
     latency_p99: Figure = field(default_factory=lambda: Figure("ack p99", "ms"))
@@ -195,8 +200,21 @@ async def _pipelined(client: Client, events: list[dict[str, Any]], window: int) 
     return acked
 
 
-async def throughput(port: int, tokens: list[str], task_id: ObjectId, per_connection: int) -> float:
-    """Events acknowledged per second, all connections opened and started first."""
+@dataclass
+class Run:
+    """One throughput run: events acknowledged per second, and the CPU the
+    measured process spent opening and starting the connections (``setup``)
+    and then on the events alone (``events``), in seconds."""
+
+    rate: float
+    setup: float = 0.0
+    events: float = 0.0
+
+
+async def throughput(port: int, tokens: list[str], task_id: ObjectId, per_connection: int, pid: int = 0) -> Run:
+    """Events acknowledged per second, all connections opened and started
+    first; with ``pid``, that process's CPU for the two phases."""
+    cpu_start = cpu_seconds(pid) if pid else 0.0
     gate = asyncio.Event()
     ready: list[None] = []
     events = tiny_events(task_id, 1, per_connection)
@@ -213,10 +231,14 @@ async def throughput(port: int, tokens: list[str], task_id: ObjectId, per_connec
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
         await asyncio.sleep(0.01)
+    cpu_ready = cpu_seconds(pid) if pid else 0.0
     started = time.perf_counter()
     gate.set()
     total = sum(await asyncio.gather(*tasks))
-    return total / (time.perf_counter() - started)
+    rate = total / (time.perf_counter() - started)
+    if not pid:
+        return Run(rate)
+    return Run(rate, setup=cpu_ready - cpu_start, events=cpu_seconds(pid) - cpu_ready)
 
 
 def store_rate(bench: Bench, template: dict[str, Any], connections: int, per_connection: int, batch: int) -> float:
@@ -389,22 +411,32 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
             for connections in CONNECTIONS:
                 per = EVENTS_PER_CONNECTION[connections]
                 task_id = bench.tasks[0].id
-                raw_cpu_before = cpu_seconds(bench.raw.pid)
-                raw = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
-                raw_cpu = (cpu_seconds(bench.raw.pid) - raw_cpu_before) / (connections * per) * 1e6
+                events = connections * per
+                raw_run = await throughput(bench.raw_port, ["raw"] * connections, task_id, per, bench.raw.pid)
+                raw, raw_cpu = raw_run.rate, raw_run.events / events * 1e6
                 issued = await asyncio.to_thread(bench.issue, connections)
                 before = bench.committer_stats()
-                cpu_before = cpu_seconds(bench.ingest.pid), cpu_seconds(bench.store.process.pid)
-                served = await throughput(bench.ingest_port, [i.token for i in issued], task_id, per)
-                cpu_after = cpu_seconds(bench.ingest.pid), cpu_seconds(bench.store.process.pid)
+                store_before = cpu_seconds(bench.store.process.pid)
+                served_run = await throughput(
+                    bench.ingest_port, [i.token for i in issued], task_id, per, bench.ingest.pid
+                )
+                served = served_run.rate
+                store_cpu = (cpu_seconds(bench.store.process.pid) - store_before) / events * 1e6
                 after = bench.committer_stats()
-                for figures, spent_before, spent_after in zip(
-                    (results.cpu_ingest, results.cpu_store), cpu_before, cpu_after, strict=True
+                for figures, name, unit, value in (
+                    (results.cpu_ingest, "CPU per event", "us", served_run.events / events * 1e6),
+                    (results.cpu_store, "CPU per event", "us", store_cpu),
+                    (results.cpu_raw, "raw CPU per message", "us", raw_cpu),
+                    (results.setup_ingest, "CPU per connection's setup", "ms", served_run.setup / connections * 1e3),
+                    (results.setup_raw, "raw CPU per connection's setup", "ms", raw_run.setup / connections * 1e3),
+                    (
+                        results.cpu_ingest_with_setup,
+                        "CPU per event, setup included",
+                        "us",
+                        (served_run.setup + served_run.events) / events * 1e6,
+                    ),
                 ):
-                    figures.setdefault(connections, Figure("CPU per event", "us")).runs.append(
-                        (spent_after - spent_before) / (connections * per) * 1e6
-                    )
-                results.cpu_raw.setdefault(connections, Figure("raw CPU per message", "us")).runs.append(raw_cpu)
+                    figures.setdefault(connections, Figure(name, unit)).runs.append(value)
                 results.cpu_ratio.setdefault(connections, Figure("ingest CPU / raw CPU", "x")).runs.append(
                     results.cpu_ingest[connections].runs[-1] / raw_cpu
                 )
@@ -502,21 +534,23 @@ async def side_by_side(
         task_id = bench.tasks[0].id
         connections, per = 100, EVENTS_PER_CONNECTION[100]
         for repeat in range(repeats):
-            before = cpu_seconds(bench.raw.pid)
-            rate = await throughput(bench.raw_port, ["raw"] * connections, task_id, per)
-            raw_cpu = (cpu_seconds(bench.raw.pid) - before) / (connections * per) * 1e6
+            raw_run = await throughput(bench.raw_port, ["raw"] * connections, task_id, per, bench.raw.pid)
+            rate, raw_cpu = raw_run.rate, raw_run.events / (connections * per) * 1e6
             add("raw", "throughput", "events/s", rate)
             add("raw", "CPU per message", "us", raw_cpu)
             line = [f"r{repeat}: raw {raw_cpu:.0f} us ({rate:,.0f}/s)"]
             for server in bench.servers:
                 issued = await asyncio.to_thread(bench.issue, connections)
-                before = cpu_seconds(server.process.pid)
-                rate = await throughput(server.port, [i.token for i in issued], task_id, per)
-                cpu = (cpu_seconds(server.process.pid) - before) / (connections * per) * 1e6
+                served = await throughput(server.port, [i.token for i in issued], task_id, per, server.process.pid)
+                rate, cpu = served.rate, served.events / (connections * per) * 1e6
+                add(server.label, "setup per connection", "ms", served.setup / connections * 1e3)
                 add(server.label, "throughput", "events/s", rate)
                 add(server.label, "CPU per event", "us", cpu)
                 add(server.label, "CPU ratio to raw", "x", cpu / raw_cpu)
-                line.append(f"{server.label} {cpu:.0f} us ({cpu / raw_cpu:.2f} x raw, {rate:,.0f}/s)")
+                line.append(
+                    f"{server.label} {cpu:.0f} us ({cpu / raw_cpu:.2f} x raw, {rate:,.0f}/s; "
+                    f"setup {served.setup / connections * 1e3:.1f} ms per connection)"
+                )
             log("  " + "; ".join(line))
         if latency:
             rate = out["this"]["throughput"].median / 2
