@@ -10,8 +10,13 @@ The assets (``static/``) are read once into a ``Bundle``: every file, its
 content hash, and text files compressed once (brotli and gzip, kept only
 when smaller). The bundle's version (a hash over every file) names them
 under ``/static/v/<version>/<path>``, served immutable; the candidate page's
-HTML refers to those URLs and preloads its whole module graph
-(``<link rel="modulepreload">``), so every module arrives in one round.
+HTML refers to those URLs and preloads the module graph its entry imports
+statically (``<link rel="modulepreload">``), so those modules arrive in one
+round. The modules the page imports with ``import()`` (the running
+assessment, which the welcome screen does not wait for) are not preloaded
+with them: the page lists their whole graph in a JSON block (``hm-later``)
+for the page's code to preload once the welcome screen is drawn, again in
+one round and without taking the link's bandwidth from the first screen.
 The plain ``/static/<path>`` stays, revalidated (``no-cache`` and an ETag).
 A file that changes on disk makes a new bundle (and version) the next time
 the page is rendered, or an unversioned or unknown URL is asked for (those
@@ -132,8 +137,13 @@ def page_state(token: str | None, attempt: TaskAttempt | None) -> dict[str, Any]
 
 
 def state_script(state: dict[str, Any]) -> str:
-    """A JSON data block that can never close its script tag or start markup."""
-    text = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+    """The page state as a JSON data block."""
+    return json_block("hm-state", state)
+
+
+def json_block(element_id: str, value: Any) -> str:
+    """A JSON data block (never run, so outside the CSP's script-src) that can never close its script tag or start markup."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     for char, escaped in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
@@ -142,7 +152,7 @@ def state_script(state: dict[str, Any]) -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(char, escaped)
-    return f'<script id="hm-state" type="application/json">{text}</script>'
+    return f'<script id="{element_id}" type="application/json">{text}</script>'
 
 
 def page_response(template: str, state: dict[str, Any], accept_encoding: str | None = None) -> Response:
@@ -276,8 +286,12 @@ def content_type_of(name: str) -> str:
 
 
 # `import x from './a.js'`, `import './a.js'`, `export { y } from './a.js'`: static imports of a
-# relative module (dynamic `import()` is left to load when it is asked for).
+# relative module.
 _IMPORT = re.compile(r"""(?:\bfrom|^\s*import)\s*(['"])(\.{1,2}/[^'"\n]+)\1""", re.M)
+# `import('./a.js')`: a relative module imported when the code asks for it (not on a comment's line:
+# `@param {import('./a.js').A}` in JSDoc names a type).
+_DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*(['"])(\.{1,2}/[^'"\n]+)\1\s*\)""")
+LATER_ID = "hm-later"  # the JSON block listing the modules the page preloads after its first screen
 _ASSET_REF = re.compile(r'\b(src|href)="/static/([^"?#]+)"')
 _SCRIPT_TAG = re.compile(r"<script\b[^>]*>")
 _MODULE_TYPE = re.compile(r'\btype="module"')
@@ -299,21 +313,43 @@ class Bundle:
     def url(self, relative: str) -> str:
         return f"/static/{VERSIONED}{self.version}/{relative}"
 
+    def imports(self, module: str, pattern: re.Pattern[str] = _IMPORT) -> list[str]:
+        """The modules of this bundle that ``module`` names with ``pattern`` (static imports by default), in order."""
+        asset = self.assets.get(module)
+        if asset is None:
+            return []
+        text = asset.body.decode("utf-8", "replace")
+        found: list[str] = []
+        for match in pattern.finditer(text):
+            line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()].lstrip()
+            if line.startswith(("//", "/*", "*")):
+                continue
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(module), match.group(2)))
+            if target in self.assets and target not in found:
+                found.append(target)
+        return found
+
     def module_graph(self, entry: str) -> list[str]:
         """``entry`` and every module it imports statically, in breadth-first order."""
         order, queue = [entry], [entry]
         while queue:
-            current = queue.pop(0)
-            asset = self.assets.get(current)
-            if asset is None:
-                continue
-            text = asset.body.decode("utf-8", "replace")
-            for match in _IMPORT.finditer(text):
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(current), match.group(2)))
-                if target in self.assets and target not in order:
+            for target in self.imports(queue.pop(0)):
+                if target not in order:
                     order.append(target)
                     queue.append(target)
         return order
+
+    def later_graph(self, entry: str) -> list[str]:
+        """What ``entry``'s static graph imports with ``import()``, and their static graphs, breadth first:
+        the modules ``entry`` does not wait for (none of its static graph)."""
+        now = self.module_graph(entry)
+        later: list[str] = []
+        for module in now:
+            for target in self.imports(module, _DYNAMIC_IMPORT):
+                for found in self.module_graph(target):
+                    if found not in now and found not in later:
+                        later.append(found)
+        return later
 
 
 def scan(root: Path) -> tuple[Signature, dict[str, Path]]:
@@ -374,8 +410,10 @@ def build(root: Path) -> Bundle:
 
 
 def render_template(bundle: Bundle, html: str) -> str:
-    """Asset references to versioned URLs, and one modulepreload per module the page's module scripts import."""
+    """Asset references to versioned URLs, one modulepreload per module the page's module scripts import
+    statically, and the list of what they import with ``import()`` (``LATER_ID``), for the page to preload."""
     preloads: list[str] = []
+    later: list[str] = []
     module_tags = [
         (tag.group(0), src.group(1))
         for tag in _SCRIPT_TAG.finditer(html)
@@ -386,9 +424,11 @@ def render_template(bundle: Bundle, html: str) -> str:
             link = f'<link rel="modulepreload" href="/static/{module}">'
             if link not in preloads:
                 preloads.append(link)
-    if preloads:
+        later.extend(bundle.url(module) for module in bundle.later_graph(entry) if bundle.url(module) not in later)
+    blocks = preloads + ([json_block(LATER_ID, later)] if later else [])
+    if blocks:
         anchor = STATE_PLACEHOLDER if STATE_PLACEHOLDER in html else module_tags[0][0]
-        html = html.replace(anchor, "\n".join(preloads) + "\n" + anchor, 1)
+        html = html.replace(anchor, "\n".join(blocks) + "\n" + anchor, 1)
 
     def versioned(match: re.Match[str]) -> str:
         relative = match.group(2)

@@ -1,253 +1,74 @@
-// The candidate page: screens, DOM listeners, and the wiring of the outbox
-// (outbox.js), the socket (connection.js) and the capture (capture.js).
+// The candidate page: the welcome screen (notice, consent, accommodation
+// request, Start), the page's listeners, and loading the running assessment
+// (session.js: the outbox, the socket, the capture and the task screens),
+// which the welcome screen does not wait for. Shared helpers are in ui.js.
 // Candidate-facing text from the server is always set with textContent.
 
-import { Connection, requestAccommodation, sendSelfIdentification } from './connection.js';
-import { Tracker } from './capture.js';
-import { Outbox } from './outbox.js';
-import { pyLen, pyStrip, utf8Bytes } from './text.js';
+import {
+  $, announce, contactPhrase, debug, formatDate, formatInt, orgName, quiet, readJson, readPageState, renderHelp,
+  retentionWords, safeStorage, setNetStatus, setNotice, show, showMessage, socketUrl, tokenTag, writeJson,
+} from './ui.js';
 
-const MAX_REASONING_BYTES = 44 * 1024; // keeps reasoning_submitted well under a 48 KiB batch
-const REASONING_LIMIT = 10000; // the box's maxlength (UTF-16 units, as the browser counts them)
-const REASONING_NEAR = 9000; // from here the counter is announced
 const NOTE_LIMIT = 2000; // the accommodation request's note
 const OFFLINE_GRACE_MS = 1200;
-const COMPLETE_NUDGE_MS = 4000;
 const POINTER_THROTTLE_MS = 250;
 // How long a keydown/pointerdown/touchstart tells how the next change was made.
 const INPUT_WINDOW_MS = 1000;
 // A focus this soon after a (non-repeat) key press was moved by the keyboard.
 const KEYED_FOCUS_MS = 500;
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
-
-const $ = (id) => document.getElementById(id);
-const debug = (...args) => { if (window.HIREMATE_DEBUG) console.debug('[hiremate]', ...args); };
-
-// ------------------------------------------------------------------ storage
 
 /**
- * localStorage if it works; else sessionStorage (a reload in this tab keeps
- * the place, closing the tab does not); else none: the page works in memory
- * and says that closing or reloading it would lose the place.
+ * The tracker until session.js (with capture.js) is here: the page's
+ * listeners are on from the start, and what they tell it is kept, in order,
+ * and told to the Tracker then (Session.attach). Nothing is observed before
+ * the assessment starts, so this keeps the tracker's idea of focus and
+ * visibility exactly what it would have been.
  */
-function safeStorage() {
-  const kinds = [['local', () => window.localStorage], ['session', () => window.sessionStorage]];
-  for (const [kind, get] of kinds) {
-    try {
-      const s = get();
-      const probe = '__hm_probe__';
-      s.setItem(probe, '1');
-      s.removeItem(probe);
-      return { storage: s, kind };
-    } catch { /* blocked or private mode: try the next */ }
-  }
-  return { storage: null, kind: null };
+function trackerStandIn() {
+  const calls = [];
+  const keep = (name) => (...args) => { calls.push([name, args]); };
+  return {
+    calls,
+    activity: keep('activity'),
+    visibilityChange: keep('visibilityChange'),
+    windowBlur: keep('windowBlur'),
+    windowFocus: keep('windowFocus'),
+    commitSelection: keep('commitSelection'),
+    reasoningInput: keep('reasoningInput'),
+    reasoningLeave: keep('reasoningLeave'),
+  };
 }
 
-/** A short, stable name for a token (storage keys; the token itself is not stored). */
-function tokenTag(token) {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < token.length; i += 1) {
-    const c = token.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
-}
-
-function readPageState() {
-  const el = document.getElementById('hm-state');
-  if (!el) return null;
+/**
+ * Ask for session.js and every module it imports at once (the server lists
+ * them, versioned, in #hm-later), so they arrive in one round instead of one
+ * per level of imports; the import() that follows uses what these fetch.
+ */
+function preloadLater() {
+  let urls = [];
   try {
-    return JSON.parse(el.textContent);
+    urls = JSON.parse(document.getElementById('hm-later').textContent);
   } catch {
-    return null;
+    return; // no list (an unversioned page): import() finds the modules level by level
+  }
+  for (const url of urls) {
+    const link = document.createElement('link');
+    link.rel = 'modulepreload';
+    link.href = url;
+    document.head.append(link);
   }
 }
 
-function readJson(storage, key, fallback) {
-  if (!storage) return fallback;
-  try {
-    const v = JSON.parse(storage.getItem(key) || 'null');
-    return v === null ? fallback : v;
-  } catch {
-    return fallback;
-  }
-}
-
-function writeJson(storage, key, value) {
-  if (!storage) return;
-  try { storage.setItem(key, JSON.stringify(value)); } catch { /* quota: keep going in memory */ }
-}
-
-// ------------------------------------------------------------------ screens
-
-const SCREENS = ['loading', 'message', 'welcome', 'task', 'waiting', 'done'];
-// The organisation's notice (page state / assessment_info), once known: names
-// the organisation and its contact in titles, help and messages.
-let NOTICE = null;
-
-const PREFER_NOT_TO_SAY = 'prefer_not_to_say';
-
-/** A socket URL on this page's own host, ws: or wss: like the page. */
-function socketUrl(path) {
-  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${window.location.host}${path}`;
-}
-
-function orgName() { return (NOTICE && NOTICE.organization_name) || ''; }
-function contactText() { return (NOTICE && NOTICE.contact) || ''; }
-
-/** "contact Acme at jobs@acme.example", as specific as what is known. */
-function contactPhrase() {
-  const org = orgName();
-  const contact = contactText();
-  if (org && contact) return `contact ${org} at ${contact}`;
-  if (contact) return `contact ${contact}`;
-  if (org) return `contact ${org}`;
-  return 'contact the recruiter who sent you the link';
-}
-
-function setTitle(prefix) {
-  const org = orgName();
-  const suffix = org ? `${org} assessment` : 'HireMate assessment';
-  document.title = prefix ? `${prefix} – ${suffix}` : suffix;
-}
-
-function show(name, focusId, title) {
-  for (const s of SCREENS) $(`screen-${s}`).hidden = s !== name;
-  // The storage note matters only while there is a place to lose.
-  $('storage-note').hidden = !$('storage-note').textContent || !['welcome', 'task', 'waiting'].includes(name);
-  if (title !== undefined) setTitle(title);
-  const target = focusId ? $(focusId) : null;
-  if (target) {
-    try { target.focus({ preventScroll: true }); } catch { target.focus(); }
-  }
-  window.scrollTo(0, 0);
-}
-
-/** Set a live region's text so that it is announced even if it has not changed. */
-const announcing = new WeakMap(); // element -> its pending announcement
-
-/** Say `text` in a live region: emptied first, so the same words are announced again.
- * A newer announcement replaces one still pending (a fast answer must not be overwritten by "Sending…"). */
-function announce(el, text) {
-  clearTimeout(announcing.get(el));
-  el.textContent = '';
-  announcing.set(el, setTimeout(() => { el.textContent = text; }, 60));
-}
-
-/** Empty a live region, and drop an announcement still pending in it. */
-function quiet(el) {
-  clearTimeout(announcing.get(el));
-  el.textContent = '';
-}
-
-function contactNode(contact) {
-  if (EMAIL.test(contact)) {
-    const a = document.createElement('a');
-    a.href = `mailto:${contact}`;
-    a.textContent = contact;
-    return a;
-  }
-  const span = document.createElement('span');
-  span.textContent = contact;
-  return span;
-}
-
-/** The help line in the header, the same on every screen once the contact is known. */
-function renderHelp() {
-  const el = $('help-contact');
-  const contact = contactText();
-  if (!contact) {
-    el.replaceChildren();
-    el.hidden = true;
-    return;
-  }
-  el.replaceChildren(document.createTextNode('Questions or need help? Contact '), contactNode(contact));
-  el.hidden = false;
-}
-
-const MESSAGES = {
-  not_found: () => ['This link is not valid',
-    'Please check that you opened the whole link from your invitation. If it still does not work, ask the recruiter who sent it for a new link.'],
-  completed: () => ['This assessment has been completed',
-    'Thank you. There is nothing more to do here; you can close this page.'],
-  expired: (who) => ['This link has expired',
-    `The time to take this assessment has passed. If you think this is a mistake, or you need more time, ${who}.`],
-  locked: (who) => ['This assessment is closed',
-    `${orgName() || 'The organisation'} has closed this assessment. If you have questions, ${who}.`],
-  replaced: (who) => ['This link was replaced by a newer link',
-    `${orgName() || 'The organisation'} sent you a newer link for this assessment, so this one no longer works. Please open the newest link you received. If you cannot find it, ${who}.`],
-  already_used: (who) => ['This link is already in use',
-    'This assessment was started with this link on another device or in another browser, and it can only continue there. '
-    + 'If you started it here, this browser did not keep the page\u2019s data (for example it was closed or reloaded in private mode, or with storage blocked). '
-    + `Your answers so far are kept: to continue here, ${who} and ask for a new link.`],
-  taken_over: (who) => ['The assessment continued in another tab or on another device',
-    `This page has stopped so that nothing is recorded twice. Your answers so far are kept. If this was not you, ${who}.`],
-  closed: (who) => ['This assessment is no longer open',
-    `It cannot take more answers. If you think this is a mistake, ${who}.`],
-  no_storage_conflict: (who) => ['Something went wrong',
-    `Please reload the page. If the problem continues, ${who}.`],
-};
-
-function showMessage(kind, { extra = '', action = null } = {}) {
-  const [title, body] = (MESSAGES[kind] || MESSAGES.no_storage_conflict)(contactPhrase());
-  $('message-title').textContent = title;
-  $('message-body').textContent = body;
-  $('message-extra').textContent = extra;
-  $('message-extra').hidden = !extra;
-  const btn = $('message-action');
-  if (action) {
-    btn.textContent = action.label;
-    btn.hidden = false;
-    btn.onclick = action.run; // property assignment, not an inline attribute (CSP-safe)
-  } else {
-    btn.hidden = true;
-    btn.onclick = null;
-  }
-  setNetStatus('');
-  show('message', 'message-title', title);
-}
-
-function setNetStatus(text) {
-  $('net-status').textContent = text;
-}
-
-const DATE_FORMAT = {
-  year: 'numeric', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short',
-};
-
-function formatDate(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  try {
-    return new Intl.DateTimeFormat(undefined, DATE_FORMAT).format(d);
-  } catch {
-    return d.toLocaleString();
-  }
-}
-
-const formatInt = (n) => {
-  try { return new Intl.NumberFormat('en').format(n); } catch { return String(n); }
-};
-
-/** 730 -> "about 2 years (730 days)". */
-function retentionWords(days) {
-  const d = Math.round(Number(days));
-  if (!Number.isFinite(d) || d <= 0) return '';
-  const exact = `${formatInt(d)} ${d === 1 ? 'day' : 'days'}`;
-  if (d >= 335) {
-    const years = Math.round((d / 365) * 2) / 2;
-    return `about ${years} ${years === 1 ? 'year' : 'years'} (${exact})`;
-  }
-  if (d >= 56) {
-    const months = Math.round(d / 30.4);
-    return `about ${months} months (${exact})`;
-  }
-  return exact;
+/** `fn` once the frame now being prepared is drawn (or soon, in a page drawing no frames: a background tab). */
+function afterPaint(fn) {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  requestAnimationFrame(() => setTimeout(once, 0));
+  setTimeout(once, 500);
 }
 
 // ------------------------------------------------------------------ the app
@@ -287,35 +108,15 @@ class App {
     this.lastInput = { kind: null, at: 0, repeat: false };
     this.sendingRequest = false;
 
-    const app = this;
-    const ctx = { // what the rules need to know about tasks (see rules.js)
-      indexOf: (taskId) => app.indexOfTask(taskId),
-      task: (taskId) => app.taskById(taskId),
-      get totalTasks() { return app.totalTasks; },
-    };
-    this.outbox = new Outbox({ storage: this.storage, ns: this.ns, ctx, log: debug });
-    this.tracker = new Tracker({
-      outbox: this.outbox,
-      taskIdAt: (index) => (this.ui.tasks[index] ? this.ui.tasks[index].id : undefined),
-      onAnswerChange: (answer) => this.saveAnswer(answer),
-      onFocusChange: (trigger) => {
-        this.ui.focusLost = trigger;
-        this.flushUi();
-      },
-      log: debug,
-      assistive: Boolean(page.accommodations && page.accommodations.assistive_technology),
-    });
-    this.conn = new Connection({
-      url: socketUrl(page.ws_path || `/ws/assessment/${encodeURIComponent(this.token)}`),
-      outbox: this.outbox,
-      WebSocketImpl: window.WebSocket,
-      onEvent: (kind, data) => this.onSocket(kind, data),
-      probeState: () => this.probeState(),
-      log: debug,
-    });
-    this.outbox.onChange(() => this.onOutboxChange());
-    this.outbox.onFullChange((full) => this.setPaused(full));
-    NOTICE = page.notice || null;
+    this.wsUrl = socketUrl(page.ws_path || `/ws/assessment/${encodeURIComponent(this.token)}`);
+    // session.js brings these (see load); until then the listeners talk to a stand-in.
+    this.outbox = null;
+    this.conn = null;
+    this.tracker = trackerStandIn();
+    this.loading = null; // the import of session.js, once asked for
+    this.loaded = false;
+    this.bootStep = null; // what boot left for when session.js is here
+    setNotice(page.notice || null);
     window.hiremate = this; // for debugging and end-to-end tests
   }
 
@@ -348,14 +149,41 @@ class App {
     this.saveUi();
   }
 
-  forgetLocal() {
-    this.outbox.clear();
-    if (this.storage) {
-      for (const k of [this.uiKey, this.ownerKey]) {
-        try { this.storage.removeItem(k); } catch { /* ignore */ }
-      }
+  // -------------------------------------------------------------- the running assessment's code
+
+  /**
+   * Import session.js (the outbox, the socket, the capture and the task
+   * screens), once: its methods become the App's (Session.attach then makes
+   * the outbox, the tracker and the socket), and what boot left for it runs.
+   * A failed import is not asked for again (a module that failed to load
+   * stays failed for this document): Start then says to reload.
+   */
+  load() {
+    if (!this.loading) {
+      preloadLater();
+      this.loading = import('./session.js').then(({ Session }) => {
+        for (const name of Object.getOwnPropertyNames(Session.prototype)) {
+          if (name !== 'constructor') {
+            Object.defineProperty(App.prototype, name, Object.getOwnPropertyDescriptor(Session.prototype, name));
+          }
+        }
+        this.attach();
+        this.loaded = true;
+        const step = this.bootStep;
+        this.bootStep = null;
+        if (step) step();
+      });
     }
-    this.ui = { tasks: {}, answers: {} };
+    return this.loading;
+  }
+
+  /** `fn` now if session.js is here, else once it is. */
+  withSession(fn) {
+    if (this.loaded) {
+      fn();
+      return Promise.resolve();
+    }
+    return this.load().then(fn);
   }
 
   // -------------------------------------------------------------- boot
@@ -365,31 +193,27 @@ class App {
     renderHelp();
     this.renderStorageNote();
     if (['not_found', 'completed', 'expired', 'locked', 'replaced'].includes(state)) {
-      this.forgetLocal();
       showMessage(state);
+      this.bootStep = () => this.forgetLocal();
+      this.load().catch(debug);
       return;
     }
     this.listen();
-    const hasSession = this.outbox.load();
-    if (state === 'in_progress' && hasSession) {
-      this.claimAndResume();
+    if (state === 'in_progress') {
+      // Resume, or the welcome with Continue: the outbox knows whether this device holds the session.
+      this.bootStep = () => {
+        if (this.outbox.load()) this.claimAndResume();
+        else this.showWelcome(true);
+      };
+      this.load().catch(debug); // the loading screen stays, as when any module fails
       return;
     }
-    if (state === 'pending' && hasSession) this.forgetLocal(); // a key the server never honoured
-    this.showWelcome(state === 'in_progress');
-  }
-
-  /** Take what the server says now (assessment_info or the page state again). */
-  absorb(src) {
-    if (!src || typeof src !== 'object') return;
-    for (const key of ['notice', 'accommodations', 'finish_by', 'grace_hours', 'accommodation_request', 'expires_at',
-      'self_identification']) {
-      if (key in src) this.page[key] = src[key];
-    }
-    NOTICE = this.page.notice || NOTICE;
-    this.tracker.assistive = Boolean(this.page.accommodations && this.page.accommodations.assistive_technology);
-    renderHelp();
-    if (!$('screen-welcome').hidden) this.renderWelcome();
+    // The welcome first; the rest of the page's code right after it is drawn, not competing with it.
+    this.showWelcome(false);
+    this.bootStep = () => {
+      if (this.outbox.load() && state === 'pending') this.forgetLocal(); // a key the server never honoured
+    };
+    afterPaint(() => this.load().catch(debug)); // Start says so if it failed
   }
 
   renderStorageNote() {
@@ -481,23 +305,17 @@ class App {
     $('start-button').setAttribute('aria-disabled', 'true');
     announce($('welcome-status'), 'Starting…');
     this.claimOwnership();
-    const version = this.page.notice && this.page.notice.version;
-    this.consentSent = version || null;
-    this.conn.start(version ? { notice_version: version } : null);
-  }
-
-  /** The server wants the current notice acknowledged (it changed, or none was sent). */
-  async onConsentRequired(data) {
-    const sent = this.consentSent;
-    const fresh = await this.fetchPageState();
-    if (fresh) this.absorb(fresh);
-    if (this.page.notice && data && data.notice_version) this.page.notice.version = data.notice_version;
-    $('consent-checkbox').checked = false;
-    this.showWelcome(this.continuing);
-    const changed = sent && data && data.notice_version && data.notice_version !== sent;
-    announce($('welcome-status'), changed
-      ? 'The notice was updated since this page was opened. Please read it again, tick the box and press Start.'
-      : 'Please read the notice, tick the box to confirm it, and press Start.');
+    // session.js is normally here long before Start is pressed; if not, Start waits for it ("Starting…").
+    this.withSession(() => {
+      if (this.stopped) return; // another tab took over meanwhile
+      const version = this.page.notice && this.page.notice.version;
+      this.consentSent = version || null;
+      this.conn.start(version ? { notice_version: version } : null);
+    }).catch(() => {
+      this.starting = false;
+      $('start-button').removeAttribute('aria-disabled');
+      announce($('welcome-status'), 'This page could not finish loading. Please check your connection and reload the page.');
+    });
   }
 
   // -------------------------------------------------------------- accommodation request
@@ -560,7 +378,13 @@ class App {
 
   async postAccommodation(body) {
     const org = orgName() || 'the organisation';
-    const result = await requestAccommodation({ url: this.conn.url, ...body, WebSocketImpl: window.WebSocket });
+    let connection = null;
+    try {
+      connection = await import('./connection.js'); // here already once session.js is
+    } catch { /* did not load: said as a failed connection */ }
+    const result = connection
+      ? await connection.requestAccommodation({ url: this.wsUrl, ...body, WebSocketImpl: window.WebSocket })
+      : { ok: false, reason: 'unreachable' };
     if (result.ok) {
       this.page.accommodation_request = { requested_at: result.requestedAt || new Date().toISOString() };
       return { ok: true, text: `Your request was sent to ${org}; they will contact you. This link stays valid.` };
@@ -579,146 +403,12 @@ class App {
     }
   }
 
-  claimAndResume() {
-    $('waiting-title').textContent = 'Reconnecting to your assessment…';
-    $('waiting-body').textContent = 'Your answers so far are kept.';
-    show('waiting', null, 'Reconnecting');
-    this.claimOwnership();
-    // Let a previous tab of this link see the claim and stand down before reading its queue.
-    setTimeout(() => {
-      if (this.stopped) return;
-      this.ui = readJson(this.storage, this.uiKey, this.ui);
-      if (!this.ui.tasks) this.ui.tasks = {};
-      if (!this.ui.answers) this.ui.answers = {};
-      this.outbox.load();
-      this.restoreOffline();
-      this.conn.resume();
-    }, 150);
-  }
-
-  /** Show the current task from the cache at once, before the socket answers. */
-  restoreOffline() {
-    const st = this.outbox.state();
-    if (this.ui.tasks[st.index] || st.finished) {
-      this.beginCapture();
-      this.sessionReady = true;
-      this.reconcile();
-    }
-  }
-
-  beginCapture() {
-    if (this.tracker.active) return;
-    this.tracker.begin();
-    if (this.ui.focusLost) {
-      // The page was closed or reloaded after a focus_lost: the person is back.
-      this.tracker.restoreLost(this.ui.focusLost, document.visibilityState !== 'hidden');
-    }
-  }
-
-  // -------------------------------------------------------------- socket events
-
-  onSocket(kind, data) {
-    debug('socket', kind, data);
-    switch (kind) {
-      case 'info':
-        if (Number.isInteger(data.total_tasks)) this.totalTasks = data.total_tasks;
-        this.absorb(data);
-        break;
-      case 'consent_required':
-        this.onConsentRequired(data);
-        break;
-      case 'stale_session':
-        this.conn.stop();
-        this.forgetLocal();
-        this.conn = this.newConnection();
-        this.showWelcome(false);
-        break;
-      case 'started':
-      case 'resumed': {
-        const st = data.attempt_status || {};
-        if (Number.isInteger(st.total_tasks)) this.totalTasks = st.total_tasks;
-        if (kind === 'started') {
-          this.ui = { tasks: {}, answers: {} };
-          this.saveUi();
-        }
-        this.beginCapture();
-        this.sessionReady = true;
-        this.clearOffline();
-        this.reconcile();
-        break;
-      }
-      case 'task':
-        if (data && data.task && Number.isInteger(data.index)) {
-          this.ui.tasks[data.index] = data.task;
-          this.saveUi();
-          if (this.requestedIndex === data.index) this.requestedIndex = null;
-          this.reconcile();
-        }
-        break;
-      case 'task_not_available':
-        // The server has not stored the previous task's completion yet.
-        this.requestedIndex = null;
-        setTimeout(() => this.reconcile(), 1500);
-        break;
-      case 'completed':
-      case 'done':
-        this.finish();
-        break;
-      case 'taken_over':
-        this.standDown();
-        break;
-      case 'already_used':
-        this.tracker.stop();
-        this.conn.stop();
-        this.forgetLocal();
-        showMessage('already_used');
-        break;
-      case 'attempt_closed':
-        this.tracker.stop();
-        this.conn.stop();
-        this.probeState().then((state) => {
-          if (state === 'completed') this.finish();
-          else {
-            this.forgetLocal();
-            showMessage(['expired', 'locked', 'not_found', 'replaced'].includes(state) ? state : 'closed');
-          }
-        });
-        break;
-      case 'terminal':
-        this.tracker.stop();
-        if (data.state === 'completed' && (this.finishing || this.outbox.state().finished)) this.finish();
-        else {
-          this.forgetLocal();
-          showMessage(MESSAGES[data.state] ? data.state : 'closed');
-        }
-        break;
-      case 'offline':
-      case 'reconnecting':
-        this.markOffline();
-        this.onOutboxChange(); // a waiting screen says what it waits for now
-        break;
-      case 'online':
-        this.clearOffline();
-        this.onOutboxChange();
-        break;
-      default:
-        break;
-    }
-  }
-
-  newConnection() {
-    const c = this.conn;
-    return new Connection({
-      url: c.url, outbox: this.outbox, WebSocketImpl: window.WebSocket,
-      onEvent: (kind, data) => this.onSocket(kind, data), probeState: () => this.probeState(), log: debug,
-    });
-  }
-
   markOffline() {
     if (this.offlineTimer || this.finished) return;
     this.offlineTimer = setTimeout(() => {
       this.offlineTimer = null;
-      if (!this.conn.ready && !this.finished && !this.conn.stopped) {
+      const conn = this.conn; // none yet: not connected, not stopped
+      if (!(conn && conn.ready) && !this.finished && !(conn && conn.stopped)) {
         setNetStatus('Reconnecting… your answers are kept.');
       }
     }, OFFLINE_GRACE_MS);
@@ -730,315 +420,6 @@ class App {
       this.offlineTimer = null;
     }
     setNetStatus('');
-  }
-
-  /** GET /a/<token> again and read the state the server renders into it. */
-  async fetchPageState() {
-    try {
-      const res = await fetch(window.location.pathname, { cache: 'no-store', credentials: 'same-origin' });
-      const html = await res.text();
-      const doc = new DOMParser().parseFromString(html, 'text/html');
-      const el = doc.getElementById('hm-state');
-      return el ? JSON.parse(el.textContent) : null;
-    } catch {
-      return null;
-    }
-  }
-
-  async probeState() {
-    const page = await this.fetchPageState();
-    if (page && page.notice) NOTICE = page.notice; // a replaced link's message names the contact
-    return page ? page.state : null;
-  }
-
-  standDown() {
-    this.stopped = true;
-    this.tracker.stop();
-    this.conn.stop();
-    this.flushUi();
-    this.outbox.storage = null; // the other tab owns this device's copy now
-    showMessage('taken_over', {
-      action: { label: 'Continue here instead', run: () => window.location.reload() },
-    });
-  }
-
-  finish() {
-    if (this.finished) return;
-    this.finished = true;
-    this.tracker.stop();
-    this.conn.stop();
-    if (this.completeTimer) clearTimeout(this.completeTimer);
-    const sessionKey = this.outbox.sessionKey; // kept in memory for the optional questions only
-    this.forgetLocal();
-    this.clearOffline();
-    this.waitingShown = false;
-    show('done', 'done-title', 'Thank you');
-    this.offerSelfId(sessionKey);
-  }
-
-  // -------------------------------------------------------------- voluntary self-identification
-
-  /** The optional questions below "Thank you", when the organisation asks them (docs/protocol.md v1.3). */
-  offerSelfId(sessionKey) {
-    if (!this.page.self_identification || !sessionKey || !this.token) return;
-    this.selfIdKey = sessionKey;
-    const org = orgName() || 'The organisation';
-    $('self-id-why').textContent = `${org} asks these two questions to check that this assessment treats people of `
-      + 'every sex and race or ethnicity alike: it counts results per group, never per person. Answering is '
-      + 'voluntary, and not answering changes nothing for you. Your answers are kept apart from your assessment, '
-      + 'are never shown with your results to the people who review them, and are deleted with your data.';
-    $('self-id-consent-label').textContent = `I explicitly agree that ${org} keeps my answers, which are sensitive `
-      + "personal data, only to check this assessment's fairness.";
-    $('self-id-form').onsubmit = (e) => this.sendSelfId(e);
-    $('self-id').hidden = false;
-  }
-
-  async sendSelfId(event) {
-    event.preventDefault(); // form-action 'none': the answers go over a socket of their own
-    if (this.sendingSelfId) return;
-    const form = $('self-id-form');
-    const status = $('self-id-status');
-    const picked = (name) => {
-      const el = form.querySelector(`input[name="${name}"]:checked`);
-      return el ? el.value : null;
-    };
-    const sex = picked('sex');
-    const race = picked('race_ethnicity');
-    if (!sex && !race) {
-      announce(status, 'Choose an answer to at least one question, or simply close this page: these questions are optional.');
-      form.querySelector('input[name="sex"]').focus();
-      return;
-    }
-    const answers = {
-      sex: sex || PREFER_NOT_TO_SAY,
-      race_ethnicity: race || PREFER_NOT_TO_SAY,
-      consent: $('self-id-consent').checked,
-    };
-    if (!answers.consent && (answers.sex !== PREFER_NOT_TO_SAY || answers.race_ethnicity !== PREFER_NOT_TO_SAY)) {
-      announce(status, 'To send these answers, tick the box that agrees to keep them, or choose "Prefer not to say".');
-      $('self-id-consent').focus();
-      return;
-    }
-    this.sendingSelfId = true;
-    $('self-id-send').setAttribute('aria-disabled', 'true');
-    announce(status, 'Sending your answers…');
-    const result = await sendSelfIdentification({
-      url: socketUrl(`/ws/self-id/${encodeURIComponent(this.token)}`),
-      sessionKey: this.selfIdKey,
-      answers,
-      WebSocketImpl: window.WebSocket,
-    });
-    this.sendingSelfId = false;
-    $('self-id-send').removeAttribute('aria-disabled');
-    if (result.ok) {
-      form.hidden = true;
-      announce(status, 'Thank you: your answers were sent. There is nothing more to do.');
-      status.focus();
-      return;
-    }
-    announce(status, result.reason === 'invalid'
-      ? 'Your answers could not be recorded as they are. Please check them and try again.'
-      : 'Your answers could not be sent just now. Please try again in a moment; you can also simply close this page.');
-  }
-
-  // -------------------------------------------------------------- flow
-
-  onOutboxChange() {
-    if (this.sessionReady && !this.finished) this.reconcile();
-  }
-
-  /** Make the screen match the state: which task is current, or finishing. */
-  reconcile() {
-    if (this.finished || this.stopped || !this.sessionReady || this.saving) return;
-    const st = this.outbox.state();
-    if (st.finished) {
-      this.showFinishing();
-      return;
-    }
-    const index = st.index;
-    if (this.shown.index === index && this.shown.task) return;
-    const task = this.ui.tasks[index];
-    if (task) {
-      this.renderTask(task, index);
-      return;
-    }
-    this.shown = { index: null, task: null };
-    if (this.conn.ready) {
-      this.showWaiting(index === 0 ? 'Loading the first task…' : 'Loading the next task…',
-        'This usually takes a moment. Your answers so far are kept.');
-    } else {
-      this.showWaiting('Waiting for the connection…', 'The connection to the server was interrupted and the page is '
-        + `reconnecting by itself. Your answers so far are kept ${this.storage ? 'on this device' : 'in this page'}, `
-        + 'and time spent waiting here is not counted as a pause. Please keep this page open.');
-    }
-    // Ask only once the server has stored the previous task's completion.
-    const confirmed = this.outbox.confirmed();
-    if (this.conn.ready && confirmed.index >= index && this.requestedIndex !== index) {
-      this.requestedIndex = index;
-      this.conn.getTask(index);
-    }
-  }
-
-  showWaiting(title, body) {
-    const wasHidden = $('screen-waiting').hidden;
-    if ($('waiting-title').textContent !== title) $('waiting-title').textContent = title;
-    if ($('waiting-body').textContent !== body) $('waiting-body').textContent = body;
-    if (wasHidden) show('waiting', 'waiting-title', title.replace(/…$/, ''));
-    else setTitle(title.replace(/…$/, ''));
-    this.waitingShown = true;
-    this.updateWait();
-  }
-
-  /**
-   * While the page cannot proceed, the tracker observes no idle or away time
-   * and reports the wait as network_wait when it ends (capture.js setWaiting).
-   */
-  updateWait() {
-    let reason = null;
-    if (this.tracker.active && !this.finished) {
-      if (this.paused) reason = 'queue_full';
-      else if (this.waitingShown) {
-        if (!this.conn.ready) reason = 'reconnecting';
-        else reason = this.finishing ? 'finishing' : 'next_task';
-      }
-    }
-    this.tracker.setWaiting(reason);
-  }
-
-  /** The outbox is full (true) or has drained (false): pause or resume input. */
-  setPaused(full) {
-    if (full === this.paused) return;
-    this.paused = full;
-    const form = $('task-form');
-    const status = $('pause-status');
-    if (full) {
-      this.tracker.commitSelection();
-      const active = document.activeElement;
-      this.focusBeforePause = active && form.contains(active) ? active : null;
-      form.inert = true;
-      form.setAttribute('aria-busy', 'true');
-      status.textContent = 'Saving your answers… please wait a moment before continuing.';
-      if (this.focusBeforePause && !$('screen-task').hidden) status.focus(); // not lost to the page body
-    } else {
-      form.inert = false;
-      form.removeAttribute('aria-busy');
-      status.textContent = 'Your answers are saved. You can continue.';
-      setTimeout(() => { if (!this.paused) status.textContent = ''; }, 4000);
-      const back = this.focusBeforePause;
-      this.focusBeforePause = null;
-      if (back && document.activeElement === status) back.focus();
-    }
-    this.updateWait();
-  }
-
-  showFinishing() {
-    this.finishing = true;
-    this.shown = { index: null, task: null };
-    if (this.conn.ready) this.showWaiting('Sending your answers…', 'This takes a moment. Please keep this page open.');
-    else {
-      this.showWaiting('Waiting for the connection…', `Your answers are kept ${this.storage ? 'on this device' : 'in this page'} `
-        + 'and will be sent as soon as the connection is back; the page reconnects by itself. Please keep this page open.');
-    }
-    if (this.outbox.pendingCount() === 0 && this.conn.ready && !this.completeTimer) {
-      this.completeTimer = setTimeout(() => {
-        this.completeTimer = null;
-        if (!this.finished) this.conn.complete();
-      }, COMPLETE_NUDGE_MS);
-    }
-  }
-
-  renderTask(task, index) {
-    const total = this.totalTasks || Object.keys(this.ui.tasks).length;
-    const restored = { ...(this.ui.answers[task.id] || {}) };
-    const st = this.outbox.state();
-    if (st.open === true && st.taskId === task.id && typeof st.selected === 'string'
-        && (task.options || []).some((o) => o.id === st.selected)) {
-      restored.selected = st.selected; // the events are the truth for the selection
-    }
-    this.shown = { index, task };
-    this.minMetAnnounced = false;
-    this.limitAnnounced = 0;
-    const sentBack = Number.isInteger(this.highestIndex) && index < this.highestIndex;
-    this.highestIndex = Math.max(this.highestIndex ?? index, index);
-
-    const progress = total ? `Task ${index + 1} of ${total}` : `Task ${index + 1}`;
-    $('task-progress').textContent = progress;
-    $('task-progress-fill').style.width = total ? `${Math.round(((index + 1) / total) * 100)}%` : '0';
-    $('task-title').textContent = task.title || '';
-    $('task-description').textContent = task.description || '';
-    $('task-description').hidden = !task.description;
-    $('task-scenario').textContent = task.scenario || '';
-    this.renderTimes(task);
-
-    const list = $('task-options');
-    list.replaceChildren();
-    (task.options || []).forEach((opt, i) => list.append(this.optionElement(opt, i, restored.selected === opt.id)));
-
-    const required = Boolean(task.reasoning_required);
-    const min = required ? Number(task.reasoning_min_length) || 0 : 0;
-    $('reasoning-hint').textContent = required
-      ? (min > 0 ? `Required: at least ${min} characters.` : 'Required.')
-      : 'Optional.';
-    $('reasoning').value = restored.text || '';
-    $('reasoning').required = required;
-    $('next-button').textContent = total && index + 1 >= total ? 'Finish' : 'Next task';
-    quiet($('save-status'));
-    quiet($('next-live'));
-
-    // The wait (if any) ends before the task starts: network_wait goes first.
-    this.waitingShown = false;
-    this.updateWait();
-    this.tracker.showTask(task, index, restored);
-    this.updateGate();
-    if (sentBack) {
-      // The server refused this task's completion: the person confirms it again.
-      $('save-status').textContent = 'Your answer to this task could not be saved. Please check it and continue again.';
-    }
-    show('task', 'task-title', progress);
-  }
-
-  /** Suggested time (with the time accommodation) and the deadline of the attempt. */
-  renderTimes(task) {
-    const acc = this.page.accommodations || {};
-    const multiplier = Number(acc.time_multiplier) > 1 ? Number(acc.time_multiplier) : 1;
-    const limit = Number(task.time_limit_seconds);
-    if (limit > 0 && !acc.untimed) {
-      const minutes = Math.max(1, Math.round((limit * multiplier) / 60));
-      $('task-time').textContent = `Suggested time: about ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
-      $('task-time').hidden = false;
-    } else {
-      $('task-time').hidden = true;
-    }
-    const finish = formatDate(this.page.finish_by);
-    $('task-deadline').textContent = finish ? `You can finish until ${finish}.` : '';
-    $('task-deadline').hidden = !finish;
-  }
-
-  /** One option: a native radio inside its label (arrow keys, Space and screen readers work as everywhere). */
-  optionElement(opt, i, checked) {
-    const label = document.createElement('label');
-    label.className = 'option';
-    const input = document.createElement('input');
-    input.type = 'radio';
-    input.name = 'hm-option';
-    input.id = `hm-opt-${i}`;
-    input.value = opt.id;
-    input.checked = checked;
-    const span = document.createElement('span');
-    span.className = 'option-text';
-    span.textContent = opt.text;
-    label.append(input, span);
-    label.addEventListener('mouseenter', () => this.tracker.viewOn(opt.id, 'hover'));
-    label.addEventListener('mouseleave', () => this.tracker.viewOff(opt.id, 'hover'));
-    input.addEventListener('focus', () => this.tracker.viewOn(opt.id, 'focus', { keyed: this.focusByKey() }));
-    input.addEventListener('blur', () => this.tracker.viewOff(opt.id, 'focus'));
-    input.addEventListener('change', () => {
-      if (input.checked) {
-        this.tracker.select(opt.id, this.inputKind());
-        this.updateGate();
-      }
-    });
-    return label;
   }
 
   // -------------------------------------------------------------- how the person works the page
@@ -1063,173 +444,78 @@ class App {
     return kind === 'keyboard' && !repeat && Date.now() - at < KEYED_FOCUS_MS;
   }
 
-  /** Is the task ready to complete? Updates the counter, hint and button. */
-  updateGate() {
-    const task = this.shown.task;
-    if (!task) return false;
-    const text = $('reasoning').value;
-    const required = Boolean(task.reasoning_required);
-    const min = required ? Number(task.reasoning_min_length) || 0 : 0;
-    const count = pyLen(pyStrip(text));
-    const tooLong = utf8Bytes(JSON.stringify(text)) > MAX_REASONING_BYTES;
-    const selected = this.tracker.selected;
-    const textOk = (!required || count >= min) && !tooLong;
-
-    this.updateCounter(text.length, count, min);
-
-    let hint = '';
-    if (tooLong) hint = 'Your explanation is too long. Please shorten it.';
-    else if (!selected && required && count < min) hint = `Choose an option and write at least ${min} characters to continue.`;
-    else if (!selected) hint = 'Choose an option to continue.';
-    else if (required && count < min) hint = `Write at least ${min - count} more ${min - count === 1 ? 'character' : 'characters'} to continue.`;
-    $('next-hint').textContent = hint;
-    const ok = Boolean(selected) && textOk && !this.saving;
-    // aria-disabled, never disabled: the button stays in the tab order and says why when pressed.
-    if (ok) $('next-button').removeAttribute('aria-disabled');
-    else $('next-button').setAttribute('aria-disabled', 'true');
-    return ok;
-  }
-
-  /**
-   * "n of 10,000 characters", with the minimum when there is one; said out
-   * loud when the minimum is reached, near the limit and at it.
-   */
-  updateCounter(length, count, min) {
-    const counter = $('reasoning-counter');
-    let text = `${formatInt(length)} of ${formatInt(REASONING_LIMIT)} characters`;
-    if (min > 0) text += count < min ? ` (at least ${min} needed)` : ' (minimum reached)';
-    counter.textContent = text;
-    counter.classList.toggle('met', min > 0 && count >= min);
-    counter.classList.toggle('near', length >= REASONING_NEAR);
-    const live = $('reasoning-live');
-    if (min > 0 && count >= min && !this.minMetAnnounced) {
-      this.minMetAnnounced = true;
-      live.textContent = 'Minimum length reached.';
-    } else if (min > 0 && count < min && this.minMetAnnounced) {
-      this.minMetAnnounced = false;
-      live.textContent = '';
-    }
-    const level = length >= REASONING_LIMIT ? 2 : (length >= REASONING_NEAR ? 1 : 0);
-    if (level > this.limitAnnounced) {
-      live.textContent = level === 2
-        ? `You have reached the limit of ${formatInt(REASONING_LIMIT)} characters.`
-        : `${formatInt(REASONING_LIMIT - length)} characters left of ${formatInt(REASONING_LIMIT)}.`;
-    }
-    this.limitAnnounced = level;
-  }
-
-  async onNext(event) {
-    event.preventDefault();
-    if (!this.shown.task || this.paused) return;
-    if (this.saving) {
-      announce($('next-live'), 'Please wait: your answer is being saved.');
-      return;
-    }
-    if (!this.updateGate()) {
-      // Pressed before the task is ready: say why, and do nothing else.
-      announce($('next-live'), $('next-hint').textContent || 'This task is not complete yet.');
-      return;
-    }
-    const { index, task } = this.shown;
-    this.saving = true;
-    $('next-button').setAttribute('aria-disabled', 'true');
-    $('save-status').textContent = '';
-    this.syncText();
-    this.flushUi();
-    const pending = this.tracker.next();
-    const slow = setTimeout(() => { $('save-status').textContent = 'Saving…'; }, 400);
-    const ok = await pending;
-    clearTimeout(slow);
-    this.saving = false;
-    if (!ok) {
-      // Could not complete (the server disagreed): show the task again.
-      this.shown = { index: null, task: null };
-      this.renderTask(task, index);
-      $('save-status').textContent = 'This answer could not be saved yet. Please check it and try again.';
-      return;
-    }
-    $('save-status').textContent = '';
-    this.shown = { index: null, task: null };
-    this.reconcile();
-  }
-
-  /** Make sure the tracker has the box's latest text (some IMEs skip input events). */
-  syncText() {
-    const value = $('reasoning').value;
-    if (value !== this.tracker.text) this.tracker.reasoningInput(value);
-  }
-
   // -------------------------------------------------------------- listeners
 
   listen() {
     if (this.listening) return;
     this.listening = true;
-    const t = this.tracker;
+    const t = () => this.tracker; // the stand-in until session.js is here
     let lastMove = 0;
     window.addEventListener('pointermove', () => {
       const now = Date.now();
       if (now - lastMove < POINTER_THROTTLE_MS) return;
       lastMove = now;
-      t.activity('pointer_move');
+      t().activity('pointer_move');
     }, { passive: true });
     // Capture phase: the kind of input is known before any change it causes.
     window.addEventListener('pointerdown', (e) => {
       this.noteInput(e.pointerType === 'touch' ? 'touch' : 'pointer');
-      t.activity('click');
+      t().activity('click');
     }, { passive: true, capture: true });
     window.addEventListener('keydown', (e) => {
       this.noteInput('keyboard', e.repeat);
-      t.activity('key');
+      t().activity('key');
     }, { passive: true, capture: true });
-    window.addEventListener('wheel', () => t.activity('scroll'), { passive: true });
-    window.addEventListener('scroll', () => t.activity('scroll'), { passive: true });
+    window.addEventListener('wheel', () => t().activity('scroll'), { passive: true });
+    window.addEventListener('scroll', () => t().activity('scroll'), { passive: true });
     window.addEventListener('touchstart', () => {
       this.noteInput('touch');
-      t.activity('touch');
+      t().activity('touch');
     }, { passive: true, capture: true });
 
     document.addEventListener('visibilitychange', () => {
       const hidden = document.visibilityState === 'hidden';
       if (hidden) this.flushUi();
-      t.visibilityChange(hidden);
-      if (!hidden) this.conn.nudge();
+      t().visibilityChange(hidden);
+      if (!hidden && this.conn) this.conn.nudge();
     });
-    window.addEventListener('blur', (e) => { if (e.target === window) t.windowBlur(); });
-    window.addEventListener('focus', (e) => { if (e.target === window) t.windowFocus(); });
+    window.addEventListener('blur', (e) => { if (e.target === window) t().windowBlur(); });
+    window.addEventListener('focus', (e) => { if (e.target === window) t().windowFocus(); });
     window.addEventListener('pagehide', () => {
-      t.commitSelection();
+      t().commitSelection();
       this.flushUi();
     });
-    window.addEventListener('online', () => { this.conn.nudge(); });
+    window.addEventListener('online', () => { if (this.conn) this.conn.nudge(); });
     window.addEventListener('offline', () => { this.markOffline(); });
     window.addEventListener('storage', (e) => {
       if (e.key === this.ownerKey && e.newValue && e.newValue !== this.tabId && !this.finished && !this.stopped
-          && (this.sessionReady || this.conn.intent)) {
-        this.standDown();
+          && (this.sessionReady || (this.conn ? this.conn.intent : this.starting))) {
+        this.stopped = true; // Start, if it still waits for session.js, stops there
+        this.withSession(() => this.standDown());
       }
     });
 
     // Focus leaving the options commits a keyboard selection still settling.
     const list = $('task-options');
     list.addEventListener('focusout', (e) => {
-      if (!e.relatedTarget || !list.contains(e.relatedTarget)) t.commitSelection();
+      if (!e.relatedTarget || !list.contains(e.relatedTarget)) t().commitSelection();
     });
 
     const box = $('reasoning');
     box.addEventListener('input', () => {
-      t.activity('typing');
-      t.reasoningInput(box.value);
+      t().activity('typing');
+      t().reasoningInput(box.value);
       this.updateGate();
     });
     box.addEventListener('blur', () => {
       // A real leave moves focus elsewhere; a window blur leaves it here, and
       // a pause for a full queue takes it away only for a moment.
       setTimeout(() => {
-        if (document.activeElement !== box && !this.paused) t.reasoningLeave();
+        if (document.activeElement !== box && !this.paused) t().reasoningLeave();
       }, 0);
     });
     $('task-form').addEventListener('submit', (e) => this.onNext(e));
-    if (document.visibilityState === 'hidden') t.visibilityChange(true);
+    if (document.visibilityState === 'hidden') t().visibilityChange(true);
   }
 }
 
@@ -1237,7 +523,7 @@ function main() {
   const page = readPageState();
   if (!page || !page.token || !page.state) {
     // A replaced link's state names the organisation but holds no candidate data.
-    NOTICE = (page && page.notice) || null;
+    setNotice((page && page.notice) || null);
     renderHelp();
     showMessage(page && page.state === 'replaced' ? 'replaced' : 'not_found');
     return;
@@ -1247,3 +533,4 @@ function main() {
 }
 
 main();
+

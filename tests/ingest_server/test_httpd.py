@@ -1,13 +1,15 @@
 """The candidate page's assets (ingest_server/httpd.py): compressed once and
-served by content coding, versioned URLs served immutable, the page's module
-graph preloaded, the page itself compressed but never stored. Over real HTTP
-against a real server, on a static folder of each test's own."""
+served by content coding, versioned URLs served immutable, the page's static
+module graph preloaded and what it imports with import() listed for later,
+the page itself compressed but never stored. Over real HTTP against a real
+server, on a static folder of each test's own."""
 
 # ruff: noqa: F401, F811 - fixtures imported from tests.support.ingest_helpers are used as arguments
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 from pathlib import Path
@@ -116,13 +118,42 @@ def test_preloads_whatever_the_order_of_the_script_tags_attributes(static):
     assert len(re.findall(r'<link rel="modulepreload"', html)) == 3
 
 
-def test_the_bundled_page_preloads_every_module_it_imports():
-    """The real page: one round for every module (each one its app.js reaches is preloaded)."""
+def test_what_import_asks_for_is_listed_for_later_not_preloaded(static):
+    """A module imported with import() (and what it imports) is left out of the head's preloads, which the
+    first screen waits for, and listed, versioned, for the page to preload once that screen is drawn."""
+    (static / "a.js").write_text(
+        "export { c as a } from './sub/c.js';\n"
+        "export const later = () => import('./lazy.js');\n"
+        "// import('./commented.js') is not code\n" + FILLER
+    )
+    (static / "lazy.js").write_text("import { c } from './sub/c.js';\nimport './sub/d.js';\n" + FILLER)
+    (static / "sub" / "d.js").write_text("export const d = 1;\n" + FILLER)
+    (static / "commented.js").write_text("export const never = 1;\n")
+    bundle = httpd.StaticFiles(static).bundle
+    prefix = f"/static/v/{bundle.version}/"
+    html = bundle.template
+    preloads = re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)
+    assert preloads == [f"{prefix}a.js", f"{prefix}sub/b.js", f"{prefix}sub/c.js"]
+    assert bundle.later_graph("app.js") == ["lazy.js", "sub/d.js"]  # sub/c.js is loaded already
+    block = re.search(r'<script id="hm-later" type="application/json">([^<]*)</script>', html)
+    assert block is not None and json.loads(block.group(1)) == [f"{prefix}lazy.js", f"{prefix}sub/d.js"]
+    assert html.index("modulepreload") < block.start() < html.index(httpd.STATE_PLACEHOLDER)
+    assert html.index(httpd.STATE_PLACEHOLDER) < html.index('<script type="module"')
+
+
+def test_the_bundled_page_preloads_the_welcome_chain_and_lists_the_rest_for_later():
+    """The real page: the head preloads only what the welcome screen needs (app.js's static imports); every
+    other module (session.js and what it imports) is listed for later, so the page asks for each once."""
     bundle = httpd.StaticFiles(httpd.STATIC_DIR).bundle
-    preloaded = set(re.findall(r'rel="modulepreload" href="/static/v/[0-9a-f]{16}/([^"]+)"', bundle.template))
+    version = re.escape(f"/static/v/{bundle.version}/")
+    preloaded = re.findall(rf'rel="modulepreload" href="{version}([^"]+)"', bundle.template)
+    later = re.search(r'<script id="hm-later" type="application/json">([^<]*)</script>', bundle.template)
+    assert later is not None
+    listed = [url.removeprefix(f"/static/v/{bundle.version}/") for url in json.loads(later.group(1))]
     modules = {p.name for p in httpd.STATIC_DIR.glob("*.js")}
-    assert preloaded == modules - {"app.js"}, "every module but the entry, which its script tag loads"
-    assert bundle.module_graph("app.js")[0] == "app.js" and set(bundle.module_graph("app.js")) == modules
+    assert preloaded == ["ui.js"] == bundle.module_graph("app.js")[1:]
+    assert listed[0] == "session.js" and set(listed) == modules - {"app.js", "ui.js"}
+    assert len(listed) == len(set(listed))
 
 
 def test_text_is_compressed_once_and_decompresses_to_the_exact_file(static):
