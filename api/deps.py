@@ -22,8 +22,8 @@ from pymongo.database import Database
 from hiremate import api_keys
 from hiremate import db as dbmod
 from hiremate.api_keys import ApiPrincipal
+from hiremate.ratelimit import TokenBucket
 from hiremate.scope import Scope
-from ingest_server.ratelimit import TokenBucket
 
 _bearer = HTTPBearer(auto_error=False, description="An API key of your organisation: `Authorization: Bearer hmk_...`")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

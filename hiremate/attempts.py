@@ -52,6 +52,7 @@ MAX_PAGE_SIZE = 500
 ISSUE_BATCH = 500  # attempts written with one insert_many (issue_many)
 REPLACED_LINKS_KEPT = 20  # old links of one attempt that still say "replaced" rather than "not valid"
 _OPEN = [AttemptStatus.PENDING.value, AttemptStatus.IN_PROGRESS.value]
+ACCOMMODATION_OPEN = dbmod.ACCOMMODATION_OPEN  # the flag beside accommodation_request (TaskAttempt)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def set_accommodations(scope: Scope, attempt_id: ObjectId | str, accommodations:
     changes: dict[str, Any] = {"accommodations": value, "updated_at": now}
     if current.accommodation_request is not None and current.accommodation_request.answered_at is None:
         changes["accommodation_request.answered_at"] = now
+        changes[ACCOMMODATION_OPEN] = False
     doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
         scope.where({"_id": current.id, "status": AttemptStatus.PENDING.value}),
         {"$set": changes},
@@ -272,7 +274,7 @@ def answer_accommodation_request(scope: Scope, attempt_id: ObjectId | str) -> Ta
         scope.where(
             {"_id": current.id, "accommodation_request.requested_at": current.accommodation_request.requested_at}
         ),
-        {"$set": {"accommodation_request.answered_at": now, "updated_at": now}},
+        {"$set": {"accommodation_request.answered_at": now, ACCOMMODATION_OPEN: False, "updated_at": now}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
@@ -292,22 +294,23 @@ class OpenRequest:
 
 
 def open_accommodation_requests(scope: Scope, *, limit: int = 50) -> list[OpenRequest]:
-    """Unanswered requests of the organisation's open attempts, oldest first."""
-    docs = (
-        scope.collection(dbmod.ATTEMPTS)
+    """Unanswered requests of the organisation's open attempts, oldest first.
+
+    One indexed equality per open status on ``accommodation_open`` (the index
+    ``dbmod.ACCOMMODATION_OPEN_INDEX`` names every field asked), merged: the
+    store reads only the open requests, not every attempt of the organisation."""
+    docs = [
+        doc
+        for status in _OPEN
+        for doc in scope.collection(dbmod.ATTEMPTS)
         .find(
-            scope.where(
-                {
-                    "status": {"$in": _OPEN},
-                    "accommodation_request.requested_at": {"$ne": None},
-                    "accommodation_request.answered_at": None,
-                }
-            ),
+            scope.where({ACCOMMODATION_OPEN: True, "status": status}),
             {"candidate_info": 1, "accommodation_request": 1},
         )
         .sort([("accommodation_request.requested_at", ASCENDING), ("_id", ASCENDING)])
         .limit(limit)
-    )
+    ]
+    docs.sort(key=lambda doc: (doc["accommodation_request"]["requested_at"], doc["_id"]))
     return [
         OpenRequest(
             attempt_id=doc["_id"],
@@ -315,7 +318,7 @@ def open_accommodation_requests(scope: Scope, *, limit: int = 50) -> list[OpenRe
             position=doc["candidate_info"].get("position", ""),
             requested_at=doc["accommodation_request"]["requested_at"],
         )
-        for doc in docs
+        for doc in docs[:limit]
     ]
 
 
@@ -507,7 +510,7 @@ def request_accommodation(
         raise AttemptError("choose what you need or describe it")
     doc = db[dbmod.ATTEMPTS].find_one_and_update(
         {"_id": attempt.id, "token_hash": attempt.token_hash, "status": {"$in": _OPEN}, "expires_at": {"$gte": now}},
-        {"$set": {"accommodation_request": request.model_dump(), "updated_at": now}},
+        {"$set": {"accommodation_request": request.model_dump(), ACCOMMODATION_OPEN: True, "updated_at": now}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:

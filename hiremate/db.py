@@ -55,6 +55,9 @@ WEBHOOK_ENDPOINTS = "webhook_endpoints"  # an organisation's registered receiver
 WEBHOOK_DELIVERIES = "webhook_deliveries"  # the webhook outbox and its delivery log (hiremate.webhooks)
 GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its callback URL (hiremate.greenhouse)
 
+# task_attempts: true while the candidate's accommodation request waits for an answer (hiremate.attempts).
+ACCOMMODATION_OPEN = "accommodation_open"
+
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
 
@@ -147,6 +150,13 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("created_at", DESCENDING),
                 ("_id", DESCENDING),
             ]
+        ),
+        # The dashboard's open accommodation requests (attempts.open_accommodation_requests: the
+        # flag, the organisation, one open status), and attempts stored before the flag
+        # (``{accommodation_open: None}``, the prefix) for _backfill_accommodation_open.
+        IndexModel(
+            [(ACCOMMODATION_OPEN, ASCENDING), ("organization_id", ASCENDING), ("status", ASCENDING)],
+            name="accommodation_open",
         ),
         # The REST API's people pages (reports.people_page): newest issued first, any status.
         IndexModel(
@@ -257,9 +267,34 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 def ensure_indexes(db: Database) -> None:
-    """Create every index; idempotent, so every process may call it at start."""
+    """Create every index and fill in fields added since a store was made;
+    idempotent, so every process may call it at start."""
     for collection, models in INDEXES.items():
         db[collection].create_indexes(models)
+    _backfill_accommodation_open(db)
+
+
+def _backfill_accommodation_open(db: Database) -> None:
+    """Attempts stored before ``accommodation_open`` get it: true when their
+    request has no answer. One indexed read of the attempts without the flag
+    (none, once done); each document is set from its own request in one
+    server-side update, so a request made meanwhile is not overwritten."""
+    request = "$accommodation_request"
+    db[ATTEMPTS].update_many(
+        {ACCOMMODATION_OPEN: None},
+        [
+            {
+                "$set": {
+                    ACCOMMODATION_OPEN: {
+                        "$and": [
+                            {"$ne": [{"$ifNull": [f"{request}.requested_at", None]}, None]},
+                            {"$eq": [{"$ifNull": [f"{request}.answered_at", None]}, None]},
+                        ]
+                    }
+                }
+            }
+        ],
+    )
 
 
 # ---------------------------------------------------------------- the embedded store

@@ -426,6 +426,10 @@ class TaskAttempt(Document):
     updated_at: UTCDateTime
     accommodations: Accommodations | None = None
     accommodation_request: AccommodationRequest | None = None
+    # True while the candidate's accommodation request waits for an answer
+    # (hiremate.attempts keeps it beside accommodation_request): always a value,
+    # so the dashboard's open requests are an indexed equality, not a $ne.
+    accommodation_open: bool = False
     consent: Consent | None = None
     # Token hashes of links this attempt's re-issues replaced: such a link
     # says "replaced by a newer link" instead of "not valid".

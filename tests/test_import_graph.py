@@ -4,6 +4,9 @@
   session gets what it needs from the server as a context object, and never
   imports the server back.
 * The domain (``hiremate``) never imports a web or socket framework.
+* The recruiter side (``api``, ``recruiter``, ``app_pages``) never imports
+  ``ingest_server``: what both servers share lives in the domain (the REST
+  API's rate limit uses ``hiremate.ratelimit``, as the ingest server does).
 
 Every import counts, wherever it stands: at module level, under
 ``if TYPE_CHECKING:``, or inside a function.
@@ -18,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hiremate", "ingest_server")
 FRAMEWORKS = frozenset({"streamlit", "websockets", "starlette", "fastapi"})
+RECRUITER_SIDE = ("api", "recruiter", "app_pages")
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -154,5 +158,17 @@ def test_the_domain_imports_no_web_framework():
         if name.split(".")[0] == "hiremate"
         for imported, _ in imported_names(name, path)
         if imported.split(".")[0] in FRAMEWORKS
+    )
+    assert offenders == []
+
+
+def test_the_recruiter_side_imports_nothing_of_the_ingest_server():
+    modules = first_party_modules(ROOT, RECRUITER_SIDE)
+    assert "api.deps" in modules and "recruiter.live_panel" in modules and "app_pages.live" in modules
+    offenders = sorted(
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        for imported, _ in imported_names(name, path)
+        if imported.split(".")[0] == "ingest_server"
     )
     assert offenders == []

@@ -133,7 +133,7 @@ def _issue(args: argparse.Namespace) -> None:
         "expires_at": iso(issued.attempt.expires_at),
     }
     if args.send_email:  # sent within seconds by a running ingest server
-        mail.queue_invitation(_command_line(db, organization.id), issued.attempt, issued.link)
+        mail.queue_invitation(scope, issued.attempt, issued.link)
         line["mail"] = mail.QUEUED
     print(json.dumps(line))
 
@@ -202,11 +202,8 @@ def _env_example(args: argparse.Namespace) -> None:
 def _simulate(args: argparse.Namespace) -> None:
     from hiremate.ops import simulate  # the metrics pipeline, loaded only by this command
 
-    db = _db()
-    organization = _find_organization(db, args.org)
-    if organization is None:
-        raise UsageError(f"no organisation with slug or name {args.org!r}")
-    scope = _command_line(db, organization.id)
+    organization, scope = _organization_scope(args)
+    db = scope.db
     pool = list_tasks(scope, limit=MAX_PAGE_SIZE)
     if not pool:
         raise UsageError(f"organisation {organization.slug} has no active tasks to simulate attempts over")
@@ -229,18 +226,14 @@ def _erase(args: argparse.Namespace) -> None:
             "erase removes every assessment of this candidate in the organisation, with its events, metrics, "
             "profile and reviews, for good: add --yes to confirm"
         )
-    db = _db()
-    organization = _organization(db, args.org)
-    receipt = erasure.erase_candidate(_command_line(db, organization.id), args.email)
+    receipt = erasure.erase_candidate(_org_scope(args), args.email)
     print(json.dumps(receipt.as_json(), indent=2))
 
 
 def _export_candidate(args: argparse.Namespace) -> None:
     from hiremate import erasure
 
-    db = _db()
-    organization = _organization(db, args.org)
-    exported = erasure.export_candidate(_command_line(db, organization.id), args.email)
+    exported = erasure.export_candidate(_org_scope(args), args.email)
     text = json.dumps(exported.document, indent=2, ensure_ascii=False)
     if args.out:
         _write_private(Path(args.out), text + "\n")
@@ -255,10 +248,8 @@ def _impact_report(args: argparse.Namespace) -> None:
     from hiremate import impact  # pandas, SciPy and Fairlearn: loaded only by this command
 
     period_from, period_to = impact.parse_day(args.period_from), impact.parse_day(args.period_to)
-    db = _db()
-    organization = _organization(db, args.org)
     report = impact.impact_report(
-        _command_line(db, organization.id), position=args.position, period_from=period_from, period_to=period_to
+        _org_scope(args), position=args.position, period_from=period_from, period_to=period_to
     )
     if args.format == "json":
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
@@ -306,9 +297,7 @@ def _verify_audit(args: argparse.Namespace) -> int:
 def _api_key_create(args: argparse.Namespace) -> None:
     from hiremate import api_keys
 
-    db = _db()
-    organization = _organization(db, args.org)
-    key, plaintext = api_keys.create(_command_line(db, organization.id), args.name, args.scope)
+    key, plaintext = api_keys.create(_org_scope(args), args.name, args.scope)
     # The key is shown here once: only its hash is stored.
     print(
         json.dumps({"id": key.id, "key": plaintext, "name": key.name, "access": str(key.access), "prefix": key.prefix})
@@ -318,18 +307,14 @@ def _api_key_create(args: argparse.Namespace) -> None:
 def _api_key_list(args: argparse.Namespace) -> None:
     from hiremate import api_keys
 
-    db = _db()
-    organization = _organization(db, args.org)
-    for key in api_keys.list_keys(_command_line(db, organization.id)):
+    for key in api_keys.list_keys(_org_scope(args)):
         print(key.model_dump_json())
 
 
 def _api_key_revoke(args: argparse.Namespace) -> None:
     from hiremate import api_keys
 
-    db = _db()
-    organization = _organization(db, args.org)
-    print(api_keys.revoke(_command_line(db, organization.id), args.id).model_dump_json())
+    print(api_keys.revoke(_org_scope(args), args.id).model_dump_json())
 
 
 # ---------------------------------------------------------------- helpers
@@ -517,9 +502,7 @@ def _webhook_add(args: argparse.Namespace) -> None:
     from hiremate import webhooks
 
     events = [name for value in args.events or [] for name in value.split(",")]
-    db = _db()
-    organization = _organization(db, args.org)
-    endpoint, secret = webhooks.add_endpoint(_command_line(db, organization.id), args.url, events)
+    endpoint, secret = webhooks.add_endpoint(_org_scope(args), args.url, events)
     # The secret is printed this once: only its sealed form is stored.
     print(json.dumps({"endpoint_id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "secret": secret}))
 
@@ -527,27 +510,21 @@ def _webhook_add(args: argparse.Namespace) -> None:
 def _webhook_list(args: argparse.Namespace) -> None:
     from hiremate import webhooks
 
-    db = _db()
-    organization = _organization(db, args.org)
-    for endpoint in webhooks.list_endpoints(_command_line(db, organization.id)):
+    for endpoint in webhooks.list_endpoints(_org_scope(args)):
         print(endpoint.model_dump_json())
 
 
 def _webhook_remove(args: argparse.Namespace) -> None:
     from hiremate import webhooks
 
-    db = _db()
-    organization = _organization(db, args.org)
-    removed = webhooks.remove_endpoint(_command_line(db, organization.id), args.id)
+    removed = webhooks.remove_endpoint(_org_scope(args), args.id)
     print(json.dumps({"endpoint_id": args.id, "removed": True, "deliveries_removed": removed}))
 
 
 def _webhook_redeliver(args: argparse.Namespace) -> None:
     from hiremate import webhooks
 
-    db = _db()
-    organization = _organization(db, args.org)
-    view = webhooks.redeliver(_command_line(db, organization.id), args.delivery)
+    view = webhooks.redeliver(_org_scope(args), args.delivery)
     print(json.dumps({"delivery_id": str(view.id), "webhook_id": view.msg_id, "status": view.status}))
 
 
@@ -598,6 +575,19 @@ def _command_line(db: Database, organization_id: ObjectId) -> Scope:
     its audit entries name no actor and say ``via: "cli"`` (the dashboard
     shows "The command line")."""
     return Scope(db, organization_id, None, is_admin=True, via=VIA_CLI)
+
+
+def _org_scope(args: argparse.Namespace) -> Scope:
+    """The command-line scope (``_command_line``) of the organisation ``--org``
+    names by slug or name; UsageError when there is none."""
+    return _organization_scope(args)[1]
+
+
+def _organization_scope(args: argparse.Namespace) -> tuple[Organization, Scope]:
+    """``_org_scope`` with the organisation it found, for commands that print it."""
+    db = _db()
+    organization = _organization(db, args.org)
+    return organization, _command_line(db, organization.id)
 
 
 def _organization(db: Database, slug_or_name: str) -> Organization:

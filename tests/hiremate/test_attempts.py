@@ -29,7 +29,7 @@ from hiremate.attempts import (
     resume,
     set_current_task_index,
 )
-from hiremate.models import CandidateInfo
+from hiremate.models import Accommodations, CandidateInfo
 from hiremate.scope import Scope
 from hiremate.task_library import LIBRARY
 from hiremate.tasks import create_task, soft_delete_task, update_task
@@ -512,3 +512,61 @@ def test_exceptions_carry_protocol_codes():
     assert TokenAlreadyUsed.code == "token_already_used"
     assert AttemptClosed.code == "attempt_closed"
     assert issubclass(TokenAlreadyUsed, attempts.AttemptError) and issubclass(AttemptClosed, attempts.AttemptError)
+
+
+# ---------------------------------------------------------------- accommodation requests
+
+
+NAMES = ("Grace", "Alan", "Ida", "Kurt")
+
+
+def open_request_names(scope):
+    return [request.candidate_name for request in attempts.open_accommodation_requests(scope)]
+
+
+def test_open_accommodation_requests_follow_the_flag_oldest_first(db, scope, issue):
+    grace, alan, ida, kurt = (issue(ada(name=name, email=f"{name.lower()}@example.com")) for name in NAMES)
+    base = utcnow()
+    for n, issued in enumerate((alan, grace, ida, kurt)):  # Alan asks first
+        attempts.request_accommodation(
+            db, issued.attempt, needs=["extra_time"], note="", now=base + timedelta(seconds=n)
+        )
+    other = Scope(db, ObjectId(), ObjectId())
+    assert stored(db, grace.attempt.id)[dbmod.ACCOMMODATION_OPEN] is True
+    assert stored(db, issue().attempt.id)[dbmod.ACCOMMODATION_OPEN] is False  # always a value
+
+    started(db, ida)  # a running attempt's request is still open
+    lock_attempt(scope, kurt.attempt.id, "withdrew")  # a closed one's is not
+    assert open_request_names(scope) == ["Alan", "Grace", "Ida"]
+    assert open_request_names(other) == []
+
+    attempts.answer_accommodation_request(scope, alan.attempt.id)
+    attempts.set_accommodations(scope, grace.attempt.id, Accommodations(time_multiplier=1.5))
+    assert open_request_names(scope) == ["Ida"]
+    assert stored(db, alan.attempt.id)[dbmod.ACCOMMODATION_OPEN] is False
+    assert stored(db, grace.attempt.id)[dbmod.ACCOMMODATION_OPEN] is False
+
+    again = base + timedelta(seconds=10)
+    attempts.request_accommodation(db, find_by_token(db, alan.token), needs=[], note="a quiet room", now=again)
+    assert open_request_names(scope) == ["Ida", "Alan"]
+    assert len(attempts.open_accommodation_requests(scope, limit=1)) == 1
+
+
+def test_attempts_stored_before_the_flag_get_it_where_indexes_are_ensured(db, scope, issue):
+    """A store from before ``accommodation_open``: its open requests are found
+    once ``ensure_indexes`` (every process's start) has run, and a second run
+    changes nothing."""
+    asked, answered, never = (issue(ada(name=name, email=f"{name.lower()}@example.com")) for name in NAMES[:3])
+    for issued in (asked, answered):
+        attempts.request_accommodation(db, issued.attempt, needs=["extra_time"], note="")
+    attempts.answer_accommodation_request(scope, answered.attempt.id)
+    db[dbmod.ATTEMPTS].update_many({}, {"$unset": {dbmod.ACCOMMODATION_OPEN: ""}})
+    assert open_request_names(scope) == []
+
+    dbmod.ensure_indexes(db)
+    assert open_request_names(scope) == ["Grace"]
+    flags = {doc["_id"]: doc[dbmod.ACCOMMODATION_OPEN] for doc in db[dbmod.ATTEMPTS].find()}
+    assert flags == {asked.attempt.id: True, answered.attempt.id: False, never.attempt.id: False}
+
+    dbmod.ensure_indexes(db)
+    assert open_request_names(scope) == ["Grace"]

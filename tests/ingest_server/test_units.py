@@ -18,26 +18,9 @@ from hypothesis import strategies as st
 from hiremate import db as dbmod
 from ingest_server.fanout import Change, LiveHub, SequenceGate, Subscription, convert_raw, object_id_field
 from ingest_server.latency import LatencyRing
-from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter, TokenBucket
+from ingest_server.ratelimit import ConnectionRateLimiter, EventRateLimiter
 
 # ---------------------------------------------------------------- rate limits
-
-
-def test_token_bucket_burst_then_sustained_rate():
-    bucket = TokenBucket(rate=50, capacity=200, updated=0.0)
-    assert bucket.take(200, 0.0)
-    assert not bucket.take(1, 0.0)
-    assert not bucket.take(10, 0.1)  # 5 tokens back
-    assert bucket.take(5, 0.1)
-    assert bucket.take(50, 1.1)
-
-
-def test_token_bucket_a_message_larger_than_the_burst_needs_a_full_bucket():
-    bucket = TokenBucket(rate=50, capacity=200, updated=0.0)
-    assert bucket.take(500, 0.0)  # full: passes, leaves a debt of 300
-    assert not bucket.take(1, 5.0)  # 250 tokens later: still in debt
-    assert bucket.take(1, 6.1)
-    assert not bucket.take(500, 6.2)  # only a full bucket lets a big one through
 
 
 def test_event_rate_limiter_is_per_key():
