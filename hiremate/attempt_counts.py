@@ -59,7 +59,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus
@@ -68,7 +68,7 @@ from hiremate.timeutil import to_ms, utcnow
 log = logging.getLogger(__name__)
 
 STATUS, DAY, DURATIONS, META = "status", "day", "durations", "meta"
-DUPLICATE_KEY = 11000
+DUPLICATE_KEY = dbmod.DUPLICATE_KEY
 WRITE_BATCH = 1000
 RECOUNT_TRIES = 3
 _COMPLETED = AttemptStatus.COMPLETED.value
@@ -405,20 +405,7 @@ def _increment(db: Database, counts: Counts) -> None:
 
 
 def _bulk(db: Database, requests: list[UpdateOne]) -> None:
-    """Upserts in batches. Two first upserts of one ``_id`` at once can make
-    one of them fail with a duplicate key (MongoDB retries those itself;
-    the embedded store serialises them): those are retried once, now as
-    updates of the document the other created."""
-    collection = db[dbmod.ATTEMPT_COUNTS]
-    for first in range(0, len(requests), WRITE_BATCH):
-        batch = requests[first : first + WRITE_BATCH]
-        try:
-            collection.bulk_write(batch, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            collection.bulk_write([batch[e["index"]] for e in errors], ordered=False)
+    dbmod.upsert_in_batches(db[dbmod.ATTEMPT_COUNTS], requests, WRITE_BATCH)
 
 
 def _key_fields(doc: Mapping[str, Any]) -> dict[str, Any]:

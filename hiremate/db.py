@@ -14,15 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from hiremate import datadir
@@ -45,6 +47,7 @@ EVENTS = "behavior_events"
 METRICS = "computed_metrics"
 PROFILES = "skill_profiles"
 NORM_POINTS = "norm_points"  # one per completed task of a computed profile (hiremate.norms)
+NORM_COUNTS = "norm_counts"  # per-group histograms of the norm points, kept with $inc (hiremate.norms)
 REVIEWS = "profile_reviews"  # people's reviews and decisions, one document per attempt (hiremate.reviews)
 KITS = "assessment_kits"  # named, reusable task sets or sampling rules (hiremate.kits)
 SELF_IDS = "self_identifications"  # voluntary, one per attempt, read by the impact report only (hiremate.self_id)
@@ -57,19 +60,20 @@ GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its c
 
 # task_attempts: true while the candidate's accommodation request waits for an answer (hiremate.attempts).
 ACCOMMODATION_OPEN = "accommodation_open"
+DUPLICATE_KEY = 11000  # the server's error code for a duplicate key
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
 
 
 INDEXES: dict[str, list[IndexModel]] = {
+    # Points are read by attempt (the page: its own points; recording: the points it replaces) and by
+    # organisation (a recount of the histograms); the histograms by ``_id``, and by organisation when recounted.
     NORM_POINTS: [
         IndexModel([("attempt_id", ASCENDING), ("task_id", ASCENDING)]),
-        *(
-            IndexModel([("organization_id", ASCENDING), ("task_id", ASCENDING), ("version", ASCENDING), (f, ASCENDING)])
-            for f in ("first_decision_seconds", "changes", "reasoning_words", "hesitation_seconds")
-        ),
+        IndexModel([("organization_id", ASCENDING), ("task_id", ASCENDING), ("version", ASCENDING)]),
     ],
+    NORM_COUNTS: [IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING)])],
     ORGANIZATIONS: [IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique")],
     USERS: [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
@@ -264,6 +268,23 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
 }
+
+
+def upsert_in_batches(collection: Collection, requests: Sequence[UpdateOne], batch_size: int = 1000) -> None:
+    """Counter upserts (``$inc`` of documents whose ``_id`` is derived from
+    what they count), unordered, in batches. Two first upserts of one ``_id``
+    at once can make one of them fail with a duplicate key (MongoDB retries
+    those itself; the embedded store serialises them): those are retried
+    once, now as updates of the document the other created."""
+    for first in range(0, len(requests), batch_size):
+        batch = list(requests[first : first + batch_size])
+        try:
+            collection.bulk_write(batch, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            collection.bulk_write([batch[e["index"]] for e in errors], ordered=False)
 
 
 def ensure_indexes(db: Database) -> None:

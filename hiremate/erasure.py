@@ -5,7 +5,8 @@ a candidate's data: an attempt with its ``behavior_events``, its
 ``computed_metrics``, its ``skill_profiles``, its ``norm_points`` and its
 ``profile_reviews`` and ``self_identifications`` (both keyed by the
 attempt's id), and it takes the attempt
-off the organisation's counters (``hiremate.attempt_counts``) so the pages
+off the organisation's counters (``hiremate.attempt_counts``) and its norm
+points off the norms' histograms (``hiremate.norms.forget``) so the pages
 stay right. ``erase_candidate`` (an admin's or the command line's erasure
 of one person, GDPR Art. 17) and ``purge`` (retention) both go through it.
 Outside it, ``behavior_events`` is never updated or deleted.
@@ -49,7 +50,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from hiremate import attempt_counts, mail, people, self_id, throttle, webhooks
+from hiremate import attempt_counts, mail, norms, people, self_id, throttle, webhooks
 from hiremate import db as dbmod
 from hiremate.emails import normalise
 from hiremate.errors import ErasureError
@@ -146,7 +147,10 @@ def erase_attempts(
         for first in range(0, len(owned), BATCH):
             batch = owned[first : first + BATCH]
             for collection, key in OWNED_BY_ATTEMPT.items():
-                removed[collection] += db[collection].delete_many({key: {"$in": batch}}).deleted_count
+                if collection == dbmod.NORM_POINTS:  # taken off the norms' histograms as they go
+                    removed[collection] += norms.forget(db, batch)
+                else:
+                    removed[collection] += db[collection].delete_many({key: {"$in": batch}}).deleted_count
     people.settle(db, organization_id, erased_people)
     if action is not None:
         scope.audit(action, "organization", organization_id, removed=removed, **details)
