@@ -9,6 +9,7 @@ ack to a /ws/live subscriber. Everything runs on one file-backed store with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -16,6 +17,7 @@ import random
 import signal
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,6 +383,35 @@ async def latency_and_fanout(
     return latencies, fanout, attempt_ids
 
 
+def _set_affinity(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` (sched_setaffinity moves one thread only)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+@contextlib.contextmanager
+def own_core(bench: Bench, server: IngestProc | None = None) -> Iterator[bool]:
+    """The ingest server on a core of its own, the store and this client on
+    the other, as where the store is its own machine and the load comes over
+    the network; yields False (nothing pinned) on a machine with fewer than two
+    cores. Everything may use every core again afterwards."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        yield False
+        return
+    server_pid = (server or bench.servers[0]).process.pid
+    mine, others = {cores[0]}, set(cores[1:])
+    _set_affinity(server_pid, mine)
+    _set_affinity(bench.store.process.pid, others)
+    _set_affinity(os.getpid(), others)
+    try:
+        yield True
+    finally:
+        for pid in (server_pid, bench.store.process.pid, os.getpid()):
+            _set_affinity(pid, set(cores))
+
+
 def own_latencies(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[float], list[float], list[float]] | None:
     """The server's own part of each ack recorded between two statistics
     dumps, in ms: (both parts added, frame received -> handed to the writer,
@@ -513,7 +544,13 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
 
 
 async def side_by_side(
-    tmp: Path, repeats: int, others: dict[str, Path] | None = None, *, latency: bool = True, log: Any = print
+    tmp: Path,
+    repeats: int,
+    others: dict[str, Path] | None = None,
+    *,
+    latency: bool = True,
+    pinned: bool = False,
+    log: Any = print,
 ) -> dict[str, dict[str, Figure]]:
     """The ingest part alone, for development: at 100 connections with the
     same single-event messages, CPU per message of the raw websockets server
@@ -558,7 +595,8 @@ async def side_by_side(
                 line = [f"latency r{repeat} at {rate:,.0f}/s"]
                 for server in bench.servers:
                     stats_before = bench.committer_stats(server)
-                    latencies, _, _ = await latency_and_fanout(bench, rate, server=server)
+                    with own_core(bench, server) if pinned else contextlib.nullcontext():
+                        latencies, _, _ = await latency_and_fanout(bench, rate, server=server)
                     stats_after = bench.committer_stats(server)
                     add(server.label, "ack p50", "ms", percentile(latencies, 50))
                     add(server.label, "ack p99", "ms", percentile(latencies, 99))
@@ -603,10 +641,11 @@ if __name__ == "__main__":
         help="with --side-by-side: also run the ingest server of another source tree (e.g. `git archive` of a commit)",
     )
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--own-core", action="store_true", help="latency with the server on a core of its own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
         if args.side_by_side:
             others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
-            asyncio.run(side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency))
+            asyncio.run(side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency, pinned=args.own_core))
         else:
             asyncio.run(run(Path(tmp), args.repeats))
