@@ -131,7 +131,9 @@ def section(data: dict[str, Any]) -> list[str]:
         f"({data['elapsed_seconds']:,} s in all; {data['machine']}; load {data['load_start']} at start, "
         f"{data['load_end']} at end); `make bench` keeps it as it is.\n",
         f"One organisation on a file-backed store without --sync-on-commit, seeded with "
-        f"`simulate.seed_completed_attempts` (events, metrics, profiles) to {small['attempts']:,} attempts "
+        f"`simulate.seed_completed_attempts` (events, metrics, profiles; secondary indexes of the bulk "
+        "collections built after each seeding, within its time) to "
+        f"{small['attempts']:,} attempts "
         f"({small['events']:,} events, {data['seed_seconds'][0]:,.0f} s), measured, then to {large['attempts']:,} "
         f"({large['events']:,} events, {data['seed_seconds'][-1]:,.0f} s in all), measured again. Pages: "
         "server time of one AppTest run each, median [min–max (runs)].\n",

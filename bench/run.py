@@ -402,7 +402,9 @@ def render(
         w("## Seeded store: recompute, pages, scaling\n")
         w(
             "One file-backed store **without --sync-on-commit** (seeding only; the ingest figures above use "
-            f"--sync-on-commit), seeded with `simulate.seed_completed_attempts` (events, metrics, profiles): "
+            f"--sync-on-commit), seeded with `simulate.seed_completed_attempts` (events, metrics, profiles; "
+            "the secondary indexes of the bulk collections built after each seeding, `bench_store.BULK_LOADED`, "
+            "within its time): "
             f"{small.attempts:,} attempts first ({fmt(s.get('seed_small', 0))} s), measured, then up to "
             + (f"{large.attempts:,} ({fmt(s.get('seed_large', 0))} s in all), measured again. " if large else "")
             + "70% of attempts take one task and 30% two, about 31 events each.\n"

@@ -53,6 +53,9 @@ DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DUPLICATE_KEY = 11000
 SESSION_MARGIN = timedelta(hours=6)  # seeded sessions end before "now"
 MAX_TEMPO = 4.0  # nobody pauses minutes between clicks without going idle
+# norms.record reads its attempts by ``_id $in``, which the embedded store checks
+# value by value for each attempt found: 500 at once cost 0.31 s, five times 100 0.11 s.
+NORMS_CHUNK = 100
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -781,4 +784,5 @@ def _insert_computed(db: Database, computed: Sequence[Computed]) -> None:
         profile_docs.append(profile.model_copy(update={"id": ObjectId(), "metrics_id": metrics_id}).to_doc())
     db[METRICS].insert_many(metrics_docs, ordered=False)
     db[PROFILES].insert_many(profile_docs, ordered=False)
-    norms.record(db, computed)  # as profiles.store_computed does
+    for first in range(0, len(computed), NORMS_CHUNK):  # as profiles.store_computed does
+        norms.record(db, computed[first : first + NORMS_CHUNK])
