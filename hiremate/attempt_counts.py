@@ -262,13 +262,14 @@ def recount(db: Database, organization_id: ObjectId | None = None) -> RecountRes
 
 
 def _give_every_attempt_a_flag(db: Database, scope: dict[str, Any]) -> None:
-    """Attempts and profiles stored before ``superseded`` was always written
-    (version 3) get ``False``: each stands for its person, as it was counted,
-    until ``people.rebuild`` (``python -m hiremate recount``) says otherwise.
-    The lists ask ``superseded: false``, an equality an index serves."""
-    unset = {**scope, "superseded": {"$exists": False}}
-    db[dbmod.ATTEMPTS].update_many(unset, {"$set": {"superseded": False}})
-    db[dbmod.PROFILES].update_many(unset, {"$set": {"superseded": False}})
+    """Attempts stored before ``superseded`` was always written (version 3)
+    get ``False``: each stands for its person, as it was counted, until
+    ``people.rebuild`` (``python -m hiremate recount``) says otherwise; and
+    profiles without it their attempt's. The lists ask ``superseded: false``,
+    an equality an index serves."""
+    unset = {**scope, dbmod.SUPERSEDED: {"$exists": False}}
+    db[dbmod.ATTEMPTS].update_many(unset, {"$set": {dbmod.SUPERSEDED: False}})
+    dbmod.backfill_profile_superseded(db, scope)
 
 
 def ensure_counted(db: Database, organization_id: ObjectId) -> bool:

@@ -14,12 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bson import ObjectId
 from filelock import FileLock, Timeout
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, UpdateOne
 from pymongo.collection import Collection
@@ -60,7 +61,12 @@ GREENHOUSE_TESTS = "greenhouse_tests"  # assessments Greenhouse asked for: its c
 
 # task_attempts: true while the candidate's accommodation request waits for an answer (hiremate.attempts).
 ACCOMMODATION_OPEN = "accommodation_open"
+# task_attempts and skill_profiles: true on every attempt of a person but their newest, and on its
+# profile; always true or false, never unset (hiremate.people). A storage field of the profile
+# document, not of the computed profile (SkillProfile), whose content the rule versions fix.
+SUPERSEDED = "superseded"
 DUPLICATE_KEY = 11000  # the server's error code for a duplicate key
+BACKFILL_BATCH = 1000  # documents a backfill updates with one write
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
@@ -210,6 +216,39 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("_id", DESCENDING),
             ]
         ),
+        # The candidates list of people under a label filter (reports.candidates_page: organisation,
+        # label(s) and ``superseded: false``, all equalities; the embedded store serves a query from
+        # an index only when the index's leading fields are every field it names). The flag first,
+        # so profiles stored before it (``{superseded: None}``) are found through them by
+        # _backfill_profile_superseded.
+        IndexModel(
+            [
+                (SUPERSEDED, ASCENDING),
+                ("organization_id", ASCENDING),
+                ("thinking_style.primary", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                (SUPERSEDED, ASCENDING),
+                ("organization_id", ASCENDING),
+                ("risk_orientation.preference", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                (SUPERSEDED, ASCENDING),
+                ("organization_id", ASCENDING),
+                ("thinking_style.primary", ASCENDING),
+                ("risk_orientation.preference", ASCENDING),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        ),
     ],
     # A kit's name is unique among an organisation's kits that are not archived;
     # lists are read by name.
@@ -293,6 +332,50 @@ def ensure_indexes(db: Database) -> None:
     for collection, models in INDEXES.items():
         db[collection].create_indexes(models)
     _backfill_accommodation_open(db)
+    backfill_profile_superseded(db)
+
+
+def backfill_profile_superseded(db: Database, scope: Mapping[str, Any] | None = None) -> int:
+    """Profiles stored before every profile carried ``superseded`` get their
+    attempt's flag (False when the attempt has none or is gone); returns how
+    many. One indexed read of the profiles without the flag (none, once
+    done), then per batch the attempts by ``_id`` and the profiles by
+    ``attempt_id`` (never a query naming a second field, which the store
+    would answer by reading every profile). ``scope`` narrows it (one
+    organisation: ``{"organization_id": id}``)."""
+    missing = [
+        doc.get("attempt_id") for doc in db[PROFILES].find({SUPERSEDED: None, **(scope or {})}, {"attempt_id": 1})
+    ]
+    for first in range(0, len(missing), BACKFILL_BATCH):
+        attempt_ids = missing[first : first + BACKFILL_BATCH]
+        written = {attempt_id: False for attempt_id in attempt_ids} | superseded_flags(db, attempt_ids)
+        flag_profiles(db, written)
+        flag_profiles_changed_since(db, written)
+    return len(missing)
+
+
+def superseded_flags(db: Database, attempt_ids: Sequence[ObjectId]) -> dict[ObjectId, bool]:
+    """Each stored attempt's ``superseded`` flag, by ``_id`` (one index read)."""
+    found = db[ATTEMPTS].find({"_id": {"$in": list(attempt_ids)}}, {SUPERSEDED: 1})
+    return {doc["_id"]: doc.get(SUPERSEDED) is True for doc in found}
+
+
+def flag_profiles(db: Database, flags: Mapping[ObjectId, bool]) -> None:
+    """Set the profiles of these attempts (by ``attempt_id``) to these flags."""
+    for value in (True, False):
+        ids = [attempt_id for attempt_id, flag in flags.items() if flag is value]
+        for first in range(0, len(ids), BACKFILL_BATCH):
+            chunk = ids[first : first + BACKFILL_BATCH]
+            db[PROFILES].update_many({"attempt_id": {"$in": chunk}}, {"$set": {SUPERSEDED: value}})
+
+
+def flag_profiles_changed_since(db: Database, written: Mapping[ObjectId, bool]) -> None:
+    """``people.settle`` sets an attempt's flag, then its profile's: one that
+    did so between a writer's read of the attempts and its write of the
+    profiles was overwritten with the old flag. Read the attempts again and
+    set what changed since (a settle after this read sets the profile itself)."""
+    now = superseded_flags(db, list(written))
+    flag_profiles(db, {attempt_id: flag for attempt_id, flag in now.items() if written.get(attempt_id) is not flag})
 
 
 def _backfill_accommodation_open(db: Database) -> None:

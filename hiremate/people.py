@@ -33,7 +33,7 @@ from hiremate.scope import Scope
 
 __all__ = ["SUPERSEDED", "attempts_per_email", "rebuild", "settle"]
 
-SUPERSEDED = "superseded"
+SUPERSEDED = dbmod.SUPERSEDED
 _EMAIL = "candidate_info.email"
 _NEWEST = [("created_at", -1), ("_id", -1)]
 MAX_COUNTED = 200  # attempts counted per person on a page (a bound on one page's read)
@@ -58,18 +58,40 @@ def settle(db: Database, organization_id: ObjectId, emails: Iterable[str]) -> in
 
 def rebuild(db: Database, organization_id: ObjectId | None = None) -> int:
     """Set the flag from the attempts themselves (one scan): each person's
-    newest attempt unflagged, the others flagged. Returns the attempts changed."""
+    newest attempt unflagged, the others flagged; then every profile's to
+    its attempt's (one scan of the profiles), also where the attempt's flag
+    was right but its profile's was not. Returns the attempts changed."""
     scope: dict[str, Any] = {} if organization_id is None else {"organization_id": organization_id}
     projection = {"organization_id": 1, _EMAIL: 1, SUPERSEDED: 1}
     seen: set[tuple[Any, Any]] = set()
     flag, unflag = [], []
+    superseded_ids: set[ObjectId] = set()
     for doc in db[dbmod.ATTEMPTS].find(scope, projection).sort(_NEWEST):
         person = (doc.get("organization_id"), (doc.get("candidate_info") or {}).get("email"))
         superseded = person in seen
         seen.add(person)
+        if superseded:
+            superseded_ids.add(doc["_id"])
         if doc.get(SUPERSEDED) is not superseded:  # a store from before the flag has none: False is written
             (flag if superseded else unflag).append(doc["_id"])
-    return _set_flag(db, flag, True) + _set_flag(db, unflag, False)
+    changed = _set_flag(db, flag, True) + _set_flag(db, unflag, False)
+    _profiles_follow(db, scope, superseded_ids)
+    return changed
+
+
+def _profiles_follow(db: Database, scope: dict[str, Any], superseded_ids: set[ObjectId]) -> None:
+    """Give each profile of the scope its attempt's flag where it has
+    another or none (a profile recomputed before the flag was kept on it)."""
+    wrong: dict[bool, list[ObjectId]] = {True: [], False: []}
+    for doc in db[dbmod.PROFILES].find(scope, {"attempt_id": 1, SUPERSEDED: 1}):
+        superseded = doc.get("attempt_id") in superseded_ids
+        if doc.get(SUPERSEDED) is not superseded:
+            wrong[superseded].append(doc["_id"])
+    for value, ids in wrong.items():
+        for first in range(0, len(ids), dbmod.BACKFILL_BATCH):
+            db[dbmod.PROFILES].update_many(
+                {"_id": {"$in": ids[first : first + dbmod.BACKFILL_BATCH]}}, {"$set": {SUPERSEDED: value}}
+            )
 
 
 def attempts_per_email(scope: Scope, emails: Iterable[str]) -> dict[str, int]:

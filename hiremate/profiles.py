@@ -5,6 +5,12 @@ An attempt is profiled once it has ended after starting: ``completed``, or
 tasks completed). Documents are upserted by ``attempt_id``: a recompute
 replaces them in place and keeps their ``_id``.
 
+The stored profile document also carries ``superseded``, its attempt's
+flag (``hiremate.people``), a field of storage only: it is not part of the
+computed profile (``SkillProfile``, whose content the rule versions fix),
+and a recompute carries it over (``store_computed``), so a superseded
+attempt stays out of the label-filtered lists.
+
 Both documents record the rule version that produced them: the latest
 unless a caller asks for another (``version="1.0.0"`` recomputes an old
 profile byte for byte), or ``version=KEEP_RECORDED`` (None): each attempt
@@ -23,7 +29,16 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from hiremate import norms
-from hiremate.db import ATTEMPTS, EVENTS, METRICS, PROFILES, TASKS
+from hiremate.db import (
+    ATTEMPTS,
+    EVENTS,
+    METRICS,
+    PROFILES,
+    SUPERSEDED,
+    TASKS,
+    flag_profiles_changed_since,
+    superseded_flags,
+)
 from hiremate.ids import as_object_id
 from hiremate.metrics import LATEST, compute_metrics
 from hiremate.models import AttemptStatus, BehaviorEvent, ComputedMetrics, SkillProfile, Task, TaskAttempt
@@ -164,19 +179,28 @@ def recompute_all(
 
 def store_computed(db: Database, computed: Sequence[Computed]) -> list[Computed]:
     """Upsert already computed pairs by ``attempt_id``, reusing existing
-    ``_id``s; returns the pairs with their stored ``_id`` and ``metrics_id``."""
+    ``_id``s; returns the pairs with their stored ``_id`` and ``metrics_id``.
+    Each profile document carries its attempt's ``superseded`` flag (the
+    stored profile's when the attempt is gone, else False)."""
     stored: dict[ObjectId, Computed] = {}
     pending = list(computed)
     for _ in range(WRITE_ATTEMPTS):
-        with_ids = _with_ids(db, pending)
-        raced = _write(db, with_ids)
+        with_ids, flags = _with_ids(db, pending)
+        raced = _write(db, with_ids, flags)
         stored.update((metrics.attempt_id, (metrics, profile)) for metrics, profile in with_ids)
         pending = [pair for pair in pending if pair[0].attempt_id in raced]
         if not pending:
             result = [stored[metrics.attempt_id] for metrics, _ in computed]
+            flag_profiles_changed_since(db, flags)  # a settle between the read and the write
             norms.record(db, result)  # the norms follow the profiles they describe
             return result
     raise RuntimeError(f"could not store metrics for {len(pending)} attempt(s) after {WRITE_ATTEMPTS} tries")
+
+
+def profile_doc(profile: SkillProfile, *, superseded: bool) -> dict[str, Any]:
+    """The document a profile is stored as: the computed profile and the
+    storage field ``superseded`` (its attempt's flag, ``hiremate.people``)."""
+    return {**profile.to_doc(), SUPERSEDED: superseded}
 
 
 # ---------------------------------------------------------------- loading
@@ -265,19 +289,26 @@ def _candidate_fields(attempt: TaskAttempt) -> dict[str, Any]:
         "position": attempt.candidate_info.position,
         "completed_at": attempt.completed_at,
         "attempt_status": attempt.status,
-        "superseded": attempt.superseded,  # lists show people (hiremate.people)
     }
 
 
 # ---------------------------------------------------------------- writing
 
 
-def _with_ids(db: Database, computed: Sequence[Computed]) -> list[Computed]:
+def _with_ids(db: Database, computed: Sequence[Computed]) -> tuple[list[Computed], dict[ObjectId, bool]]:
     """Give each pair the ``_id``s its attempt's documents already have
-    (fresh ones otherwise) and link the profile to its metrics."""
+    (fresh ones otherwise) and link the profile to its metrics; and each
+    attempt's ``superseded`` flag, read last before the write: the
+    attempt's, else its stored profile's (an attempt erased meanwhile), else False."""
     attempt_ids = [metrics.attempt_id for metrics, _ in computed]
     metrics_ids = _existing_ids(db, METRICS, attempt_ids)
-    profile_ids = _existing_ids(db, PROFILES, attempt_ids)
+    stored_profiles = {
+        doc["attempt_id"]: doc
+        for doc in db[PROFILES].find({"attempt_id": {"$in": attempt_ids}}, {SUPERSEDED: 1, "attempt_id": 1})
+    }
+    profile_ids = {attempt_id: doc["_id"] for attempt_id, doc in stored_profiles.items()}
+    flags = {attempt_id: doc.get(SUPERSEDED) is True for attempt_id, doc in stored_profiles.items()}
+    flags.update(superseded_flags(db, attempt_ids))
     result = []
     for metrics, profile in computed:
         metrics_id = metrics_ids.get(metrics.attempt_id) or ObjectId()
@@ -288,7 +319,7 @@ def _with_ids(db: Database, computed: Sequence[Computed]) -> list[Computed]:
                 profile.model_copy(update={"id": profile_id, "metrics_id": metrics_id}),
             )
         )
-    return result
+    return result, {attempt_id: flags.get(attempt_id, False) for attempt_id in attempt_ids}
 
 
 def _existing_ids(db: Database, collection: str, attempt_ids: list[ObjectId]) -> dict[ObjectId, ObjectId]:
@@ -296,11 +327,12 @@ def _existing_ids(db: Database, collection: str, attempt_ids: list[ObjectId]) ->
     return {doc["attempt_id"]: doc["_id"] for doc in cursor}
 
 
-def _write(db: Database, computed: Sequence[Computed]) -> set[ObjectId]:
-    """Upsert metrics, then profiles; returns the attempts whose write lost
-    a race with another writer (duplicate key), to be retried."""
+def _write(db: Database, computed: Sequence[Computed], superseded: dict[ObjectId, bool]) -> set[ObjectId]:
+    """Upsert metrics, then profiles (with their attempt's flag); returns the
+    attempts whose write lost a race with another writer (duplicate key), to be retried."""
     raced = _upsert(db, METRICS, [metrics.to_doc() for metrics, _ in computed])
-    return raced | _upsert(db, PROFILES, [profile.to_doc() for _, profile in computed])
+    profile_docs = [profile_doc(profile, superseded=superseded[profile.attempt_id]) for _, profile in computed]
+    return raced | _upsert(db, PROFILES, profile_docs)
 
 
 def _upsert(db: Database, collection: str, docs: list[dict[str, Any]]) -> set[ObjectId]:

@@ -46,7 +46,7 @@ from hiremate.models import (
     TaskOption,
 )
 from hiremate.organizations import notice_for
-from hiremate.profiles import Computed, build_profile
+from hiremate.profiles import Computed, build_profile, profile_doc
 from hiremate.timeutil import iso, to_ms, utcnow
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -752,7 +752,7 @@ def _store_sessions(
             build_profile(session.attempt, batch, now=max(now, session.attempt.completed_at or now))
             for session, batch in zip(sessions, events, strict=True)
         ]
-        _insert_computed(db, computed)
+        _insert_computed(db, computed, [session.attempt.superseded for session in sessions])
     return list(sessions)
 
 
@@ -773,15 +773,17 @@ def _inserted_despite(db: Database, sessions: list[SimulatedSession], exc: BulkW
     return [session for index, session in enumerate(sessions) if index not in failed]
 
 
-def _insert_computed(db: Database, computed: Sequence[Computed]) -> None:
+def _insert_computed(db: Database, computed: Sequence[Computed], superseded: Sequence[bool]) -> None:
     """The attempts were just inserted under new ids, so their documents
     are new too: plain inserts (an upsert each is several times slower),
-    linked as ``profiles.store_computed`` links them."""
+    linked as ``profiles.store_computed`` links them, each profile with its
+    attempt's ``superseded`` flag as stored (``people.settle`` moves both)."""
     metrics_docs, profile_docs = [], []
-    for metrics, profile in computed:
+    for (metrics, profile), flag in zip(computed, superseded, strict=True):
         metrics_id = ObjectId()
         metrics_docs.append(metrics.model_copy(update={"id": metrics_id}).to_doc())
-        profile_docs.append(profile.model_copy(update={"id": ObjectId(), "metrics_id": metrics_id}).to_doc())
+        linked = profile.model_copy(update={"id": ObjectId(), "metrics_id": metrics_id})
+        profile_docs.append(profile_doc(linked, superseded=flag))
     db[METRICS].insert_many(metrics_docs, ordered=False)
     db[PROFILES].insert_many(profile_docs, ordered=False)
     for first in range(0, len(computed), NORMS_CHUNK):  # as profiles.store_computed does

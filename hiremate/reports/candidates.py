@@ -133,9 +133,10 @@ def candidates_page(
     # An equality, which the (organization_id, status, superseded, ...) indexes serve: the embedded
     # store reads every attempt of the organisation for a query with any condition outside the index
     # it picks, $ne and $in included (11 s at 10,000 attempts). The flag is always a value (people.py).
+    # Profiles repeat it (``profiles.store_computed``, ``db.backfill_profile_superseded``), and
+    # (superseded, organization_id, label..., completed_at, _id) indexes serve the label filters.
     latest = {"superseded": False} if people else {}
-    if labels:  # read from profiles by completion, not windowed: $ne keeps profiles stored without the flag
-        latest = {"superseded": {"$ne": True}} if people else {}
+    if labels:  # read from profiles by completion, not windowed
         rows, total = _page_from_profiles(scope, {**labels, **latest}, search, position, status, skip, limit)
     else:
         rows, total = _page_from_attempts(scope, search, position, status, skip, limit, counts, latest)

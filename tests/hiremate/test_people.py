@@ -5,7 +5,7 @@ back, and ``rebuild`` sets the flags of a store from before them."""
 
 from __future__ import annotations
 
-from hiremate import attempt_counts, attempts, erasure, people, reports
+from hiremate import attempt_counts, attempts, erasure, people, profiles, reports
 from hiremate import db as dbmod
 from hiremate.models import CandidateInfo
 from hiremate.scope import Scope
@@ -103,3 +103,69 @@ def test_another_organisations_attempts_of_the_same_email_are_another_person(db)
         "superseded" not in db[dbmod.ATTEMPTS].find_one({"_id": mine.id})
         or not db[dbmod.ATTEMPTS].find_one({"_id": mine.id})["superseded"]
     )
+
+
+def test_a_recompute_keeps_a_superseded_profile_out_of_the_label_filtered_list(db):
+    """The profile document repeats its attempt's flag through a recompute,
+    which replaces the whole document (it used to drop the flag, so the
+    superseded attempt came back as a person under a label filter)."""
+    org = make_org(db)
+    done = seed_completed(org, email=EMAIL)
+    issue(org)  # a newer attempt of the same person supersedes the completed one
+    label = db[dbmod.PROFILES].find_one({"attempt_id": done.id})["thinking_style"]["primary"]
+    assert rows(org, thinking_style=label)[1] == 0
+
+    profiles.recompute(org.scope, done.id)  # as the profile page's "recompute" does
+    assert db[dbmod.PROFILES].find_one({"attempt_id": done.id})["superseded"] is True
+    assert rows(org, thinking_style=label)[1] == 0
+    assert rows(org, thinking_style=label, people=False)[1] == 1  # the attempt's profile is still there
+
+    profiles.recompute_all(db)  # python -m hiremate recompute --all
+    assert db[dbmod.PROFILES].find_one({"attempt_id": done.id})["superseded"] is True
+    assert rows(org, thinking_style=label)[1] == 0
+
+
+def test_every_stored_profile_carries_its_attempts_flag(db):
+    org = make_org(db)
+    alone = seed_completed(org)  # the simulator's seeding path
+    first, second = sorted(
+        (seed_completed(org, email=EMAIL), seed_completed(org, email=EMAIL)), key=lambda a: (a.created_at, a.id)
+    )
+    flags = {doc["attempt_id"]: doc.get("superseded") for doc in db[dbmod.PROFILES].find()}
+    assert flags == {alone.id: False, first.id: True, second.id: False}
+
+
+def test_profiles_stored_without_the_flag_get_their_attempts_where_indexes_are_ensured(db):
+    """A store from before every profile carried the flag (simulated or
+    recomputed profiles had none): ``ensure_indexes`` (every process's start)
+    gives each its attempt's, so the label filter, an equality on
+    ``superseded: false``, still lists every person and no superseded attempt."""
+    org = make_org(db)
+    older, newer = sorted(
+        (seed_completed(org, email=EMAIL), seed_completed(org, email=EMAIL)), key=lambda a: (a.created_at, a.id)
+    )  # the simulator draws when each was issued
+    grace = seed_completed(org, email="grace@example.com")
+    assert counters_are_true(org)  # counted (a first count of an organisation fills the flags in too)
+    db[dbmod.PROFILES].update_many({}, {"$unset": {"superseded": ""}})
+    label = db[dbmod.PROFILES].find_one({"attempt_id": newer.id})["thinking_style"]["primary"]
+    assert rows(org, thinking_style=label)[1] == 0  # an equality: profiles without the flag are not found
+
+    dbmod.ensure_indexes(db)
+    flags = {doc["attempt_id"]: doc["superseded"] for doc in db[dbmod.PROFILES].find()}
+    assert flags == {older.id: True, newer.id: False, grace.id: False}
+    shown, _ = rows(org, thinking_style=label)
+    assert str(newer.id) in {row["attempt_id"] for row in shown}
+    assert str(older.id) not in {row["attempt_id"] for row in shown}
+
+    dbmod.ensure_indexes(db)  # once done, nothing to fill in
+    assert dbmod.backfill_profile_superseded(db) == 0
+
+
+def test_recount_repairs_a_profile_whose_flag_disagrees_with_its_attempt(db):
+    org = make_org(db)
+    older, _ = sorted(
+        (seed_completed(org, email=EMAIL), seed_completed(org, email=EMAIL)), key=lambda a: (a.created_at, a.id)
+    )
+    db[dbmod.PROFILES].update_one({"attempt_id": older.id}, {"$set": {"superseded": False}})  # as a recompute left it
+    assert people.rebuild(db, org.scope.organization_id) == 0  # the attempts were right
+    assert db[dbmod.PROFILES].find_one({"attempt_id": older.id})["superseded"] is True

@@ -21,7 +21,7 @@ from hiremate import attempt_counts, csvsafe
 from hiremate import db as dbmod
 from hiremate.models import AttemptStatus, CandidateInfo, RiskOrientationLabel, ThinkingStyle
 from hiremate.ops import simulate
-from hiremate.profiles import build_profile
+from hiremate.profiles import build_profile, profile_doc
 from hiremate.scope import Scope
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ def bulk_seed(scope, count, *, all_completed=False, batch=2000):
     session = simulate.simulate_session(random.Random(3), task_count=1, organization_id=scope.organization_id)
     _, profile = build_profile(session.attempt, session.behavior_events, now=START)
     attempt_template = session.attempt.model_copy(update={"task_snapshots": []}).to_doc()
-    profile_template = profile.to_doc()
+    profile_template = profile_doc(profile, superseded=False)  # each attempt its own person
     attempts, profiles = [], []
     for i in range(count):
         status = AttemptStatus.COMPLETED if all_completed else STATUSES[i % len(STATUSES)]
