@@ -7,11 +7,21 @@ queue. A subscriber whose queue is full is marked overflowed (its socket is
 closed with 4408); ingestion never waits for it. Events stored by any ingest
 server appear, because they all write to the same database.
 
+The stream asks only for the events of attempts someone here watches:
+its pipeline names them, and it is reopened from where it stood whenever
+that set changes (checked between reads, so within the stream's 250 ms
+wait). Events nobody watches then cost this process nothing, however many
+ingest servers write them. An attempt newly named gets a ``resync`` of its
+own once the reopened stream is open: its subscribers read the stored events
+again from where they are, which covers what the old stream left out between
+their subscription and the reopening (the ``SequenceGate`` drops what they
+already have).
+
 The stream is read as raw BSON: an inserted event is decoded only when
 this process has a subscriber for its attempt (its ``attempt_id`` is read
-from the document's bytes), so events nobody here watches cost no decoding
-and no trip to the event loop. Attempt changes are decoded whole (they are
-few, and every one may concern a candidate session).
+from the document's bytes), so an event whose subscriber just left costs no
+decoding and no trip to the event loop. Attempt changes are decoded whole
+(they are few, and every one may concern a candidate session).
 
 Where change streams are unavailable (a standalone mongod) the same thread
 tails by ``(attempt_id, sequence_number)`` for the subscribed attempts and
@@ -146,6 +156,8 @@ class LiveHub:
         self._inbox: deque[Change] = deque()
         self._drain_scheduled = False
         self._lock = threading.Lock()
+        self._subscribed_version = 0  # moves whenever the set of subscribed attempts changes
+        self.streamed_attempts: frozenset[ObjectId] = frozenset()  # whose events the open stream asks for
 
     # ------------------------------------------------------------ life cycle
 
@@ -170,6 +182,8 @@ class LiveHub:
     def subscribe(self, attempt_id: ObjectId) -> Subscription:
         sub = Subscription(attempt_id, self.queue_size)
         with self._lock:
+            if attempt_id not in self._subs:
+                self._subscribed_version += 1
             self._subs.setdefault(attempt_id, set()).add(sub)
         return sub
 
@@ -180,6 +194,12 @@ class LiveHub:
                 subs.discard(sub)
                 if not subs:
                     del self._subs[sub.attempt_id]
+                    self._subscribed_version += 1
+
+    def _subscribed(self) -> tuple[frozenset[ObjectId], int]:
+        """From the thread: the attempts subscribed to now, and the set's version."""
+        with self._lock:
+            return frozenset(self._subs), self._subscribed_version
 
     def add_attempt_listener(self, listener: AttemptListener) -> None:
         self._listeners.append(listener)
@@ -230,7 +250,9 @@ class LiveHub:
         """On the loop: hand each change to its subscribers and listeners."""
         for change in changes:
             if change.kind == "resync":
-                for subs in list(self._subs.values()):
+                # Every subscriber, or (after a reopening that added an attempt) that attempt's.
+                targets = self._subs.values() if change.attempt_id is None else [self._subs.get(change.attempt_id, ())]
+                for subs in list(targets):
                     for sub in list(subs):
                         sub.push(change)
                 continue
@@ -260,16 +282,6 @@ class LiveHub:
         self._poll_loop()
 
     def _stream_loop(self) -> None:
-        pipeline = [
-            {
-                "$match": {
-                    "$or": [
-                        {"ns.coll": dbmod.EVENTS, "operationType": "insert"},
-                        {"ns.coll": dbmod.ATTEMPTS, "operationType": {"$in": ["update", "replace"]}},
-                    ]
-                }
-            }
-        ]
         token: Any = None
         backoff = 0.2
         ever_opened = False
@@ -281,14 +293,22 @@ class LiveHub:
                 options: dict[str, Any] = {"max_await_time_ms": 250}
                 if token is not None:
                     options["resume_after"] = token
-                with raw_db.watch(pipeline, **options) as stream:
+                wanted, version = self._subscribed()
+                with raw_db.watch(stream_pipeline(wanted), **options) as stream:
                     if ever_opened and token is None:
                         self._emit([Change("resync")])  # reopened without a position: re-read
+                    else:
+                        # Reopened from a position with more attempts: what the old stream left out of theirs is stored.
+                        self._emit([Change("resync", attempt_id) for attempt_id in wanted - self.streamed_attempts])
+                    self.streamed_attempts = wanted
                     ever_opened = True
                     self.mode = "stream"
                     self._opened.set()
                     backoff = 0.2
                     while not self._stopping.is_set():
+                        if self._subscribed_version != version:
+                            token = stream.resume_token  # reopen from here, asking for the attempts watched now
+                            break
                         change = stream.try_next()
                         if change is None:
                             continue
@@ -355,6 +375,21 @@ class LiveHub:
             except PyMongoError as exc:
                 log.warning("live polling failed: %s", exc)
             self._stopping.wait(self.poll_interval)
+
+
+def stream_pipeline(attempt_ids: frozenset[ObjectId]) -> list[dict[str, Any]]:
+    """The live change stream's filter: changes of attempts (every one: the
+    candidate sessions listen), and inserted events of ``attempt_ids`` only."""
+    wanted: list[dict[str, Any]] = [{"ns.coll": dbmod.ATTEMPTS, "operationType": {"$in": ["update", "replace"]}}]
+    if attempt_ids:
+        wanted.append(
+            {
+                "ns.coll": dbmod.EVENTS,
+                "operationType": "insert",
+                "fullDocument.attempt_id": {"$in": sorted(attempt_ids)},
+            }
+        )
+    return [{"$match": {"$or": wanted}}]
 
 
 def convert_raw(

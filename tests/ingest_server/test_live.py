@@ -17,8 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hiremate import attempts
+from hiremate import db as dbmod
 from hiremate.live_tickets import mint_ticket
 from hiremate.timeutil import utcnow
+from ingest_server.fanout import LiveHub
 from tests.conftest import TEST_SECRET, free_port
 from tests.support.ingest_helpers import (
     Client,
@@ -307,3 +309,46 @@ async def test_live_across_two_ingest_server_processes(store_uri, db, db_name, t
     finally:
         for process in servers:
             process.kill()
+
+
+# ---------------------------------------------------------------- the hub's stream
+
+
+async def _until(condition, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "not within the time"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(db):
+    """Nobody watching: the stream asks for no events. A subscription reopens
+    it from where it stood with that attempt named, and the subscriber is told
+    to read the stored events again (what the old stream left out); events of
+    attempts nobody watches never arrive; the last one leaving reopens it
+    without."""
+    hub = LiveHub(db)
+    await hub.start()
+    try:
+        watched, other = ObjectId(), ObjectId()
+
+        def event(attempt_id, seq):
+            return {"_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": seq, "event_type": "focus_lost"}
+
+        assert hub.mode == "stream" and hub.streamed_attempts == frozenset()
+        sub = hub.subscribe(watched)
+        db[dbmod.EVENTS].insert_one(event(watched, 1))  # most likely before the reopening: only the resync brings it
+        await _until(lambda: watched in hub.streamed_attempts)
+        db[dbmod.EVENTS].insert_many([event(other, 1), event(watched, 2)])
+        seen: list = []
+        while not any(c.kind == "event" and c.doc["sequence_number"] == 2 for c in seen):
+            seen += await asyncio.wait_for(sub.next_batch(), 10)
+        assert [c.kind for c in seen if c.kind == "resync"] == ["resync"]
+        assert next(c for c in seen if c.kind == "resync").attempt_id == watched
+        assert {c.attempt_id for c in seen if c.kind == "event"} == {watched}
+        assert all(c.doc["sequence_number"] in (1, 2) for c in seen if c.kind == "event")
+        hub.unsubscribe(sub)
+        await _until(lambda: hub.streamed_attempts == frozenset())
+    finally:
+        await hub.stop()
