@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,7 @@ class WriteRequest:
     epoch: int
     docs: list[dict[str, Any]]  # in seq order, each with its own _id
     future: asyncio.Future[WriteOutcome]
+    on_done: Callable[[], None] | None = None  # called on the loop right after the future is resolved
 
 
 class GroupCommitter:
@@ -111,13 +113,21 @@ class GroupCommitter:
             self._task = None
         self._executor.shutdown(wait=True)
 
-    def submit(self, attempt_id: ObjectId, epoch: int, docs: list[dict[str, Any]]) -> asyncio.Future[WriteOutcome]:
-        """Queue ``docs`` (may be empty: the attempt and epoch are still checked)."""
+    def submit(
+        self,
+        attempt_id: ObjectId,
+        epoch: int,
+        docs: list[dict[str, Any]],
+        on_done: Callable[[], None] | None = None,
+    ) -> asyncio.Future[WriteOutcome]:
+        """Queue ``docs`` (may be empty: the attempt and epoch are still checked).
+        ``on_done`` is called on the loop as soon as the future is resolved, in
+        the same turn (a done callback would wait for the next one)."""
         future: asyncio.Future[WriteOutcome] = asyncio.get_running_loop().create_future()
         if self._task is None:
             future.set_result(WriteOutcome(Verdict.FAILED, error="the writer is not running"))
             return future
-        self._queue.put_nowait(WriteRequest(attempt_id, epoch, docs, future))
+        self._queue.put_nowait(WriteRequest(attempt_id, epoch, docs, future, on_done))
         return future
 
     # ------------------------------------------------------------ the writer
@@ -288,10 +298,16 @@ class GroupCommitter:
 
 
 def _answer(group: list[WriteRequest], outcomes: list[WriteOutcome]) -> None:
-    """On the loop: resolve each request's future with its outcome."""
+    """On the loop: resolve each request's future with its outcome, and tell
+    its ``on_done`` at once."""
     for request, outcome in zip(group, outcomes, strict=True):
         if not request.future.done():
             request.future.set_result(outcome)
+            if request.on_done is not None:
+                try:
+                    request.on_done()
+                except Exception:  # the sender answers as ever
+                    log.exception("answering a write on the spot failed")
 
 
 def _attempt_and_seq(doc: dict[str, Any]) -> tuple[bytes, int]:

@@ -98,15 +98,22 @@ class Pending:
 class EventReply:
     """An outbox item: the answer to one event/batch message, once its write is done."""
 
-    __slots__ = ("future", "pending", "session")
+    __slots__ = ("answered", "future", "pending", "session")
 
-    def __init__(self, session: CandidateSession, pending: Pending, future: asyncio.Future[WriteOutcome]) -> None:
+    def __init__(self, session: CandidateSession, pending: Pending) -> None:
         self.session = session
         self.pending = pending
-        self.future = future
+        self.future: asyncio.Future[WriteOutcome]  # the write's, set by the session as it submits
+        self.answered = False  # the ack went out the moment the write was done (``stored``)
 
     async def __call__(self) -> None:
-        await self.session._reply_events(self.pending, await self.future)
+        outcome = await self.future
+        if not self.answered:
+            await self.session._reply_events(self.pending, outcome)
+
+    def stored(self) -> None:
+        """On the loop, the moment the write is done (before the sender wakes)."""
+        self.session._answer_on_the_spot(self)
 
 
 OutboxItem = Callable[[], Awaitable[None]]
@@ -179,6 +186,8 @@ class CandidateSession:
         self._corked = False
         self._unflushed = False
         self._acks_unflushed: list[tuple[int, int]] = []
+        # The outbox item the sender waits on (its write not done yet): answered on the spot when it is.
+        self._awaited: OutboxItem | None = None
         self._received_ns: deque[int] = getattr(ws, "received_ns", None) or deque()
         self._sender_task: asyncio.Task[None] | None = None
         # The loop's time since when the reader waits for the client's next
@@ -281,10 +290,12 @@ class CandidateSession:
                         if not ready:
                             await self._flush()
                         self._corked = ready
+                        self._awaited = None if ready else item
                         try:
                             await item()
                         finally:
                             self._corked = False
+                            self._awaited = None
             except ConnectionClosed:
                 self.machine.close()
             except PyMongoError as exc:
@@ -327,6 +338,33 @@ class CandidateSession:
             self._acks_unflushed.append((pending.in_ns, outcome.stored_ns))
         return True
 
+    def _answer_on_the_spot(self, reply: EventReply) -> None:
+        """The write the sender waits on is done: write the common ack now, in
+        the turn of the loop that learnt it, rather than one turn later when
+        the sender wakes (which then finds it answered). Anything else, or a
+        sender busy elsewhere, is left to the sender."""
+        if self._awaited is not reply or self._unflushed or self.machine.closing:
+            return
+        if self._ack_at_once(reply):
+            reply.answered = True
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        """What ``_flush`` does, without waiting: the queued answers go to the
+        transport now (the outbox bounds what a client may leave unread)."""
+        self._unflushed = False
+        acks, self._acks_unflushed = self._acks_unflushed, []
+        if self.ws.protocol.state is not State.OPEN:
+            return
+        self.ws.send_data()  # type: ignore[attr-defined]  # only an IngestConnection queues text
+        self._record_written(acks)
+
+    def _record_written(self, acks: list[tuple[int, int]]) -> None:
+        written = time.monotonic_ns()
+        record = self.ctx.latency.record
+        for in_ns, stored_ns in acks:
+            record(in_ns, written - stored_ns)
+
     async def _guarded(self, step: Callable[[], Awaitable[None]]) -> None:
         try:
             await step()
@@ -342,10 +380,7 @@ class CandidateSession:
         if self.ws.protocol.state is not State.OPEN:
             return  # a close wrote them before its close frame, or nothing will be written
         await self.ws.flush()  # type: ignore[attr-defined]  # only an IngestConnection queues text
-        written = time.monotonic_ns()
-        record = self.ctx.latency.record
-        for in_ns, stored_ns in acks:
-            record(in_ns, written - stored_ns)
+        self._record_written(acks)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self._send_text(json.dumps(message, separators=(",", ":")))
@@ -696,10 +731,11 @@ class CandidateSession:
             pending.all_done = state.all_tasks_completed
 
         docs = [event.to_doc() for _, event in pending.items if event is not None]
-        future = self.ctx.committer.submit(self.attempt_id, epoch, docs)
+        reply = EventReply(self, pending)
+        reply.future = self.ctx.committer.submit(self.attempt_id, epoch, docs, reply.stored)
         if received_ns:
             pending.in_ns = time.monotonic_ns() - received_ns
-        self._enqueue(EventReply(self, pending, future))
+        self._enqueue(reply)
 
     async def _reply_events(self, pending: Pending, outcome: WriteOutcome) -> None:
         seq = pending.first_seq if pending.single else None
