@@ -646,6 +646,8 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
         if args.side_by_side:
             others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
-            asyncio.run(side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency, pinned=args.own_core))
+            asyncio.run(
+                side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency, pinned=args.own_core)
+            )
         else:
             asyncio.run(run(Path(tmp), args.repeats))
