@@ -298,7 +298,7 @@ def by_position_status(db: Database, organization_id: ObjectId, *, people: bool 
     )
     counted: dict[tuple[Any, Any], int] = {}
     for doc in cursor:
-        n = _clamped(doc["_id"], doc.get(field, 0))
+        n = dbmod.counter_value(doc["_id"], doc.get(field, 0))
         if n:
             key = (doc.get("position"), doc.get("status"))
             counted[key] = counted.get(key, 0) + n
@@ -329,7 +329,7 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
     for doc in db[dbmod.ATTEMPT_COUNTS].find(
         {"organization_id": organization_id, "kind": DAY, "day": {"$gte": whole_days_from}}, {"n": 1}
     ):
-        total += _clamped(doc["_id"], doc.get("n", 0))
+        total += dbmod.counter_value(doc["_id"], doc.get("n", 0))
     if since < whole_days_from:
         total += db[dbmod.ATTEMPTS].count_documents(
             {
@@ -348,7 +348,7 @@ def duration_histogram(db: Database, organization_id: ObjectId) -> dict[int, int
     histogram: dict[int, int] = {}
     for doc in db[dbmod.ATTEMPT_COUNTS].find({"organization_id": organization_id, "kind": DURATIONS}, {"s": 1}):
         for seconds, n in (doc.get("s") or {}).items():
-            n = _clamped(f"{doc['_id']}/{seconds}", n)
+            n = dbmod.counter_value(f"{doc['_id']}/{seconds}", n)
             if n:
                 histogram[int(seconds)] = histogram.get(int(seconds), 0) + n
     return histogram
@@ -379,14 +379,6 @@ def _cells(doc: Mapping[str, Any]) -> list[tuple[tuple[CounterKey, str], int]]:
             seconds = duration_seconds(started_at, completed_at)
             cells.append(((CounterKey(org, DURATIONS, hour=seconds // 3600), f"s.{seconds}"), 1))
     return cells
-
-
-def _clamped(what: str, n: Any) -> int:
-    n = int(n or 0)
-    if n < 0:
-        log.warning("attempt counter %s is %d: shown as 0 (run `python -m hiremate recount`)", what, n)
-        return 0
-    return n
 
 
 def _by_document(counts: Counts) -> dict[CounterKey, dict[str, int]]:

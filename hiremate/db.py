@@ -8,6 +8,7 @@ process needs it first starts it, under a file lock.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -70,6 +71,24 @@ BACKFILL_BATCH = 1000  # documents a backfill updates with one write
 
 STORE_START_TIMEOUT_SECONDS = 30.0
 STORE_HOST = "127.0.0.1"  # the embedded store never listens beyond this machine
+
+
+def _label_list_indexes(*labels: tuple[str, ...], first: str | None = None) -> list[IndexModel]:
+    """For each run of profile label fields: (``first``,) organization_id,
+    the labels, then the list's order (completed_at, _id, newest first)."""
+    lead = [(first, ASCENDING)] if first else []
+    return [
+        IndexModel(
+            [
+                *lead,
+                ("organization_id", ASCENDING),
+                *((label, ASCENDING) for label in run),
+                ("completed_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
+        )
+        for run in labels
+    ]
 
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -199,55 +218,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("organization_id", ASCENDING), ("position", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("thinking_style.primary", ASCENDING)]),
         IndexModel([("organization_id", ASCENDING), ("risk_orientation.preference", ASCENDING)]),
-        # reports: a label filter served in the list's order (newest completion first).
-        IndexModel(
-            [
-                ("organization_id", ASCENDING),
-                ("thinking_style.primary", ASCENDING),
-                ("completed_at", DESCENDING),
-                ("_id", DESCENDING),
-            ]
-        ),
-        IndexModel(
-            [
-                ("organization_id", ASCENDING),
-                ("risk_orientation.preference", ASCENDING),
-                ("completed_at", DESCENDING),
-                ("_id", DESCENDING),
-            ]
-        ),
-        # The candidates list of people under a label filter (reports.candidates_page: organisation,
-        # label(s) and ``superseded: false``, all equalities; the embedded store serves a query from
-        # an index only when the index's leading fields are every field it names). The flag first,
-        # so profiles stored before it (``{superseded: None}``) are found through them by
-        # _backfill_profile_superseded.
-        IndexModel(
-            [
-                (SUPERSEDED, ASCENDING),
-                ("organization_id", ASCENDING),
-                ("thinking_style.primary", ASCENDING),
-                ("completed_at", DESCENDING),
-                ("_id", DESCENDING),
-            ]
-        ),
-        IndexModel(
-            [
-                (SUPERSEDED, ASCENDING),
-                ("organization_id", ASCENDING),
-                ("risk_orientation.preference", ASCENDING),
-                ("completed_at", DESCENDING),
-                ("_id", DESCENDING),
-            ]
-        ),
-        IndexModel(
-            [
-                (SUPERSEDED, ASCENDING),
-                ("organization_id", ASCENDING),
-                ("thinking_style.primary", ASCENDING),
-                ("risk_orientation.preference", ASCENDING),
-                ("completed_at", DESCENDING),
-                ("_id", DESCENDING),
-            ]
+        # reports: a label filter served in the list's order (newest completion first): the
+        # attempts, then the people (``superseded: false``, all equalities; the embedded store
+        # serves a query from an index only when the index's leading fields are every field it
+        # names). The flag first, so profiles stored before it (``{superseded: None}``) are found
+        # through them by _backfill_profile_superseded.
+        *_label_list_indexes(("thinking_style.primary",), ("risk_orientation.preference",)),
+        *_label_list_indexes(
+            ("thinking_style.primary",),
+            ("risk_orientation.preference",),
+            ("thinking_style.primary", "risk_orientation.preference"),
+            first=SUPERSEDED,
         ),
     ],
     # A kit's name is unique among an organisation's kits that are not archived;
@@ -307,6 +288,19 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
 }
+
+
+def counter_value(what: str, n: Any) -> int:
+    """A stored counter's value (``$inc``-kept: attempt counts, norm
+    histograms). Below zero only after a crash between a change and its
+    increment: read as 0, with a warning naming the repair."""
+    n = int(n or 0)
+    if n < 0:
+        logging.getLogger("hiremate.counters").warning(
+            "counter %s is %d: read as 0 (run `python -m hiremate recount`)", what, n
+        )
+        return 0
+    return n
 
 
 def upsert_in_batches(collection: Collection, requests: Sequence[UpdateOne], batch_size: int = 1000) -> None:

@@ -411,7 +411,8 @@ def norms_for(db: Database, organization_id: ObjectId, metrics: ComputedMetrics)
         key = _group_id(point.get("organization_id"), point.get("task_id"), point.get("version"))
         own[key] = own.get(key, 0) + 1
     others = [
-        max(0, _count(group_id, (docs.get(group_id) or {}).get("n")) - own.get(group_id, 0)) for group_id in group_ids
+        max(0, dbmod.counter_value(group_id, (docs.get(group_id) or {}).get("n")) - own.get(group_id, 0))
+        for group_id in group_ids
     ]
     needed: dict[str, None] = {}
     for item, group_id, group in zip(items, group_ids, others, strict=True):
@@ -439,18 +440,10 @@ def _lines(docs: Mapping[str, Mapping[str, Any]], group_id: str, item: Any, othe
             lower = direction == "lower"  # "beyond" is then a greater value
             for key, n in (buckets_by_figure.get(figure) or {}).items():
                 if int(key) > bucket if lower else int(key) < bucket:
-                    beyond += _count(f"{group_id}/{figure}/{key}", n)
+                    beyond += dbmod.counter_value(f"{group_id}/{figure}/{key}", n)
             values = ((docs.get(_values_id(group_id, bucket)) or {}).get("v") or {}).get(figure) or {}
             for key, n in values.items():
                 other = _value_of(key)
                 if other > value if lower else other < value:
-                    beyond += _count(f"{group_id}/{figure}/{key}", n)
+                    beyond += dbmod.counter_value(f"{group_id}/{figure}/{key}", n)
         yield NormLine(figure, round(100 * beyond / others), others)
-
-
-def _count(what: str, n: Any) -> int:
-    n = int(n or 0)
-    if n < 0:
-        log.warning("norm count %s is %d: counted as 0 (run `python -m hiremate recount`)", what, n)
-        return 0
-    return n
