@@ -8,6 +8,7 @@ starts as usual."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -42,13 +43,21 @@ def ingest(store_uri: str, db_name: str, tmp_path: Any) -> Iterator[ServerProces
         server.kill()
 
 
-def test_versioned_compressed_modules_once_each_and_a_second_visit_asks_for_the_page_alone(browser, ingest, db):
+@contextlib.contextmanager
+def candidate_page(browser: Any, ingest: ServerProcess, db: Any) -> Iterator[tuple[Any, Any, str]]:
+    """A fresh browser context's page reporting policy violations, and an
+    issued two-task attempt: (page, issued, its link)."""
     issued = issue(db, count=2)
-    url = f"http://127.0.0.1:{ingest.port}/a/{issued.token}"
     context = browser.new_context()
     try:
         context.add_init_script(REPORT_VIOLATIONS)
-        page = context.new_page()
+        yield context.new_page(), issued, f"http://127.0.0.1:{ingest.port}/a/{issued.token}"
+    finally:
+        context.close()
+
+
+def test_versioned_compressed_modules_once_each_and_a_second_visit_asks_for_the_page_alone(browser, ingest, db):
+    with candidate_page(browser, ingest, db) as (page, _, url):
         answers: list[Any] = []
         page.on("response", lambda answer: answers.append(answer))
         page.goto(url)
@@ -82,17 +91,10 @@ def test_versioned_compressed_modules_once_each_and_a_second_visit_asks_for_the_
         page.locator("#start-button").click()
         expect(page.locator("#screen-task")).to_be_visible(timeout=PAGE_TIMEOUT)
         assert page.evaluate("window.__violations") == []
-    finally:
-        context.close()
 
 
 def test_start_pressed_before_the_assessment_code_arrives_waits_for_it_then_starts(browser, ingest, db):
-    issued = issue(db, count=2)
-    url = f"http://127.0.0.1:{ingest.port}/a/{issued.token}"
-    context = browser.new_context()
-    try:
-        context.add_init_script(REPORT_VIOLATIONS)
-        page = context.new_page()
+    with candidate_page(browser, ingest, db) as (page, issued, url):
         held: list[Any] = []
         page.route("**/session.js", lambda route: held.append(route))  # answered when the test lets it through
         sockets: list[Any] = []
@@ -128,5 +130,3 @@ def test_start_pressed_before_the_assessment_code_arrives_waits_for_it_then_star
         )
         assert attempt_doc(db, issued.attempt_id)["status"] == "in_progress"
         assert page.evaluate("window.__violations") == []
-    finally:
-        context.close()
