@@ -302,85 +302,101 @@ def store_under_load(
     return out
 
 
-async def latency_and_fanout(
-    bench: Bench, rate: float, *, raw: bool = False, server: IngestProc | None = None
-) -> tuple[list[float], list[float], list[ObjectId]]:
-    """Offer ``rate`` events/s evenly over 100 connections for LATENCY_SECONDS;
-    LIVE_SUBSCRIBERS of the attempts are watched on /ws/live. ``raw`` offers
-    the same to ceiling (a), the bare parse-and-ack server, with no watchers:
-    what the client, the network and websockets alone cost."""
-    if raw:
-        port, tokens, attempt_ids, watched = bench.raw_port, ["raw"] * 100, [], 0
-    else:
-        issued = await asyncio.to_thread(bench.issue, 100)
-        ingest_port = (server or bench.servers[0]).port
-        port, tokens, watched = ingest_port, [item.token for item in issued], LIVE_SUBSCRIBERS
-        attempt_ids = [item.attempt_id for item in issued]
-    interval = 100 / rate
-    per_connection = int(LATENCY_SECONDS / interval) + 1
-    events = tiny_events(bench.tasks[0].id, 1, per_connection)
-    acks: list[dict[int, float]] = [{} for _ in tokens]
-    sent_at: list[dict[int, float]] = [{} for _ in tokens]
-    arrivals: list[dict[int, float]] = [{} for _ in tokens]
-    gate = asyncio.Event()
-    ready: list[None] = []
-    loop = asyncio.get_running_loop()
+class LatencyRig:
+    """100 candidate connections, opened and started once, that offer
+    ``rate`` events/s evenly for LATENCY_SECONDS per ``window()``, each
+    window's events numbered on from the last; LIVE_SUBSCRIBERS of the
+    attempts watched on /ws/live. ``raw`` offers the same to ceiling (a), the
+    bare parse-and-ack server, with no watchers: what the client, the network
+    and websockets alone cost. Opened once for all the repeats: issuing and
+    starting 100 attempts on a synced store took about 11 s a repeat."""
 
-    async def candidate(index: int, token: str) -> None:
-        async with Client.open(port, token, max_queue=None) as client:
+    def __init__(self, bench: Bench, rate: float, *, raw: bool = False, server: IngestProc | None = None) -> None:
+        self.bench, self.raw = bench, raw
+        self.port = bench.raw_port if raw else (server or bench.servers[0]).port
+        self.interval = 100 / rate
+        self.per_connection = int(LATENCY_SECONDS / self.interval) + 1
+        self.attempt_ids: list[ObjectId] = []
+        self.next_seq = 1
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: list[Client] = []
+        self._subscribers: list[Any] = []
+
+    async def __aenter__(self) -> LatencyRig:
+        if self.raw:
+            tokens = ["raw"] * 100
+        else:
+            issued = await asyncio.to_thread(self.bench.issue, 100)
+            tokens, self.attempt_ids = [i.token for i in issued], [i.attempt_id for i in issued]
+
+        async def candidate(token: str) -> Client:
+            client = await self._stack.enter_async_context(Client.open(self.port, token, max_queue=None))
             await client.start()
-            ready.append(None)
-            await gate.wait()
-            begin = loop.time() + index * interval / 100
+            return client
+
+        self._clients = list(await asyncio.gather(*(candidate(token) for token in tokens)))
+        for attempt_id in self.attempt_ids[: 0 if self.raw else LIVE_SUBSCRIBERS]:
+            ticket = livemod.mint_ticket(
+                SECRET.encode(),
+                attempt_id=attempt_id,
+                user_id=self.bench.watcher_id,
+                organization_id=self.bench.organization_id,
+                session_id=self.bench.watcher_session_id,
+            )
+            url = ws_url(self.port, f"/ws/live/{attempt_id}?ticket={ticket}")
+            self._subscribers.append(await self._stack.enter_async_context(connect(url, max_queue=None)))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def window(self) -> tuple[list[float], list[float]]:
+        """One window: (send -> ack latencies, ack -> subscriber fan-out), in ms."""
+        loop = asyncio.get_running_loop()
+        first, per, interval = self.next_seq, self.per_connection, self.interval
+        self.next_seq += per
+        events = tiny_events(self.bench.tasks[0].id, first, per)
+        acks: list[dict[int, float]] = [{} for _ in self._clients]
+        sent_at: list[dict[int, float]] = [{} for _ in self._clients]
+        arrivals: list[dict[int, float]] = [{} for _ in self._subscribers]
+        begin = loop.time() + 0.05
+
+        async def candidate(index: int, client: Client) -> None:
+            start = begin + index * interval / 100
 
             async def reader() -> None:
-                while len(acks[index]) < per_connection:
+                while len(acks[index]) < per:
                     answer = await client.recv(60)
                     if answer.get("type") == "ack":
                         acks[index][answer["seq"]] = loop.time()
 
             reading = asyncio.create_task(reader())
             for n, message in enumerate(events):
-                delay = begin + n * interval - loop.time()
+                delay = start + n * interval - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 sent_at[index][message["seq"]] = loop.time()
                 await client.send({"type": "event", **message})
             await reading
 
-    async def subscriber(index: int, attempt_id: ObjectId) -> None:
-        ticket = livemod.mint_ticket(
-            SECRET.encode(),
-            attempt_id=attempt_id,
-            user_id=bench.watcher_id,
-            organization_id=bench.organization_id,
-            session_id=bench.watcher_session_id,
-        )
-        url = ws_url(port, f"/ws/live/{attempt_id}?ticket={ticket}")
-        async with connect(url, open_timeout=10, max_queue=None) as ws:
-            ready.append(None)
-            while len(arrivals[index]) < per_connection:
+        async def subscriber(index: int, ws: Any) -> None:
+            while len(arrivals[index]) < per:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if message.get("type") == "event_logged":
+                if message.get("type") == "event_logged" and message["sequence_number"] >= first:
                     arrivals[index].setdefault(message["sequence_number"], loop.time())
 
-    tasks = [asyncio.create_task(candidate(i, token)) for i, token in enumerate(tokens)]
-    tasks += [asyncio.create_task(subscriber(i, attempt_ids[i])) for i in range(watched)]
-    while len(ready) < len(tasks):
-        if any(t.done() for t in tasks):
+        tasks = [candidate(i, client) for i, client in enumerate(self._clients)]
+        tasks += [subscriber(i, ws) for i, ws in enumerate(self._subscribers)]
+        # The client's own collector pauses would count as the server's latency (a
+        # browser has none of them): paused for the measured seconds only.
+        gc.disable()
+        try:
             await asyncio.gather(*tasks)
-        await asyncio.sleep(0.01)
-    # The client's own collector pauses would count as the server's latency (a
-    # browser has none of them): paused for the measured seconds only.
-    gc.disable()
-    try:
-        gate.set()
-        await asyncio.gather(*tasks)
-    finally:
-        gc.enable()
-    latencies = [(acks[i][s] - sent_at[i][s]) * 1000 for i in range(len(tokens)) for s in sent_at[i]]
-    fanout = [(arrivals[i][s] - acks[i][s]) * 1000 for i in range(watched) for s in arrivals[i]]
-    return latencies, fanout, attempt_ids
+        finally:
+            gc.enable()
+        latencies = [(acks[i][s] - sent_at[i][s]) * 1000 for i in range(len(self._clients)) for s in sent_at[i]]
+        fanout = [(arrivals[i][s] - acks[i][s]) * 1000 for i in range(len(self._subscribers)) for s in arrivals[i]]
+        return latencies, fanout
 
 
 def _set_affinity(pid: int, cpus: set[int]) -> None:
@@ -498,49 +514,61 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
             if template is not None:
                 results.store_500.runs.append(await asyncio.to_thread(store_rate, bench, template, 10, 500, 500))
         rate = statistics.median(results.throughput[("ingest", 100)].runs) / 2
-        for repeat in range(max(repeats, LATENCY_REPEATS)):
-            before = bench.committer_stats()
-            latencies, fanout, attempt_ids = await latency_and_fanout(bench, rate)
-            after = bench.committer_stats()
-            own = own_latencies(before, after)
-            if own is not None:
-                total, received, acked = own
-                results.own_p50.runs.append(percentile(total, 50))
-                results.own_p99.runs.append(percentile(total, 99))
-                results.own_in_p99.runs.append(percentile(received, 99))
-                results.own_out_p99.runs.append(percentile(acked, 99))
-            group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
-            results.latency_group.runs.append(group)
-            floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
-            results.store_p50.runs.append(percentile(floor, 50))
-            results.store_p99.runs.append(percentile(floor, 99))
-            loaded = await asyncio.to_thread(store_under_load, bench, template, attempt_ids, rate, max(1, round(group)))
-            results.loaded_p50.runs.append(percentile(loaded, 50))
-            results.loaded_p99.runs.append(percentile(loaded, 99))
-            raw_latencies, _, _ = await latency_and_fanout(bench, rate, raw=True)
-            results.raw_p50.runs.append(percentile(raw_latencies, 50))
-            results.raw_p99.runs.append(percentile(raw_latencies, 99))
-            results.offered.runs.append(rate)
-            results.latency_p50.runs.append(percentile(latencies, 50))
-            results.latency_p99.runs.append(percentile(latencies, 99))
-            results.fanout_p50.runs.append(percentile(fanout, 50))
-            results.fanout_p99.runs.append(percentile(fanout, 99))
-            log(
-                f"  latency r{repeat} at {rate:,.0f}/s: ack p50 {results.latency_p50.runs[-1]:.1f} ms, "
-                f"p99 {results.latency_p99.runs[-1]:.1f} ms; fan-out p50 {results.fanout_p50.runs[-1]:.1f} ms, "
-                f"p99 {results.fanout_p99.runs[-1]:.1f} ms ({len(fanout)} deliveries); group {group:.1f}, "
-                f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms, "
-                f"at the same load p50 {results.loaded_p50.runs[-1]:.1f} ms p99 {results.loaded_p99.runs[-1]:.1f} ms; "
-                f"raw server p50 {results.raw_p50.runs[-1]:.1f} ms p99 {results.raw_p99.runs[-1]:.1f} ms"
-                + (
-                    f"; the server's own part p50 {results.own_p50.runs[-1]:.2f} ms p99 {results.own_p99.runs[-1]:.2f} ms"
-                    if own is not None
-                    else ""
-                )
-            )
+        rig, raw_rig = LatencyRig(bench, rate), LatencyRig(bench, rate, raw=True)
+        async with rig, raw_rig:
+            for repeat in range(max(repeats, LATENCY_REPEATS)):
+                await _latency_repeat(bench, results, rig, raw_rig, template, repeat, log)
     finally:
         await asyncio.to_thread(bench.close)
     return results
+
+
+async def _latency_repeat(
+    bench: Bench, results: IngestResults, rig: LatencyRig, raw_rig: LatencyRig, template: Any, repeat: int, log: Any
+) -> None:
+    """One latency window of the ingest server, its ceilings beside it (the
+    store alone, at rest and at the same load; the raw server), into ``results``."""
+    rate = 100 / rig.interval
+    before = bench.committer_stats()
+    latencies, fanout = await rig.window()
+    attempt_ids = rig.attempt_ids
+    after = bench.committer_stats()
+    own = own_latencies(before, after)
+    if own is not None:
+        total, received, acked = own
+        results.own_p50.runs.append(percentile(total, 50))
+        results.own_p99.runs.append(percentile(total, 99))
+        results.own_in_p99.runs.append(percentile(received, 99))
+        results.own_out_p99.runs.append(percentile(acked, 99))
+    group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
+    results.latency_group.runs.append(group)
+    floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
+    results.store_p50.runs.append(percentile(floor, 50))
+    results.store_p99.runs.append(percentile(floor, 99))
+    loaded = await asyncio.to_thread(store_under_load, bench, template, attempt_ids, rate, max(1, round(group)))
+    results.loaded_p50.runs.append(percentile(loaded, 50))
+    results.loaded_p99.runs.append(percentile(loaded, 99))
+    raw_latencies, _ = await raw_rig.window()
+    results.raw_p50.runs.append(percentile(raw_latencies, 50))
+    results.raw_p99.runs.append(percentile(raw_latencies, 99))
+    results.offered.runs.append(rate)
+    results.latency_p50.runs.append(percentile(latencies, 50))
+    results.latency_p99.runs.append(percentile(latencies, 99))
+    results.fanout_p50.runs.append(percentile(fanout, 50))
+    results.fanout_p99.runs.append(percentile(fanout, 99))
+    log(
+        f"  latency r{repeat} at {rate:,.0f}/s: ack p50 {results.latency_p50.runs[-1]:.1f} ms, "
+        f"p99 {results.latency_p99.runs[-1]:.1f} ms; fan-out p50 {results.fanout_p50.runs[-1]:.1f} ms, "
+        f"p99 {results.fanout_p99.runs[-1]:.1f} ms ({len(fanout)} deliveries); group {group:.1f}, "
+        f"store alone p50 {results.store_p50.runs[-1]:.1f} ms p99 {results.store_p99.runs[-1]:.1f} ms, "
+        f"at the same load p50 {results.loaded_p50.runs[-1]:.1f} ms p99 {results.loaded_p99.runs[-1]:.1f} ms; "
+        f"raw server p50 {results.raw_p50.runs[-1]:.1f} ms p99 {results.raw_p99.runs[-1]:.1f} ms"
+        + (
+            f"; the server's own part p50 {results.own_p50.runs[-1]:.2f} ms p99 {results.own_p99.runs[-1]:.2f} ms"
+            if own is not None
+            else ""
+        )
+    )
 
 
 async def side_by_side(
@@ -595,8 +623,9 @@ async def side_by_side(
                 line = [f"latency r{repeat} at {rate:,.0f}/s"]
                 for server in bench.servers:
                     stats_before = bench.committer_stats(server)
-                    with own_core(bench, server) if pinned else contextlib.nullcontext():
-                        latencies, _, _ = await latency_and_fanout(bench, rate, server=server)
+                    async with LatencyRig(bench, rate, server=server) as rig:
+                        with own_core(bench, server) if pinned else contextlib.nullcontext():
+                            latencies, _ = await rig.window()
                     stats_after = bench.committer_stats(server)
                     add(server.label, "ack p50", "ms", percentile(latencies, 50))
                     add(server.label, "ack p99", "ms", percentile(latencies, 99))
