@@ -18,7 +18,8 @@ processes meets one document, never two):
   ``position`` is the attempt's ``candidate_info.position`` (None when
   missing, as a ``$group`` sees it; "" is kept apart from None).
 * ``kind: "day"``: completed attempts whose ``completed_at`` falls on the
-  UTC day ``day`` (midnight, UTC), in ``n``.
+  UTC day ``day`` (midnight, UTC), in ``n``; by the hour of that day, in
+  ``h: {"<0-23>": n}``.
 * ``kind: "durations"``: a histogram of completion durations
   (``completed_at - started_at``, rounded to whole seconds), one document a
   duration hour (``hour``), ``s: {"<seconds>": n}``. Medians are exact to
@@ -73,6 +74,7 @@ WRITE_BATCH = 1000
 RECOUNT_TRIES = 3
 _COMPLETED = AttemptStatus.COMPLETED.value
 _ONE_DAY = timedelta(days=1)
+_ONE_HOUR = timedelta(hours=1)
 _ONE_SECOND = timedelta(seconds=1)
 _HALF_SECOND = timedelta(milliseconds=500)
 # What a recount reads of each attempt.
@@ -85,7 +87,8 @@ _PROJECTION = {
     "superseded": 1,
 }
 # 2: the status counters count people too (``p``).
-COUNTS_VERSION = 3  # 3: every attempt carries superseded true or false (never unset)
+# 3: every attempt carries superseded true or false (never unset).
+COUNTS_VERSION = 4  # 4: the day documents count completions by the hour too (``h``)
 
 
 @dataclass(frozen=True)
@@ -317,25 +320,34 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
     """Attempts completed at or after ``since`` (exactly: ``completed_at >= since``).
 
     Whole UTC days after the one ``since`` falls on come from the day
-    counters; that partial first day is counted from the attempts with a
-    range on the (organization_id, status, completed_at) index, which reads
-    at most one day of completions (none when ``since`` is midnight).
+    counters, and the whole hours after ``since``'s hour on that first day
+    from its hour counts; that partial first hour is counted from the
+    attempts with a range on the (organization_id, status, completed_at)
+    index, which reads at most one hour of completions (none when ``since``
+    is on the hour). A day read whole costs as much at 100,000 attempts as a
+    day of them: 1,600 over 60 days.
     """
     ensure_counted(db, organization_id)
     since = to_ms(since)
     first = utc_day(since)
-    whole_days_from = first if since == first else first + _ONE_DAY
+    hour_start = since.replace(minute=0, second=0, microsecond=0)
+    whole_hours_from = hour_start if since == hour_start else hour_start + _ONE_HOUR
     total = 0
     for doc in db[dbmod.ATTEMPT_COUNTS].find(
-        {"organization_id": organization_id, "kind": DAY, "day": {"$gte": whole_days_from}}, {"n": 1}
+        {"organization_id": organization_id, "kind": DAY, "day": {"$gte": first}}, {"n": 1, "h": 1, "day": 1}
     ):
-        total += dbmod.counter_value(doc["_id"], doc.get("n", 0))
-    if since < whole_days_from:
+        if _utc(doc["day"]) > first:
+            total += dbmod.counter_value(doc["_id"], doc.get("n", 0))
+            continue
+        for hour, n in (doc.get("h") or {}).items():
+            if first + int(hour) * _ONE_HOUR >= whole_hours_from:
+                total += dbmod.counter_value(f"{doc['_id']}/{hour}", n)
+    if since < whole_hours_from:
         total += db[dbmod.ATTEMPTS].count_documents(
             {
                 "organization_id": organization_id,
                 "status": _COMPLETED,
-                "completed_at": {**dbmod.at_or_after(since), "$lt": whole_days_from},
+                "completed_at": {**dbmod.at_or_after(since), "$lt": whole_hours_from},
             }
         )
     return total
@@ -374,7 +386,8 @@ def _cells(doc: Mapping[str, Any]) -> list[tuple[tuple[CounterKey, str], int]]:
         cells.append(((key, "p"), 1))
     completed_at, started_at = doc.get("completed_at"), doc.get("started_at")
     if status == _COMPLETED and isinstance(completed_at, datetime):
-        cells.append(((CounterKey(org, DAY, day=utc_day(completed_at)), "n"), 1))
+        day = CounterKey(org, DAY, day=utc_day(completed_at))
+        cells += [((day, "n"), 1), ((day, f"h.{_utc(completed_at).hour}"), 1)]
         if isinstance(started_at, datetime):
             seconds = duration_seconds(started_at, completed_at)
             cells.append(((CounterKey(org, DURATIONS, hour=seconds // 3600), f"s.{seconds}"), 1))
@@ -444,6 +457,9 @@ def _write_absolute(db: Database, truth: Counts, stored: list[CounterKey]) -> No
             changes: dict[str, Any] = {"s": {field.removeprefix("s."): n for field, n in fields.items()}}
         elif key.kind == STATUS:
             changes = {"n": fields.get("n", 0), "p": fields.get("p", 0)}
+        elif key.kind == DAY:
+            hours = {field.removeprefix("h."): n for field, n in fields.items() if field.startswith("h.")}
+            changes = {"n": fields.get("n", 0), "h": hours}
         else:
             changes = {"n": fields.get("n", 0)}
         requests.append(UpdateOne({"_id": key.doc_id}, {"$set": changes, "$setOnInsert": key.identity()}, upsert=True))

@@ -333,6 +333,10 @@ def test_completed_in_the_last_seven_days_counts_the_boundary_exactly(scope, at_
     if not at_midnight:
         offsets.append(utc_midnight_after(since) - since)  # the first whole day starts here
         offsets.append(utc_midnight_after(since) - since - timedelta(milliseconds=1))
+        # The first whole hour (counted from the day's hours) and the partial one before it (from attempts).
+        next_hour = since.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        offsets += [next_hour - since, next_hour - since - timedelta(milliseconds=1), timedelta(minutes=7)]
+        offsets += [next_hour - since + timedelta(hours=9, minutes=59)]  # the first day's last hour
     seed_docs(db, [completed_doc(org, since + offset - timedelta(minutes=20), since + offset) for offset in offsets])
     # Counted here in Python: the store's own count_documents with ``$gte`` on the
     # (organization_id, status, completed_at desc) index misses the completion at ``since``.
@@ -364,6 +368,7 @@ def test_a_transition_that_keeps_the_status_changes_nothing():
         (CounterKey(org, "status", position="Dev", status="in_progress"), "p"): -1,  # people too
         (CounterKey(org, "status", position="Dev", status="completed"), "p"): 1,
         (CounterKey(org, "day", day=datetime(2026, 1, 1, tzinfo=UTC)), "n"): 1,
+        (CounterKey(org, "day", day=datetime(2026, 1, 1, tzinfo=UTC)), "h.0"): 1,  # and its hour
         (CounterKey(org, "durations", hour=0), "s.60"): 1,
     }
 
