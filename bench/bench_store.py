@@ -36,7 +36,7 @@ from hiremate.windowed import newest_first
 
 DB_NAME = "bench_store"
 CHUNK = 500
-PAGE_REPEATS = 3  # a page visit costs 0.1-0.2 s of server time, but each AppTest run about a second more
+PAGE_REPEATS = 5  # the page figures move by a third between rounds on this machine (same code, side by side): 5 runs steady the medians
 ONE_TASK_SHARE = 0.7  # 70% one-task attempts (~25 events), 30% two-task (~46): about 31 on average
 # Collections whose secondary indexes are dropped while seeding and built again
 # (dbmod.ensure_indexes) before anything is measured. SecantusDB 0.7.0b3 reads
