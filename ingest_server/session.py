@@ -352,12 +352,18 @@ class CandidateSession:
     def _write_queued(self) -> None:
         """What ``_flush`` does, without waiting: the queued answers go to the
         transport now (the outbox bounds what a client may leave unread)."""
+        acks = self._take_queued()
+        if acks is not None:
+            self.ws.send_data()  # type: ignore[attr-defined]  # only an IngestConnection queues text
+            self._record_written(acks)
+
+    def _take_queued(self) -> list[tuple[int, int]] | None:
+        """The queued answers' latencies, now theirs to write; None when the
+        socket is no longer open (a close wrote them before its close frame,
+        or nothing will be written)."""
         self._unflushed = False
         acks, self._acks_unflushed = self._acks_unflushed, []
-        if self.ws.protocol.state is not State.OPEN:
-            return
-        self.ws.send_data()  # type: ignore[attr-defined]  # only an IngestConnection queues text
-        self._record_written(acks)
+        return acks if self.ws.protocol.state is State.OPEN else None
 
     def _record_written(self, acks: list[tuple[int, int]]) -> None:
         written = time.monotonic_ns()
@@ -375,12 +381,10 @@ class CandidateSession:
         """Write the answers queued on the socket; record their ack latencies."""
         if not self._unflushed:
             return
-        self._unflushed = False
-        acks, self._acks_unflushed = self._acks_unflushed, []
-        if self.ws.protocol.state is not State.OPEN:
-            return  # a close wrote them before its close frame, or nothing will be written
-        await self.ws.flush()  # type: ignore[attr-defined]  # only an IngestConnection queues text
-        self._record_written(acks)
+        acks = self._take_queued()
+        if acks is not None:
+            await self.ws.flush()  # type: ignore[attr-defined]  # only an IngestConnection queues text
+            self._record_written(acks)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self._send_text(json.dumps(message, separators=(",", ":")))
