@@ -82,6 +82,15 @@ def main_area(page: Page) -> Locator:
     return page.get_by_test_id("stMain")
 
 
+def wait_for_sidebar_links(page: Page) -> None:
+    """Wait until the sidebar lists its page links. Right after a page load
+    Streamlit can show, for a moment, the sidebar's caption and Log out
+    button before the links, in a column taller than the window: a scan
+    taken then finds a scrollable region with nothing to focus that no
+    settled page has."""
+    expect(page.get_by_test_id("stSidebar").get_by_role("link").first).to_be_visible(timeout=APP_TIMEOUT)
+
+
 def log_in(page: Page, app_url: str, email: str = DEMO_EMAIL, password: str | None = None) -> None:
     """Log in; by default as the demo admin of the running stack."""
     if password is None:

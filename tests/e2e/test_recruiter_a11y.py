@@ -18,7 +18,7 @@ from hiremate import webhooks
 from hiremate.ops.demo import DEMO_ORG_SLUG
 from hiremate.scope import Scope
 from hiremate.settings import Settings
-from tests.e2e.helpers import APP_TIMEOUT, log_in, main_area
+from tests.e2e.helpers import APP_TIMEOUT, log_in, main_area, wait_for_sidebar_links
 from tests.support import axe
 
 pytestmark = pytest.mark.e2e
@@ -110,6 +110,7 @@ def test_every_recruiter_page_passes_axe(browser, stack, shots):
                 expect(main.get_by_role("heading", name=heading, exact=True).first).to_be_visible(timeout=APP_TIMEOUT)
             else:
                 expect(main.get_by_role("heading").first).to_be_visible(timeout=APP_TIMEOUT)
+            wait_for_sidebar_links(page)
             page.wait_for_timeout(300)  # charts and tables finish drawing
             violations = _wcag_violations(page)
             page.screenshot(path=str(shots.file(f"{(heading or 'Profile').lower().replace(' ', '-')}.png")))
