@@ -230,11 +230,12 @@ def _increment(db: Database, counts: Counts, identities: dict[str, dict[str, Any
 # ---------------------------------------------------------------- writing
 
 
-def record(db: Database, computed: Sequence[tuple[ComputedMetrics, SkillProfile]]) -> None:
+def record(db: Database, computed: Sequence[tuple[ComputedMetrics, SkillProfile]], *, count: bool = True) -> None:
     """Replace the norm points of these attempts (called as profiles are
     stored), and move the histograms by what changed: the points removed
-    counted down, the new ones up."""
-    _replace(db, computed, count=True)
+    counted down, the new ones up. ``count=False`` leaves the histograms
+    alone, for a bulk load that calls ``recount`` once at its end."""
+    _replace(db, computed, count=count)
 
 
 def _replace(db: Database, computed: Sequence[tuple[ComputedMetrics, SkillProfile]], *, count: bool) -> None:

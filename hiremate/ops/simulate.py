@@ -665,6 +665,7 @@ def seed_completed_attempts(
     with_profiles: bool = True,
     batch_size: int = 500,
     attempt_ids: Sequence[ObjectId] | None = None,
+    counted: bool = True,
 ) -> list[TaskAttempt]:
     """Store ``count`` completed attempts with ``insert_many``, in batches,
     and count them in the organisation's attempt counters; returns the
@@ -682,6 +683,13 @@ def seed_completed_attempts(
     instead, to seed idempotently: an attempt whose id is stored already is
     skipped with its events, metrics and profile, also when another process
     stores it at the same moment.
+
+    ``counted=False`` leaves the organisation's attempt counters and norm
+    histograms to one ``attempt_counts.recount`` and ``norms.recount`` after
+    a bulk load (the norm points are stored either way): counting as each
+    batch is stored costs the store about three upserts an attempt (a
+    benchmark's 100,000 attempts spent most of their seeding time there),
+    where a recount writes each counter document once.
     """
     if attempt_ids is not None and len(attempt_ids) != count:
         raise ValueError(f"{len(attempt_ids)} attempt ids for {count} attempts")
@@ -700,7 +708,12 @@ def seed_completed_attempts(
             for attempt_id in ids[first : first + batch_size]
         ]
         stored = _store_sessions(
-            db, sessions, with_events=with_events, with_profiles=with_profiles, skip_stored=attempt_ids is not None
+            db,
+            sessions,
+            with_events=with_events,
+            with_profiles=with_profiles,
+            skip_stored=attempt_ids is not None,
+            counted=counted,
         )
         attempts.extend(session.attempt for session in stored)
     return attempts
@@ -718,7 +731,13 @@ def _with_consent(session: SimulatedSession, versions: dict[ObjectId | None, str
 
 
 def _store_sessions(
-    db: Database, sessions: Sequence[SimulatedSession], *, with_events: bool, with_profiles: bool, skip_stored: bool
+    db: Database,
+    sessions: Sequence[SimulatedSession],
+    *,
+    with_events: bool,
+    with_profiles: bool,
+    skip_stored: bool,
+    counted: bool = True,
 ) -> list[SimulatedSession]:
     """Store the sessions whose attempts are new; those already stored are
     skipped (``skip_stored``) or refused before anything is written."""
@@ -742,7 +761,8 @@ def _store_sessions(
         if not sessions:
             return []
         attempt_docs = [session.attempt.to_doc() for session in sessions]
-    attempt_counts.record_new(db, attempt_docs)  # the pages count from these, not from the attempts
+    if counted:
+        attempt_counts.record_new(db, attempt_docs)  # the pages count from these, not from the attempts
     events = [session.behavior_events for session in sessions]
     if with_events:
         db[EVENTS].insert_many([event.to_doc() for batch in events for event in batch], ordered=False)
@@ -752,7 +772,7 @@ def _store_sessions(
             build_profile(session.attempt, batch, now=max(now, session.attempt.completed_at or now))
             for session, batch in zip(sessions, events, strict=True)
         ]
-        _insert_computed(db, computed, [session.attempt.superseded for session in sessions])
+        _insert_computed(db, computed, [session.attempt.superseded for session in sessions], counted=counted)
     return list(sessions)
 
 
@@ -773,7 +793,9 @@ def _inserted_despite(db: Database, sessions: list[SimulatedSession], exc: BulkW
     return [session for index, session in enumerate(sessions) if index not in failed]
 
 
-def _insert_computed(db: Database, computed: Sequence[Computed], superseded: Sequence[bool]) -> None:
+def _insert_computed(
+    db: Database, computed: Sequence[Computed], superseded: Sequence[bool], *, counted: bool
+) -> None:
     """The attempts were just inserted under new ids, so their documents
     are new too: plain inserts (an upsert each is several times slower),
     linked as ``profiles.store_computed`` links them, each profile with its
@@ -787,4 +809,4 @@ def _insert_computed(db: Database, computed: Sequence[Computed], superseded: Seq
     db[METRICS].insert_many(metrics_docs, ordered=False)
     db[PROFILES].insert_many(profile_docs, ordered=False)
     for first in range(0, len(computed), NORMS_CHUNK):  # as profiles.store_computed does
-        norms.record(db, computed[first : first + NORMS_CHUNK])
+        norms.record(db, computed[first : first + NORMS_CHUNK], count=counted)

@@ -10,8 +10,8 @@ import random
 
 from bson import ObjectId
 
+from hiremate import attempt_counts, erasure, norms, profiles
 from hiremate import db as dbmod
-from hiremate import erasure, norms, profiles
 from hiremate.models import ComputedMetrics, SkillProfile
 from hiremate.ops import simulate
 from hiremate.scope import VIA_CLI, Scope
@@ -86,6 +86,37 @@ def test_recount_rebuilds_the_same_norms(db):
     assert norms.rebuild(db, org) == 22
     assert norms.norms_for(db, org, mine) == before
     assert histograms(db, org) == counted
+
+
+def test_a_bulk_load_left_uncounted_and_recounted_once_counts_what_counting_each_batch_does(db):
+    org = ObjectId()
+    tasks = simulate.make_tasks(random.Random(5), 2, organization_id=org)
+
+    def load(counted):
+        simulate.seed_completed_attempts(
+            db, organization_id=org, tasks=tasks, count=30, rng=random.Random(8), tasks_per_attempt=2,
+            batch_size=12, counted=counted,
+        )  # fmt: skip
+
+    load(counted=True)
+    counted = histograms(db, org), attempt_counts.by_status(db, org), attempt_counts.duration_histogram(db, org)
+    assert all(counted)
+    ids = [doc["_id"] for doc in db[dbmod.ATTEMPTS].find({"organization_id": org}, {"_id": 1})]
+    for name in (dbmod.EVENTS, dbmod.METRICS, dbmod.PROFILES, dbmod.NORM_POINTS):
+        db[name].delete_many({"attempt_id": {"$in": ids}})
+    for name in (dbmod.ATTEMPTS, dbmod.NORM_COUNTS, dbmod.ATTEMPT_COUNTS):
+        db[name].delete_many({"organization_id": org})
+
+    load(counted=False)  # the same draws: the same attempts, events and points
+    assert db[dbmod.NORM_POINTS].count_documents({"organization_id": org}) >= 30
+    assert histograms(db, org) == {} and db[dbmod.ATTEMPT_COUNTS].find_one({"organization_id": org}) is None
+    norms.recount(db, org)
+    attempt_counts.recount(db, org)
+    assert (
+        histograms(db, org),
+        attempt_counts.by_status(db, org),
+        attempt_counts.duration_histogram(db, org),
+    ) == counted
 
 
 # ---------------------------------------------------------------- the histograms against every point
