@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from bson import ObjectId
 from bench.bench_ingest import cpu_seconds
 from bench.common import Figure, free_port, hiremate_env, python_process, stop, wait_http
 from hiremate import db as dbmod
-from tests.support.ingest_helpers import Client, issue, make_tasks, session_messages, tiny_events
+from tests.support.ingest_helpers import Client, issue, issue_cohort, make_tasks, session_messages, tiny_events
 from tests.support.load_helpers import complete_assessment
 
 DB_NAME = "bench_sessions"
@@ -62,12 +61,7 @@ def _issue_cohort(
 ) -> list[tuple[Any, list[dict[str, Any]]]]:
     """``count`` candidates for one job's assessment (the same tasks), with their
     sessions: the same sessions in every repeat, new attempts."""
-    with ThreadPoolExecutor(max_workers=8) as pool:  # each write waits for the store's sync
-        cohort = list(
-            pool.map(
-                lambda n: issue(db, tasks=tasks, organization_id=organization_id, name=f"Candidate {n}"), range(count)
-            )
-        )
+    cohort = issue_cohort(db, tasks=tasks, organization_id=organization_id, count=count)
     return [(issued, session_messages(issued.tasks, seed=n)) for n, issued in enumerate(cohort)]
 
 

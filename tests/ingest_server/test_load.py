@@ -21,7 +21,7 @@ import pytest
 from hiremate import db as dbmod
 from tests.conftest import free_port
 from tests.support.abuse_helpers import check_stored_events
-from tests.support.ingest_helpers import ServerProcess, issue, server_env, session_messages
+from tests.support.ingest_helpers import ServerProcess, issue, issue_cohort, server_env, session_messages
 from tests.support.load_helpers import complete_assessment
 
 CANDIDATES = 40
@@ -44,12 +44,8 @@ async def test_40_candidates_at_once(tmp_path, db_name):
         dbmod.ensure_indexes(db)
         rng = random.Random(2026)
         first = issue(db, count=3, seed=5, name="Candidate 0")  # a job's assessment: the same tasks for everyone
-        candidates = [(first, session_messages(first.tasks, seed=0))]
-        for number in range(1, CANDIDATES):
-            issued = issue(
-                db, tasks=first.tasks, organization_id=first.scope.organization_id, name=f"Candidate {number}"
-            )
-            candidates.append((issued, session_messages(issued.tasks, seed=number)))
+        others = issue_cohort(db, tasks=first.tasks, organization_id=first.scope.organization_id, count=CANDIDATES - 1)
+        candidates = [(issued, session_messages(issued.tasks, seed=n)) for n, issued in enumerate([first, *others])]
         total_events = sum(len(m) for _, m in candidates)
         await asyncio.to_thread(server.start)
 

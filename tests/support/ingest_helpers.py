@@ -105,6 +105,25 @@ def issue(
     return Issued(issued.attempt, issued.token, tasks, scope)
 
 
+def issue_cohort(
+    db: Database, *, tasks: list[Task], organization_id: ObjectId, count: int, name: str = "Candidate"
+) -> list[Issued]:
+    """``count`` attempts at the same tasks for as many candidates (``name 1``,
+    ``name 2``, ... each with an email of their own) in one ``issue_many``, the
+    Bulk issue page's path: about 4 ms an attempt where ``issue`` one by one
+    takes over 70 (each one settles its person and audits alone)."""
+    scope = Scope(db, organization_id, ObjectId())
+    tag = ObjectId()
+    candidates = [
+        attempts.NewAttempt(CandidateInfo(name=f"{name} {n}", email=f"c{n}-{tag}@example.com", position="Analyst"))
+        for n in range(1, count + 1)
+    ]
+    issued = attempts.issue_many(
+        scope, candidates, source=attempts.TaskSource(fixed=tuple(tasks)), public_url=PUBLIC_URL
+    )
+    return [Issued(one.attempt, one.token, list(tasks), scope) for one in issued]
+
+
 def session_messages(tasks: list[Task], *, seed: int = 7, stop_after_tasks: int | None = None) -> list[dict[str, Any]]:
     """A realistic session's event messages (seq from 1), as the page sends them."""
     events = simulate.simulate_events(tasks, random.Random(seed), start=utcnow(), stop_after_tasks=stop_after_tasks)
