@@ -132,7 +132,8 @@ def section(data: dict[str, Any]) -> list[str]:
         f"{data['load_end']} at end); `make bench` keeps it as it is.\n",
         f"One organisation on a file-backed store without --sync-on-commit, seeded with "
         f"`simulate.seed_completed_attempts` (events, metrics, profiles; secondary indexes of the bulk "
-        "collections built after each seeding, within its time) to "
+        "collections built after each seeding, and the attempt counters and norm histograms counted once after "
+        "it, both within its time) to "
         f"{small['attempts']:,} attempts "
         f"({small['events']:,} events, {data['seed_seconds'][0]:,.0f} s), measured, then to {large['attempts']:,} "
         f"({large['events']:,} events, {data['seed_seconds'][-1]:,.0f} s in all), measured again. Pages: "

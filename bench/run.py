@@ -404,7 +404,7 @@ def render(
             "One file-backed store **without --sync-on-commit** (seeding only; the ingest figures above use "
             f"--sync-on-commit), seeded with `simulate.seed_completed_attempts` (events, metrics, profiles; "
             "the secondary indexes of the bulk collections built after each seeding, `bench_store.BULK_LOADED`, "
-            "within its time): "
+            "and the attempt counters and norm histograms counted once after it, both within its time): "
             f"{small.attempts:,} attempts first ({fmt(s.get('seed_small', 0))} s), measured, then up to "
             + (f"{large.attempts:,} ({fmt(s.get('seed_large', 0))} s in all), measured again. " if large else "")
             + "70% of attempts take one task and 30% two, about 31 events each.\n"

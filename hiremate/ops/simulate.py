@@ -793,9 +793,7 @@ def _inserted_despite(db: Database, sessions: list[SimulatedSession], exc: BulkW
     return [session for index, session in enumerate(sessions) if index not in failed]
 
 
-def _insert_computed(
-    db: Database, computed: Sequence[Computed], superseded: Sequence[bool], *, counted: bool
-) -> None:
+def _insert_computed(db: Database, computed: Sequence[Computed], superseded: Sequence[bool], *, counted: bool) -> None:
     """The attempts were just inserted under new ids, so their documents
     are new too: plain inserts (an upsert each is several times slower),
     linked as ``profiles.store_computed`` links them, each profile with its
