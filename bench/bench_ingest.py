@@ -81,6 +81,14 @@ class IngestResults:
     own_p99: Figure = field(default_factory=lambda: Figure("server's own part, p99", "ms"))
     own_in_p99: Figure = field(default_factory=lambda: Figure("frame received -> handed to the writer, p99", "ms"))
     own_out_p99: Figure = field(default_factory=lambda: Figure("store acknowledged -> ack written, p99", "ms"))
+    # The same window again with the ingest server on a core of its own (``own_core``): the store and the
+    # load generator on the other, as where the store is its own machine and the load comes over the network.
+    own_core_p50: Figure = field(default_factory=lambda: Figure("server's own part, on a core of its own, p50", "ms"))
+    own_core_p99: Figure = field(default_factory=lambda: Figure("server's own part, on a core of its own, p99", "ms"))
+    own_core_out_p99: Figure = field(
+        default_factory=lambda: Figure("store acknowledged -> ack written, on a core of its own, p99", "ms")
+    )
+    own_core_ack_p99: Figure = field(default_factory=lambda: Figure("ack p99, server on a core of its own", "ms"))
     stored_ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -540,6 +548,7 @@ async def _latency_repeat(
         results.own_p99.runs.append(percentile(total, 99))
         results.own_in_p99.runs.append(percentile(received, 99))
         results.own_out_p99.runs.append(percentile(acked, 99))
+    await _own_core_window(bench, results, rig)
     group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
     results.latency_group.runs.append(group)
     floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
@@ -568,7 +577,30 @@ async def _latency_repeat(
             if own is not None
             else ""
         )
+        + (
+            f" (on a core of its own p99 {results.own_core_p99.runs[-1]:.2f} ms)"
+            if len(results.own_core_p99.runs) == repeat + 1
+            else ""
+        )
     )
+
+
+async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig) -> None:
+    """The same load once more with the server on a core of its own (nothing
+    on a machine of one core)."""
+    with own_core(bench) as pinned:
+        if not pinned:
+            return
+        before = bench.committer_stats()
+        latencies, _ = await rig.window()
+        own = own_latencies(before, bench.committer_stats())
+    if own is None:
+        return
+    total, _, acked = own
+    results.own_core_p50.runs.append(percentile(total, 50))
+    results.own_core_p99.runs.append(percentile(total, 99))
+    results.own_core_out_p99.runs.append(percentile(acked, 99))
+    results.own_core_ack_p99.runs.append(percentile(latencies, 99))
 
 
 async def side_by_side(

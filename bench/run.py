@@ -193,6 +193,16 @@ def render(
                     verdict(ing.own_p99.median <= 2),
                 )
             )
+        if ing.own_core_p99.runs:
+            rows.append(
+                (
+                    "The same with the ingest server on a core of its own (the store and the load on the other, "
+                    "as where the store is its own machine)",
+                    f"{cell(ing.own_core_p99)} ms (end to end {fmt(ing.own_core_ack_p99.median)})",
+                    "<= 2 ms",
+                    verdict(ing.own_core_p99.median <= 2),
+                )
+            )
         rows.append(
             (
                 "Fan-out ack -> /ws/live subscriber, p99",
@@ -345,6 +355,8 @@ def render(
         w("|---|---|")
         figures = (ing.latency_p50, ing.latency_p99, ing.raw_p50, ing.raw_p99, ing.loaded_p50, ing.loaded_p99)
         own = (ing.own_p50, ing.own_p99, ing.own_in_p99, ing.own_out_p99) if ing.own_p99.runs else ()
+        if ing.own_core_p99.runs:
+            own += (ing.own_core_p50, ing.own_core_p99, ing.own_core_out_p99, ing.own_core_ack_p99)
         for figure in (*figures, *own, ing.fanout_p50, ing.fanout_p99):
             w(f"| {figure.name} | {cell(figure)} |")
         w("")
@@ -354,7 +366,11 @@ def render(
                 "(`ingest_server/latency.py`, read through `bench/ingest_proc.py`'s statistics signal): frame received "
                 "-> handed to the group writer, plus the store's answer -> the ack written to the socket; what lies "
                 "between (the wait for the group ahead and the store's write) is the store's part, which the "
-                "store-alone figures above bound.\n"
+                'store-alone figures above bound. The figures "on a core of its own" come from one more window of '
+                "the same load right after, with the ingest server's threads on one core and the store and this "
+                "benchmark's client on the other (`bench_ingest.own_core`): on this machine of 2 cores the store "
+                "takes about a core at this load, and a server sharing both cores with it waits for a CPU after "
+                "each of the store's answers.\n"
             )
         w(
             f"The latency floor, measured right after each run: the group committer wrote groups of "

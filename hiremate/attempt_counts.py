@@ -353,6 +353,38 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
     return total
 
 
+def recent_completions_span(
+    db: Database, organization_id: ObjectId, at_least: int, *, now: datetime, days: int = 7
+) -> timedelta | None:
+    """The shortest span back from ``now``, to the start of a UTC hour, that
+    the hour counts say holds at least ``at_least`` completions; None when
+    the last ``days`` days hold fewer.
+
+    A hint for newest-first reads of recent completions
+    (``hiremate.windowed``'s ``first_span``): their first window then holds
+    about the page asked for, where the fixed windows, after a quiet spell,
+    could hold ten times that. Reads the day documents of the last ``days``
+    days (small, one a day).
+    """
+    if at_least < 1:
+        return None
+    ensure_counted(db, organization_id)
+    first = utc_day(now) - timedelta(days=days)
+    found = 0
+    for doc in (
+        db[dbmod.ATTEMPT_COUNTS]
+        .find({"organization_id": organization_id, "kind": DAY, "day": {"$gte": first}}, {"h": 1, "day": 1})
+        .sort("day", -1)
+    ):
+        day = _utc(doc["day"])
+        hours = sorted(((int(hour), n) for hour, n in (doc.get("h") or {}).items()), reverse=True)
+        for hour, n in hours:
+            found += max(dbmod.counter_value(f"{doc['_id']}/{hour}", n), 0)
+            if found >= at_least:
+                return max(now - (day + hour * _ONE_HOUR), timedelta(0))
+    return None
+
+
 def duration_histogram(db: Database, organization_id: ObjectId) -> dict[int, int]:
     """Completion durations of the organisation's completed attempts:
     ``{seconds: count}``, from one document a duration hour."""

@@ -25,6 +25,7 @@ from hiremate.windowed import newest_first
 
 RECENT_DAYS = 7
 MAX_ACTIVITY = 100
+_ONE_HOUR = timedelta(hours=1)
 
 # Audit actions (written by hiremate.attempts) -> the feed's kind of item.
 _AUDITED_KINDS = {
@@ -115,8 +116,12 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     with one query for recruiters and one for candidates."""
     limit = max(1, min(limit, MAX_ACTIVITY))
     audited = _recent_audit_entries(scope, limit)
-    started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True)
-    completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit)
+    # The hour counters tell how far back ``limit`` completions go; starts are
+    # an hour ahead of most completions, and any that are not just take a wider window.
+    span = attempt_counts.recent_completions_span(scope.db, scope.organization_id, limit, now=utcnow())
+    started_span = None if span is None else span + _ONE_HOUR
+    started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True, first_span=started_span)
+    completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit, first_span=span)
     recruiters = _user_names(scope, {entry["actor_id"] for entry in audited if entry.get("actor_id")})
     recruiters |= _key_names(scope, audited)
     candidates = _candidates(scope, {as_object_id(entry.get("target_id")) for entry in audited} - {None})
@@ -134,12 +139,24 @@ def _recent_audit_entries(scope: Scope, limit: int) -> list[dict[str, Any]]:
 
 
 def _recent_attempts(
-    scope: Scope, query: dict[str, Any], field: str, limit: int, *, dates_only: bool = False
+    scope: Scope,
+    query: dict[str, Any],
+    field: str,
+    limit: int,
+    *,
+    dates_only: bool = False,
+    first_span: timedelta | None = None,
 ) -> list[dict[str, Any]]:
     projection = {"candidate_info.name": 1, field: 1}
     collection = scope.collection(dbmod.ATTEMPTS)
     return newest_first(
-        collection, scope.where(query), field, projection=projection, limit=limit, dates_only=dates_only
+        collection,
+        scope.where(query),
+        field,
+        projection=projection,
+        limit=limit,
+        dates_only=dates_only,
+        first_span=first_span,
     )
 
 

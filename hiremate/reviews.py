@@ -42,8 +42,8 @@ from pydantic import Field
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from hiremate import attempt_counts, webhooks
 from hiremate import db as dbmod
-from hiremate import webhooks
 from hiremate.errors import ReviewError
 from hiremate.ids import as_object_id
 from hiremate.models import AttemptStatus, Document, Part, PyObjectId, UTCDateTime
@@ -331,6 +331,10 @@ def awaiting_review(scope: Scope, *, limit: int = 10) -> tuple[list[AwaitingRevi
     # Batches through recent windows (hiremate.windowed): a plain sorted find makes the embedded
     # store decode every completed profile of the organisation (3 s at 10,000, 25 s at 100,000).
     for offset in range(0, MAX_AWAITING_SCAN, _AWAITING_BATCH):
+        # The hour counters tell how far back this batch's completions go (a hint; see newest_first).
+        span = attempt_counts.recent_completions_span(
+            scope.db, scope.organization_id, offset + _AWAITING_BATCH, now=utcnow()
+        )
         docs = newest_first(
             scope.collection(dbmod.PROFILES),
             query,
@@ -338,6 +342,7 @@ def awaiting_review(scope: Scope, *, limit: int = 10) -> tuple[list[AwaitingRevi
             projection=projection,
             skip=offset,
             limit=_AWAITING_BATCH,
+            first_span=span,
         )
         reviewed = summaries(scope, [doc["attempt_id"] for doc in docs])
         found += [

@@ -43,6 +43,7 @@ def newest_first(
     limit: int,
     dates_only: bool = False,
     now: datetime | None = None,
+    first_span: timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """``find(query).sort([(field, -1), ("_id", -1)]).skip(skip).limit(limit)``,
     the same documents in the same order, read through recent windows of
@@ -52,6 +53,11 @@ def newest_first(
     ``{field: {"$gte": since}}``, only ever matches dates). ``query`` must not
     name ``field`` and must be plain field conditions (no ``$or``: the store
     serves those by a full scan, window or not).
+
+    ``first_span``: a window to try before the fixed ones (those no wider
+    are then skipped), from what the caller knows of how recent the page is
+    (``attempt_counts.recent_completions_span``). Only a hint: any window
+    that yields a full page yields the exact one.
     """
     order = [(field, -1), ("_id", -1)]
     windowed = (
@@ -62,7 +68,8 @@ def newest_first(
     )
     if windowed:
         now = now or utcnow()
-        for span in WINDOWS:
+        spans = WINDOWS if first_span is None else (first_span, *(span for span in WINDOWS if span > first_span))
+        for span in spans:
             in_window = {**query, field: {"$gte": now - span}}
             page = list(collection.find(in_window, projection).sort(order).skip(skip).limit(limit))
             if len(page) == limit:

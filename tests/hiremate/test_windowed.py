@@ -90,3 +90,44 @@ def test_candidate_counts_match_count_documents(spread):
             if status:
                 query["status"] = status
             assert total == db["task_attempts"].count_documents(query)
+
+
+@pytest.mark.parametrize("first_span", [timedelta(0), timedelta(minutes=30), timedelta(days=3), timedelta(days=2000)])
+@pytest.mark.parametrize("skip,limit", [(0, 20), (25, 25)])
+@pytest.mark.parametrize("field,dates_only", [("created_at", False), ("started_at", True)])
+def test_a_first_span_changes_which_windows_are_read_never_the_page(spread, first_span, skip, limit, field, dates_only):
+    db, org, now = spread
+    collection = db["task_attempts"]
+
+    def page(**hint):
+        return windowed.newest_first(
+            collection, {"organization_id": org}, field, projection={"_id": 1}, skip=skip, limit=limit,
+            dates_only=dates_only, now=now, **hint,
+        )  # fmt: skip
+
+    assert page(first_span=first_span) == page() != []
+
+
+def _hour(at):
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def test_the_hour_counters_tell_how_far_back_recent_completions_go(db):
+    org, now = ObjectId(), utcnow().replace(microsecond=0)
+    completed = [now - timedelta(minutes=70)] * 3 + [now - timedelta(hours=5)] * 2 + [now - timedelta(hours=30)] * 4
+    completed.append(now - timedelta(days=9))  # older than the days looked at
+    docs = [
+        {"organization_id": org, "status": "completed", "started_at": at - timedelta(minutes=20), "completed_at": at,
+         "candidate_info": {"position": ""}, "token_hash": f"h{n}"}
+        for n, at in enumerate(completed)
+    ]  # fmt: skip
+    db["task_attempts"].insert_many(docs)
+    attempt_counts.recount(db, org)
+
+    def span(at_least):
+        return attempt_counts.recent_completions_span(db, org, at_least, now=now)
+
+    assert span(1) == span(3) == now - _hour(completed[0])
+    assert span(4) == span(5) == now - _hour(completed[3])
+    assert span(9) == now - _hour(completed[5])
+    assert span(10) is None and span(0) is None
