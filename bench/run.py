@@ -284,6 +284,10 @@ def render(
                 verdict(len(flat) == len(total)),
             )
         )
+    if not quick:
+        rows.append(
+            ("`make bench` from start to the report written", f"{elapsed:,.0f} s", "< 600 s", verdict(elapsed < 600))
+        )
 
     w("## Targets\n")
     w("| target | measured | limit | |")
