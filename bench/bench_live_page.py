@@ -70,7 +70,7 @@ def run(tmp: Path, log: Any = print) -> tuple[Figure, Figure, list[float]]:
                 page.get_by_label("Password").first.fill(PASSWORD)
                 page.get_by_role("button", name="Log in").click()
                 page.wait_for_function(
-                    "() => document.body.innerText.includes('No events yet')", polling=20, timeout=60_000
+                    "() => document.body?.innerText.includes('No events yet')", polling=20, timeout=60_000
                 )
                 events = tiny_events(issued.tasks[0].id, 1, EVENTS)
                 for n, event in enumerate(events, start=1):
@@ -80,7 +80,7 @@ def run(tmp: Path, log: Any = print) -> tuple[Figure, Figure, list[float]]:
                     acked = time.perf_counter()
                     assert ack["type"] == "ack", ack
                     page.wait_for_function(
-                        f"() => document.body.innerText.includes('{shown(n)} so far')", polling=10, timeout=15_000
+                        f"() => document.body?.innerText.includes('{shown(n)} so far')", polling=10, timeout=15_000
                     )
                     latencies.append((time.perf_counter() - acked) * 1000)
             finally:
