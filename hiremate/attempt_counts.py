@@ -339,9 +339,7 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
         if _utc(doc["day"]) > first:
             total += dbmod.counter_value(doc["_id"], doc.get("n", 0))
             continue
-        for hour, n in (doc.get("h") or {}).items():
-            if first + int(hour) * _ONE_HOUR >= whole_hours_from:
-                total += dbmod.counter_value(f"{doc['_id']}/{hour}", n)
+        total += sum(n for start, n in _by_hour(doc) if start >= whole_hours_from)
     if since < whole_hours_from:
         total += db[dbmod.ATTEMPTS].count_documents(
             {
@@ -353,36 +351,49 @@ def completed_since(db: Database, organization_id: ObjectId, since: datetime) ->
     return total
 
 
-def recent_completions_span(
-    db: Database, organization_id: ObjectId, at_least: int, *, now: datetime, days: int = 7
-) -> timedelta | None:
-    """The shortest span back from ``now``, to the start of a UTC hour, that
-    the hour counts say holds at least ``at_least`` completions; None when
-    the last ``days`` days hold fewer.
+@dataclass(frozen=True)
+class RecentCompletions:
+    """Completions by the hour, newest hour first, as the day counters hold
+    them: a hint for newest-first reads of recent completions
+    (``hiremate.windowed``'s ``first_span``), whose first window then holds
+    about the page asked for where the fixed windows, after a quiet spell,
+    could hold ten times that."""
 
-    A hint for newest-first reads of recent completions
-    (``hiremate.windowed``'s ``first_span``): their first window then holds
-    about the page asked for, where the fixed windows, after a quiet spell,
-    could hold ten times that. Reads the day documents of the last ``days``
-    days (small, one a day).
-    """
-    if at_least < 1:
+    now: datetime
+    hours: tuple[tuple[datetime, int], ...]  # (the hour's start, completions), newest first
+
+    def span(self, at_least: int) -> timedelta | None:
+        """The shortest span back from ``now``, to the start of an hour, that
+        holds at least ``at_least`` completions; None when the hours hold fewer."""
+        if at_least < 1:
+            return None
+        found = 0
+        for start, n in self.hours:
+            found += max(n, 0)
+            if found >= at_least:
+                return max(self.now - start, timedelta(0))
         return None
+
+
+def recent_completions(db: Database, organization_id: ObjectId, *, now: datetime, days: int = 7) -> RecentCompletions:
+    """The organisation's completions by the hour over the last ``days`` days
+    (their day documents: small, one a day), read once for as many spans as
+    a page asks of them."""
     ensure_counted(db, organization_id)
     first = utc_day(now) - timedelta(days=days)
-    found = 0
-    for doc in (
-        db[dbmod.ATTEMPT_COUNTS]
-        .find({"organization_id": organization_id, "kind": DAY, "day": {"$gte": first}}, {"h": 1, "day": 1})
-        .sort("day", -1)
-    ):
-        day = _utc(doc["day"])
-        hours = sorted(((int(hour), n) for hour, n in (doc.get("h") or {}).items()), reverse=True)
-        for hour, n in hours:
-            found += max(dbmod.counter_value(f"{doc['_id']}/{hour}", n), 0)
-            if found >= at_least:
-                return max(now - (day + hour * _ONE_HOUR), timedelta(0))
-    return None
+    docs = db[dbmod.ATTEMPT_COUNTS].find(
+        {"organization_id": organization_id, "kind": DAY, "day": {"$gte": first}}, {"h": 1, "day": 1}
+    )
+    return RecentCompletions(now, tuple(sorted((hour for doc in docs for hour in _by_hour(doc)), reverse=True)))
+
+
+def _by_hour(doc: Mapping[str, Any]) -> list[tuple[datetime, int]]:
+    """A day document's completions by the hour: (the hour's start, count)."""
+    day = _utc(doc["day"])
+    return [
+        (day + int(hour) * _ONE_HOUR, dbmod.counter_value(f"{doc['_id']}/{hour}", n))
+        for hour, n in (doc.get("h") or {}).items()
+    ]
 
 
 def duration_histogram(db: Database, organization_id: ObjectId) -> dict[int, int]:

@@ -118,7 +118,7 @@ def recent_activity(scope: Scope, limit: int = 20) -> list[ActivityItem]:
     audited = _recent_audit_entries(scope, limit)
     # The hour counters tell how far back ``limit`` completions go; starts are
     # an hour ahead of most completions, and any that are not just take a wider window.
-    span = attempt_counts.recent_completions_span(scope.db, scope.organization_id, limit, now=utcnow())
+    span = attempt_counts.recent_completions(scope.db, scope.organization_id, now=utcnow()).span(limit)
     started_span = None if span is None else span + _ONE_HOUR
     started = _recent_attempts(scope, {}, "started_at", limit, dates_only=True, first_span=started_span)
     completed = _recent_attempts(scope, {"status": _COMPLETED}, "completed_at", limit, first_span=span)

@@ -330,11 +330,9 @@ def awaiting_review(scope: Scope, *, limit: int = 10) -> tuple[list[AwaitingRevi
     found: list[AwaitingReview] = []
     # Batches through recent windows (hiremate.windowed): a plain sorted find makes the embedded
     # store decode every completed profile of the organisation (3 s at 10,000, 25 s at 100,000).
+    # The hour counters tell how far back each batch's completions go (a hint; see newest_first).
+    recent = attempt_counts.recent_completions(scope.db, scope.organization_id, now=utcnow())
     for offset in range(0, MAX_AWAITING_SCAN, _AWAITING_BATCH):
-        # The hour counters tell how far back this batch's completions go (a hint; see newest_first).
-        span = attempt_counts.recent_completions_span(
-            scope.db, scope.organization_id, offset + _AWAITING_BATCH, now=utcnow()
-        )
         docs = newest_first(
             scope.collection(dbmod.PROFILES),
             query,
@@ -342,7 +340,7 @@ def awaiting_review(scope: Scope, *, limit: int = 10) -> tuple[list[AwaitingRevi
             projection=projection,
             skip=offset,
             limit=_AWAITING_BATCH,
-            first_span=span,
+            first_span=recent.span(offset + _AWAITING_BATCH),
         )
         reviewed = summaries(scope, [doc["attempt_id"] for doc in docs])
         found += [

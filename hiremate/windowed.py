@@ -56,7 +56,7 @@ def newest_first(
 
     ``first_span``: a window to try before the fixed ones (those no wider
     are then skipped), from what the caller knows of how recent the page is
-    (``attempt_counts.recent_completions_span``). Only a hint: any window
+    (``attempt_counts.recent_completions``). Only a hint: any window
     that yields a full page yields the exact one.
     """
     order = [(field, -1), ("_id", -1)]

@@ -125,7 +125,7 @@ def test_the_hour_counters_tell_how_far_back_recent_completions_go(db):
     attempt_counts.recount(db, org)
 
     def span(at_least):
-        return attempt_counts.recent_completions_span(db, org, at_least, now=now)
+        return attempt_counts.recent_completions(db, org, now=now).span(at_least)
 
     assert span(1) == span(3) == now - _hour(completed[0])
     assert span(4) == span(5) == now - _hour(completed[3])
