@@ -548,7 +548,7 @@ async def _latency_repeat(
         results.own_p99.runs.append(percentile(total, 99))
         results.own_in_p99.runs.append(percentile(received, 99))
         results.own_out_p99.runs.append(percentile(acked, 99))
-    await _own_core_window(bench, results, rig)
+    own_core_p99 = await _own_core_window(bench, results, rig)
     group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
     results.latency_group.runs.append(group)
     floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
@@ -577,30 +577,28 @@ async def _latency_repeat(
             if own is not None
             else ""
         )
-        + (
-            f" (on a core of its own p99 {results.own_core_p99.runs[-1]:.2f} ms)"
-            if len(results.own_core_p99.runs) == repeat + 1
-            else ""
-        )
+        + (f" (on a core of its own p99 {own_core_p99:.2f} ms)" if own_core_p99 is not None else "")
     )
 
 
-async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig) -> None:
-    """The same load once more with the server on a core of its own (nothing
-    on a machine of one core)."""
+async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig) -> float | None:
+    """The same load once more with the server on a core of its own, into
+    ``results``; returns the server's own p99 (None on a machine of one core,
+    or when the server does not measure it)."""
     with own_core(bench) as pinned:
         if not pinned:
-            return
+            return None
         before = bench.committer_stats()
         latencies, _ = await rig.window()
         own = own_latencies(before, bench.committer_stats())
     if own is None:
-        return
+        return None
     total, _, acked = own
     results.own_core_p50.runs.append(percentile(total, 50))
     results.own_core_p99.runs.append(percentile(total, 99))
     results.own_core_out_p99.runs.append(percentile(acked, 99))
     results.own_core_ack_p99.runs.append(percentile(latencies, 99))
+    return results.own_core_p99.runs[-1]
 
 
 async def side_by_side(
