@@ -15,8 +15,9 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,9 @@ class SeededStore:
         self.port = free_port()
         self.uri = f"mongodb://127.0.0.1:{self.port}/"
         self.tmp = tmp
-        self.store = dbmod.start_embedded_store(tmp / "seeded-store", self.port, sync_on_commit=False)
-        self.mongo = dbmod.make_client(self.uri, timeout_ms=30000)
-        self.db = self.mongo.get_database(DB_NAME)
+        self.store = dbmod.start_embedded_store(tmp / "seeded-store", self.port, sync_on_commit=False, bulk_load=True)
+        self.bulk_loading = True  # until the first seed_to ends
+        self._connect()
         dbmod.ensure_indexes(self.db)
         self.rng = random.Random(10_000)
         original = auth._BCRYPT_ROUNDS
@@ -94,10 +95,28 @@ class SeededStore:
         self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
         self.attempt_ids: list[ObjectId] = []
         self.seed_seconds = 0.0
+        self.phase_seconds: dict[str, float] = {}  # seeding's parts, summed over every seed_to
 
     def close(self) -> None:
         self.mongo.close()
         self.store.stop()
+
+    def _connect(self) -> None:
+        self.mongo = dbmod.make_client(self.uri, timeout_ms=30000)
+        self.db = self.mongo.get_database(DB_NAME)
+
+    def _restart(self, *, bulk_load: bool) -> None:
+        """Start the store again on the same files, as a bulk load's store
+        (``dbmod.store_command``: no oplog) or as the product runs it, with a
+        new client (the server's kind changes, and with it the driver's view
+        of the topology)."""
+        self.mongo.close()
+        self.store.stop(timeout=120.0)  # a store of 3 million events takes a while to write its checkpoint
+        self.store = dbmod.start_embedded_store(
+            self.tmp / "seeded-store", self.port, sync_on_commit=False, bulk_load=bulk_load
+        )
+        self.bulk_loading = bulk_load
+        self._connect()
 
     def seed_to(self, total: int) -> None:
         """Seed up to ``total`` attempts, in chunks, two threads at a time
@@ -105,8 +124,10 @@ class SeededStore:
         ``BULK_LOADED`` collections without their secondary indexes, which
         are built again at the end (the same indexes as the product's,
         ``dbmod.ensure_indexes``), with the attempt counters and norm
-        histograms counted once at the end (``simulate``'s ``counted=False``);
-        that time counts as seeding."""
+        histograms counted once at the end (``simulate``'s ``counted=False``),
+        on a store started for a bulk load (no oplog, ``dbmod.store_command``)
+        and started again as the product runs it once done; all that time
+        counts as seeding."""
         jobs = []
         planned = len(self.attempt_ids)
         while planned < total:
@@ -132,19 +153,36 @@ class SeededStore:
             return [a.id for a in seeded]
 
         started = time.perf_counter()
+        if not self.bulk_loading:
+            with self._phase("restarts"):
+                self._restart(bulk_load=True)
         for name in BULK_LOADED:
             for index in self.db[name].list_indexes():
                 if index["name"] not in KEPT_WHILE_SEEDING:
                     self.db[name].drop_index(index["name"])
         try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
+            with self._phase("insert"), ThreadPoolExecutor(max_workers=2) as pool:
                 for ids in pool.map(seed, jobs):
                     self.attempt_ids.extend(ids)
         finally:
-            dbmod.ensure_indexes(self.db)
-            attempt_counts.recount(self.db, self.organization_id)
-            norms.recount(self.db, self.organization_id)
+            with self._phase("indexes"):
+                dbmod.ensure_indexes(self.db)
+            with self._phase("counters"):
+                attempt_counts.recount(self.db, self.organization_id)
+            with self._phase("norms"):
+                norms.recount(self.db, self.organization_id)
+            with self._phase("restarts"):
+                self._restart(bulk_load=False)  # measured as the product runs it
         self.seed_seconds += time.perf_counter() - started
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Add this block's seconds to ``phase_seconds[name]`` (shown in the report)."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_seconds[name] = self.phase_seconds.get(name, 0.0) + time.perf_counter() - began
 
     def event_count(self) -> int:
         return self.db[dbmod.EVENTS].estimated_document_count()

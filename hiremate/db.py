@@ -457,12 +457,24 @@ def _answers(uri: str, timeout_ms: int = 500) -> bool:
         client.close()
 
 
-def store_command(storage_path: str | Path, port: int, *, sync_on_commit: bool = True) -> list[str]:
+def store_command(
+    storage_path: str | Path, port: int, *, sync_on_commit: bool = True, bulk_load: bool = False
+) -> list[str]:
     """The embedded store's command line: on the loopback interface only (it
-    has no authentication; only processes of this machine may talk to it)."""
+    has no authentication; only processes of this machine may talk to it).
+
+    ``bulk_load``: a store for loading data in bulk, nothing else. It then
+    answers as a standalone server, which keeps no oplog: no change streams
+    (the ingest server's live fan-out needs them), and each insert costs no
+    oplog entry and, once the oplog is at its cap, no pruning of one
+    (measured 2026-12-06: seeding 20,000 attempts inserted in 101 s instead
+    of 178 s). Start the store again without it before anything else uses
+    the files."""
     command = [_store_command(), "--storage-path", str(storage_path), "--host", STORE_HOST, "--port", str(port)]
     if sync_on_commit:
         command.append("--sync-on-commit")
+    if bulk_load:
+        command.append("--standalone")
     return command
 
 
@@ -502,9 +514,10 @@ def start_embedded_store(
     *,
     sync_on_commit: bool = True,
     log_path: Path | None = None,
+    bulk_load: bool = False,
 ) -> EmbeddedStore:
-    """Start a SecantusDB server and wait until it answers."""
-    command = store_command(storage_path, port, sync_on_commit=sync_on_commit)
+    """Start a SecantusDB server and wait until it answers (``bulk_load``: see ``store_command``)."""
+    command = store_command(storage_path, port, sync_on_commit=sync_on_commit, bulk_load=bulk_load)
     log_path = Path(os.devnull) if log_path is None else log_path
     store = EmbeddedStore(_spawn(command, log_path), log_path, command)
     wait_until_answers(store, f"mongodb://{STORE_HOST}:{port}/")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from hiremate import db as dbmod
 from hiremate.settings import Settings
@@ -123,3 +123,37 @@ def test_the_embedded_store_keeps_the_data_dir_private(tmp_path):
             mode = stat.S_IMODE((Path(folder) / name).lstat().st_mode)
             assert not mode & 0o077, f"{name} is {oct(mode)}"
     assert {"db", "secantusd.log", "embedded-store.lock"} <= set(os.listdir(settings.data_dir))
+
+
+def test_a_bulk_load_store_keeps_no_oplog_and_the_product_store_reads_its_files(tmp_path):
+    """store_command(bulk_load=True): HireMate's client writes to it as ever,
+    it offers no change streams (no oplog to read them from), and the same
+    files started as the product runs them hold every document and do."""
+    port = free_port()
+    store = dbmod.start_embedded_store(tmp_path / "store", port, sync_on_commit=False, bulk_load=True)
+    client = dbmod.make_client(f"mongodb://127.0.0.1:{port}/")
+    try:
+        assert "setName" not in client.admin.command("hello")
+        client.bulk["things"].insert_many([{"n": n} for n in range(100)])
+        with pytest.raises(OperationFailure):
+            client.bulk["things"].watch().try_next()
+    finally:
+        client.close()
+        store.stop()
+
+    store = dbmod.start_embedded_store(tmp_path / "store", port, sync_on_commit=False)
+    client = dbmod.make_client(f"mongodb://127.0.0.1:{port}/")
+    try:
+        assert client.admin.command("hello").get("setName")
+        assert client.bulk["things"].count_documents({}) == 100
+        with client.bulk["things"].watch(max_await_time_ms=100) as stream:
+            client.bulk["things"].insert_one({"n": 100})
+            change = None
+            for _ in range(50):
+                change = stream.try_next()
+                if change is not None:
+                    break
+            assert change is not None and change["fullDocument"]["n"] == 100
+    finally:
+        client.close()
+        store.stop()
