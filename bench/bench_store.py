@@ -49,6 +49,9 @@ ONE_TASK_SHARE = 0.7  # 70% one-task attempts (~25 events), 30% two-task (~46): 
 # read the whole collection without an index on it.
 BULK_LOADED = (dbmod.EVENTS, dbmod.ATTEMPTS, dbmod.PROFILES, dbmod.METRICS, dbmod.NORM_POINTS)
 KEPT_WHILE_SEEDING = {"_id_", "attempt_id_1_task_id_1"}
+# Stopping or starting the store at 100,000 attempts: it writes a checkpoint when
+# it stops, and took more than the usual 30 s to answer again (2026-12-06).
+RESTART_TIMEOUT = 600.0
 
 
 @dataclass
@@ -111,9 +114,9 @@ class SeededStore:
         new client (the server's kind changes, and with it the driver's view
         of the topology)."""
         self.mongo.close()
-        self.store.stop(timeout=120.0)  # a store of 3 million events takes a while to write its checkpoint
+        self.store.stop(timeout=RESTART_TIMEOUT)  # a store of 3 million events takes a while to write its checkpoint
         self.store = dbmod.start_embedded_store(
-            self.tmp / "seeded-store", self.port, sync_on_commit=False, bulk_load=bulk_load
+            self.tmp / "seeded-store", self.port, sync_on_commit=False, bulk_load=bulk_load, timeout=RESTART_TIMEOUT
         )
         self.bulk_loading = bulk_load
         self._connect()

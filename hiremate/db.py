@@ -515,12 +515,15 @@ def start_embedded_store(
     sync_on_commit: bool = True,
     log_path: Path | None = None,
     bulk_load: bool = False,
+    timeout: float = STORE_START_TIMEOUT_SECONDS,
 ) -> EmbeddedStore:
-    """Start a SecantusDB server and wait until it answers (``bulk_load``: see ``store_command``)."""
+    """Start a SecantusDB server and wait until it answers (``bulk_load``: see
+    ``store_command``). A store reopened on large files takes longer to
+    answer: more than 30 s with 3 million events (measured 2026-12-06)."""
     command = store_command(storage_path, port, sync_on_commit=sync_on_commit, bulk_load=bulk_load)
     log_path = Path(os.devnull) if log_path is None else log_path
     store = EmbeddedStore(_spawn(command, log_path), log_path, command)
-    wait_until_answers(store, f"mongodb://{STORE_HOST}:{port}/")
+    wait_until_answers(store, f"mongodb://{STORE_HOST}:{port}/", timeout=timeout)
     return store
 
 
