@@ -1,6 +1,9 @@
-"""`make bench-scale`: one organisation at 10,000 and then 100,000 completed
+"""`make bench-scale`: one organisation of 10,000 and one of 100,000 completed
 attempts (about 3 million events), kept apart from `make bench` because
-seeding that much takes most of half an hour on this machine.
+seeding that much takes most of half an hour on this machine. Each size has
+a store of its own, seeded side by side with the other (a store is one
+process, and seeding keeps it busy on one core: the two stores use both),
+then measured in turn with nothing else running.
 
 At each size: the candidates, compare, dashboard and profile pages (server
 time through AppTest, `bench/pages_proc.py`, in a process of their own) and
@@ -26,6 +29,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,17 +101,25 @@ def run(small: int, large: int, log: Any = print) -> dict[str, Any]:
         "seed_seconds": [],
     }
     with tempfile.TemporaryDirectory(prefix="hm-bench-scale-") as tmp:
-        seeded = bench_store.SeededStore(Path(tmp))
+        stores = []
         try:
             for size in (small, large):
-                log(f"seeding up to {size:,} attempts (store without --sync-on-commit)")
-                seeded.seed_to(size)
+                (Path(tmp) / str(size)).mkdir()
+                stores.append(bench_store.SeededStore(Path(tmp) / str(size)))
+            log(f"seeding {small:,} and {large:,} attempts, each into a store of its own, side by side")
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
+            for seeded in stores:
                 data["seed_seconds"].append(round(seeded.seed_seconds, 1))
-                data["seed_phases"] = {name: round(value, 1) for name, value in seeded.phase_seconds.items()}
-                log(f"  seeded in {seeded.seed_seconds:,.0f} s so far: {_phases(data['seed_phases'])}")
+                log(
+                    f"  {len(seeded.attempt_ids):,} attempts in {seeded.seed_seconds:,.0f} s: {_phases(seeded.phase_seconds)}"
+                )
+            data["seed_phases"] = {name: round(value, 1) for name, value in stores[-1].phase_seconds.items()}
+            for seeded in stores:  # one after the other, with nothing else running
                 data["points"].append(measure(seeded, log))
         finally:
-            seeded.close()
+            for seeded in stores:
+                seeded.close()
     data["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     data["elapsed_seconds"] = round(time.monotonic() - began)
     return data
@@ -121,7 +133,7 @@ def _median(runs: list[float]) -> float:
 
 
 def _phases(phases: dict[str, float]) -> str:
-    """``{"insert": 812.3, ...}`` as "inserting 812 s, ..." (seeding's parts, both sizes together)."""
+    """``{"insert": 812.3, ...}`` as "inserting 812 s, ..." (a seeding's parts)."""
     words = {
         "insert": "inserting",
         "indexes": "building the indexes",
@@ -165,17 +177,17 @@ def section(data: dict[str, Any]) -> list[str]:
         f"Written by `make bench-scale` (`.venv/bin/python -m bench.bench_scale`) on {data['date']} "
         f"({data['elapsed_seconds']:,} s in all; {data['machine']}; load {data['load_start']} at start, "
         f"{data['load_end']} at end); `make bench` keeps it as it is.\n",
-        f"One organisation on a file-backed store without --sync-on-commit, seeded with "
+        f"One organisation on each of two file-backed stores without --sync-on-commit, seeded with "
         f"`simulate.seed_completed_attempts` (events, metrics, profiles; secondary indexes of the bulk "
-        "collections built after each seeding, and the attempt counters and norm histograms counted once after "
-        "it, both within its time) to "
-        f"{small['attempts']:,} attempts "
-        f"({small['events']:,} events, {data['seed_seconds'][0]:,.0f} s), measured, then to {large['attempts']:,} "
-        f"({large['events']:,} events, {data['seed_seconds'][-1]:,.0f} s in all), measured again. The seeding "
-        "runs on the store started for a bulk load (no oplog: `hiremate/db.py` `store_command`), which is "
-        "started again as the product runs it before anything is measured"
-        + (f"; its time went to {_phases(data['seed_phases'])}" if data.get("seed_phases") else "")
-        + ". Pages: server time of one AppTest run each, median [min–max (runs)].\n",
+        "collections built after the seeding, and the attempt counters and norm histograms counted once after "
+        "it, both within its time). Two stores, seeded side by side (each store is one process, busy on one "
+        f"core): one to {small['attempts']:,} attempts ({small['events']:,} events, "
+        f"{data['seed_seconds'][0]:,.0f} s), one to {large['attempts']:,} ({large['events']:,} events, "
+        f"{data['seed_seconds'][-1]:,.0f} s"
+        + (f": {_phases(data['seed_phases'])}" if data.get("seed_phases") else "")
+        + "); then each measured in turn, with nothing else running. Each store is seeded as a store started for a "
+        "bulk load (no oplog: `hiremate/db.py` `store_command`) and started again as the product runs it before "
+        "anything is measured. Pages: server time of one AppTest run each, median [min–max (runs)].\n",
         f"| page | {small['attempts']:,} attempts (s) | {large['attempts']:,} attempts (s) | ratio |",
         "|---|---|---|---|",
     ]
