@@ -103,9 +103,9 @@ def run(small: int, large: int, log: Any = print) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hm-bench-scale-") as tmp:
         stores = []
         try:
-            for size in (small, large):
-                (Path(tmp) / str(size)).mkdir()
-                stores.append(bench_store.SeededStore(Path(tmp) / str(size)))
+            for name in ("small", "large"):  # by role, not size: --small and --large may be equal
+                (Path(tmp) / name).mkdir()
+                stores.append(bench_store.SeededStore(Path(tmp) / name))
             log(f"seeding {small:,} and {large:,} attempts, each into a store of its own, side by side")
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
