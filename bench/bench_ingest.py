@@ -57,6 +57,10 @@ class IngestResults:
     cpu_store: dict[int, Figure] = field(default_factory=dict)
     cpu_raw: dict[int, Figure] = field(default_factory=dict)
     cpu_ratio: dict[int, Figure] = field(default_factory=dict)
+    # At 100 connections, the raw server once more with permessage-deflate declined, as the ingest
+    # server declines it: its CPU per message (us) and the ingest / that ratio (like for like).
+    cpu_raw_plain: Figure = field(default_factory=lambda: Figure("raw CPU per message, no compression", "us"))
+    cpu_ratio_plain: Figure = field(default_factory=lambda: Figure("ingest CPU / raw CPU, no compression", "x"))
     # CPU per connection (ms) spent opening and starting it (handshake, token, start), which the
     # per-event figures above leave out, and the per-event figure with that setup spread over the events.
     setup_ingest: dict[int, Figure] = field(default_factory=dict)
@@ -111,7 +115,7 @@ class Bench:
         """``others``: more ingest servers to start beside this checkout's, by
         label, each from its own source tree (same store, same database)."""
         self.tmp = tmp
-        self.store_port, self.raw_port = free_port(), free_port()
+        self.store_port, self.raw_port, self.raw_plain_port = free_port(), free_port(), free_port()
         self.uri = f"mongodb://127.0.0.1:{self.store_port}/"
         self.store = dbmod.start_embedded_store(tmp / "ingest-store", self.store_port, sync_on_commit=True)
         self.mongo = dbmod.make_client(self.uri)
@@ -142,6 +146,9 @@ class Bench:
                 cwd=server.root,
             )
         self.raw = python_process(["bench/raw_server.py", "--port", str(self.raw_port)], env, tmp / "raw.log")
+        self.raw_plain = python_process(
+            ["bench/raw_server.py", "--port", str(self.raw_plain_port), "--no-compression"], env, tmp / "raw-plain.log"
+        )
         for server in self.servers:
             wait_http(f"http://127.0.0.1:{server.port}/healthz", server.process)
         time.sleep(0.5)  # the raw server has no HTTP route: give it a moment
@@ -159,6 +166,7 @@ class Bench:
         for server in self.servers:
             stop(server.process)
         stop(self.raw)
+        stop(self.raw_plain)
         self.mongo.close()
         self.store.stop()
 
@@ -492,6 +500,14 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 results.cpu_ratio.setdefault(connections, Figure("ingest CPU / raw CPU", "x")).runs.append(
                     results.cpu_ingest[connections].runs[-1] / raw_cpu
                 )
+                if connections == 100:
+                    plain = await throughput(
+                        bench.raw_plain_port, ["raw"] * connections, task_id, per, bench.raw_plain.pid
+                    )
+                    results.cpu_raw_plain.runs.append(plain.events / events * 1e6)
+                    results.cpu_ratio_plain.runs.append(
+                        results.cpu_ingest[connections].runs[-1] / results.cpu_raw_plain.runs[-1]
+                    )
                 stored = bench.db[dbmod.EVENTS].count_documents({"attempt_id": {"$in": [i.attempt_id for i in issued]}})
                 if stored != connections * per:
                     results.stored_ok = False

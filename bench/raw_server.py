@@ -2,9 +2,12 @@
 
 It speaks just enough of docs/protocol.md for the benchmark client: an
 ``assessment_info`` greeting, ``started`` for ``start``, an ``ack`` for each
-``event`` and one for each ``batch``. No validation, no storage.
+``event`` and one for each ``batch``. No validation, no storage. With
+websockets' defaults (permessage-deflate accepted when offered), as the
+target was set; ``--no-compression`` declines it, as the ingest server has
+since 2026-12-06, for the like-for-like figure beside it.
 
-    python bench/raw_server.py --port P
+    python bench/raw_server.py --port P [--no-compression]
 """
 
 from __future__ import annotations
@@ -44,12 +47,12 @@ async def handler(ws: ServerConnection) -> None:
             await ws.send(STARTED)
 
 
-async def main(port: int) -> None:
+async def main(port: int, compression: str | None = "deflate") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024):
+    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024, compression=compression):
         print("ready", flush=True)
         await stop.wait()
 
@@ -57,4 +60,10 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="decline permessage-deflate, as the ingest server does (websockets offers and accepts it by default)",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.port, None if args.no_compression else "deflate"))

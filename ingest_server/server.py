@@ -204,6 +204,12 @@ class IngestServer:
                 # writing, which tells a candidate session its client stopped reading.
                 write_limit=limits.max_unread_bytes,
                 server_header="HireMate",
+                # No permessage-deflate: an event or an ack is 60-300 bytes, so it saves a
+                # candidate almost nothing, while each socket kept a compressor and a
+                # decompressor (tens of KB) and each ack paid a zlib flush. Side by side
+                # at 100 connections: 198 us of CPU per event against 221 (4 runs each),
+                # and queuing one ack 11 us instead of 25 (median, latency benchmark).
+                compression=None,
             ) as ws_server:
                 self.ws_server = ws_server
                 self.port = next(iter(ws_server.sockets)).getsockname()[1]

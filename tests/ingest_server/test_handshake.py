@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -118,3 +120,15 @@ async def test_x_forwarded_for_only_with_trust_proxy(ingest_settings, db):
             else:
                 # Without trust_proxy the header is ignored: all three are 127.0.0.1.
                 assert await refused_with(running.port, issued.token, additional_headers=other) == 429
+
+
+async def test_permessage_deflate_offered_is_declined_and_the_session_works(server, db):
+    """Protocol v1.4, transport: the server accepts no extension. A client
+    offering permessage-deflate (as browsers and websockets do by default)
+    gets an upgrade without Sec-WebSocket-Extensions and a working session."""
+    issued = issue(db)
+    async with connect(ws_url(server.port, f"/ws/assessment/{issued.token}"), compression="deflate") as ws:
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]  # offered
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers  # declined
+        assert ws.protocol.extensions == []
+        assert json.loads(await ws.recv())["type"] == "assessment_info"
