@@ -520,6 +520,7 @@ class CandidateSession:
     # ------------------------------------------------------------ dispatch
 
     async def _on_message(self, raw: str | bytes) -> None:
+        self.ctx.committer.answer_waiting()  # acks whose writes are done go out before this message's work
         received = self._received_ns
         received_ns = received.popleft() if received else time.monotonic_ns()
         if isinstance(raw, bytes):

@@ -279,3 +279,28 @@ def test_random_groups_keep_every_attempt_ordered(db, watched):
     for a in attempt_ids:
         assert [s for x, s in written if x == a] == list(range(1, next_seq[a]))
         assert sorted(stored(db, a)) == list(range(1, next_seq[a]))
+
+
+async def test_a_written_group_is_answered_once_by_whichever_comes_first(db):
+    """The writer queues a written group's outcomes and wakes the loop; a
+    candidate session may take them sooner (``answer_waiting`` before its
+    next message). Either way each request is answered exactly once, in the
+    group's order."""
+    loop = asyncio.get_running_loop()
+    answered: list[ObjectId] = []
+    group = []
+    for attempt_id in (add_attempt(db), add_attempt(db)):
+        req = request(attempt_id, 1, [1])
+        req.future = loop.create_future()
+        req.on_done = lambda attempt_id=attempt_id: answered.append(attempt_id)
+        group.append(req)
+    committer = GroupCommitter(db)
+    committer._write_and_answer(loop, group)  # the writer thread's step, run here on the loop's thread
+    assert not any(req.future.done() for req in group)  # written, queued, the loop only woken
+    committer.answer_waiting()
+    assert answered == [req.attempt_id for req in group]
+    assert [req.future.result().verdict for req in group] == [Verdict.OK, Verdict.OK]
+    await asyncio.sleep(0.05)  # the writer's wake-up runs: nothing is left to answer
+    assert answered == [req.attempt_id for req in group]
+    committer.answer_waiting()  # and with nothing waiting it does nothing
+    assert len(answered) == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from bson import ObjectId
 
 from hiremate import attempts
@@ -29,6 +30,7 @@ from tests.support.ingest_helpers import (
     server,
     session_messages,
     stored_seqs,
+    tiny_events,
 )
 
 
@@ -432,3 +434,41 @@ def test_event_ids_are_unique_object_ids_of_now():
     assert all(before - timedelta(seconds=1) <= i.generation_time <= after for i in made)
     assert len({i.binary[4:9] for i in made}) == 1  # one process part, as bson's
     assert len({i.binary[4:9] for i in (made[0], EventIds().next())}) == 2
+
+
+# ---------------------------------------------------------------- answers first
+
+
+async def test_acks_already_written_go_out_before_the_next_message_is_handled(server, db, monkeypatch):
+    """An ack whose write is done does not wait behind other connections'
+    messages: each message's handling starts by sending the acks already
+    written. With the writer's own wake-up of the loop withheld, candidate A's
+    ack still arrives, unchanged, as soon as candidate B sends anything."""
+    committer = server.committer
+
+    def write_without_waking(loop, group):
+        committer._answers.append((group, committer.write_group(group)))
+
+    monkeypatch.setattr(committer, "_write_and_answer", write_without_waking)
+    first, second = issue(db), issue(db)
+    async with Client.open(server.port, first.token) as a, Client.open(server.port, second.token) as b:
+        await a.start()
+        await b.start()
+        await a.send({"type": "event", **tiny_events(first.tasks[0].id, 1, 1)[0]})
+        for _ in range(500):
+            if stored_seqs(db, first.attempt_id) == [1]:
+                break
+            await asyncio.sleep(0.01)
+        assert stored_seqs(db, first.attempt_id) == [1]
+        with pytest.raises(TimeoutError):
+            await a.recv(0.3)  # stored, its answer queued: nothing woke the loop to send it
+        await b.send({"type": "event", **tiny_events(second.tasks[0].id, 1, 1)[0]})
+        stored_id = db[dbmod.EVENTS].find_one({"attempt_id": first.attempt_id})["_id"]
+        assert await a.recv(5) == {"type": "ack", "seq": 1, "event_id": str(stored_id)}
+        monkeypatch.undo()
+        for _ in range(500):  # B's own write, then its answer, the ordinary way
+            if stored_seqs(db, second.attempt_id) == [1]:
+                break
+            await asyncio.sleep(0.01)
+        committer.answer_waiting()
+        assert (await b.recv(5))["seq"] == 1
