@@ -575,7 +575,8 @@ FINDINGS: list[str] = [
     "watched attempt): with nobody watching, events cost the fan-out nothing, where before every server read every "
     "stored event (6% of the server's CPU per event in py-spy, and growing with the number of servers). The "
     "common ack is written in the loop turn that learns its write is done (the writer's callback tells the reply) "
-    "instead of a turn later when the session's sender wakes.",
+    "instead of a turn later when the session's sender wakes."
+    + " Since 2026-12-06: permessage-deflate is declined (protocol v1.4, transport). Measured again side by side with the setup counted apart (4 runs each, one run): 198 vs 221 us of CPU per event; the 2026-12-05 comparison above had counted each connection's setup in the per-event figure, which hid the difference. py-spy on the latency window put 12 of 18 samples of queuing an ack in the zlib flush; queuing one ack took 11 instead of 25 us (median). The raw server (a) keeps websockets' defaults, compression included, as when the target was set; the line under the CPU figures gives the ratio against the same raw server without compression too.",
     "**Ack latency.** The biggest cause was the store's retryable-write records: SecantusDB 0.7.0b3 keeps each "
     "retryable write's reply for 30 minutes and scans them all on every write, sorting them once there are 10,000. "
     "On a fresh store `insert_one` went from 0.6 to 3.0 ms at the median and from 1 to 38-44 ms at p99 after "
@@ -602,7 +603,8 @@ FINDINGS: list[str] = [
     "writer's thread now resolves a group's futures in one callback (one loop turn less than through the "
     "executor's future), and the common ack is written in that same turn. Not done: raising the server's "
     "priority from inside (it needs CAP_SYS_NICE), or tuning the collector's thresholds without a quiet machine to "
-    "show they help. In a deployment the store runs on its own machine and this wait goes away with it.",
+    "show they help. In a deployment the store runs on its own machine and this wait goes away with it."
+    + " 2026-12-06: an in-server trace split the way out in two: the loop picking up a written group (p99 0.8-1.3 ms, behind the validations of messages the loop had already lined up) and answering it (about 40 us an ack: half of it the zlib flush, a third the socket write; groups reach 20-90 requests when the store slows, up to 4 ms). Now answers come first (each candidate session drains the writer's queue, `GroupCommitter.answer_waiting`, before handling a message) and nothing is compressed: own p99 2.20 vs 2.26 ms side by side (3 runs each), way out 1.89 vs 2.12 ms. Tried and dropped, each side by side in one run: the writer on pymongo's asyncio client instead of a thread (own p99 5.0 vs 5.0 ms on a loaded machine, 2 x 4 windows: the hop between threads was not the cost); larger collector thresholds (20000, 20, 100): 3.6 vs 2.9 ms; the collector off: 1.7 vs 1.6 ms; the load generator at SCHED_BATCH so that its wake-ups do not preempt the server: 1.5 vs 1.6 ms. What is left is the wait for a CPU: the same load with the server on a core of its own stays near 1 ms.",
     "**Flat scaling needed counters and windows, not indexes.** SecantusDB 0.7.0b3 decodes every matching document "
     "for a sort, a count or a distinct whatever the index (`explain()`: IXSCAN -> FETCH -> SORT; the reference table "
     "shows a plain newest-25 query and a count growing about 15x from 1,000 to 10,000 attempts), so index-bound "
