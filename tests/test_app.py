@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import time
@@ -23,6 +24,7 @@ from hiremate.models import User
 from recruiter import session
 from tests.conftest import free_port
 from tests.support.chromium import launch, require_chromium
+from tests.support.forwarding_proxy import forwarding_proxy
 from tests.support.stack import RunningApp, serve_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -480,35 +482,38 @@ def test_a_spoofed_left_most_forwarded_for_does_not_make_a_new_client(proxied_se
     server = proxied_server
     _server_user(server, "victim@acme.test")
 
+    @contextlib.contextmanager
     def attempt(browser, forwarded: str, password: str):
-        context = browser.new_context(extra_http_headers={"X-Forwarded-For": forwarded})
-        page = context.new_page()
-        page.goto(server.url)
-        page.get_by_label("Email").first.fill("victim@acme.test")
-        page.get_by_label("Password").first.fill(password)
-        page.get_by_role("button", name="Log in").click()
-        return context, page
+        """One browser logging in through the trusted proxy, which forwards ``forwarded``."""
+        with forwarding_proxy(server.port, forwarded) as url:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_label("Email").first.fill("victim@acme.test")
+            page.get_by_label("Password").first.fill(password)
+            page.get_by_role("button", name="Log in").click()
+            try:
+                yield page
+            finally:
+                context.close()
 
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context, page = attempt(browser, "6.6.6.1, 203.0.113.7", "wrong-guess-123")
-            expect(page.get_by_text("Email or password is incorrect")).to_be_visible(timeout=20_000)
-            context.close()
+            with attempt(browser, "6.6.6.1, 203.0.113.7", "wrong-guess-123") as page:
+                expect(page.get_by_text("Email or password is incorrect")).to_be_visible(timeout=20_000)
             [pair] = server.db[dbmod.LOGIN_THROTTLE].find({})
             # The attacker's accrued delay (earned over many failures; set here to save the time).
             server.db[dbmod.LOGIN_THROTTLE].update_one(
                 {"_id": pair["_id"]}, {"$set": {"failures": 12, "locked_until": auth.utcnow() + timedelta(minutes=5)}}
             )
 
-            context, page = attempt(browser, "6.6.6.2, 203.0.113.7", PASSWORD)  # another made-up left-most entry
-            expect(page.get_by_text("Too many failed logins")).to_be_visible(timeout=20_000)
-            context.close()
+            with attempt(browser, "6.6.6.2, 203.0.113.7", PASSWORD) as page:  # another made-up left-most entry
+                expect(page.get_by_text("Too many failed logins")).to_be_visible(timeout=20_000)
             assert server.db[dbmod.LOGIN_THROTTLE].count_documents({}) == 1  # still the one client
 
-            context, page = attempt(browser, "6.6.6.2, 198.51.100.9", PASSWORD)  # the owner, elsewhere
-            expect(page.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
-            context.close()
+            with attempt(browser, "6.6.6.2, 198.51.100.9", PASSWORD) as page:  # the owner, elsewhere
+                expect(page.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
         finally:
             browser.close()
 
@@ -577,25 +582,24 @@ def test_the_owner_gets_in_from_their_own_browser_behind_the_attackers_address(p
     require_chromium()
     server = proxied_server
     _server_user(server, "owner@office.test")
-    office = {"X-Forwarded-For": "203.0.113.50"}
 
     def log_in_page(page, password: str) -> None:
-        page.goto(server.url)
+        page.goto(office)
         page.get_by_label("Email").first.fill("owner@office.test")
         page.get_by_label("Password").first.fill(password)
         page.get_by_role("button", name="Log in").click()
 
-    with sync_playwright() as playwright:
+    with sync_playwright() as playwright, forwarding_proxy(server.port, "203.0.113.50") as office:
         browser = launch(playwright)
         try:
-            owner_context = browser.new_context(extra_http_headers=office)
+            owner_context = browser.new_context()
             owner = owner_context.new_page()
             log_in_page(owner, PASSWORD)
             expect(owner.get_by_text(SIGNED_IN)).to_be_visible(timeout=20_000)
             owner.get_by_role("button", name="Log out").click()
             expect(owner.get_by_role("button", name="Log in")).to_be_visible(timeout=20_000)
 
-            attacker_context = browser.new_context(extra_http_headers=office)
+            attacker_context = browser.new_context()
             attacker = attacker_context.new_page()
             log_in_page(attacker, "wrong-guess-123")
             expect(attacker.get_by_text("Email or password is incorrect")).to_be_visible(timeout=20_000)
