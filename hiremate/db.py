@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from hiremate import datadir
@@ -196,10 +196,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     # need no unique index of their own); read by organisation and kind, day
     # documents by a range of days.
     ATTEMPT_COUNTS: [IndexModel([("organization_id", ASCENDING), ("kind", ASCENDING), ("day", ASCENDING)])],
+    # Every read of the events names one attempt or a list of them (its
+    # sequence range, a page, an export's batch): the unique index serves them
+    # all, and each insert maintains no other (OBSOLETE_INDEXES).
     EVENTS: [
         IndexModel([("attempt_id", ASCENDING), ("sequence_number", ASCENDING)], unique=True, name="attempt_seq_unique"),
-        IndexModel([("attempt_id", ASCENDING), ("task_id", ASCENDING), ("timestamp", ASCENDING)]),
-        IndexModel([("event_type", ASCENDING), ("timestamp", DESCENDING)]),
     ],
     METRICS: [IndexModel([("attempt_id", ASCENDING)], unique=True, name="attempt_unique")],
     PROFILES: [
@@ -320,13 +321,39 @@ def upsert_in_batches(collection: Collection, requests: Sequence[UpdateOne], bat
             collection.bulk_write([batch[e["index"]] for e in errors], ordered=False)
 
 
+# Indexes stores made before 2026-12-06 have and no read uses: nothing ever
+# asked the events by task and time or by type and time across attempts, and
+# each of the two cost every insert of the ingest server's group writer. Side
+# by side on this machine (bench/bench_event_indexes.py, groups of 8 events,
+# --sync-on-commit): the store's CPU per event about a fifth lower without
+# them, and so its latency per group.
+OBSOLETE_INDEXES: dict[str, tuple[str, ...]] = {
+    EVENTS: ("attempt_id_1_task_id_1_timestamp_1", "event_type_1_timestamp_-1"),
+}
+
+
 def ensure_indexes(db: Database) -> None:
-    """Create every index and fill in fields added since a store was made;
-    idempotent, so every process may call it at start."""
+    """Create every index, drop the obsolete ones and fill in fields added
+    since a store was made; idempotent, so every process may call it at start."""
     for collection, models in INDEXES.items():
         db[collection].create_indexes(models)
+    for collection, names in OBSOLETE_INDEXES.items():
+        present = set(db[collection].index_information())
+        for name in names:
+            if name in present:
+                _drop_index_if_there(db[collection], name)
     _backfill_accommodation_open(db)
     backfill_profile_superseded(db)
+
+
+def _drop_index_if_there(collection: Collection, name: str) -> None:
+    """Drop one index; another process starting at the same time may have
+    dropped it first, which is what was wanted."""
+    try:
+        collection.drop_index(name)
+    except OperationFailure:
+        if name in collection.index_information():
+            raise
 
 
 def backfill_profile_superseded(db: Database, scope: Mapping[str, Any] | None = None) -> int:

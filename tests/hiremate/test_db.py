@@ -157,3 +157,30 @@ def test_a_bulk_load_store_keeps_no_oplog_and_the_product_store_reads_its_files(
     finally:
         client.close()
         store.stop()
+
+
+def test_events_carry_only_the_unique_index_every_read_uses(db):
+    assert sorted(db[dbmod.EVENTS].index_information()) == ["_id_", "attempt_seq_unique"]
+
+
+def test_a_store_made_before_keeps_its_events_and_loses_the_unused_indexes(db):
+    # As stores made before 2026-12-06 were indexed: two more indexes on the events.
+    db[dbmod.EVENTS].create_index([("attempt_id", 1), ("task_id", 1), ("timestamp", 1)])
+    db[dbmod.EVENTS].create_index([("event_type", 1), ("timestamp", -1)])
+    db[dbmod.EVENTS].insert_many([{"attempt_id": 1, "sequence_number": n} for n in (1, 2, 3)])
+    assert set(dbmod.OBSOLETE_INDEXES[dbmod.EVENTS]) <= set(db[dbmod.EVENTS].index_information())
+
+    dbmod.ensure_indexes(db)
+
+    assert sorted(db[dbmod.EVENTS].index_information()) == ["_id_", "attempt_seq_unique"]
+    assert db[dbmod.EVENTS].count_documents({"attempt_id": 1}) == 3
+    with pytest.raises(DuplicateKeyError):
+        db[dbmod.EVENTS].insert_one({"attempt_id": 1, "sequence_number": 2})
+
+
+def test_two_processes_dropping_the_same_obsolete_index_both_start(db):
+    # The second of two processes starting together finds it already dropped.
+    name = db[dbmod.EVENTS].create_index([("event_type", 1), ("timestamp", -1)])
+    db[dbmod.EVENTS].drop_index(name)
+    dbmod._drop_index_if_there(db[dbmod.EVENTS], name)
+    assert name not in db[dbmod.EVENTS].index_information()
