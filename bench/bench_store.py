@@ -1,9 +1,9 @@
 """The seeded store: recompute --all, per-operation costs and the recruiter
 pages at 1,000 and at 10,000 completed attempts (about 30 events each).
 
-Seeding uses a file-backed store WITHOUT --sync-on-commit (much faster to
-fill); it is seeded once per bench run, 1,000 attempts first, measured, then
-9,000 more, measured again. Each seeding drops the secondary indexes of the
+Seeding uses file-backed stores WITHOUT --sync-on-commit (much faster to
+fill): ``make bench`` seeds one of 1,000 and one of 10,000 attempts side by
+side, then measures them in turn (``measure_side_by_side``). Each seeding drops the secondary indexes of the
 collections it fills in bulk and builds them again at its end (``BULK_LOADED``),
 so everything is measured with the product's indexes.
 """
@@ -349,20 +349,43 @@ def pages(seeded: SeededStore, point: ScalePoint, repeats: int) -> None:
 # ---------------------------------------------------------------- the suite
 
 
-def measure(
-    seeded: SeededStore, repeats: int, recompute_runs: int, log: Any = print, recompute_sample: int | None = None
-) -> ScalePoint:
-    point = ScalePoint(len(seeded.attempt_ids), seeded.event_count())
-    rng = random.Random(point.attempts)
-    pages(seeded, point, repeats)
-    log(f"  {point.attempts} attempts: pages " + ", ".join(f"{k} {v.median:.2f}s" for k, v in point.figures.items()))
-    for _ in range(repeats):
-        per_operation(seeded, point, rng)
-    for _ in range(recompute_runs):
-        phases = recompute(seeded, recompute_sample)
+def measure_side_by_side(stores: list[SeededStore], rounds: int, log: Any = print) -> list[ScalePoint]:
+    """The pages and the per-operation costs of each store, the stores taken
+    in turn: each store's pages right after the other's, then ``rounds``
+    rounds of the per-operation costs, every store once a round. A drift of
+    the shared machine then falls on every store alike, which the ratios
+    between them need: measured one store after the other, minutes apart,
+    the same page's 1,000 -> 10,000 ratio moved between 0.9x and 1.6x from
+    run to run (2026-12-06)."""
+    points = [ScalePoint(len(seeded.attempt_ids), seeded.event_count()) for seeded in stores]
+    rngs = [random.Random(point.attempts) for point in points]
+    for seeded, point in zip(stores, points, strict=True):
+        pages(seeded, point, rounds)
+        log(
+            f"  {point.attempts} attempts: pages " + ", ".join(f"{k} {v.median:.2f}s" for k, v in point.figures.items())
+        )
+    for _ in range(rounds):
+        for seeded, point, rng in zip(stores, points, rngs, strict=True):
+            per_operation(seeded, point, rng)
+    return points
+
+
+def recompute_into(
+    seeded: SeededStore, point: ScalePoint, runs: int, log: Any = print, sample: int | None = None
+) -> None:
+    """``runs`` timed recomputes (over ``sample`` attempts, or all), into ``point``."""
+    for _ in range(runs):
+        phases = recompute(seeded, sample)
         point.add("recompute --all per attempt", "ms", phases["total"] / phases["attempts"] * 1000)
         point.recompute = phases
         log(f"  {point.attempts} attempts: recompute {phases}")
+
+
+def measure(
+    seeded: SeededStore, repeats: int, recompute_runs: int, log: Any = print, recompute_sample: int | None = None
+) -> ScalePoint:
+    (point,) = measure_side_by_side([seeded], repeats, log)
+    recompute_into(seeded, point, recompute_runs, log, recompute_sample)
     return point
 
 

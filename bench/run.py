@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,21 +103,27 @@ def main() -> int:
             sections["bulk"] = bench_bulk.run(tmp / "bulk", repeats, log)
         except Exception:
             errors.append("bulk: " + traceback.format_exc(limit=3))
-        log(f"seeding {small} attempts (store without --sync-on-commit)")
-        seeded = bench_store.SeededStore(tmp / "seeded")
+        log(
+            f"seeding {small} and {large} attempts, each into a store of its own, side by side (without --sync-on-commit)"
+        )
+        stores: list[bench_store.SeededStore] = []
         try:
-            seeded.seed_to(small)
-            sections["seed_small"] = seeded.seed_seconds
-            sections["small"] = bench_store.measure(seeded, repeats, 1, log)
-            log(f"seeding up to {large} attempts")
-            seeded.seed_to(large)
-            sections["seed_large"] = seeded.seed_seconds
+            for name in ("small", "large"):
+                (tmp / name).mkdir()
+                stores.append(bench_store.SeededStore(tmp / name))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
+            sections["seed_small"], sections["seed_large"] = (seeded.seed_seconds for seeded in stores)
+            log(f"  seeded in {sections['seed_small']:.0f} and {sections['seed_large']:.0f} s; measured in turn")
+            sections["small"], sections["large"] = bench_store.measure_side_by_side(stores, repeats, log)
+            bench_store.recompute_into(stores[0], sections["small"], 1, log)
             # recompute over a sample: per page the same as the whole (about 15 s instead of 150)
-            sections["large"] = bench_store.measure(seeded, 2, 1, log, recompute_sample=1000)
+            bench_store.recompute_into(stores[1], sections["large"], 1, log, sample=1000)
             log("store raw read rate of the same events")
-            sections["raw_read"] = bench_store.raw_read_rate(seeded)
+            sections["raw_read"] = bench_store.raw_read_rate(stores[1])
         finally:
-            seeded.close()
+            for seeded in stores:
+                seeded.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.monotonic() - began
@@ -435,13 +442,17 @@ def render(
     if small is not None:
         w("## Seeded store: recompute, pages, scaling\n")
         w(
-            "One file-backed store **without --sync-on-commit** (seeding only; the ingest figures above use "
-            f"--sync-on-commit), seeded with `simulate.seed_completed_attempts` (events, metrics, profiles; "
-            "the secondary indexes of the bulk collections built after each seeding, `bench_store.BULK_LOADED`, "
-            "and the attempt counters and norm histograms counted once after it, both within its time): "
-            f"{small.attempts:,} attempts first ({fmt(s.get('seed_small', 0))} s), measured, then up to "
-            + (f"{large.attempts:,} ({fmt(s.get('seed_large', 0))} s in all), measured again. " if large else "")
-            + "70% of attempts take one task and 30% two, about 31 events each.\n"
+            "Two file-backed stores **without --sync-on-commit** (seeding only; the ingest figures above use "
+            f"--sync-on-commit), seeded side by side with `simulate.seed_completed_attempts` (events, metrics, "
+            "profiles; the secondary indexes of the bulk collections built after each seeding, "
+            "`bench_store.BULK_LOADED`, and the attempt counters and norm histograms counted once after it, both "
+            f"within its time): {small.attempts:,} attempts into one ({fmt(s.get('seed_small', 0))} s)"
+            + (f" and {large.attempts:,} into the other ({fmt(s.get('seed_large', 0))} s)" if large else "")
+            + ". Then measured in turn (`bench_store.measure_side_by_side`): each store's pages right after the "
+            "other's, then each round of the per-operation costs on one store and then the other, so that a drift "
+            "of the shared machine falls on both alike (measured one after the other, minutes apart, a page's ratio "
+            "moved between 0.9x and 1.6x from run to run); the recomputes last. 70% of attempts take one task and "
+            "30% two, about 31 events each.\n"
         )
         points = [p for p in (small, large) if p is not None]
         w(
@@ -604,7 +615,8 @@ FINDINGS: list[str] = [
     "executor's future), and the common ack is written in that same turn. Not done: raising the server's "
     "priority from inside (it needs CAP_SYS_NICE), or tuning the collector's thresholds without a quiet machine to "
     "show they help. In a deployment the store runs on its own machine and this wait goes away with it."
-    + " 2026-12-06: an in-server trace split the way out in two: the loop picking up a written group (p99 0.8-1.3 ms, behind the validations of messages the loop had already lined up) and answering it (about 40 us an ack: half of it the zlib flush, a third the socket write; groups reach 20-90 requests when the store slows, up to 4 ms). Now answers come first (each candidate session drains the writer's queue, `GroupCommitter.answer_waiting`, before handling a message) and nothing is compressed: own p99 2.20 vs 2.26 ms side by side (3 runs each), way out 1.89 vs 2.12 ms. Tried and dropped, each side by side in one run: the writer on pymongo's asyncio client instead of a thread (own p99 5.0 vs 5.0 ms on a loaded machine, 2 x 4 windows: the hop between threads was not the cost); larger collector thresholds (20000, 20, 100): 3.6 vs 2.9 ms; the collector off: 1.7 vs 1.6 ms; the load generator at SCHED_BATCH so that its wake-ups do not preempt the server: 1.5 vs 1.6 ms. What is left is the wait for a CPU: the same load with the server on a core of its own stays near 1 ms.",
+    + " 2026-12-06: an in-server trace split the way out in two: the loop picking up a written group (p99 0.8-1.3 ms, behind the validations of messages the loop had already lined up) and answering it (about 40 us an ack: half of it the zlib flush, a third the socket write; groups reach 20-90 requests when the store slows, up to 4 ms). Now answers come first (each candidate session drains the writer's queue, `GroupCommitter.answer_waiting`, before handling a message) and nothing is compressed: own p99 2.20 vs 2.26 ms side by side (3 runs each), way out 1.89 vs 2.12 ms. Tried and dropped, each side by side in one run: the writer on pymongo's asyncio client instead of a thread (own p99 5.0 vs 5.0 ms on a loaded machine, 2 x 4 windows: the hop between threads was not the cost); larger collector thresholds (20000, 20, 100): 3.6 vs 2.9 ms; the collector off: 1.7 vs 1.6 ms; the load generator at SCHED_BATCH so that its wake-ups do not preempt the server: 1.5 vs 1.6 ms. What is left is the wait for a CPU: the same load with the server on a core of its own stays near 1 ms."
+    + " Later on 2026-12-06: `behavior_events` lost two indexes no read used, `(attempt_id, task_id, timestamp)` and `(event_type, timestamp)` (every read of the events names its attempts, which the unique `(attempt_id, sequence_number)` serves). Each insert maintained them: side by side, groups of 8 events with --sync-on-commit, 3 repeats (`python -m bench.bench_event_indexes`): the store's CPU per event 552 [404-675] instead of 752 [717-802] us, p50 5.2 instead of 6.2 ms and p99 8.1 instead of 10.9 ms per group. That lowers the store's floor under the ack and leaves the ingest server more of the 2 cores.",
     "**Flat scaling needed counters and windows, not indexes.** SecantusDB 0.7.0b3 decodes every matching document "
     "for a sort, a count or a distinct whatever the index (`explain()`: IXSCAN -> FETCH -> SORT; the reference table "
     "shows a plain newest-25 query and a count growing about 15x from 1,000 to 10,000 attempts), so index-bound "
