@@ -63,7 +63,15 @@ def forwarding_proxy(target_port: int, forwarded_for: str) -> Iterator[str]:
     handlers: set[asyncio.Task] = set()
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)  # until it ends: only the open ones are cancelled when the proxy stops
+        try:
+            await _forward(client_reader, client_writer)
+        finally:
+            handlers.discard(task)
+
+    async def _forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             head = await client_reader.readuntil(HEAD_END)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
@@ -80,9 +88,10 @@ def forwarding_proxy(target_port: int, forwarded_for: str) -> Iterator[str]:
         ready.set()
         await stopping[0].wait()
         server.close()
-        for task in handlers:
+        open_handlers = list(handlers)
+        for task in open_handlers:
             task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
+        await asyncio.gather(*open_handlers, return_exceptions=True)
         await server.wait_closed()
 
     def run() -> None:
