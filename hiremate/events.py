@@ -88,6 +88,12 @@ _FOCUS_TYPES = frozenset(
 )
 _ADDED_IN_1_2 = frozenset({"input"})
 _EVENT_TYPES = {member.value: member for member in EventType}
+# Which payload models have a field added in protocol 1.2, looked up once:
+# pydantic 2.11+ serves ``model_fields`` through a deprecation wrapper, about a
+# microsecond on every event.
+_HAS_1_2_FIELDS = {
+    event_type: not _ADDED_IN_1_2.isdisjoint(model.model_fields) for event_type, model in PAYLOAD_MODELS.items()
+}
 
 
 # ---------------------------------------------------------------- results
@@ -423,7 +429,7 @@ def validate(
         return Rejection(INVALID_PAYLOAD, _payload_error(exc), seq=seq)
     # Protocol 1.2's optional fields are not stored as null when a client
     # leaves them out: an old client's events are stored exactly as before.
-    if _ADDED_IN_1_2.isdisjoint(type(payload_model).model_fields):
+    if not _HAS_1_2_FIELDS[event_type]:
         payload = payload_model.model_dump()
     else:
         payload = payload_model.model_dump(exclude=_ADDED_IN_1_2 - payload_model.model_fields_set)

@@ -304,6 +304,21 @@ def test_option_selected_only_once():
     run.refused("invalid_transition", "option_selected", {"option_id": "opt_1", "is_first_selection": False})
 
 
+def test_the_input_kind_added_in_1_2_is_stored_only_when_sent():
+    # An old client's selections are stored exactly as before: no "input": null.
+    run = Run()
+    run.start()
+    selected = run.ok("option_selected", {"option_id": "opt_1", "is_first_selection": True})
+    assert selected.payload == {"option_id": "opt_1", "is_first_selection": True}
+    changed = run.ok(
+        "option_changed",
+        {"from_option_id": "opt_1", "to_option_id": "opt_2", "time_since_last_change_ms": 5, "input": "keyboard"},
+    )
+    assert changed.payload["input"] == "keyboard"
+    viewed = run.ok("option_viewed", {"option_id": "opt_3", "view_duration_ms": None})
+    assert viewed.payload == {"option_id": "opt_3", "view_duration_ms": None}
+
+
 def test_option_changed_from_the_selected_option():
     run = Run()
     run.start()
