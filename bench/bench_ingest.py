@@ -93,6 +93,13 @@ class IngestResults:
         default_factory=lambda: Figure("store acknowledged -> ack written, on a core of its own, p99", "ms")
     )
     own_core_ack_p99: Figure = field(default_factory=lambda: Figure("ack p99, server on a core of its own", "ms"))
+    # The event loop's thread over the same windows, from /proc schedstat: its CPU per event, and how long
+    # it waited for a CPU each time it became runnable (what the shared cores add to the server's own part).
+    loop_cpu: Figure = field(default_factory=lambda: Figure("event loop thread, CPU per event", "us"))
+    loop_wait: Figure = field(default_factory=lambda: Figure("event loop thread, wait for a CPU per run", "us"))
+    own_core_loop_wait: Figure = field(
+        default_factory=lambda: Figure("event loop thread on a core of its own, wait for a CPU per run", "us")
+    )
     stored_ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -191,6 +198,35 @@ class Bench:
 
 
 # ---------------------------------------------------------------- throughput
+
+
+@dataclass(frozen=True)
+class ThreadSched:
+    """A thread's scheduler counters (Linux /proc/<pid>/task/<tid>/schedstat):
+    ns on a CPU, ns runnable but waiting for one, and how many times it ran."""
+
+    on_cpu_ns: int
+    waited_ns: int
+    runs: int
+
+    @classmethod
+    def of_main_thread(cls, pid: int) -> ThreadSched | None:
+        """The main thread's (the event loop's, in the ingest server); None where
+        the kernel does not keep them."""
+        try:
+            on_cpu, waited, runs = (int(x) for x in Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split())
+        except (OSError, ValueError):
+            return None
+        return cls(on_cpu, waited, runs)
+
+    def since(self, before: ThreadSched) -> ThreadSched:
+        return ThreadSched(
+            self.on_cpu_ns - before.on_cpu_ns, self.waited_ns - before.waited_ns, self.runs - before.runs
+        )
+
+    @property
+    def wait_per_run_us(self) -> float:
+        return self.waited_ns / max(self.runs, 1) / 1000
 
 
 def cpu_seconds(pid: int) -> float:
@@ -554,9 +590,15 @@ async def _latency_repeat(
     store alone, at rest and at the same load; the raw server), into ``results``."""
     rate = 100 / rig.interval
     before = bench.committer_stats()
+    sched_before = ThreadSched.of_main_thread(bench.ingest.pid)
     latencies, fanout = await rig.window()
+    sched_after = ThreadSched.of_main_thread(bench.ingest.pid)
     attempt_ids = rig.attempt_ids
     after = bench.committer_stats()
+    if sched_before is not None and sched_after is not None:
+        loop = sched_after.since(sched_before)
+        results.loop_cpu.runs.append(loop.on_cpu_ns / 1000 / max(len(latencies), 1))
+        results.loop_wait.runs.append(loop.wait_per_run_us)
     own = own_latencies(before, after)
     if own is not None:
         total, received, acked = own
@@ -594,6 +636,11 @@ async def _latency_repeat(
             else ""
         )
         + (f" (on a core of its own p99 {own_core_p99:.2f} ms)" if own_core_p99 is not None else "")
+        + (
+            f"; its event loop waited {results.loop_wait.runs[-1]:.0f} us for a CPU per run"
+            if len(results.loop_wait.runs) > repeat
+            else ""
+        )
     )
 
 
@@ -605,8 +652,12 @@ async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig
         if not pinned:
             return None
         before = bench.committer_stats()
+        sched_before = ThreadSched.of_main_thread(bench.ingest.pid)
         latencies, _ = await rig.window()
+        sched_after = ThreadSched.of_main_thread(bench.ingest.pid)
         own = own_latencies(before, bench.committer_stats())
+    if sched_before is not None and sched_after is not None:
+        results.own_core_loop_wait.runs.append(sched_after.since(sched_before).wait_per_run_us)
     if own is None:
         return None
     total, _, acked = own

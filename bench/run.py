@@ -397,6 +397,15 @@ def render(
                 "takes about a core at this load, and a server sharing both cores with it waits for a CPU after "
                 "each of the store's answers.\n"
             )
+        if ing.loop_wait.runs:
+            w(
+                "How long the event loop waits for a CPU (its thread's `/proc/<pid>/task/<pid>/schedstat` over the "
+                f"same windows): it used {cell(ing.loop_cpu)} us of CPU per event, and each time it became runnable "
+                f"(a frame, a written group, a timer) it waited **{cell(ing.loop_wait)} us** on average before it "
+                "ran"
+                + (f"; on a core of its own {cell(ing.own_core_loop_wait)} us" if ing.own_core_loop_wait.runs else "")
+                + ". The server's own part includes that wait, once or more per ack.\n"
+            )
         w(
             f"The latency floor, measured right after each run: the group committer wrote groups of "
             f"{cell(ing.latency_group)} events on average; the store alone takes p50 {cell(ing.store_p50)} ms and "
