@@ -590,13 +590,10 @@ async def _latency_repeat(
     store alone, at rest and at the same load; the raw server), into ``results``."""
     rate = 100 / rig.interval
     before = bench.committer_stats()
-    sched_before = ThreadSched.of_main_thread(bench.ingest.pid)
-    latencies, fanout = await rig.window()
-    sched_after = ThreadSched.of_main_thread(bench.ingest.pid)
+    latencies, fanout, loop = await _window_and_loop(bench, rig)
     attempt_ids = rig.attempt_ids
     after = bench.committer_stats()
-    if sched_before is not None and sched_after is not None:
-        loop = sched_after.since(sched_before)
+    if loop is not None:
         results.loop_cpu.runs.append(loop.on_cpu_ns / 1000 / max(len(latencies), 1))
         results.loop_wait.runs.append(loop.wait_per_run_us)
     own = own_latencies(before, after)
@@ -644,6 +641,16 @@ async def _latency_repeat(
     )
 
 
+async def _window_and_loop(bench: Bench, rig: LatencyRig) -> tuple[list[float], list[float], ThreadSched | None]:
+    """One latency window (ack and fan-out latencies) and what the ingest
+    server's event-loop thread did meanwhile (None where the kernel keeps no
+    schedstat)."""
+    before = ThreadSched.of_main_thread(bench.ingest.pid)
+    latencies, fanout = await rig.window()
+    after = ThreadSched.of_main_thread(bench.ingest.pid)
+    return latencies, fanout, None if before is None or after is None else after.since(before)
+
+
 async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig) -> float | None:
     """The same load once more with the server on a core of its own, into
     ``results``; returns the server's own p99 (None on a machine of one core,
@@ -652,12 +659,10 @@ async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig
         if not pinned:
             return None
         before = bench.committer_stats()
-        sched_before = ThreadSched.of_main_thread(bench.ingest.pid)
-        latencies, _ = await rig.window()
-        sched_after = ThreadSched.of_main_thread(bench.ingest.pid)
+        latencies, _, loop = await _window_and_loop(bench, rig)
         own = own_latencies(before, bench.committer_stats())
-    if sched_before is not None and sched_after is not None:
-        results.own_core_loop_wait.runs.append(sched_after.since(sched_before).wait_per_run_us)
+    if loop is not None:
+        results.own_core_loop_wait.runs.append(loop.wait_per_run_us)
     if own is None:
         return None
     total, _, acked = own

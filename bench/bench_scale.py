@@ -29,7 +29,6 @@ import json
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,26 +99,19 @@ def run(small: int, large: int, log: Any = print) -> dict[str, Any]:
         "points": [],
         "seed_seconds": [],
     }
-    with tempfile.TemporaryDirectory(prefix="hm-bench-scale-") as tmp:
-        stores = []
-        try:
-            for name in ("small", "large"):  # by role, not size: --small and --large may be equal
-                (Path(tmp) / name).mkdir()
-                stores.append(bench_store.SeededStore(Path(tmp) / name))
-            log(f"seeding {small:,} and {large:,} attempts, each into a store of its own, side by side")
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
-            for seeded in stores:
-                data["seed_seconds"].append(round(seeded.seed_seconds, 1))
-                log(
-                    f"  {len(seeded.attempt_ids):,} attempts in {seeded.seed_seconds:,.0f} s: {_phases(seeded.phase_seconds)}"
-                )
-            data["seed_phases"] = {name: round(value, 1) for name, value in stores[-1].phase_seconds.items()}
-            for seeded in stores:  # one after the other, with nothing else running
-                data["points"].append(measure(seeded, log))
-        finally:
-            for seeded in stores:
-                seeded.close()
+    log(f"seeding {small:,} and {large:,} attempts, each into a store of its own, side by side")
+    with (
+        tempfile.TemporaryDirectory(prefix="hm-bench-scale-") as tmp,
+        bench_store.small_and_large(Path(tmp), small, large) as stores,
+    ):
+        for seeded in stores:
+            data["seed_seconds"].append(round(seeded.seed_seconds, 1))
+            log(
+                f"  {len(seeded.attempt_ids):,} attempts in {seeded.seed_seconds:,.0f} s: {_phases(seeded.phase_seconds)}"
+            )
+        data["seed_phases"] = {name: round(value, 1) for name, value in stores[-1].phase_seconds.items()}
+        for seeded in stores:  # one after the other, with nothing else running
+            data["points"].append(measure(seeded, log))
     data["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     data["elapsed_seconds"] = round(time.monotonic() - began)
     return data

@@ -15,7 +15,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,6 +191,25 @@ class SeededStore:
         return self.db[dbmod.EVENTS].estimated_document_count()
 
 
+@contextmanager
+def small_and_large(tmp: Path, small: int, large: int) -> Iterator[tuple[SeededStore, SeededStore]]:
+    """Two stores of their own under ``tmp`` (folders ``small`` and ``large``,
+    by role, not size: the two may be equal), seeded side by side in two
+    threads (one seeding's Python overlaps the other's store writes), closed
+    on exit."""
+    stores: list[SeededStore] = []
+    try:
+        for name in ("small", "large"):
+            (tmp / name).mkdir()
+            stores.append(SeededStore(tmp / name))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
+        yield stores[0], stores[1]
+    finally:
+        for seeded in stores:
+            seeded.close()
+
+
 # ---------------------------------------------------------------- per-operation costs
 
 
@@ -349,7 +368,7 @@ def pages(seeded: SeededStore, point: ScalePoint, repeats: int) -> None:
 # ---------------------------------------------------------------- the suite
 
 
-def measure_side_by_side(stores: list[SeededStore], rounds: int, log: Any = print) -> list[ScalePoint]:
+def measure_side_by_side(stores: Sequence[SeededStore], rounds: int, log: Any = print) -> list[ScalePoint]:
     """The pages and the per-operation costs of each store, the stores taken
     in turn: each store's pages right after the other's, then ``rounds``
     rounds of the per-operation costs, every store once a round. A drift of

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +105,7 @@ def main() -> int:
         log(
             f"seeding {small} and {large} attempts, each into a store of its own, side by side (without --sync-on-commit)"
         )
-        stores: list[bench_store.SeededStore] = []
-        try:
-            for name in ("small", "large"):
-                (tmp / name).mkdir()
-                stores.append(bench_store.SeededStore(tmp / name))
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                list(pool.map(lambda job: job[0].seed_to(job[1]), zip(stores, (small, large), strict=True)))
+        with bench_store.small_and_large(tmp, small, large) as stores:
             sections["seed_small"], sections["seed_large"] = (seeded.seed_seconds for seeded in stores)
             log(f"  seeded in {sections['seed_small']:.0f} and {sections['seed_large']:.0f} s; measured in turn")
             sections["small"], sections["large"] = bench_store.measure_side_by_side(stores, repeats, log)
@@ -121,9 +114,6 @@ def main() -> int:
             bench_store.recompute_into(stores[1], sections["large"], 1, log, sample=1000)
             log("store raw read rate of the same events")
             sections["raw_read"] = bench_store.raw_read_rate(stores[1])
-        finally:
-            for seeded in stores:
-                seeded.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.monotonic() - began
