@@ -34,6 +34,7 @@ from tests.support.ingest_helpers import (
     server,
     server_env,
     session_messages,
+    until,
     with_limits,
     ws_url,
 )
@@ -314,14 +315,6 @@ async def test_live_across_two_ingest_server_processes(store_uri, db, db_name, t
 # ---------------------------------------------------------------- the hub's stream
 
 
-async def _until(condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "not within the time"
-        await asyncio.sleep(0.02)
-
-
 async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(db):
     """Nobody watching: the stream asks for no events. A subscription reopens
     it from where it stood with that attempt named, and the subscriber is told
@@ -339,7 +332,7 @@ async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(d
         assert hub.mode == "stream" and hub.streamed_attempts == frozenset()
         sub = hub.subscribe(watched)
         db[dbmod.EVENTS].insert_one(event(watched, 1))  # most likely before the reopening: only the resync brings it
-        await _until(lambda: watched in hub.streamed_attempts)
+        await until(lambda: watched in hub.streamed_attempts, timeout=10.0)
         db[dbmod.EVENTS].insert_many([event(other, 1), event(watched, 2)])
         seen: list = []
         while not any(c.kind == "event" and c.doc["sequence_number"] == 2 for c in seen):
@@ -349,6 +342,6 @@ async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(d
         assert {c.attempt_id for c in seen if c.kind == "event"} == {watched}
         assert all(c.doc["sequence_number"] in (1, 2) for c in seen if c.kind == "event")
         hub.unsubscribe(sub)
-        await _until(lambda: hub.streamed_attempts == frozenset())
+        await until(lambda: hub.streamed_attempts == frozenset(), timeout=10.0)
     finally:
         await hub.stop()

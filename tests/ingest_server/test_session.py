@@ -31,6 +31,7 @@ from tests.support.ingest_helpers import (
     session_messages,
     stored_seqs,
     tiny_events,
+    until,
 )
 
 
@@ -455,20 +456,13 @@ async def test_acks_already_written_go_out_before_the_next_message_is_handled(se
         await a.start()
         await b.start()
         await a.send({"type": "event", **tiny_events(first.tasks[0].id, 1, 1)[0]})
-        for _ in range(500):
-            if stored_seqs(db, first.attempt_id) == [1]:
-                break
-            await asyncio.sleep(0.01)
-        assert stored_seqs(db, first.attempt_id) == [1]
+        await until(lambda: stored_seqs(db, first.attempt_id) == [1])
         with pytest.raises(TimeoutError):
             await a.recv(0.3)  # stored, its answer queued: nothing woke the loop to send it
         await b.send({"type": "event", **tiny_events(second.tasks[0].id, 1, 1)[0]})
         stored_id = db[dbmod.EVENTS].find_one({"attempt_id": first.attempt_id})["_id"]
         assert await a.recv(5) == {"type": "ack", "seq": 1, "event_id": str(stored_id)}
         monkeypatch.undo()
-        for _ in range(500):  # B's own write, then its answer, the ordinary way
-            if stored_seqs(db, second.attempt_id) == [1]:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: stored_seqs(db, second.attempt_id) == [1])  # B's own write, then its answer
         committer.answer_waiting()
         assert (await b.recv(5))["seq"] == 1

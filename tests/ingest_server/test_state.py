@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from ingest_server.connstate import TRANSITIONS, ConnEvent, ConnMachine, ConnState
-from tests.support.ingest_helpers import Client, all_tasks_messages, ingest_settings, issue, running_server
+from tests.support.ingest_helpers import Client, all_tasks_messages, ingest_settings, issue, running_server, until
 
 S, E = ConnState, ConnEvent
 
@@ -169,13 +169,6 @@ def test_takeover_needs_an_older_epoch_and_ignores_reports_while_switching():
 
 
 # ---------------------------------------------------------------- a real session drives it
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_session_is_active_once_started_and_closed_once_gone(ingest_settings, db):

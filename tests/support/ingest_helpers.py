@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -216,6 +216,15 @@ def live_ticket(issued: Issued, secret: bytes, **changes: Any) -> str:
         changes["user_id"], changes["session_id"] = watcher(issued.scope.db, issued.scope.organization_id)
     claims = {"attempt_id": issued.attempt_id, "organization_id": issued.scope.organization_id, **changes}
     return mint_ticket(secret, **claims)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait on the loop until ``condition()`` holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"not within {timeout} s"
+        await asyncio.sleep(0.01)
 
 
 def stored_seqs(db: Database, attempt_id: ObjectId) -> list[int]:
