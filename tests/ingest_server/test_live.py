@@ -345,3 +345,43 @@ async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(d
         await until(lambda: hub.streamed_attempts == frozenset(), timeout=10.0)
     finally:
         await hub.stop()
+
+
+async def test_nobody_watching_the_stream_follows_task_attempts_alone_and_loses_no_attempt_change(db):
+    """Without subscribers the stream is on ``task_attempts`` (the store makes
+    no change of each stored event for it); a subscriber moves it to the
+    database and the last one leaving moves it back, each time from where it
+    stood: the candidate sessions' attempt changes made across both switches
+    all arrive, once each and in order."""
+    hub = LiveHub(db)
+    heard: list[tuple[ObjectId, int]] = []
+    hub.add_attempt_listener(lambda attempt_id, fields: heard.append((attempt_id, fields.get("session_epoch"))))
+    await hub.start()
+    try:
+        attempt_id = ObjectId()
+        db[dbmod.ATTEMPTS].insert_one({"_id": attempt_id, "status": "in_progress", "session_epoch": 0})
+
+        def take_over(epoch: int) -> None:
+            db[dbmod.ATTEMPTS].update_one({"_id": attempt_id}, {"$set": {"session_epoch": epoch}})
+
+        assert hub.streamed_scope == dbmod.ATTEMPTS
+        take_over(1)
+        await until(lambda: len(heard) == 1)
+        sub = hub.subscribe(attempt_id)
+        take_over(2)  # most likely while the stream moves to the database
+        await until(lambda: hub.streamed_scope == db.name, timeout=10.0)
+        db[dbmod.EVENTS].insert_one(
+            {"_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": 1, "event_type": "focus_lost"}
+        )
+        seen: list = []
+        while not any(c.kind == "event" for c in seen):
+            seen += await asyncio.wait_for(sub.next_batch(), 10)
+        hub.unsubscribe(sub)
+        take_over(3)  # most likely while it moves back
+        await until(lambda: hub.streamed_scope == dbmod.ATTEMPTS, timeout=10.0)
+        take_over(4)
+        await until(lambda: len(heard) >= 4, timeout=10.0)
+        await asyncio.sleep(0.5)  # nothing arrives twice
+        assert heard == [(attempt_id, epoch) for epoch in (1, 2, 3, 4)]
+    finally:
+        await hub.stop()
