@@ -721,28 +721,15 @@ async def side_by_side(
             log("  " + "; ".join(line))
         if latency:
             rate = out["this"]["throughput"].median / 2
-            for repeat in range(repeats):
-                line = [f"latency r{repeat} at {rate:,.0f}/s"]
-                for server in bench.servers:
-                    stats_before = bench.committer_stats(server)
-                    async with LatencyRig(bench, rate, server=server) as rig:
-                        with own_core(bench, server) if pinned else contextlib.nullcontext():
-                            latencies, _ = await rig.window()
-                    stats_after = bench.committer_stats(server)
-                    add(server.label, "ack p50", "ms", percentile(latencies, 50))
-                    add(server.label, "ack p99", "ms", percentile(latencies, 99))
-                    text = (
-                        f"{server.label} ack p50 {percentile(latencies, 50):.1f} p99 {percentile(latencies, 99):.1f} ms"
-                    )
-                    own = own_latencies(stats_before, stats_after)
-                    if own is not None:
-                        add(server.label, "own p50", "ms", percentile(own[0], 50))
-                        add(server.label, "own p99", "ms", percentile(own[0], 99))
-                        add(server.label, "own in p99", "ms", percentile(own[1], 99))
-                        add(server.label, "own out p99", "ms", percentile(own[2], 99))
-                        text += f" (own p99 {percentile(own[0], 99):.2f} ms)"
-                    line.append(text)
-                log("  " + "; ".join(line))
+            # Each server's 100 candidates and watchers are opened once for all the repeats, as
+            # make bench does: opening a fresh 100 per window took longer each time (up to the
+            # client's 10 s wait for a start on a loaded store).
+            rigs = contextlib.AsyncExitStack()
+            async with rigs:
+                opened = [await rigs.enter_async_context(LatencyRig(bench, rate, server=s)) for s in bench.servers]
+                for rig in opened:
+                    await rig.window(seconds=1.0)  # warm-up, not counted
+                await _side_by_side_latency(bench, opened, repeats, rate, pinned, add, log)
     finally:
         await asyncio.to_thread(bench.close)
     for label, figures in out.items():
@@ -751,6 +738,33 @@ async def side_by_side(
             + ", ".join(f"{name} {fig.median:.3g} {fig.unit} [{fig.spread()}]" for name, fig in figures.items())
         )
     return out
+
+
+async def _side_by_side_latency(
+    bench: Bench, rigs: list[LatencyRig], repeats: int, rate: float, pinned: bool, add: Any, log: Any
+) -> None:
+    """The latency windows of ``side_by_side``: the servers in turn, first
+    one first in even repeats and last in odd ones."""
+    for repeat in range(repeats):
+        line = [f"latency r{repeat} at {rate:,.0f}/s"]
+        pairs = list(zip(bench.servers, rigs, strict=True))
+        for server, rig in pairs if repeat % 2 == 0 else pairs[::-1]:
+            stats_before = bench.committer_stats(server)
+            with own_core(bench, server) if pinned else contextlib.nullcontext():
+                latencies, _ = await rig.window()
+            stats_after = bench.committer_stats(server)
+            add(server.label, "ack p50", "ms", percentile(latencies, 50))
+            add(server.label, "ack p99", "ms", percentile(latencies, 99))
+            text = f"{server.label} ack p50 {percentile(latencies, 50):.1f} p99 {percentile(latencies, 99):.1f} ms"
+            own = own_latencies(stats_before, stats_after)
+            if own is not None:
+                add(server.label, "own p50", "ms", percentile(own[0], 50))
+                add(server.label, "own p99", "ms", percentile(own[0], 99))
+                add(server.label, "own in p99", "ms", percentile(own[1], 99))
+                add(server.label, "own out p99", "ms", percentile(own[2], 99))
+                text += f" (own p99 {percentile(own[0], 99):.2f} ms)"
+            line.append(text)
+        log("  " + "; ".join(line))
 
 
 if __name__ == "__main__":

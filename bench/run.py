@@ -634,7 +634,12 @@ FINDINGS: list[str] = [
     "attempts alone (the product changes below). Tried and dropped, side by side: uvloop as the ingest server's "
     "event loop. Three runs of `bench_ingest --side-by-side` split 5 to 4 between the loops on the own part's p99, "
     "and 8 alternating latency windows at 612 events/s gave 553 against 545 us of server CPU per event and an ack "
-    "p99 of 51 against 52 ms: at this load the loop's own overhead is not what costs.",
+    "p99 of 51 against 52 ms: at this load the loop's own overhead is not what costs. Also tried and dropped: handing "
+    "the events this process stored to its own live subscribers from the writer, so that at the latency load the "
+    "change stream asked for no events at all. 10 alternating windows at 700 events/s (10 watchers): server CPU per "
+    "event 543 against 534 us, store 1,082 against 1,093 us, ack p99 46 against 50 ms [24-114 and 24-91]; only the "
+    "fan-out p99 moved (3.7 against 7.9 ms, under a limit of 100). Not worth a second delivery path and the repair "
+    "of gaps it needs when a candidate moves between servers.",
     "**A store bug found on the way:** SecantusDB 0.7.0b3 serves `$gte` on a descending index field as `$gt` (a "
     "document exactly at the bound is dropped; `$gt`, `$lt`, `$lte` and ascending fields are right). The exports' "
     "from-date filter dropped a completion at exactly midnight; it now asks `$gt` one millisecond earlier, the same "

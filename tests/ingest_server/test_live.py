@@ -18,9 +18,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hiremate import attempts
 from hiremate import db as dbmod
+from hiremate import events as events_mod
 from hiremate.live_tickets import mint_ticket
 from hiremate.timeutil import utcnow
 from ingest_server.fanout import LiveHub
+from ingest_server.livesocket import event_logged
 from tests.conftest import TEST_SECRET, free_port
 from tests.support.ingest_helpers import (
     Client,
@@ -310,6 +312,55 @@ async def test_live_across_two_ingest_server_processes(store_uri, db, db_name, t
     finally:
         for process in servers:
             process.kill()
+
+
+async def test_a_candidate_moving_between_servers_while_watched_on_one(store_uri, db, db_name, tmp_path):
+    """A recruiter watches on server A. The candidate starts on B, resumes on
+    A (a takeover between the processes), then on B again: the recruiter sees
+    every event once, in order, and the completion."""
+    issued = issue(db, count=2)
+    messages = session_messages(issued.tasks)
+    thirds = len(messages) // 3, 2 * len(messages) // 3
+    ports = free_port(), free_port()
+    servers = [
+        ServerProcess(server_env(store_uri, db_name, tmp_path), port, tmp_path / f"ingest-{port}.log") for port in ports
+    ]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers))
+        async with Watcher.open(ports[0], issued) as watcher:
+            async with Client.open(ports[1], issued.token) as first:
+                key = (await first.start())["session_key"]
+                assert all(a["type"] == "ack" for a in await first.send_all(messages[: thirds[0]], batch=7))
+                await watcher.until(lambda m: m.get("sequence_number") == thirds[0])
+                async with Client.open(ports[0], issued.token) as second:
+                    await second.resume(key)
+                    assert (await first.closed(timeout=5))[0] == 4409
+                    answers = await second.send_all(messages[thirds[0] : thirds[1]], batch=7)
+                    assert all(a["type"] == "ack" for a in answers)
+                    async with Client.open(ports[1], issued.token) as third:
+                        await third.resume(key)
+                        assert (await second.closed(timeout=5))[0] == 4409
+                        await third.send_all(messages[thirds[1] :], batch=7)
+                        await watcher.until(lambda m: m["type"] == "assessment_completed")
+            assert watcher.seqs() == list(range(1, len(messages) + 1))
+    finally:
+        for process in servers:
+            process.kill()
+
+
+async def test_watchers_get_each_event_as_a_read_of_the_store_shows_it(server, db):
+    """Every ``event_logged`` is the stored event as ``event_logged`` renders
+    a plain read of the store (ids, times, payload), in order."""
+    issued = issue(db, count=2, reasoning_required=True)
+    messages = all_tasks_messages(issued.tasks)
+    async with Client.open(server.port, issued.token) as candidate, Watcher.open(server.port, issued) as watcher:
+        await candidate.start()
+        await watcher.until(lambda m: m["type"] == "attempt_status")
+        for first in range(0, len(messages), 4):
+            await candidate.send_batch(messages[first : first + 4])
+        await watcher.until(lambda m: m["type"] == "assessment_completed")
+    stored = events_mod.stored_events(db, issued.attempt_id)
+    assert [m for m in watcher.messages if m["type"] == "event_logged"] == [event_logged(doc) for doc in stored]
 
 
 # ---------------------------------------------------------------- the hub's stream
