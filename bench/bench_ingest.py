@@ -689,7 +689,12 @@ async def side_by_side(
     before a change), run back to back in each repeat against one store; then
     (``latency``) each server's ack p50/p99 at the same offered rate (half the
     median throughput of this checkout's server), with the in-server part
-    where the server measures it. Figures by server label."""
+    where the server measures it. Figures by server label.
+
+    Every server runs against the one store the whole time: what a server
+    asks of the store in the background (its live change stream) weighs on
+    the other's runs too, so a change to that is measured one server at a
+    time, each on a store of its own."""
     bench = await asyncio.to_thread(Bench, tmp, others)
     out: dict[str, dict[str, Figure]] = {server.label: {} for server in bench.servers}
     out["raw"] = {}
