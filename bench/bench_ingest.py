@@ -118,9 +118,18 @@ class IngestProc:
 
 
 class Bench:
-    def __init__(self, tmp: Path, others: dict[str, Path] | None = None, **extra_env: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        others: dict[str, Path] | None = None,
+        *,
+        roots: dict[str, Path] | None = None,
+        **extra_env: str,
+    ) -> None:
         """``others``: more ingest servers to start beside this checkout's, by
-        label, each from its own source tree (same store, same database)."""
+        label, each from its own source tree (same store, same database).
+        ``roots``: the servers to start instead of this checkout's and
+        ``others``."""
         self.tmp = tmp
         self.store_port, self.raw_port, self.raw_plain_port = free_port(), free_port(), free_port()
         self.uri = f"mongodb://127.0.0.1:{self.store_port}/"
@@ -133,7 +142,7 @@ class Bench:
         self.db[dbmod.TASKS].insert_many([task.to_doc() for task in self.tasks])
         # The live ticket's user and session: the ingest server checks both.
         self.watcher_id, self.watcher_session_id = watcher(self.db, self.organization_id)
-        roots = {"this": ROOT, **(others or {})}
+        roots = roots or {"this": ROOT, **(others or {})}
         self.servers = [
             IngestProc(label, root.resolve(), free_port(), tmp / f"ingest-stats-{n}.json")
             for n, (label, root) in enumerate(roots.items())
@@ -772,6 +781,51 @@ async def _side_by_side_latency(
         log("  " + "; ".join(line))
 
 
+async def apart(
+    tmp: Path, rounds: int, others: dict[str, Path], rate: float, windows: int = 4, log: Any = print
+) -> dict[str, dict[str, Figure]]:
+    """Latency windows (``LatencyRig``: 100 connections, 10 watchers, ``rate``
+    events/s) of this checkout's server and each of ``others``, ONE SERVER AT A
+    TIME, each on a store of its own, the order alternating round by round:
+    for a change to what a server asks of the store in the background (its
+    change stream), which ``side_by_side``'s shared store would show on both.
+    Per window: ack p50/p99, the server's own part p99, fan-out p99, and the
+    server's and the store's CPU per event."""
+    roots = {"this": ROOT, **others}
+    out: dict[str, dict[str, Figure]] = {label: {} for label in roots}
+    order = list(roots.items())
+    for round_ in range(rounds):
+        for label, root in order if round_ % 2 == 0 else order[::-1]:
+            (tmp / f"{label}-{round_}").mkdir(parents=True)
+            bench = await asyncio.to_thread(Bench, tmp / f"{label}-{round_}", roots={label: root})
+            try:
+                server, store = bench.servers[0].process.pid, bench.store.process.pid
+                async with LatencyRig(bench, rate) as rig:
+                    await rig.window(seconds=1.0)  # warm-up, not counted
+                    for _ in range(windows):
+                        before, cpu_before = bench.committer_stats(), (cpu_seconds(server), cpu_seconds(store))
+                        latencies, fan_out = await rig.window()
+                        cpu_after = cpu_seconds(server), cpu_seconds(store)
+                        own = own_latencies(before, bench.committer_stats())
+                        figures = {
+                            "ack p50 (ms)": percentile(latencies, 50),
+                            "ack p99 (ms)": percentile(latencies, 99),
+                            "fan-out p99 (ms)": percentile(fan_out, 99),
+                            "server CPU per event (us)": (cpu_after[0] - cpu_before[0]) / len(latencies) * 1e6,
+                            "store CPU per event (us)": (cpu_after[1] - cpu_before[1]) / len(latencies) * 1e6,
+                        }
+                        if own is not None:
+                            figures["own part p99 (ms)"] = percentile(own[0], 99)
+                        for name, value in figures.items():
+                            out[label].setdefault(name, Figure(name, "")).runs.append(value)
+            finally:
+                await asyncio.to_thread(bench.close)
+            log(f"  round {round_} {label}: " + ", ".join(f"{n} {f.runs[-1]:.3g}" for n, f in out[label].items()))
+    for label, figures in out.items():
+        log(f"{label}: " + ", ".join(f"{name} {fig.median:.3g} [{fig.spread()}]" for name, fig in figures.items()))
+    return out
+
+
 if __name__ == "__main__":
     import argparse
     import tempfile
@@ -790,11 +844,20 @@ if __name__ == "__main__":
         metavar="LABEL=DIR",
         help="with --side-by-side: also run the ingest server of another source tree (e.g. `git archive` of a commit)",
     )
+    parser.add_argument(
+        "--apart",
+        type=float,
+        metavar="RATE",
+        help="with --against: latency windows at RATE events/s, one server at a time on a store of its own",
+    )
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--own-core", action="store_true", help="latency with the server on a core of its own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
-        if args.side_by_side:
+        if args.apart:
+            others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
+            asyncio.run(apart(Path(tmp), args.repeats, others, args.apart))
+        elif args.side_by_side:
             others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
             asyncio.run(
                 side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency, pinned=args.own_core)

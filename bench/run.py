@@ -634,7 +634,16 @@ FINDINGS: list[str] = [
     "attempts alone (the product changes below). Tried and dropped, side by side: uvloop as the ingest server's "
     "event loop. Three runs of `bench_ingest --side-by-side` split 5 to 4 between the loops on the own part's p99, "
     "and 8 alternating latency windows at 612 events/s gave 553 against 545 us of server CPU per event and an ack "
-    "p99 of 51 against 52 ms: at this load the loop's own overhead is not what costs.",
+    "p99 of 51 against 52 ms: at this load the loop's own overhead is not what costs. Also tried and dropped: the "
+    "writer handing the events it stored to this process's own live subscribers, so that the change stream asks "
+    "only for watched attempts whose candidate is on another server. One server at a time on a store of its own "
+    "(`python -m bench.bench_ingest N --apart RATE --against before=DIR`), latency windows at 700 events/s with 10 "
+    "watchers: a first series of 24 windows each gave ack p50 20 against 31 ms and p99 43 against 72, a second of "
+    "12 each 24.7 against 20.7 and 61 against 50; what held in both was fan-out p99 3.4-3.8 against 8.4-10.5 ms "
+    "(limit 100), the store's CPU per event 4-6% lower and the server's 3-7% higher. Not worth a second delivery "
+    "path and the repair of gaps it needs when a candidate moves between servers. (Side by side on one shared "
+    "store it had shown nothing at all: the other server's stream, on the database, kept the store turning every "
+    "event into a change for both.)",
     "**A store bug found on the way:** SecantusDB 0.7.0b3 serves `$gte` on a descending index field as `$gt` (a "
     "document exactly at the bound is dropped; `$gt`, `$lt`, `$lte` and ascending fields are right). The exports' "
     "from-date filter dropped a completion at exactly midnight; it now asks `$gt` one millisecond earlier, the same "
@@ -683,14 +692,6 @@ PRODUCT_CHANGES: list[str] = [
     "1,820 against 1,550 events/s, but both servers shared one store and the older one's stream kept the store "
     "turning events into changes in both runs: that difference was noise.) The latency windows have 10 "
     "subscribers, so they keep the stream on the database.",
-    "Live fan-out from the writer (`ingest_server/commit.py` `on_stored`, `fanout.LiveHub.stored`): the events an "
-    "ingest server stores for a candidate connected to it reach its live subscribers as the writer answers, and its "
-    "change stream asks only for the events of watched attempts whose candidate is on another server. At the "
-    "latency load with 10 watchers, one server at a time on a store of its own, alternating, 24 windows each: ack "
-    "p50 20 against 31 ms, p99 43 against 72 ms, the server's own part p99 2.4 against 3.7 ms, fan-out p99 3.4 "
-    "against 10.5 ms; server CPU 634 against 593 us per event, store 995 against 1,057. (Measured first with both "
-    "servers on one store it showed nothing: the other server's stream, still on the database, kept the shared "
-    "store turning every event into a change.)",
 ]
 
 

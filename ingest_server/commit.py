@@ -98,15 +98,9 @@ class WriteRequest:
     on_done: Callable[[], None] | None = None  # called on the loop right after the future is resolved
 
 
-# Told on the loop, after the acks, what a request stored: (attempt, its docs,
-# the _ids stored new in seq order, or None when some were stored before).
-StoredListener = Callable[[ObjectId, list[dict[str, Any]], list[ObjectId] | None], None]
-
-
 class GroupCommitter:
-    def __init__(self, db: Database, *, window_ms: float = 0.0, on_stored: StoredListener | None = None) -> None:
+    def __init__(self, db: Database, *, window_ms: float = 0.0) -> None:
         self.db = db
-        self.on_stored = on_stored
         self.window = max(window_ms, 0.0) / 1000.0
         self._queue: asyncio.Queue[WriteRequest | None] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
@@ -194,22 +188,6 @@ class GroupCommitter:
         while answers:
             group, outcomes = answers.popleft()
             _answer(group, outcomes)
-            if self.on_stored is not None:
-                self._tell_stored(group, outcomes)
-
-    def _tell_stored(self, group: list[WriteRequest], outcomes: list[WriteOutcome]) -> None:
-        """After the acks: what each request stored (all of it, or the prefix
-        stored before a failure), for the live fan-out."""
-        assert self.on_stored is not None
-        for request, outcome in zip(group, outcomes, strict=True):
-            results = outcome.results
-            if not results:
-                continue
-            new_ids = None if any(r.duplicate for r in results) else [r.event_id for r in results]
-            try:
-                self.on_stored(request.attempt_id, request.docs, new_ids)
-            except Exception:  # the writer and the acks go on whatever a listener does
-                log.exception("telling the live fan-out what was stored failed")
 
     def write_group(self, group: list[WriteRequest]) -> list[WriteOutcome]:
         """Blocking: check the attempts, insert the events, map the results."""

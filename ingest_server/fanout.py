@@ -1,41 +1,23 @@
 """Live fan-out: ONE change stream per process, shared by every subscriber.
 
-Two sources feed the subscribers of an attempt, pushed into each one's
-bounded queue on the event loop (a subscriber whose queue is full is marked
-overflowed and its socket closed with 4408; ingestion never waits for it):
+A thread follows the database's change stream (inserts into
+``behavior_events``, updates of ``task_attempts``) and hands the changes to
+the event loop, which pushes them into each interested subscriber's bounded
+queue. A subscriber whose queue is full is marked overflowed (its socket is
+closed with 4408); ingestion never waits for it. Events stored by any ingest
+server appear, because they all write to the same database.
 
-* Its candidate is connected to this process: this process's group writer
-  hands over what it stored as it answers (``stored``, after the acks), each
-  event as a read of the store gives it. Nothing travels through the store a
-  second time, and the watcher hears in the same turn of the loop as the
-  candidate's ack.
-* Its candidate is connected to another ingest server: a thread follows the
-  database's change stream (inserts into ``behavior_events``, updates of
-  ``task_attempts``) and hands the changes to the loop.
-
-The stream asks only for the events of attempts someone here watches whose
-candidate is elsewhere: its pipeline names them, and it is reopened from
-where it stood whenever that set changes (a subscription, or a candidate
-arriving or leaving; checked between reads, so within the stream's 250 ms
+The stream asks only for the events of attempts someone here watches:
+its pipeline names them, and it is reopened from where it stood whenever
+that set changes (checked between reads, so within the stream's 250 ms
 wait). Events nobody watches then cost this process nothing, however many
-ingest servers write them; with no attempt to bring from elsewhere the stream
+ingest servers write them; while nobody here watches any attempt, the stream
 follows ``task_attempts`` alone, so the store does not even turn the stored
-events into changes for it (``stream_target``). Side by side at the latency
-load with 10 watchers (one server at a time, 24 windows each), handing over
-from the writer instead of through the stream: ack p50 20 against 31 ms, p99
-43 against 72 ms, the server's own part p99 2.4 against 3.7 ms, fan-out p99
-3.4 against 10.5 ms.
-
-Moving between the sources loses nothing. An attempt newly named gets a
-``resync`` once the reopened stream is open: its subscribers read the stored
-events again from where they are, which covers what the old stream left out
-between their subscription and the reopening (the ``SequenceGate`` drops
-what they already have). So does an attempt whose candidate arrived here (its
-old server may have stored events the old stream had not brought yet), and
-one of whose events this writer found already stored (a duplicate: another
-server stored it). Last, a live socket holding events behind a missing
-sequence number reads the stored events again until it arrives
-(``livesocket``).
+events into changes for it (``stream_target``). An attempt newly named gets a ``resync`` of its
+own once the reopened stream is open: its subscribers read the stored events
+again from where they are, which covers what the old stream left out between
+their subscription and the reopening (the ``SequenceGate`` drops what they
+already have).
 
 The stream is read as raw BSON: an inserted event is decoded only when
 this process has a subscriber for its attempt (its ``attempt_id`` is read
@@ -168,7 +150,7 @@ class LiveHub:
         self.mode: str | None = None  # "stream" or "poll" once running
         self.poll_interval = poll_interval
         self._subs: dict[ObjectId, set[Subscription]] = {}
-        self._watched: dict[ObjectId, int] = {}  # attempts with local candidate sessions: their events are written here
+        self._watched: dict[ObjectId, int] = {}  # attempts with local candidate sessions (poll mode)
         self._listeners: list[AttemptListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -177,7 +159,7 @@ class LiveHub:
         self._inbox: deque[Change] = deque()
         self._drain_scheduled = False
         self._lock = threading.Lock()
-        self._subscribed_version = 0  # moves whenever the set of attempts the stream must bring may have changed
+        self._subscribed_version = 0  # moves whenever the set of subscribed attempts changes
         self.streamed_attempts: frozenset[ObjectId] = frozenset()  # whose events the open stream asks for
         self.streamed_scope: str | None = None  # what it follows: the database's name, or task_attempts
 
@@ -219,28 +201,16 @@ class LiveHub:
                     self._subscribed_version += 1
 
     def _subscribed(self) -> tuple[frozenset[ObjectId], int]:
-        """From the thread: the attempts whose events the stream must bring
-        (subscribed to here, their candidate connected elsewhere: this
-        process's own writes are handed over by ``stored``), and the set's
-        version."""
+        """From the thread: the attempts subscribed to now, and the set's version."""
         with self._lock:
-            return frozenset(a for a in self._subs if a not in self._watched), self._subscribed_version
-
-    def _still_subscribed(self, attempt_ids: frozenset[ObjectId]) -> frozenset[ObjectId]:
-        with self._lock:
-            return frozenset(a for a in attempt_ids if a in self._subs)
+            return frozenset(self._subs), self._subscribed_version
 
     def add_attempt_listener(self, listener: AttemptListener) -> None:
         self._listeners.append(listener)
 
     def watch_attempt(self, attempt_id: ObjectId) -> None:
-        """A candidate session of this process serves the attempt: its events
-        are written here, and its attempt changes are listened for."""
         with self._lock:
-            count = self._watched.get(attempt_id, 0)
-            self._watched[attempt_id] = count + 1
-            if count == 0 and attempt_id in self._subs:
-                self._subscribed_version += 1  # its events now come from this process's writes
+            self._watched[attempt_id] = self._watched.get(attempt_id, 0) + 1
 
     def unwatch_attempt(self, attempt_id: ObjectId) -> None:
         with self._lock:
@@ -249,30 +219,6 @@ class LiveHub:
                 self._watched[attempt_id] = count
             else:
                 self._watched.pop(attempt_id, None)
-                if attempt_id in self._subs:
-                    self._subscribed_version += 1  # its events may now be written elsewhere
-
-    def stored(self, attempt_id: ObjectId, docs: list[dict[str, Any]], new_ids: list[ObjectId] | None) -> None:
-        """On the loop, as this process's writer answers a write of the
-        attempt's ``docs``: hand the ones it stored (``new_ids``, in seq
-        order) to the attempt's subscribers, each as a plain read of the store
-        would give it. ``new_ids`` None: some were stored before by another
-        connection (duplicates), so the subscribers read the stored events
-        again instead (``resync``)."""
-        if attempt_id not in self._subs:
-            return
-        if new_ids is None:
-            self.dispatch([Change("resync", attempt_id)])
-            return
-        wanted = set(new_ids)
-        codec_options = self.db.codec_options
-        self.dispatch(
-            [
-                Change("event", attempt_id, bson.decode(bson.encode(doc), codec_options=codec_options))
-                for doc in docs
-                if doc["_id"] in wanted
-            ]
-        )
 
     def _is_subscribed(self, attempt_id: ObjectId) -> bool:
         """From the thread: does anyone here watch this attempt's events?"""
@@ -352,21 +298,16 @@ class LiveHub:
                 if token is not None:
                     options["resume_after"] = token
                 wanted, version = self._subscribed()
-                # No event to bring from elsewhere: the stream follows task_attempts
-                # alone, so the store does not turn every stored event into a change
-                # only to filter it out (see ``stream_target``).
+                # Nobody here watching: the stream follows task_attempts alone, so
+                # the store does not turn every stored event into a change only to
+                # filter it out (see ``stream_target``).
                 target = stream_target(raw_db, wanted)
                 with target.watch(stream_pipeline(wanted), **options) as stream:
                     if ever_opened and token is None:
                         self._emit([Change("resync")])  # reopened without a position: re-read
                     else:
-                        # Reopened from a position with more attempts: what the old stream left out of theirs is
-                        # stored. With fewer: an attempt now written here may have had events stored elsewhere
-                        # that the old stream had not brought yet; its subscribers read again too.
-                        renamed = (wanted - self.streamed_attempts) | self._still_subscribed(
-                            self.streamed_attempts - wanted
-                        )
-                        self._emit([Change("resync", attempt_id) for attempt_id in renamed])
+                        # Reopened from a position with more attempts: what the old stream left out of theirs is stored.
+                        self._emit([Change("resync", attempt_id) for attempt_id in wanted - self.streamed_attempts])
                     self.streamed_attempts = wanted
                     self.streamed_scope = target.name
                     ever_opened = True

@@ -40,11 +40,6 @@ log = logging.getLogger("ingest_server.live")
 CLOSE_TICKET_EXPIRED = 4401
 CLOSE_ACCESS_REVOKED = 4403
 CLOSE_TOO_SLOW = 4408
-# Events held behind a missing sequence number: first read the stored events
-# again after this many seconds, then after twice as long each time, up to the
-# second figure, until the missing one arrives.
-HEAL_AFTER_SECONDS = 0.5
-HEAL_AT_MOST_EVERY_SECONDS = 8.0
 
 
 def event_logged(doc: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +80,6 @@ class LiveSession:
         self.completed_sent = False
         self.gate = SequenceGate()
         self.sub: Subscription | None = None
-        self._healer: asyncio.Task[None] | None = None
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message, separators=(",", ":")))
@@ -119,8 +113,6 @@ class LiveSession:
             hub.unsubscribe(sub)
             watcher.cancel()
             guard.cancel()
-            if self._healer is not None:
-                self._healer.cancel()
 
     async def _guard(self) -> None:
         """Close the socket when its ticket expires (4401) or its right ends (4403).
@@ -167,24 +159,6 @@ class LiveSession:
     async def _deliver(self, doc: dict[str, Any]) -> None:
         for ready in self.gate.offer(doc["sequence_number"], doc):
             await self._send(event_logged(ready))
-        if self.gate.waiting and self._healer is None:
-            self._healer = asyncio.get_running_loop().create_task(self._heal())
-
-    async def _heal(self) -> None:
-        """Events wait behind a missing sequence number: it was stored where
-        neither this process's writer nor its stream looked (another server
-        wrote it as the candidate moved here). Until it arrives, ask for the
-        stored events to be read again, through the subscription, so every
-        delivery stays in ``run``'s one loop and in order."""
-        delay = HEAL_AFTER_SECONDS
-        try:
-            while self.gate.waiting and self.sub is not None:
-                await asyncio.sleep(delay)
-                if self.gate.waiting:
-                    self.sub.push(Change("resync", self.attempt_id))
-                delay = min(delay * 2, HEAL_AT_MOST_EVERY_SECONDS)
-        finally:
-            self._healer = None
 
     async def _catch_up(self) -> None:
         """Send the stored events from the next expected seq on."""

@@ -112,9 +112,8 @@ class IngestServer:
         self._webhook_wakeup = asyncio.Event()
         limits = settings.limits
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ingest-db")
+        self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms)
         self.hub = LiveHub(self.db, queue_size=limits.live_queue_size, mode=live_mode, poll_interval=poll_interval)
-        # What this process stores reaches its live subscribers from the writer, not the change stream.
-        self.committer = GroupCommitter(self.db, window_ms=limits.group_commit_ms, on_stored=self.hub.stored)
         self.hub.add_attempt_listener(self._on_attempt_change)
         self.event_limiter = EventRateLimiter(limits.events_per_second, limits.event_burst)
         self.connection_limiter = ConnectionRateLimiter(limits.connections_per_minute, 60.0)

@@ -304,28 +304,3 @@ async def test_a_written_group_is_answered_once_by_whichever_comes_first(db):
     assert answered == [req.attempt_id for req in group]
     committer.answer_waiting()  # and with nothing waiting it does nothing
     assert len(answered) == 2
-
-
-async def test_the_live_fan_out_hears_what_was_stored_after_the_acks(db):
-    """``on_stored`` gets, after every request of the group was answered, each
-    request's docs with the _ids stored new; None when some were stored
-    before (duplicates); nothing for a refused request."""
-    loop = asyncio.get_running_loop()
-    events: list[tuple[str, Any]] = []
-    fresh, again, taken_over = add_attempt(db), add_attempt(db), add_attempt(db, epoch=2)
-    earlier = request(again, 1, [1])
-    GroupCommitter(db).write_group([earlier])  # seq 1 of `again` is stored before
-    group = [request(fresh, 1, [1, 2]), request(again, 1, [1, 2]), request(taken_over, 1, [1])]
-    for req in group:
-        req.future = loop.create_future()
-        req.on_done = lambda attempt_id=req.attempt_id: events.append(("ack", attempt_id))
-    committer = GroupCommitter(
-        db, on_stored=lambda attempt_id, docs, new_ids: events.append(("stored", (attempt_id, docs, new_ids)))
-    )
-    committer._write_and_answer(loop, group)
-    committer.answer_waiting()
-    assert events[:3] == [("ack", fresh), ("ack", again), ("ack", taken_over)]
-    assert events[3:] == [
-        ("stored", (fresh, group[0].docs, [d["_id"] for d in group[0].docs])),
-        ("stored", (again, group[1].docs, None)),
-    ]
