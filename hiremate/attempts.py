@@ -214,7 +214,8 @@ def reissue_link(scope: Scope, attempt_id: ObjectId | str, *, public_url: str | 
     """
     current = _require(scope, attempt_id)
     token = new_secret()
-    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        scope.collection(dbmod.ATTEMPTS),
         scope.where({"_id": current.id, "token_hash": current.token_hash, "status": {"$in": _OPEN}}),
         {
             "$set": {"token_hash": hash_secret(token), "token_used": False, "updated_at": utcnow()},
@@ -248,7 +249,8 @@ def set_accommodations(scope: Scope, attempt_id: ObjectId | str, accommodations:
     if current.accommodation_request is not None and current.accommodation_request.answered_at is None:
         changes["accommodation_request.answered_at"] = now
         changes[ACCOMMODATION_OPEN] = False
-    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        scope.collection(dbmod.ATTEMPTS),
         scope.where({"_id": current.id, "status": AttemptStatus.PENDING.value}),
         {"$set": changes},
         return_document=ReturnDocument.AFTER,
@@ -270,7 +272,8 @@ def answer_accommodation_request(scope: Scope, attempt_id: ObjectId | str) -> Ta
     if current.accommodation_request is None:
         raise AttemptError("this candidate has not asked for an accommodation")
     now = utcnow()
-    doc = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        scope.collection(dbmod.ATTEMPTS),
         scope.where(
             {"_id": current.id, "accommodation_request.requested_at": current.accommodation_request.requested_at}
         ),
@@ -331,7 +334,8 @@ def lock_attempt(scope: Scope, attempt_id: ObjectId | str, reason: str) -> TaskA
     now = utcnow()
     changes = {"status": AttemptStatus.LOCKED.value, "locked_at": now, "locked_reason": reason, "updated_at": now}
     # The document before the change, so the audit names the status really left.
-    before = scope.collection(dbmod.ATTEMPTS).find_one_and_update(
+    before = dbmod.find_one_and_update(
+        scope.collection(dbmod.ATTEMPTS),
         scope.where({"_id": current.id, "status": {"$in": _OPEN}}),
         {"$set": changes},
         return_document=ReturnDocument.BEFORE,
@@ -478,8 +482,11 @@ def start(
         changes["start_by"] = attempt.expires_at
         changes["expires_at"] = attempt.expires_at + timedelta(hours=get_settings().in_progress_grace_hours)
     # The document before the change, so the counters know the status it left.
-    before = db[dbmod.ATTEMPTS].find_one_and_update(
-        query, {"$set": changes, "$inc": {"session_epoch": 1}}, return_document=ReturnDocument.BEFORE
+    before = dbmod.find_one_and_update(
+        db[dbmod.ATTEMPTS],
+        query,
+        {"$set": changes, "$inc": {"session_epoch": 1}},
+        return_document=ReturnDocument.BEFORE,
     )
     if before is None:
         _raise_candidate_refusal(db, attempt.id, attempt.token_hash, now)
@@ -508,7 +515,8 @@ def request_accommodation(
     request = AccommodationRequest(needs=needs, note=note.strip(), requested_at=now)
     if not request.needs and not request.note:
         raise AttemptError("choose what you need or describe it")
-    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        db[dbmod.ATTEMPTS],
         {"_id": attempt.id, "token_hash": attempt.token_hash, "status": {"$in": _OPEN}, "expires_at": {"$gte": now}},
         {"$set": {"accommodation_request": request.model_dump(), ACCOMMODATION_OPEN: True, "updated_at": now}},
         return_document=ReturnDocument.AFTER,
@@ -530,7 +538,8 @@ def resume(db: Database, attempt_id: ObjectId | str, session_key: str, *, now: d
     oid, now = as_object_id(attempt_id), _now(now)
     if oid is None or not isinstance(session_key, str) or not session_key:
         raise TokenAlreadyUsed("this session key is not valid for the attempt")
-    doc = db[dbmod.ATTEMPTS].find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        db[dbmod.ATTEMPTS],
         {
             "_id": oid,
             "status": AttemptStatus.IN_PROGRESS.value,
@@ -644,7 +653,9 @@ def _set_status(db: Database, query: dict[str, Any], changes: dict[str, Any]) ->
     """Compare-and-set ``changes`` on the attempt ``query`` matches, and count
     the change; None when nothing matched (someone else changed it first)."""
     # The document before the change, so the counters know the status it left.
-    before = db[dbmod.ATTEMPTS].find_one_and_update(query, {"$set": changes}, return_document=ReturnDocument.BEFORE)
+    before = dbmod.find_one_and_update(
+        db[dbmod.ATTEMPTS], query, {"$set": changes}, return_document=ReturnDocument.BEFORE
+    )
     if before is None:
         return None
     after = {**before, **changes}

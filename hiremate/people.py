@@ -117,8 +117,11 @@ def _set_flag(db: Database, attempt_ids: list[ObjectId], superseded: bool) -> in
     condition = {"$ne": superseded}  # an attempt from before the flag (none) gets one too
     changed = 0
     for attempt_id in attempt_ids:
-        before = db[dbmod.ATTEMPTS].find_one_and_update(
-            {"_id": attempt_id, SUPERSEDED: condition}, change, return_document=ReturnDocument.BEFORE
+        before = dbmod.find_one_and_update(
+            db[dbmod.ATTEMPTS],
+            {"_id": attempt_id, SUPERSEDED: condition},
+            change,
+            return_document=ReturnDocument.BEFORE,
         )
         if before is None:
             continue

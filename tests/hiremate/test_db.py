@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from pymongo import MongoClient, ReturnDocument, monitoring
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from hiremate import db as dbmod
@@ -184,3 +185,103 @@ def test_two_processes_dropping_the_same_obsolete_index_both_start(db):
     db[dbmod.EVENTS].drop_index(name)
     dbmod._drop_index_if_there(db[dbmod.EVENTS], name)
     assert name not in db[dbmod.EVENTS].index_information()
+
+
+# ---------------------------------------------------------------- find_one_and_update
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends, by name, with their bodies."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def listened(store_uri, db):
+    commands = Commands()
+    client = MongoClient(store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands])
+    yield client.get_database(db.name)["compare_and_set"], commands  # no unique index in the way
+    client.close()
+
+
+def test_a_compare_and_set_on_the_embedded_store_writes_by_id_and_returns_exact_images(listened):
+    """SecantusDB's findAndModify reads the whole collection for its write:
+    none is sent. The write names the _id first, re-asserts the query and
+    pins what it changes; the images returned are the stored ones."""
+    attempts, commands = listened
+    attempts.insert_many([{"status": "issued", "session_epoch": 0, "n": i} for i in range(20)])
+    target = attempts.find_one({"n": 7})
+    query = {"_id": target["_id"], "status": {"$in": ["issued", "in_progress"]}}
+    update = {"$set": {"status": "in_progress", "note": "x"}, "$inc": {"session_epoch": 1}, "$unset": {"n": ""}}
+    commands.sent.clear()
+    before = dbmod.find_one_and_update(attempts, query, update, return_document=ReturnDocument.BEFORE)
+    assert before == target
+    assert "findAndModify" not in [name for name, _ in commands.sent]
+    (write,) = [body for name, body in commands.sent if name == "update"]
+    (statement,) = write["updates"]
+    assert next(iter(statement["q"])) == "_id" and not any(key.startswith("$") for key in statement["q"])
+    assert statement["q"]["status"] == "issued" and statement["q"]["session_epoch"] == 0  # pinned as found
+    after = dbmod.find_one_and_update(
+        attempts, {"_id": target["_id"]}, {"$inc": {"session_epoch": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert (
+        after
+        == attempts.find_one({"_id": target["_id"]})
+        == {"_id": target["_id"], "status": "in_progress", "session_epoch": 2, "note": "x"}
+    )
+    assert dbmod.find_one_and_update(attempts, {"_id": target["_id"], "status": "issued"}, update) is None
+    assert attempts.count_documents({"session_epoch": {"$gt": 0}}) == 1  # nothing else written
+
+
+def test_concurrent_compare_and_sets_each_land_once_with_their_own_epoch(listened):
+    """Eight takeovers of one attempt at once (as ``resume`` does it): each
+    gets its own epoch, and the stored epoch counts every one."""
+    attempts, _ = listened
+    attempt_id = attempts.insert_one({"status": "in_progress", "session_epoch": 0}).inserted_id
+    epochs: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def take_over() -> None:
+        barrier.wait()
+        for _ in range(5):
+            doc = dbmod.find_one_and_update(
+                attempts,
+                {"_id": attempt_id, "status": "in_progress"},
+                {"$inc": {"session_epoch": 1}, "$set": {"disconnected_at": None}},
+                return_document=ReturnDocument.AFTER,
+            )
+            epochs.append(doc["session_epoch"])
+
+    threads = [threading.Thread(target=take_over) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(epochs) == list(range(1, 41))
+    assert attempts.find_one({"_id": attempt_id})["session_epoch"] == 40
+
+
+def test_what_it_cannot_pin_goes_to_find_and_modify(listened):
+    """A $push, a dotted path or a $-key query: the store's own findAndModify, same answer."""
+    attempts, commands = listened
+    attempt_id = attempts.insert_one({"status": "issued", "tags": [], "request": {"at": 1}}).inserted_id
+    for query, update in [
+        ({"_id": attempt_id}, {"$push": {"tags": "a"}}),
+        ({"_id": attempt_id}, {"$set": {"request.answered": True}}),
+        ({"$or": [{"_id": attempt_id}]}, {"$set": {"status": "pending"}}),
+    ]:
+        commands.sent.clear()
+        after = dbmod.find_one_and_update(attempts, query, update, return_document=ReturnDocument.AFTER)
+        assert after == attempts.find_one({"_id": attempt_id})
+        assert [name for name, _ in commands.sent if name in {"findAndModify", "update"}] == ["findAndModify"]
+    assert after == {"_id": attempt_id, "status": "pending", "tags": ["a"], "request": {"at": 1, "answered": True}}
