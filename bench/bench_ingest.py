@@ -738,8 +738,7 @@ async def side_by_side(
             # Each server's 100 candidates and watchers are opened once for all the repeats, as
             # make bench does: opening a fresh 100 per window took longer each time (up to the
             # client's 10 s wait for a start on a loaded store).
-            rigs = contextlib.AsyncExitStack()
-            async with rigs:
+            async with contextlib.AsyncExitStack() as rigs:
                 opened = [await rigs.enter_async_context(LatencyRig(bench, rate, server=s)) for s in bench.servers]
                 for rig in opened:
                     await rig.window(seconds=1.0)  # warm-up, not counted
@@ -853,12 +852,11 @@ if __name__ == "__main__":
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--own-core", action="store_true", help="latency with the server on a core of its own")
     args = parser.parse_args()
+    others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
         if args.apart:
-            others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
             asyncio.run(apart(Path(tmp), args.repeats, others, args.apart))
         elif args.side_by_side:
-            others = {label: Path(path) for label, path in (item.split("=", 1) for item in args.against)}
             asyncio.run(
                 side_by_side(Path(tmp), args.repeats, others, latency=not args.no_latency, pinned=args.own_core)
             )

@@ -643,9 +643,15 @@ def is_secantus(client: MongoClient) -> bool:
     with _store_kinds_lock:
         known = _store_kinds.get(client)
     if known is None:
-        known = "secantusVersion" in client.admin.command("buildInfo")
-        with _store_kinds_lock:
-            _store_kinds[client] = known
+        known = _remember_store_kind(client, client.admin.command("buildInfo"))
+    return known
+
+
+def _remember_store_kind(client: MongoClient, build_info: Mapping[str, Any]) -> bool:
+    """Whether ``build_info`` (the server's ``buildInfo``) is SecantusDB's, kept for ``client``."""
+    known = _is_secantus_build(build_info)
+    with _store_kinds_lock:
+        _store_kinds[client] = known
     return known
 
 
@@ -743,7 +749,11 @@ def wants_retryable_writes(build_info: dict[str, Any], uri: str) -> bool:
     """Whether a client for this server should retry writes itself: yes for a
     MongoDB server, no for SecantusDB (see ``make_client``), and whatever the
     URI says when it says so (``make_client`` leaves that to the URI)."""
-    return "secantusVersion" not in build_info and "retrywrites" not in uri.lower()
+    return not _is_secantus_build(build_info) and "retrywrites" not in uri.lower()
+
+
+def _is_secantus_build(build_info: Mapping[str, Any]) -> bool:
+    return "secantusVersion" in build_info
 
 
 def get_client(settings: Settings | None = None) -> MongoClient:
@@ -766,6 +776,7 @@ def get_client(settings: Settings | None = None) -> MongoClient:
         if wants_retryable_writes(build_info, settings.mongo_uri):
             client.close()
             client = make_client(settings.mongo_uri, retry_writes=True)
+        _remember_store_kind(client, build_info)  # find_one_and_update need not ask again
         ensure_indexes(client[settings.db_name])
         if _client is not None:
             _client.close()

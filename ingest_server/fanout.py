@@ -13,11 +13,11 @@ that set changes (checked between reads, so within the stream's 250 ms
 wait). Events nobody watches then cost this process nothing, however many
 ingest servers write them; while nobody here watches any attempt, the stream
 follows ``task_attempts`` alone, so the store does not even turn the stored
-events into changes for it (``stream_target``). An attempt newly named gets a ``resync`` of its
-own once the reopened stream is open: its subscribers read the stored events
-again from where they are, which covers what the old stream left out between
-their subscription and the reopening (the ``SequenceGate`` drops what they
-already have).
+events into changes for it (``stream_target``). An attempt newly named gets
+a ``resync`` of its own once the reopened stream is open: its subscribers
+read the stored events again from where they are, which covers what the old
+stream left out between their subscription and the reopening (the
+``SequenceGate`` drops what they already have).
 
 The stream is read as raw BSON: an inserted event is decoded only when
 this process has a subscriber for its attempt (its ``attempt_id`` is read
@@ -392,9 +392,9 @@ def stream_target(db: Database, attempt_ids: frozenset[ObjectId]) -> Database | 
     database makes the store turn every inserted event into a change before
     ``stream_pipeline``'s filter drops it: SecantusDB 0.7.0b3 spent 669-765 us
     of CPU per stored event with one open, 443-532 without and 512-572 with
-    one on ``task_attempts`` (inserts of 15 events, two runs). Switching between the two
-    reopens the stream from where it stood, as any change of the watched set
-    does (a resume token carries over between the two scopes)."""
+    one on ``task_attempts`` (inserts of 15 events, two runs). Switching
+    between the two reopens the stream from where it stood, as any change of
+    the watched set does (a resume token carries over between the scopes)."""
     return db if attempt_ids else db[dbmod.ATTEMPTS]
 
 
