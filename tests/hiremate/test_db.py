@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from pymongo import MongoClient, ReturnDocument, monitoring
+from pymongo import MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from hiremate import db as dbmod
 from hiremate.settings import Settings
 from tests.conftest import free_port
+from tests.support.commands import Commands
 
 
 @pytest.mark.parametrize(
@@ -188,22 +189,6 @@ def test_two_processes_dropping_the_same_obsolete_index_both_start(db):
 
 
 # ---------------------------------------------------------------- find_one_and_update
-
-
-class Commands(monitoring.CommandListener):
-    """The commands a client sends, by name, with their bodies."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture
