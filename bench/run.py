@@ -655,7 +655,8 @@ FINDINGS: list[str] = [
     "message kept (sent ones stay 30 days): 55 ms a claim with 1,000 sent, 1.1 s with 20,000, so a bulk issue of 500 "
     "invitations cost the shared store minutes. They now ask the oldest due and the oldest expired lease with one "
     "indexed query each and take one by `_id`: 8-13 ms a claim from 0 to 100,000 sent (20 claims each, scratch "
-    "measurement).",
+    "measurement). Recording a review or a decision (a `$push` to its history) is an `update_one` by `_id` and a "
+    "read back: 5 ms instead of 118 ms with 10,000 reviews, 24 ms with 2,000.",
     "**A store bug found on the way:** SecantusDB 0.7.0b3 serves `$gte` on a descending index field as `$gt` (a "
     "document exactly at the bound is dropped; `$gt`, `$lt`, `$lte` and ascending fields are right). The exports' "
     "from-date filter dropped a completion at exactly midnight; it now asks `$gt` one millisecond earlier, the same "

@@ -692,6 +692,30 @@ def find_one_and_update(
             return before if return_document == ReturnDocument.BEFORE else _applied(before, update)
 
 
+def update_by_id(
+    collection: Collection, query: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False
+) -> dict[str, Any] | None:
+    """``collection.find_one_and_update(query, update, upsert=upsert,
+    return_document=AFTER)`` for a query that names the ``_id`` and an update
+    ``find_one_and_update`` cannot pin (``$push``, dotted paths): the document
+    after the write, None when nothing matched.
+
+    On SecantusDB an ``update_one`` whose filter names the ``_id`` first (the
+    store serves it from that index), then a read by ``_id``: its
+    ``findAndModify`` reads the whole collection for its write (with 10,000
+    reviews 118 ms against 5 ms, measured 2026-12-06). The write is the same
+    single-document compare-and-set; the image read back may also hold a
+    change another writer made right after it. A MongoDB server gets the
+    real command."""
+    if not is_secantus(collection.database.client):
+        return collection.find_one_and_update(query, update, upsert=upsert, return_document=ReturnDocument.AFTER)
+    doc_id = query["_id"]
+    written = collection.update_one({"_id": doc_id, **query}, update, upsert=upsert)
+    if written.matched_count == 0 and written.upserted_id is None:
+        return None
+    return collection.find_one({"_id": doc_id})
+
+
 def _emulable(query: Mapping[str, Any], update: Mapping[str, Any]) -> bool:
     if not update or not set(update) <= _EMULATED_OPERATORS or any(key.startswith("$") for key in query):
         return False

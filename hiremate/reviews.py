@@ -39,7 +39,6 @@ from typing import Any, Literal
 
 from bson import ObjectId
 from pydantic import Field
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hiremate import attempt_counts, webhooks
@@ -185,15 +184,13 @@ def record_review(
         "$push": {"history": {"$each": [stored], "$slice": -HISTORY_KEPT}},
     }
     try:
-        doc = scope.collection(dbmod.REVIEWS).find_one_and_update(
-            scope.where({"_id": attempt}), update, upsert=True, return_document=ReturnDocument.AFTER
-        )
+        doc = dbmod.update_by_id(scope.collection(dbmod.REVIEWS), scope.where({"_id": attempt}), update, upsert=True)
     except DuplicateKeyError:
         # Two first reviews raced to insert the document: the other one won, so update it.
-        doc = scope.collection(dbmod.REVIEWS).find_one_and_update(
+        doc = dbmod.update_by_id(
+            scope.collection(dbmod.REVIEWS),
             scope.where({"_id": attempt}),
             {key: value for key, value in update.items() if key != "$setOnInsert"},
-            return_document=ReturnDocument.AFTER,
         )
     if doc is None:  # the id is taken outside this organisation: impossible for a scoped attempt
         raise ReviewError("this review could not be recorded; reload and try again")
@@ -239,13 +236,13 @@ def record_decision(
     )
     stored = recorded.model_dump()
     seen = {"decision": None} if seen_at is None else {"decision.decided_at": seen_at}
-    doc = scope.collection(dbmod.REVIEWS).find_one_and_update(
+    doc = dbmod.update_by_id(
+        scope.collection(dbmod.REVIEWS),
         scope.where({"_id": current.attempt_id, **seen}),
         {
             "$set": {"decision": stored, "updated_at": recorded.decided_at},
             "$push": {"decisions": {"$each": [stored], "$slice": -HISTORY_KEPT}},
         },
-        return_document=ReturnDocument.AFTER,
     )
     if doc is None:
         raise ReviewError("another decision was recorded meanwhile; reload the profile and look at it first")

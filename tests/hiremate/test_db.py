@@ -270,3 +270,32 @@ def test_what_it_cannot_pin_goes_to_find_and_modify(listened):
         assert after == attempts.find_one({"_id": attempt_id})
         assert [name for name, _ in commands.sent if name in {"findAndModify", "update"}] == ["findAndModify"]
     assert after == {"_id": attempt_id, "status": "pending", "tags": ["a"], "request": {"at": 1, "answered": True}}
+
+
+def test_an_update_by_id_writes_by_id_and_reads_the_document_back(listened):
+    """For what cannot be pinned ($push, dotted paths): no findAndModify on the
+    embedded store; the write's filter names the _id first; an upsert
+    inserts; a compare that fails writes nothing and answers None."""
+    reviews, commands = listened
+    reviews.insert_many([{"_id": n, "org": 1, "history": [], "decision": None} for n in range(20)])
+    commands.sent.clear()
+    push = {"$set": {"reviews.ann": "agree"}, "$push": {"history": {"$each": ["a"], "$slice": -2}}}
+    after = dbmod.update_by_id(reviews, {"org": 1, "_id": 7}, push)
+    assert (
+        after
+        == reviews.find_one({"_id": 7})
+        == {"_id": 7, "org": 1, "history": ["a"], "decision": None, "reviews": {"ann": "agree"}}
+    )
+    assert "findAndModify" not in [name for name, _ in commands.sent]
+    (write,) = [body for name, body in commands.sent if name == "update"]
+    assert next(iter(write["updates"][0]["q"])) == "_id"
+    decided = {"$set": {"decision": "advance"}, "$push": {"decisions": "advance"}}
+    assert dbmod.update_by_id(reviews, {"_id": 7, "decision": None}, decided)["decisions"] == ["advance"]
+    assert dbmod.update_by_id(reviews, {"_id": 7, "decision": None}, decided) is None  # decided meanwhile
+    assert reviews.find_one({"_id": 7})["decisions"] == ["advance"]
+    inserted = dbmod.update_by_id(
+        reviews, {"_id": 99, "org": 1}, {"$setOnInsert": {"first": True}, **push}, upsert=True
+    )
+    assert inserted == {"_id": 99, "org": 1, "first": True, "reviews": {"ann": "agree"}, "history": ["a"]}
+    assert dbmod.update_by_id(reviews, {"_id": 98, "org": 1}, push) is None
+    assert reviews.count_documents({}) == 21
