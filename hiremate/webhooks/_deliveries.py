@@ -450,7 +450,8 @@ def redeliver(scope: Scope, delivery_id: ObjectId | str, *, now: datetime | None
         raise WebhookError("no such webhook delivery in your organisation")
     # A finished delivery gets exactly one more try; a waiting one is only brought forward.
     finished = current["status"] in (DELIVERED, FAILED)
-    doc = scope.collection(dbmod.WEBHOOK_DELIVERIES).find_one_and_update(
+    doc = dbmod.find_one_and_update(
+        scope.collection(dbmod.WEBHOOK_DELIVERIES),
         scope.where({"_id": oid, "status": current["status"], "lease_owner": {"$exists": False}}),
         {"$set": {"status": QUEUED, "next_attempt_at": at, "manual": finished, "updated_at": at}},
     )

@@ -13,6 +13,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from pymongo import MongoClient
 
 from hiremate import attempts, auth, erasure, mail
 from hiremate import db as dbmod
@@ -22,6 +23,7 @@ from hiremate.models import CandidateInfo
 from hiremate.organizations import update_settings
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
+from tests.support.commands import Commands
 from tests.support.page_helpers import make_org
 from tests.support.smtp import (  # noqa: F401 (fixtures)
     LOGIN_PASSWORD,
@@ -145,14 +147,22 @@ def test_a_permanent_refusal_fails_with_the_reason_and_a_resend_reissues_the_lin
     assert [s.status for s in mail.attempt_mail(org.scope, issued.attempt.id)] == [mail.SENT, mail.FAILED]
 
 
-def test_a_resend_of_a_waiting_message_only_brings_it_forward(org, mail_settings, smtp_server):  # noqa: F811
+def test_a_resend_of_a_waiting_message_only_brings_it_forward(org, mail_settings, smtp_server, store_uri):  # noqa: F811
     issued = issue(org)
     mail.queue_invitation(org.scope, issued.attempt, issued.link, settings=mail_settings)
     smtp_server.refuse = "451 4.3.0 later"
     mail.drain(org.db, mail_settings)
     smtp_server.refuse = None
-    resent = mail.resend_invitation(org.scope, issued.attempt.id, settings=mail_settings)
+    commands = Commands()
+    client = MongoClient(store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands])
+    try:
+        scope = Scope(client.get_database(org.db.name), org.scope.organization_id, org.scope.user_id)
+        resent = mail.resend_invitation(scope, issued.attempt.id, settings=mail_settings)
+    finally:
+        client.close()
     assert resent.sooner and resent.reissued is None
+    # The outbox keeps sent mail 30 days, and the embedded store's findAndModify reads all of it.
+    assert "findAndModify" not in [name for name, _ in commands.sent]
     assert mail.drain(org.db, mail_settings).sent == 1
     assert issued.link in smtp_server.wait_for(1)[0].text()
 
