@@ -652,11 +652,12 @@ FINDINGS: list[str] = [
     "server, with 100 to 600 attempts stored: the store's CPU 4.0 -> 7.5 s before, 4.2-5.8 s after; with 3,000 "
     "stored a start waited past the client's 10 s before, and all 100 took 5.5-5.7 s after. The outboxes' claims "
     "(mail and webhook deliveries) were one `findAndModify` with an `$or` filter and a sort, so each read every "
-    "message kept (sent ones stay 30 days): 55 ms a claim with 1,000 sent, 1.1 s with 20,000, so a bulk issue of 500 "
-    "invitations cost the shared store minutes. They now ask the oldest due and the oldest expired lease with one "
-    "indexed query each and take one by `_id`: 8-13 ms a claim from 0 to 100,000 sent (20 claims each, scratch "
-    "measurement). Recording a review or a decision (a `$push` to its history) is an `update_one` by `_id` and a "
-    "read back: 5 ms instead of 118 ms with 10,000 reviews, 24 ms with 2,000.",
+    "message kept (sent ones stay 30 days), and recording a review or a decision (a `$push` to its history) was "
+    "one `findAndModify` by `_id`, which read every review (a person reviews every profile). A claim now asks the "
+    "oldest due and the oldest expired lease with one indexed query each and takes one by `_id`; a review is an "
+    "`update_one` by `_id` and a read back. `python -m bench.bench_claims` (2026-12-06, 20 calls each, same store "
+    "and documents): a claim 7.7, 87 and 852 ms before with 0, 1,000 and 20,000 messages kept, 14, 16 and 9.4 ms "
+    "now; a review's write 3.5, 23 and 221 ms before, 3.6, 3.6 and 2.5 ms now.",
     "**A store bug found on the way:** SecantusDB 0.7.0b3 serves `$gte` on a descending index field as `$gt` (a "
     "document exactly at the bound is dropped; `$gt`, `$lt`, `$lte` and ascending fields are right). The exports' "
     "from-date filter dropped a completion at exactly midnight; it now asks `$gt` one millisecond earlier, the same "
