@@ -93,6 +93,9 @@ class IngestResults:
         default_factory=lambda: Figure("store acknowledged -> ack written, on a core of its own, p99", "ms")
     )
     own_core_ack_p99: Figure = field(default_factory=lambda: Figure("ack p99, server on a core of its own", "ms"))
+    own_core_group: Figure = field(
+        default_factory=lambda: Figure("mean group during the window on a core of its own", "events")
+    )
     # The event loop's thread over the same windows, from /proc schedstat: its CPU per event, and how long
     # it waited for a CPU each time it became runnable (what the shared cores add to the server's own part).
     loop_cpu: Figure = field(default_factory=lambda: Figure("event loop thread, CPU per event", "us"))
@@ -486,6 +489,11 @@ def own_core(bench: Bench, server: IngestProc | None = None) -> Iterator[bool]:
             _set_affinity(pid, set(cores))
 
 
+def group_mean(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """Events per group the group committer wrote between two statistics dumps."""
+    return (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
+
+
 def own_latencies(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[float], list[float], list[float]] | None:
     """The server's own part of each ack recorded between two statistics
     dumps, in ms: (both parts added, frame received -> handed to the writer,
@@ -556,8 +564,7 @@ async def run(tmp: Path, repeats: int, log: Any = print) -> IngestResults:
                 stored = bench.db[dbmod.EVENTS].count_documents({"attempt_id": {"$in": [i.attempt_id for i in issued]}})
                 if stored != connections * per:
                     results.stored_ok = False
-                groups = max(after["groups"] - before["groups"], 1)
-                mean_group = (after["events"] - before["events"]) / groups
+                mean_group = group_mean(before, after)
                 if template is None:
                     template = bench.db[dbmod.EVENTS].find_one({"attempt_id": issued[0].attempt_id}, {"_id": 0})
                 store = await asyncio.to_thread(
@@ -613,7 +620,7 @@ async def _latency_repeat(
         results.own_in_p99.runs.append(percentile(received, 99))
         results.own_out_p99.runs.append(percentile(acked, 99))
     own_core_p99 = await _own_core_window(bench, results, rig)
-    group = (after["events"] - before["events"]) / max(after["groups"] - before["groups"], 1)
+    group = group_mean(before, after)
     results.latency_group.runs.append(group)
     floor = await asyncio.to_thread(store_latencies, bench, template, max(1, round(group)))
     results.store_p50.runs.append(percentile(floor, 50))
@@ -669,11 +676,13 @@ async def _own_core_window(bench: Bench, results: IngestResults, rig: LatencyRig
             return None
         before = bench.committer_stats()
         latencies, _, loop = await _window_and_loop(bench, rig)
-        own = own_latencies(before, bench.committer_stats())
+        after = bench.committer_stats()
+        own = own_latencies(before, after)
     if loop is not None:
         results.own_core_loop_wait.runs.append(loop.wait_per_run_us)
     if own is None:
         return None
+    results.own_core_group.runs.append(group_mean(before, after))
     total, _, acked = own
     results.own_core_p50.runs.append(percentile(total, 50))
     results.own_core_p99.runs.append(percentile(total, 99))
