@@ -726,13 +726,17 @@ def _own_part_by_group(ing: Any) -> str:
         for own, group in zip(ing.own_core_p99.runs, ing.own_core_group.runs, strict=False)
     ]
     return (
-        "The server's own part grows with the group it answers: the acks of a written group go out one after "
-        "the other, each its own socket write (35-50 us an ack, the write 15-17 us of it, in a trace of "
-        "2026-12-06), so the last ack of a group of 60 waits about 2.5 ms behind the others. A group holds what "
-        "arrived while the previous one was being written, so it follows the store's commit time, which moves "
-        "from window to window on this shared machine (in 8 alternating windows at 900 events/s on 2026-12-06 "
-        "the mean group ranged from 6 to 93 events while the store used 0.69-0.80 of a core, and the own "
-        "part's p99 from 0.9 to 2.4 ms with groups under 12 and from 6 to 9.6 ms with groups over 60). Each "
+        "What the server's own part is made of: answering a written group writes its acks one after the other, "
+        "about 50 us an ack here (in a trace of 6 windows at 900 events/s on 2026-12-06: 49-57 us, of which the "
+        "socket write 24-36 us, since on loopback the write also does the client's receiving and wakes it; the "
+        "future and the frame about 20 us), so the last ack of a group of 20 waits about 1 ms behind the others "
+        "and of a group of 60 about 3 ms; on top come the waits for a CPU, before the loop picks a group up and "
+        "whenever it is preempted while answering, which on these shared cores are the larger part (own p99 "
+        "4.5-9.3 ms in the same trace, with groups of 13-26). A group holds what arrived while the previous one "
+        "was being written, so its size follows the store's commit time, which moves from window to window on "
+        "this shared machine (in 8 alternating windows at 900 events/s the mean group ranged from 6 to 93 "
+        "events while the store used 0.69-0.80 of a core; the own part's p99 was 0.9-2.4 ms with groups under "
+        "12 and 6-9.6 ms with groups over 60). Each "
         "window of this run, the own part's p99 and the mean group: shared cores "
         + "; ".join(pairs)
         + (("; on a core of its own " + "; ".join(pinned)) if pinned else "")
