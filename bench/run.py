@@ -710,10 +710,6 @@ PRODUCT_CHANGES: list[str] = [
 ]
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _own_part_by_group(ing: Any) -> str:
     """The server's own p99 of each window beside the mean group it answered."""
     # This checkout's server measures its own part in every window, so the lists pair up.
@@ -742,3 +738,7 @@ def _own_part_by_group(ing: Any) -> str:
         + (("; on a core of its own " + "; ".join(pinned)) if pinned else "")
         + ".\n"
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
