@@ -728,7 +728,7 @@ def _own_part_by_group(ing: Any) -> str:
         "future and the frame about 20 us), so the last ack of a group of 20 waits about 1 ms behind the others "
         "and of a group of 60 about 3 ms; on top come the waits for a CPU, before the loop picks a group up and "
         "whenever it is preempted while answering, which on these shared cores are the larger part (own p99 "
-        "4.5-9.3 ms in the same trace, with groups of 13-26). A group holds what arrived while the previous one "
+        "2.8-9.3 ms in the same trace, with groups of 13-26). A group holds what arrived while the previous one "
         "was being written, so its size follows the store's commit time, which moves from window to window on "
         "this shared machine (in 8 alternating windows at 900 events/s the mean group ranged from 6 to 93 "
         "events while the store used 0.69-0.80 of a core; the own part's p99 was 0.9-2.4 ms with groups under "
