@@ -731,7 +731,7 @@ def _own_part_by_group(ing: Any) -> str:
         "2.8-9.3 ms in the same trace, with groups of 13-26). A group holds what arrived while the previous one "
         "was being written, so its size follows the store's commit time, which moves from window to window on "
         "this shared machine (in 8 alternating windows at 900 events/s the mean group ranged from 6 to 93 "
-        "events while the store used 0.69-0.80 of a core; the own part's p99 was 0.9-2.4 ms with groups under "
+        "events while the store used 0.69-0.80 of a core; the own part's p99 was 0.9-3.7 ms with groups under "
         "12 and 6-9.6 ms with groups over 60). Each "
         "window of this run, the own part's p99 and the mean group: shared cores "
         + "; ".join(pairs)
