@@ -661,10 +661,11 @@ def find_one_and_update(
     update: Mapping[str, Any],
     *,
     return_document: ReturnDocument = ReturnDocument.BEFORE,
+    sort: Sequence[tuple[str, int]] | None = None,
 ) -> dict[str, Any] | None:
-    """``collection.find_one_and_update(query, update)``: the compare-and-set
-    of one document, the document before (or after) it, None when nothing
-    matched.
+    """``collection.find_one_and_update(query, update, sort=sort)``: the
+    compare-and-set of one document (the first in ``sort`` order when several
+    match), the document before (or after) it, None when nothing matched.
 
     On SecantusDB 0.7.0b3 a ``findAndModify`` reads the whole collection for
     its write (it writes with ``{_id, $and: [query]}``, and a filter with a
@@ -679,11 +680,11 @@ def find_one_and_update(
     one). Anything else (other operators, dotted paths, a ``$`` key in the
     query, a MongoDB server) goes to ``find_one_and_update`` itself."""
     if not _emulable(query, update) or not is_secantus(collection.database.client):
-        return collection.find_one_and_update(query, update, return_document=return_document)
+        return collection.find_one_and_update(query, update, return_document=return_document, sort=sort)
     rest = {key: value for key, value in query.items() if key != "_id"}
     touched = {name for names in update.values() for name in names}
     while True:
-        before = collection.find_one(query)
+        before = collection.find_one(query, sort=sort)
         if before is None:
             return None
         # _id first: the store serves a filter from an index one clause at a time, in order.

@@ -31,7 +31,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bson import ObjectId
 from pymongo import DESCENDING
@@ -224,23 +223,6 @@ class Resent:
     sooner: bool = False  # a queued message was only brought forward
 
 
-def _bring_forward_waiting_invitation(scope: Scope, attempt_id: ObjectId) -> dict[str, Any] | None:
-    """The attempt's newest invitation still queued, now due; None when none waits.
-
-    Found by the attempt's index and then brought forward by ``_id``: one
-    ``findAndModify`` with a sort made SecantusDB read the whole outbox,
-    which keeps sent messages 30 days (``outbox`` module)."""
-    outbox = scope.db[dbmod.MAIL_OUTBOX]
-    waiting = scope.where({"attempt_id": attempt_id, "kind": INVITATION, "status": QUEUED, "sealed": {"$exists": True}})
-    while (newest := outbox.find_one(waiting, {"_id": 1}, sort=[("created_at", DESCENDING)])) is not None:
-        now = utcnow()
-        update = {"$set": {"next_attempt_at": now, "updated_at": now}}
-        if dbmod.find_one_and_update(outbox, {"_id": newest["_id"], **waiting}, update) is not None:
-            return newest
-        # A drainer claimed it between the look and the write: look again.
-    return None
-
-
 def resend_invitation(
     scope: Scope, attempt_id: ObjectId | str, *, settings: Settings | None = None, public_url: str | None = None
 ) -> Resent:
@@ -256,7 +238,16 @@ def resend_invitation(
         raise MailError("no such assessment in your organisation")
     if attempt.status not in (AttemptStatus.PENDING, AttemptStatus.IN_PROGRESS):
         raise MailError(f"this assessment is {attempt.status}: there is no link to send")
-    waiting = _bring_forward_waiting_invitation(scope, attempt.id)
+    # The attempt's newest invitation still queued, brought forward. Through
+    # db.find_one_and_update: the store's own findAndModify would read the
+    # whole outbox, which keeps sent messages 30 days (``outbox`` module).
+    now = utcnow()
+    waiting = dbmod.find_one_and_update(
+        scope.db[dbmod.MAIL_OUTBOX],
+        scope.where({"attempt_id": attempt.id, "kind": INVITATION, "status": QUEUED, "sealed": {"$exists": True}}),
+        {"$set": {"next_attempt_at": now, "updated_at": now}},
+        sort=[("created_at", DESCENDING)],
+    )
     if waiting is not None:
         scope.audit("mail.resent", "attempt", attempt.id, kind=INVITATION, reissued=False)
         return Resent(waiting["_id"], None, sooner=True)

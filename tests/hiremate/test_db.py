@@ -228,6 +228,22 @@ def test_a_compare_and_set_on_the_embedded_store_writes_by_id_and_returns_exact_
     assert attempts.count_documents({"session_epoch": {"$gt": 0}}) == 1  # nothing else written
 
 
+def test_a_compare_and_set_with_a_sort_takes_the_first_match_in_that_order(listened):
+    """As findAndModify's sort does, without sending one: the newest waiting
+    message is the one brought forward, then the next newest."""
+    outbox, commands = listened
+    outbox.insert_many([{"_id": n, "status": "queued", "created": n % 4} for n in range(8)])
+    commands.sent.clear()
+    newest = [("created", -1), ("_id", -1)]
+    taken = [
+        dbmod.find_one_and_update(outbox, {"status": "queued"}, {"$set": {"status": "due"}}, sort=newest)["_id"]
+        for _ in range(3)
+    ]
+    assert taken == [7, 3, 6]
+    assert "findAndModify" not in [name for name, _ in commands.sent]
+    assert outbox.count_documents({"status": "due"}) == 3
+
+
 def test_concurrent_compare_and_sets_each_land_once_with_their_own_epoch(listened):
     """Eight takeovers of one attempt at once (as ``resume`` does it): each
     gets its own epoch, and the stored epoch counts every one."""
