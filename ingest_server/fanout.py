@@ -287,6 +287,8 @@ class LiveHub:
 
     def _stream_loop(self) -> None:
         token: Any = None
+        token_scope: str | None = None  # the scope of the stream ``token`` was read from
+        attempts_token: Any = None  # the last attempt change's position, which task_attempts resumes from
         backoff = 0.2
         ever_opened = False
         codec_options = self.db.codec_options
@@ -302,6 +304,14 @@ class LiveHub:
                 # the store does not turn every stored event into a change only to
                 # filter it out (see ``stream_target``).
                 target = stream_target(raw_db, wanted)
+                if target is not raw_db and token is not None and token_scope != target.name:
+                    # task_attempts refuses a position read from the database's stream
+                    # when that was an event's. After the last attempt change seen it
+                    # misses and repeats none of them; with none seen, stay on the database.
+                    if attempts_token is not None:
+                        options["resume_after"] = attempts_token
+                    else:
+                        target = raw_db
                 with target.watch(stream_pipeline(wanted), **options) as stream:
                     if ever_opened and token is None:
                         self._emit([Change("resync")])  # reopened without a position: re-read
@@ -317,6 +327,7 @@ class LiveHub:
                     while not self._stopping.is_set():
                         if self._subscribed_version != version:
                             token = stream.resume_token  # reopen from here, asking for the attempts watched now
+                            token_scope = target.name
                             break
                         change = stream.try_next()
                         if change is None:
@@ -326,15 +337,17 @@ class LiveHub:
                         # the server's CPU with raw documents.
                         converted = convert_raw(change, codec_options, self._is_subscribed)
                         if converted is not None:
+                            if converted.kind == "attempt":
+                                attempts_token = change["_id"]
                             self._emit([converted])
             except OperationFailure as exc:
                 if not ever_opened:
                     raise
                 log.warning("live change stream failed (%s); reopening", exc)
-                token = None  # the position may be gone: reopen fresh and resync
+                token = attempts_token = None  # the position may be gone: reopen fresh and resync
             except PyMongoError as exc:
                 if stream is not None:
-                    token = stream.resume_token  # where it stopped: resume there
+                    token, token_scope = stream.resume_token, target.name  # where it stopped: resume there
                 log.warning("live change stream interrupted (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -394,7 +407,8 @@ def stream_target(db: Database, attempt_ids: frozenset[ObjectId]) -> Database | 
     of CPU per stored event with one open, 443-532 without and 512-572 with
     one on ``task_attempts`` (inserts of 15 events, two runs). Switching
     between the two reopens the stream from where it stood, as any change of
-    the watched set does (a resume token carries over between the scopes)."""
+    the watched set does (back to ``task_attempts``: from the last attempt
+    change, since that stream refuses an event's position)."""
     return db if attempt_ids else db[dbmod.ATTEMPTS]
 
 

@@ -271,8 +271,8 @@ async def test_lock_is_seen_live_and_profiled(server, db):
             await watcher.until(lambda m: m["type"] == "attempt_status")
             attempts.lock_attempt(issued.scope, issued.attempt_id, "withdrawn")
             await watcher.until(lambda m: m["type"] == "attempt_status" and m["status"] == "locked")
-    for _ in range(50):
-        if db.computed_metrics.find_one({"attempt_id": issued.attempt_id}):
+    for _ in range(50):  # the metrics are written first, the profile right after them
+        if db.skill_profiles.count_documents({"attempt_id": issued.attempt_id}):
             break
         await asyncio.sleep(0.1)
     metrics = db.computed_metrics.find_one({"attempt_id": issued.attempt_id})
@@ -398,7 +398,7 @@ async def test_the_stream_asks_only_for_watched_attempts_and_resyncs_a_new_one(d
         await hub.stop()
 
 
-async def test_nobody_watching_the_stream_follows_task_attempts_alone_and_loses_no_attempt_change(db):
+async def test_nobody_watching_the_stream_follows_task_attempts_alone_and_loses_no_attempt_change(db, caplog):
     """Without subscribers the stream is on ``task_attempts`` (the store makes
     no change of each stored event for it); a subscriber moves it to the
     database and the last one leaving moves it back, each time from where it
@@ -421,8 +421,13 @@ async def test_nobody_watching_the_stream_follows_task_attempts_alone_and_loses_
         sub = hub.subscribe(attempt_id)
         take_over(2)  # most likely while the stream moves to the database
         await until(lambda: hub.streamed_scope == db.name, timeout=10.0)
-        db[dbmod.EVENTS].insert_one(
-            {"_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": 1, "event_type": "focus_lost"}
+        # Many events in one go, so that the subscriber leaves while the stream is still
+        # reading them: its position is then an event's, which task_attempts refuses.
+        db[dbmod.EVENTS].insert_many(
+            [
+                {"_id": ObjectId(), "attempt_id": attempt_id, "sequence_number": n, "event_type": "focus_lost"}
+                for n in range(1, 301)
+            ]
         )
         seen: list = []
         while not any(c.kind == "event" for c in seen):
@@ -434,5 +439,6 @@ async def test_nobody_watching_the_stream_follows_task_attempts_alone_and_loses_
         await until(lambda: len(heard) >= 4, timeout=10.0)
         await asyncio.sleep(0.5)  # nothing arrives twice
         assert heard == [(attempt_id, epoch) for epoch in (1, 2, 3, 4)]
+        assert "live change stream failed" not in caplog.text  # moved from its position, never reopened fresh
     finally:
         await hub.stop()
