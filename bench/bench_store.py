@@ -213,25 +213,24 @@ def small_and_large(tmp: Path, small: int, large: int) -> Iterator[tuple[SeededS
 # ---------------------------------------------------------------- per-operation costs
 
 
-def _median_ms(call: Callable[[], Any], times: int) -> float:
-    samples = []
+def _alternating_medians_ms(calls: Sequence[Callable[[], Any]], times: int) -> list[float]:
+    """Each call's median time over ``times`` samples, taken in turn (one
+    sample of each call, then the next round), so that a pause of the
+    shared machine or of one store's checkpoint falls on every call alike."""
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(times):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return percentile(samples, 50)
+        for call, taken in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            call()
+            taken.append((time.perf_counter() - started) * 1000)
+    return [percentile(taken, 50) for taken in samples]
 
 
-def per_operation(seeded: SeededStore, point: ScalePoint, rng: random.Random) -> None:
+def _operations(seeded: SeededStore, rng: random.Random) -> list[tuple[str, int, bool, Callable[[], Any]]]:
+    """(name, samples, reference?, call) for each per-operation figure of one store."""
     db = seeded.db
     pick = lambda: rng.choice(seeded.attempt_ids)  # noqa: E731
     events = db[dbmod.EVENTS]
-    point.add(
-        "read one attempt's events (indexed)",
-        "ms",
-        _median_ms(lambda: list(events.find({"attempt_id": pick()}).sort("sequence_number", ASCENDING)), 30),
-    )
-    point.add("compute_and_store one attempt", "ms", _median_ms(lambda: profiles.compute_and_store(db, pick()), 15))
     template = events.find_one({}, {"_id": 0})
 
     def insert_attempt_events() -> None:
@@ -240,37 +239,52 @@ def per_operation(seeded: SeededStore, point: ScalePoint, rng: random.Random) ->
             [{**template, "attempt_id": attempt_id, "sequence_number": s} for s in range(1, 31)], ordered=False
         )
 
-    point.add("insert_many 30 events (new attempt)", "ms", _median_ms(insert_attempt_events, 15))
     # What the pages ask: the newest attempts (through recent windows), the
     # organisation's counts (from its counters) and the dashboard's numbers.
     scope = Scope(db, seeded.organization_id, seeded.user.id, is_admin=True)
     attempts = db[dbmod.ATTEMPTS]
     org = {"organization_id": seeded.organization_id}
-    point.add(
-        "newest 25 attempts (windowed, as the candidates page reads them)",
-        "ms",
-        _median_ms(lambda: newest_first(attempts, org, "created_at", projection=ATTEMPT_ROW_PROJECTION, limit=25), 5),
-    )
-    point.add(
-        "the organisation's counts by position and status (counters)",
-        "ms",
-        _median_ms(lambda: candidate_counts(scope), 5),
-    )
-    point.add("dashboard numbers (dashboard_stats)", "ms", _median_ms(lambda: dashboard_stats(scope), 5))
-    # The same questions asked plainly: the store decodes every attempt of the organisation.
+    # The same questions asked plainly (the reference rows): the store decodes every attempt of the organisation.
     newest = [("created_at", -1), ("_id", -1)]
-    point.add(
-        "newest 25 attempts, one plain query (store's own plan)",
-        "ms",
-        _median_ms(lambda: list(attempts.find(org, ATTEMPT_ROW_PROJECTION).sort(newest).limit(25)), 3),
-        reference=True,
-    )
-    point.add(
-        "count_documents of the organisation's attempts",
-        "ms",
-        _median_ms(lambda: attempts.count_documents(org), 3),
-        reference=True,
-    )
+    return [
+        (
+            "read one attempt's events (indexed)",
+            30,
+            False,
+            lambda: list(events.find({"attempt_id": pick()}).sort("sequence_number", ASCENDING)),
+        ),
+        ("compute_and_store one attempt", 15, False, lambda: profiles.compute_and_store(db, pick())),
+        ("insert_many 30 events (new attempt)", 15, False, insert_attempt_events),
+        (
+            "newest 25 attempts (windowed, as the candidates page reads them)",
+            5,
+            False,
+            lambda: newest_first(attempts, org, "created_at", projection=ATTEMPT_ROW_PROJECTION, limit=25),
+        ),
+        ("the organisation's counts by position and status (counters)", 5, False, lambda: candidate_counts(scope)),
+        ("dashboard numbers (dashboard_stats)", 5, False, lambda: dashboard_stats(scope)),
+        (
+            "newest 25 attempts, one plain query (store's own plan)",
+            3,
+            True,
+            lambda: list(attempts.find(org, ATTEMPT_ROW_PROJECTION).sort(newest).limit(25)),
+        ),
+        ("count_documents of the organisation's attempts", 3, True, lambda: attempts.count_documents(org)),
+    ]
+
+
+def per_operation(stores: Sequence[SeededStore], points: Sequence[ScalePoint], rngs: Sequence[random.Random]) -> None:
+    """One round of the per-operation costs, every store's sample of an
+    operation right after the other's (``_alternating_medians_ms``): taken a
+    store at a time, a round of one store could fall in the other's quiet
+    and its own pause (a 10,000-attempt read measured 4.1 ms in two rounds
+    of three against 2.1-2.3 for 1,000 on 2026-12-06, and 2.1-3.5 in every
+    earlier run)."""
+    operations = [_operations(seeded, rng) for seeded, rng in zip(stores, rngs, strict=True)]
+    for index, (name, times, reference, _) in enumerate(operations[0]):
+        medians = _alternating_medians_ms([ops[index][3] for ops in operations], times)
+        for point, median in zip(points, medians, strict=True):
+            point.add(name, "ms", median, reference=reference)
 
 
 # ---------------------------------------------------------------- recompute --all
@@ -371,7 +385,8 @@ def pages(seeded: SeededStore, point: ScalePoint, repeats: int) -> None:
 def measure_side_by_side(stores: Sequence[SeededStore], rounds: int, log: Any = print) -> list[ScalePoint]:
     """The pages and the per-operation costs of each store, the stores taken
     in turn: each store's pages right after the other's, then ``rounds``
-    rounds of the per-operation costs, every store once a round. A drift of
+    rounds of the per-operation costs, each operation's samples taken on one
+    store and the other in turn (``per_operation``). A drift of
     the shared machine then falls on every store alike, which the ratios
     between them need: measured one store after the other, minutes apart,
     the same page's 1,000 -> 10,000 ratio moved between 0.9x and 1.6x from
@@ -384,8 +399,7 @@ def measure_side_by_side(stores: Sequence[SeededStore], rounds: int, log: Any = 
             f"  {point.attempts} attempts: pages " + ", ".join(f"{k} {v.median:.2f}s" for k, v in point.figures.items())
         )
     for _ in range(rounds):
-        for seeded, point, rng in zip(stores, points, rngs, strict=True):
-            per_operation(seeded, point, rng)
+        per_operation(stores, points, rngs)
     return points
 
 

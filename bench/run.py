@@ -449,7 +449,8 @@ def render(
             f"within its time): {small.attempts:,} attempts into one ({fmt(s.get('seed_small', 0))} s)"
             + (f" and {large.attempts:,} into the other ({fmt(s.get('seed_large', 0))} s)" if large else "")
             + ". Then measured in turn (`bench_store.measure_side_by_side`): each store's pages right after the "
-            "other's, then each round of the per-operation costs on one store and then the other, so that a drift "
+            "other's, then the per-operation costs with each operation's samples taken on one store and the other "
+            "in turn, so that a drift "
             "of the shared machine falls on both alike (measured one after the other, minutes apart, a page's ratio "
             "moved between 0.9x and 1.6x from run to run); the recomputes last. 70% of attempts take one task and "
             "30% two, about 31 events each.\n"
