@@ -34,7 +34,11 @@ from tests.support.ingest_helpers import Client, issue_cohort, tiny_events, watc
 
 DB_NAME = "bench_ingest"
 CONNECTIONS = (1, 10, 100)
-EVENTS_PER_CONNECTION = {1: 600, 10: 200, 100: 60}
+# At 100 connections 200 each (60 until 2026-12-06): 20,000 events, about 10 s of ingest and 2 s of the
+# raw server, so that a pause of the shared machine or the store's 60 s checkpoint is a small part of a
+# repeat. With 60 (3 s and 0.6 s) one repeat's ceiling ratio ranged 0.57-0.83 within a run, and the raw
+# server's CPU per message, read from /proc in 10 ms ticks, 80-152 us.
+EVENTS_PER_CONNECTION = {1: 600, 10: 200, 100: 200}
 WINDOW = 8  # single-event messages a connection may have unanswered
 LIVE_SUBSCRIBERS = 10
 LATENCY_SECONDS = 3.0
