@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from pymongo import MongoClient, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from hiremate import db as dbmod
 from hiremate.settings import Settings
 from tests.conftest import free_port
-from tests.support.commands import Commands
+from tests.support.commands import listening
 
 
 @pytest.mark.parametrize(
@@ -193,10 +193,8 @@ def test_two_processes_dropping_the_same_obsolete_index_both_start(db):
 
 @pytest.fixture
 def listened(store_uri, db):
-    commands = Commands()
-    client = MongoClient(store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands])
-    yield client.get_database(db.name)["compare_and_set"], commands  # no unique index in the way
-    client.close()
+    with listening(store_uri, db.name) as (database, commands):
+        yield database["compare_and_set"], commands  # no unique index in the way
 
 
 def test_a_compare_and_set_on_the_embedded_store_writes_by_id_and_returns_exact_images(listened):

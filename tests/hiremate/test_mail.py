@@ -13,7 +13,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from pymongo import MongoClient
 
 from hiremate import attempts, auth, erasure, mail
 from hiremate import db as dbmod
@@ -23,7 +22,7 @@ from hiremate.models import CandidateInfo
 from hiremate.organizations import update_settings
 from hiremate.scope import Scope
 from hiremate.timeutil import utcnow
-from tests.support.commands import Commands
+from tests.support.commands import listening
 from tests.support.page_helpers import make_org
 from tests.support.smtp import (  # noqa: F401 (fixtures)
     LOGIN_PASSWORD,
@@ -153,13 +152,9 @@ def test_a_resend_of_a_waiting_message_only_brings_it_forward(org, mail_settings
     smtp_server.refuse = "451 4.3.0 later"
     mail.drain(org.db, mail_settings)
     smtp_server.refuse = None
-    commands = Commands()
-    client = MongoClient(store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands])
-    try:
-        scope = Scope(client.get_database(org.db.name), org.scope.organization_id, org.scope.user_id)
+    with listening(store_uri, org.db.name) as (database, commands):
+        scope = Scope(database, org.scope.organization_id, org.scope.user_id)
         resent = mail.resend_invitation(scope, issued.attempt.id, settings=mail_settings)
-    finally:
-        client.close()
     assert resent.sooner and resent.reissued is None
     # The outbox keeps sent mail 30 days, and the embedded store's findAndModify reads all of it.
     assert "findAndModify" not in [name for name, _ in commands.sent]

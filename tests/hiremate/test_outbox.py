@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pymongo import MongoClient
-
 from hiremate import outbox
 from hiremate.timeutil import utcnow
-from tests.support.commands import Commands
+from tests.support.commands import listening
 from tests.support.concurrency import at_once
 
 LEASE = timedelta(minutes=1)
@@ -74,10 +72,8 @@ def test_a_claim_asks_the_store_only_what_its_indexes_serve(store_uri, db):
     """On SecantusDB a filter with a ``$`` key, and every findAndModify, read
     the whole collection, which keeps sent messages for 30 days: a claim
     sends neither, whichever kind of document it takes."""
-    commands = Commands()
-    client = MongoClient(store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands])
-    try:
-        collection = client.get_database(db.name)["an_outbox"]
+    with listening(store_uri, db.name) as (database, commands):
+        collection = database["an_outbox"]
         now = utcnow()
         collection.insert_many(
             [
@@ -102,5 +98,3 @@ def test_a_claim_asks_the_store_only_what_its_indexes_serve(store_uri, db):
         filters += [statement["q"] for name, body in commands.sent if name == "update" for statement in body["updates"]]
         assert filters and not any(key.startswith("$") for query in filters for key in query)
         assert all("status" in query for query in filters)
-    finally:
-        client.close()

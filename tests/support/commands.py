@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pymongo import monitoring
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymongo import MongoClient, monitoring
+from pymongo.database import Database
 
 
 class Commands(monitoring.CommandListener):
@@ -19,3 +23,17 @@ class Commands(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
+
+
+@contextmanager
+def listening(store_uri: str, db_name: str) -> Iterator[tuple[Database, Commands]]:
+    """The database ``db_name`` through a client of its own, as HireMate's
+    clients write (majority, no retryable writes), and what that client sends."""
+    commands = Commands()
+    client: MongoClient = MongoClient(
+        store_uri, tz_aware=True, w="majority", retryWrites=False, event_listeners=[commands]
+    )
+    try:
+        yield client.get_database(db_name), commands
+    finally:
+        client.close()
