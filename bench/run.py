@@ -713,15 +713,13 @@ PRODUCT_CHANGES: list[str] = [
 
 def _own_part_by_group(ing: Any) -> str:
     """The server's own p99 of each window beside the mean group it answered."""
-    # This checkout's server measures its own part in every window, so the lists pair up.
-    pairs = [
-        f"{fmt(own)} ms with groups of {fmt(group)}"
-        for own, group in zip(ing.own_p99.runs, ing.latency_group.runs, strict=False)
-    ]
-    pinned = [
-        f"{fmt(own)} ms with groups of {fmt(group)}"
-        for own, group in zip(ing.own_core_p99.runs, ing.own_core_group.runs, strict=False)
-    ]
+
+    def paired(owns: list[float], groups: list[float]) -> str:
+        # This checkout's server measures its own part in every window, so the lists pair up.
+        return "; ".join(f"{fmt(own)} ms with groups of {fmt(group)}" for own, group in zip(owns, groups, strict=False))
+
+    shared = paired(ing.own_p99.runs, ing.latency_group.runs)
+    pinned = paired(ing.own_core_p99.runs, ing.own_core_group.runs)
     return (
         "What the server's own part is made of: answering a written group writes its acks one after the other, "
         "about 50 us an ack here (in a trace of 6 windows at 900 events/s on 2026-12-06: 49-57 us, of which the "
@@ -735,8 +733,8 @@ def _own_part_by_group(ing: Any) -> str:
         "events while the store used 0.69-0.80 of a core; the own part's p99 was 0.9-3.7 ms with groups under "
         "12 and 6-9.6 ms with groups over 60). Each "
         "window of this run, the own part's p99 and the mean group: shared cores "
-        + "; ".join(pairs)
-        + (("; on a core of its own " + "; ".join(pinned)) if pinned else "")
+        + shared
+        + (f"; on a core of its own {pinned}" if pinned else "")
         + ".\n"
     )
 
